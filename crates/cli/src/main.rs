@@ -1,0 +1,430 @@
+//! The headless `switchyard` binary: runs the gateway (`serve`) and manages
+//! providers, API keys, settings and usage from the command line. It links no
+//! GUI library, so it runs on servers.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use switchyard_gateway::settings::{
+    DATA_DIR_ENV, HOST_ENV, ListenAddress, PORT_ENV, SettingKey, Settings, endpoint_url,
+};
+use switchyard_store::{NewProvider, ProviderKind, Store};
+
+/// Switchyard: one local endpoint for all your AI providers.
+#[derive(Debug, Parser)]
+#[command(name = "switchyard", version, about)]
+struct Cli {
+    /// Directory holding the database [default: the platform's data directory]
+    #[arg(long, global = true, env = DATA_DIR_ENV, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway until interrupted (Ctrl-C or SIGTERM)
+    Serve(ServeArgs),
+    /// Manage provider connections
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Manage the API keys clients use to call the gateway
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Show request totals
+    Usage,
+    /// Show or change settings
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to bind [default: setting `host`, else 127.0.0.1]
+    #[arg(long, env = HOST_ENV)]
+    host: Option<String>,
+    /// Port to bind [default: setting `port`, else 20128]
+    #[arg(long, env = PORT_ENV)]
+    port: Option<u16>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ProviderCommand {
+    /// Add an OpenAI-compatible provider reached with an API key
+    Add(ProviderAddArgs),
+    /// List provider connections
+    List,
+    /// Enable a provider (by name or prefix)
+    Enable { name: String },
+    /// Disable a provider (by name or prefix)
+    Disable { name: String },
+    /// Remove a provider (by name or prefix); its request history stays
+    Remove { name: String },
+}
+
+#[derive(Debug, Args)]
+struct ProviderAddArgs {
+    /// Display name, unique
+    #[arg(long)]
+    name: String,
+    /// Model prefix, unique: clients ask for `<prefix>/<model>`
+    #[arg(long)]
+    prefix: String,
+    /// Base URL of the API, e.g. https://api.openai.com/v1
+    #[arg(long)]
+    base_url: String,
+    /// Upstream API key (prefer the environment variable or --api-key-stdin:
+    /// arguments are visible to other users of this machine)
+    #[arg(long, env = "SWITCHYARD_PROVIDER_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Read the upstream API key from standard input
+    #[arg(long, conflicts_with = "api_key")]
+    api_key_stdin: bool,
+    /// A model id to list in /v1/models (repeat for several)
+    #[arg(long = "model", value_name = "MODEL")]
+    models: Vec<String>,
+    /// Add the provider disabled
+    #[arg(long)]
+    disabled: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Create a key and print it (it is shown only once)
+    Create {
+        /// A label to recognise the key by
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// List keys (never the keys themselves)
+    List,
+    /// Revoke a key by id
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// List every setting with its value
+    List,
+    /// Print one setting
+    Get { key: String },
+    /// Change a setting (takes effect at the next `serve` for host and port)
+    Set { key: String, value: String },
+    /// Return a setting to its default
+    Unset { key: String },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let data_dir = match cli.data_dir {
+        Some(dir) => dir,
+        None => switchyard_gateway::default_data_dir()
+            .context("cannot find a data directory; pass --data-dir")?,
+    };
+    let output = Output { json: cli.json };
+    match cli.command {
+        Command::Serve(args) => serve(&data_dir, args),
+        Command::Provider(command) => provider(&open_store(&data_dir)?, command, output),
+        Command::Key(command) => key(&open_store(&data_dir)?, command, output),
+        Command::Usage => {
+            let totals = open_store(&data_dir)?.usage_totals()?;
+            output.print(&totals, || {
+                format!(
+                    "requests:          {}\nsucceeded:         {}\nfailed:            {}\nprompt tokens:     {}\ncompletion tokens: {}",
+                    totals.requests,
+                    totals.succeeded,
+                    totals.failed,
+                    totals.prompt_tokens,
+                    totals.completion_tokens
+                )
+            })
+        }
+        Command::Config(command) => config(&open_store(&data_dir)?, command, output),
+    }
+}
+
+fn open_store(data_dir: &std::path::Path) -> Result<Store> {
+    Store::open_in_dir(data_dir)
+        .with_context(|| format!("cannot open the database in {}", data_dir.display()))
+}
+
+fn serve(data_dir: &std::path::Path, args: ServeArgs) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let store = open_store(data_dir)?;
+    let settings = Settings::load(&store)?;
+    let address = ListenAddress {
+        host: args.host,
+        port: args.port,
+    }
+    .resolve(&settings)
+    .map_err(anyhow::Error::msg)?;
+    let has_keys = store
+        .list_api_keys()?
+        .iter()
+        .any(|key| key.revoked_at.is_none());
+    drop(store);
+
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let mut gateway = switchyard_gateway::start(data_dir, address).await?;
+        let url = endpoint_url(gateway.local_addr());
+        println!("Switchyard gateway listening on {url}");
+        println!("data directory: {}", data_dir.display());
+        if !has_keys && !settings.allow_unauthenticated_loopback {
+            println!(
+                "no API key yet: create one with `switchyard key create` and send it as 'Authorization: Bearer <key>'"
+            );
+        }
+        tokio::select! {
+            result = gateway.wait() => {
+                result.context("the gateway stopped unexpectedly")?;
+            }
+            () = shutdown_signal() => {
+                eprintln!("shutting down: finishing open requests and writing usage");
+                gateway.shutdown().await;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+fn provider(store: &Store, command: ProviderCommand, output: Output) -> Result<()> {
+    match command {
+        ProviderCommand::Add(args) => {
+            let api_key = match (args.api_key, args.api_key_stdin) {
+                (Some(key), _) => key,
+                (None, true) => {
+                    let mut key = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut key)
+                        .context("cannot read the API key from standard input")?;
+                    key.trim().to_owned()
+                }
+                (None, false) => bail!(
+                    "the provider's API key is missing: pass --api-key-stdin, set SWITCHYARD_PROVIDER_API_KEY, or pass --api-key"
+                ),
+            };
+            if api_key.is_empty() {
+                bail!("the provider's API key is empty");
+            }
+            check_prefix(&args.prefix)?;
+            let base_url = check_base_url(&args.base_url)?;
+            let provider = store.add_provider(&NewProvider {
+                name: args.name.trim().to_owned(),
+                kind: ProviderKind::OpenaiCompatible,
+                prefix: args.prefix,
+                base_url,
+                api_key,
+                models: args.models,
+                enabled: !args.disabled,
+            })?;
+            output.print(&provider, || {
+                format!(
+                    "added provider {:?}: models are addressed as {}/<model>",
+                    provider.name, provider.prefix
+                )
+            })
+        }
+        ProviderCommand::List => {
+            let providers = store.list_providers()?;
+            output.print(&providers, || {
+                if providers.is_empty() {
+                    return "no providers yet: add one with `switchyard provider add`".into();
+                }
+                let mut text = format!(
+                    "{:<20} {:<12} {:<8} {:<40} MODELS",
+                    "NAME", "PREFIX", "ENABLED", "BASE URL"
+                );
+                for provider in &providers {
+                    text.push_str(&format!(
+                        "\n{:<20} {:<12} {:<8} {:<40} {}",
+                        provider.name,
+                        provider.prefix,
+                        if provider.enabled { "yes" } else { "no" },
+                        provider.base_url,
+                        provider.models.join(",")
+                    ));
+                }
+                text
+            })
+        }
+        ProviderCommand::Enable { name } => {
+            let provider = store.set_provider_enabled(&name, true)?;
+            output.print(&provider, || format!("enabled {:?}", provider.name))
+        }
+        ProviderCommand::Disable { name } => {
+            let provider = store.set_provider_enabled(&name, false)?;
+            output.print(&provider, || format!("disabled {:?}", provider.name))
+        }
+        ProviderCommand::Remove { name } => {
+            let provider = store.remove_provider(&name)?;
+            output.print(&provider, || format!("removed {:?}", provider.name))
+        }
+    }
+}
+
+fn key(store: &Store, command: KeyCommand, output: Output) -> Result<()> {
+    match command {
+        KeyCommand::Create { name } => {
+            let created = store.create_api_key(&name)?;
+            output.print(&created, || {
+                format!(
+                    "{}\n(key {} {:?}: shown only this once; clients send it as 'Authorization: Bearer <key>')",
+                    created.key, created.info.id, created.info.name
+                )
+            })
+        }
+        KeyCommand::List => {
+            let keys = store.list_api_keys()?;
+            output.print(&keys, || {
+                if keys.is_empty() {
+                    return "no API keys yet: create one with `switchyard key create`".into();
+                }
+                let mut text = format!("{:<5} {:<20} {:<14} STATUS", "ID", "NAME", "KEY");
+                for key in &keys {
+                    text.push_str(&format!(
+                        "\n{:<5} {:<20} {:<14} {}",
+                        key.id,
+                        key.name,
+                        key.hint,
+                        if key.revoked_at.is_some() { "revoked" } else { "active" }
+                    ));
+                }
+                text
+            })
+        }
+        KeyCommand::Revoke { id } => {
+            store.revoke_api_key(id)?;
+            output.print(&serde_json::json!({ "revoked": id }), || {
+                format!("revoked key {id}")
+            })
+        }
+    }
+}
+
+fn config(store: &Store, command: ConfigCommand, output: Output) -> Result<()> {
+    match command {
+        ConfigCommand::List => {
+            let settings = Settings::load(store)?;
+            let address = ListenAddress::default()
+                .resolve(&settings)
+                .map_err(anyhow::Error::msg)?;
+            let values = serde_json::json!({
+                "host": address.ip().to_string(),
+                "port": address.port(),
+                "allow_unauthenticated_loopback": settings.allow_unauthenticated_loopback,
+            });
+            output.print(&values, || {
+                format!(
+                    "host = {}\nport = {}\nallow_unauthenticated_loopback = {}",
+                    address.ip(),
+                    address.port(),
+                    settings.allow_unauthenticated_loopback
+                )
+            })
+        }
+        ConfigCommand::Get { key } => {
+            let key = SettingKey::parse(&key).map_err(anyhow::Error::msg)?;
+            let value = store.setting(key.name())?;
+            output.print(&serde_json::json!({ key.name(): value }), || {
+                value.clone().unwrap_or_else(|| "(default)".into())
+            })
+        }
+        ConfigCommand::Set { key, value } => {
+            let key = SettingKey::parse(&key).map_err(anyhow::Error::msg)?;
+            let value = key.normalize(&value).map_err(anyhow::Error::msg)?;
+            store.set_setting(key.name(), &value)?;
+            output.print(&serde_json::json!({ key.name(): value }), || {
+                format!("{} = {value}", key.name())
+            })
+        }
+        ConfigCommand::Unset { key } => {
+            let key = SettingKey::parse(&key).map_err(anyhow::Error::msg)?;
+            store.unset_setting(key.name())?;
+            output.print(&serde_json::json!({ key.name(): null }), || {
+                format!("{} is back to its default", key.name())
+            })
+        }
+    }
+}
+
+fn check_prefix(prefix: &str) -> Result<()> {
+    let valid = !prefix.is_empty()
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid {
+        bail!("the prefix {prefix:?} may only hold letters, digits, '-', '_' and '.'");
+    }
+    Ok(())
+}
+
+fn check_base_url(base_url: &str) -> Result<String> {
+    let trimmed = base_url.trim().trim_end_matches('/');
+    let has_scheme = trimmed.starts_with("http://") || trimmed.starts_with("https://");
+    if !has_scheme || trimmed.len() <= "https://".len() {
+        bail!("the base URL {base_url:?} must start with http:// or https://");
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Prints results as text or JSON.
+#[derive(Debug, Clone, Copy)]
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    fn print<T: Serialize>(self, value: &T, text: impl FnOnce() -> String) -> Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(value)?);
+        } else {
+            println!("{}", text());
+        }
+        Ok(())
+    }
+}

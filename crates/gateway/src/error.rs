@@ -1,0 +1,123 @@
+//! Errors answered to clients, rendered as OpenAI-style JSON with a matching
+//! HTTP status. Messages are written for the person reading their tool's
+//! output and never contain secrets or internal details.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error answered to an API client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// OpenAI's error `type`, such as `invalid_request_error`.
+    pub error_type: &'static str,
+    /// OpenAI's error `code`, such as `model_not_found`.
+    pub code: &'static str,
+    /// Sentence for the user.
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error_type: &'static str, code: &'static str, message: String) -> Self {
+        Self {
+            status,
+            error_type,
+            code,
+            message,
+        }
+    }
+
+    /// 400: the request body or a parameter is wrong.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", code, message.into())
+    }
+
+    /// 401: no API key, or one that is unknown or revoked.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "invalid_api_key",
+            message.into(),
+        )
+    }
+
+    /// 404: the model names no enabled provider.
+    pub fn model_not_found(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "model_not_found",
+            message.into(),
+        )
+    }
+
+    /// 404 for an unknown path, 405 for a known path with the wrong method.
+    pub fn unknown_route(status: StatusCode, method: &str, path: &str) -> Self {
+        let message = if status == StatusCode::METHOD_NOT_ALLOWED {
+            format!("{method} is not allowed on {path}")
+        } else {
+            format!("unknown request URL: {method} {path}")
+        };
+        Self::new(status, "invalid_request_error", "unknown_url", message)
+    }
+
+    /// 502: the provider could not be reached or broke off.
+    pub fn upstream_unreachable(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            "upstream_unreachable",
+            message.into(),
+        )
+    }
+
+    /// An error the provider answered with, passed on with its status.
+    pub fn upstream_status(status: StatusCode, message: impl Into<String>) -> Self {
+        let error_type = if status.is_server_error() {
+            "upstream_error"
+        } else {
+            "invalid_request_error"
+        };
+        Self::new(status, error_type, "upstream_error", message.into())
+    }
+
+    /// 500: something went wrong inside the gateway.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal_error",
+            message.into(),
+        )
+    }
+
+    /// The OpenAI error object, `{"error": {...}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "error": {
+                "message": self.message,
+                "type": self.error_type,
+                "param": null,
+                "code": self.code,
+            }
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.to_json())).into_response()
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}

@@ -1,0 +1,267 @@
+//! The HTTP surface: routes, path normalisation, the API-key layer, and
+//! JSON errors for everything that does not match. Handlers are thin: they
+//! parse, pick the provider, and hand over to [`crate::upstream`].
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Extension, Request, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use serde_json::{Value, json};
+use switchyard_store::{RequestRecord, now_millis};
+use tower::ServiceBuilder;
+use tower::util::MapRequestLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::auth::{CallerKey, require_api_key};
+use crate::upstream::{self, ChatRequest};
+use crate::{ApiError, RouterState};
+
+/// Largest request body accepted (images in base64 make chat requests large).
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// The router with every route and layer except path normalisation.
+pub fn router(state: RouterState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/models", get(list_models))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_api_key));
+    Router::new()
+        .route("/health", get(health))
+        .merge(v1)
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_request))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            ApiError::internal("the gateway hit an internal error; details are in its log")
+                .into_response()
+        }))
+        .with_state(state)
+}
+
+/// The service `axum::serve` runs: [`router`] behind path normalisation, with
+/// the peer address available to the API-key check.
+pub(crate) fn service(
+    state: RouterState,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<
+    tower::util::MapRequest<Router, fn(Request) -> Request>,
+    SocketAddr,
+> {
+    let normalized = ServiceBuilder::new()
+        .layer(MapRequestLayer::new(normalize_path as fn(Request) -> Request))
+        .service(router(state));
+    axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(normalized)
+}
+
+/// Collapses a doubled `/v1/v1/...` (a base URL that already ended in `/v1`
+/// plus a client that appends `/v1`) to `/v1/...`.
+fn normalize_path(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if !path.starts_with("/v1/v1") {
+        return request;
+    }
+    let mut trimmed = path;
+    while let Some(rest) = trimmed.strip_prefix("/v1/v1") {
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            break;
+        }
+        trimmed = &trimmed[3..];
+    }
+    let rewritten = match request.uri().query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed.to_owned(),
+    };
+    if let Ok(path_and_query) = rewritten.parse() {
+        let mut parts = request.uri().clone().into_parts();
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
+async fn log_request(request: Request, next: middleware::Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn unknown_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::unknown_route(StatusCode::NOT_FOUND, method.as_str(), uri.path())
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::unknown_route(StatusCode::METHOD_NOT_ALLOWED, method.as_str(), uri.path())
+}
+
+/// `GET /v1/models`: every model of every enabled provider as `prefix/model`.
+async fn list_models(State(state): State<RouterState>) -> Result<Json<Value>, ApiError> {
+    let providers = state
+        .with_store(|store| store.list_providers())
+        .map_err(|error| {
+            tracing::error!(%error, "cannot list providers");
+            ApiError::internal("the gateway could not read its database")
+        })?;
+    let data: Vec<Value> = providers
+        .iter()
+        .filter(|provider| provider.enabled)
+        .flat_map(|provider| {
+            provider.models.iter().map(|model| {
+                json!({
+                    "id": format!("{}/{model}", provider.prefix),
+                    "object": "model",
+                    "created": provider.created_at / 1000,
+                    "owned_by": provider.name,
+                })
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "object": "list", "data": data })))
+}
+
+/// `POST /v1/chat/completions`.
+async fn chat_completions(
+    State(state): State<RouterState>,
+    Extension(CallerKey(api_key_id)): Extension<CallerKey>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut pending = PendingRecord::new(&state, "/v1/chat/completions", api_key_id);
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            let error = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError {
+                    status,
+                    ..ApiError::bad_request(
+                        "request_too_large",
+                        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                    )
+                }
+            } else {
+                ApiError::bad_request("invalid_body", rejection.body_text())
+            };
+            return pending.fail(error);
+        }
+    };
+    let request = match ChatRequest::parse(&body) {
+        Ok(request) => request,
+        Err(error) => return pending.fail(error),
+    };
+    pending.record.model = request.model.clone();
+    pending.record.stream = request.stream;
+
+    let provider = match upstream::resolve_provider(&state, &request.model) {
+        Ok(provider) => provider,
+        Err(error) => return pending.fail(error),
+    };
+    pending.record.provider = Some(provider.name.clone());
+    upstream::forward_chat(&state, provider, request, pending).await
+}
+
+/// The usage record of a request in progress. Finishing it queues it for the
+/// usage writer; dropping it unfinished (the client went away) records 499.
+pub(crate) struct PendingRecord {
+    state: RouterState,
+    started: Instant,
+    /// The record as known so far.
+    pub(crate) record: RequestRecord,
+    finished: bool,
+}
+
+/// Status recorded when the client disconnects before the answer is complete.
+const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+impl PendingRecord {
+    fn new(state: &RouterState, endpoint: &str, api_key_id: Option<i64>) -> Self {
+        Self {
+            state: state.clone(),
+            started: Instant::now(),
+            record: RequestRecord {
+                started_at: now_millis(),
+                api_key_id,
+                endpoint: endpoint.to_owned(),
+                ..RequestRecord::default()
+            },
+            finished: false,
+        }
+    }
+
+    /// Records the request as ended with `status`.
+    pub(crate) fn finish(mut self, status: StatusCode) {
+        self.complete(status.as_u16());
+    }
+
+    /// Records `error` and renders it for the client.
+    pub(crate) fn fail(self, error: ApiError) -> Response {
+        self.finish(error.status);
+        error.into_response()
+    }
+
+    fn complete(&mut self, status: u16) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let mut record = std::mem::take(&mut self.record);
+        record.status = status;
+        record.latency_ms = self.started.elapsed().as_millis() as u64;
+        self.state.usage.record(record);
+    }
+}
+
+impl Drop for PendingRecord {
+    fn drop(&mut self) {
+        self.complete(CLIENT_CLOSED_REQUEST);
+    }
+}
+
+/// Builds a response with `status`, a content type and `body`.
+pub(crate) fn response_with(status: StatusCode, content_type: &str, body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normalized(uri: &str) -> String {
+        let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+        normalize_path(request).uri().to_string()
+    }
+
+    #[test]
+    fn doubled_v1_is_collapsed() {
+        assert_eq!(normalized("/v1/v1/models"), "/v1/models");
+        assert_eq!(normalized("/v1/v1/v1/chat/completions?x=1"), "/v1/chat/completions?x=1");
+        assert_eq!(normalized("/v1/models"), "/v1/models");
+        assert_eq!(normalized("/v1/v1beta/models"), "/v1/v1beta/models");
+    }
+}

@@ -1,0 +1,279 @@
+//! Provider connections: an upstream account the gateway forwards requests to.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+
+use crate::{Store, StoreError, StoreResult, conflict_on_unique, now_millis};
+
+/// Wire format and authentication style of a provider connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// An OpenAI-compatible Chat Completions API with a Bearer API key.
+    OpenaiCompatible,
+}
+
+impl ProviderKind {
+    /// Name stored in the database and shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenaiCompatible => "openai_compatible",
+        }
+    }
+
+    fn parse(value: &str) -> StoreResult<Self> {
+        match value {
+            "openai_compatible" => Ok(Self::OpenaiCompatible),
+            other => Err(StoreError::Corrupt(format!("unknown provider kind {other:?}"))),
+        }
+    }
+}
+
+/// A stored provider connection. `Debug` hides the API key.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Provider {
+    /// Database id.
+    pub id: i64,
+    /// Unique display name.
+    pub name: String,
+    /// Wire format and auth style.
+    pub kind: ProviderKind,
+    /// Unique model prefix: clients ask for `<prefix>/<model>`.
+    pub prefix: String,
+    /// Base URL of the API, such as `https://api.openai.com/v1` (no trailing slash).
+    pub base_url: String,
+    /// Upstream API key. Secret: never log or return it.
+    #[serde(skip)]
+    pub api_key: String,
+    /// Upstream model ids advertised in `/v1/models`.
+    pub models: Vec<String>,
+    /// Disabled providers are neither listed nor routed to.
+    pub enabled: bool,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("prefix", &self.prefix)
+            .field("base_url", &self.base_url)
+            .field("api_key", &"<redacted>")
+            .field("models", &self.models)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+/// What is needed to add a provider connection.
+#[derive(Clone)]
+pub struct NewProvider {
+    /// Unique display name.
+    pub name: String,
+    /// Wire format and auth style.
+    pub kind: ProviderKind,
+    /// Unique model prefix.
+    pub prefix: String,
+    /// Base URL of the API.
+    pub base_url: String,
+    /// Upstream API key.
+    pub api_key: String,
+    /// Upstream model ids to advertise.
+    pub models: Vec<String>,
+    /// Whether the connection starts enabled.
+    pub enabled: bool,
+}
+
+const PROVIDER_COLUMNS: &str =
+    "id, name, kind, prefix, base_url, api_key, models, enabled, created_at";
+
+fn provider_from_row(row: &Row<'_>) -> rusqlite::Result<(Provider, String, String)> {
+    let kind: String = row.get(2)?;
+    let models: String = row.get(6)?;
+    Ok((
+        Provider {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            kind: ProviderKind::OpenaiCompatible,
+            prefix: row.get(3)?,
+            base_url: row.get(4)?,
+            api_key: row.get(5)?,
+            models: Vec::new(),
+            enabled: row.get(7)?,
+            created_at: row.get(8)?,
+        },
+        kind,
+        models,
+    ))
+}
+
+/// Finishes decoding the columns that need more than SQLite's types.
+fn decode_provider((mut provider, kind, models): (Provider, String, String)) -> StoreResult<Provider> {
+    provider.kind = ProviderKind::parse(&kind)?;
+    provider.models = serde_json::from_str(&models)
+        .map_err(|error| StoreError::Corrupt(format!("models of {}: {error}", provider.name)))?;
+    Ok(provider)
+}
+
+impl Store {
+    /// Adds a provider connection; names and prefixes must be unique.
+    pub fn add_provider(&self, new: &NewProvider) -> StoreResult<Provider> {
+        let models = serde_json::to_string(&new.models)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        self.conn
+            .execute(
+                "INSERT INTO providers (name, kind, prefix, base_url, api_key, models, enabled, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    new.name,
+                    new.kind.as_str(),
+                    new.prefix,
+                    new.base_url,
+                    new.api_key,
+                    models,
+                    new.enabled,
+                    now_millis()
+                ],
+            )
+            .map_err(|error| {
+                conflict_on_unique(error, || {
+                    format!(
+                        "a provider named {:?} or with prefix {:?} already exists",
+                        new.name, new.prefix
+                    )
+                })
+            })?;
+        let id = self.conn.last_insert_rowid();
+        self.provider_where("id = ?1", id)?
+            .ok_or_else(|| StoreError::NotFound(format!("provider {id}")))
+    }
+
+    /// All provider connections, ordered by name.
+    pub fn list_providers(&self) -> StoreResult<Vec<Provider>> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!("SELECT {PROVIDER_COLUMNS} FROM providers ORDER BY name"))?;
+        let rows = statement.query_map([], provider_from_row)?;
+        rows.map(|row| decode_provider(row?)).collect()
+    }
+
+    /// The provider with this prefix, enabled or not.
+    pub fn provider_by_prefix(&self, prefix: &str) -> StoreResult<Option<Provider>> {
+        self.provider_where("prefix = ?1", prefix)
+    }
+
+    /// The provider whose name (or, failing that, prefix) is `name_or_prefix`.
+    pub fn find_provider(&self, name_or_prefix: &str) -> StoreResult<Provider> {
+        match self.provider_where("name = ?1", name_or_prefix)? {
+            Some(provider) => Ok(provider),
+            None => self
+                .provider_where("prefix = ?1", name_or_prefix)?
+                .ok_or_else(|| StoreError::NotFound(format!("provider {name_or_prefix:?}"))),
+        }
+    }
+
+    /// Enables or disables a provider; returns it as updated.
+    pub fn set_provider_enabled(&self, name_or_prefix: &str, enabled: bool) -> StoreResult<Provider> {
+        let provider = self.find_provider(name_or_prefix)?;
+        self.conn.execute(
+            "UPDATE providers SET enabled = ?1 WHERE id = ?2",
+            params![enabled, provider.id],
+        )?;
+        Ok(Provider { enabled, ..provider })
+    }
+
+    /// Removes a provider connection; its request history stays.
+    pub fn remove_provider(&self, name_or_prefix: &str) -> StoreResult<Provider> {
+        let provider = self.find_provider(name_or_prefix)?;
+        self.conn
+            .execute("DELETE FROM providers WHERE id = ?1", params![provider.id])?;
+        Ok(provider)
+    }
+
+    fn provider_where(
+        &self,
+        condition: &str,
+        value: impl rusqlite::ToSql,
+    ) -> StoreResult<Option<Provider>> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {PROVIDER_COLUMNS} FROM providers WHERE {condition}"
+        ))?;
+        statement
+            .query_row([value], provider_from_row)
+            .optional()?
+            .map(decode_provider)
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str, prefix: &str) -> NewProvider {
+        NewProvider {
+            name: name.into(),
+            kind: ProviderKind::OpenaiCompatible,
+            prefix: prefix.into(),
+            base_url: "http://127.0.0.1:9/v1".into(),
+            api_key: "sk-secret-value".into(),
+            models: vec!["m1".into(), "m2".into()],
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn add_list_toggle_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in_dir(dir.path()).unwrap();
+        let added = store.add_provider(&sample("Mock", "mock")).unwrap();
+        assert_eq!(added.models, vec!["m1", "m2"]);
+        assert_eq!(store.list_providers().unwrap(), vec![added.clone()]);
+
+        let disabled = store.set_provider_enabled("mock", false).unwrap();
+        assert!(!disabled.enabled);
+        assert!(!store.provider_by_prefix("mock").unwrap().unwrap().enabled);
+
+        store.remove_provider("Mock").unwrap();
+        assert!(store.list_providers().unwrap().is_empty());
+        assert!(matches!(
+            store.remove_provider("Mock"),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn duplicate_prefix_is_a_conflict_and_keeps_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in_dir(dir.path()).unwrap();
+        store.add_provider(&sample("A", "same")).unwrap();
+        let error = store.add_provider(&sample("B", "same")).unwrap_err();
+        assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+        assert_eq!(store.list_providers().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn debug_output_hides_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in_dir(dir.path()).unwrap();
+        let provider = store.add_provider(&sample("A", "a")).unwrap();
+        let printed = format!("{provider:?}");
+        assert!(!printed.contains("sk-secret-value"), "{printed}");
+        let json = serde_json::to_string(&provider).unwrap();
+        assert!(!json.contains("sk-secret-value"), "{json}");
+    }
+
+    #[test]
+    fn data_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        Store::open_in_dir(dir.path())
+            .unwrap()
+            .add_provider(&sample("A", "a"))
+            .unwrap();
+        let reopened = Store::open_in_dir(dir.path()).unwrap();
+        assert_eq!(reopened.find_provider("a").unwrap().api_key, "sk-secret-value");
+    }
+}

@@ -1,0 +1,5 @@
+//! Generates the Tauri context from `tauri.conf.json` at the repository root.
+
+fn main() {
+    tauri_build::build();
+}
