@@ -7,7 +7,7 @@ use crate::state::DesktopState;
 
 /// Everything the Overview page shows.
 #[tauri::command]
-pub fn get_overview(state: State<'_, DesktopState>) -> Result<Overview, CommandError> {
+pub(crate) fn get_overview(state: State<'_, DesktopState>) -> Result<Overview, CommandError> {
     state.overview().map_err(|error| CommandError {
         kind: "storage".into(),
         message: error.to_string(),

@@ -11,7 +11,7 @@ use switchyard_gateway::settings::{DATA_DIR_ENV, ListenAddress, Settings, endpoi
 use switchyard_store::Store;
 
 /// Shared state of the desktop app, managed by Tauri.
-pub struct DesktopState {
+pub(crate) struct DesktopState {
     data_dir: PathBuf,
     listen_address: SocketAddr,
     gateway_state: Mutex<GatewayState>,
@@ -24,7 +24,7 @@ impl DesktopState {
     /// Works out the data directory and listening address from the
     /// environment and stored settings. Failures become a `Failed` gateway
     /// state shown on the Overview rather than a crash.
-    pub fn from_environment() -> Self {
+    pub(crate) fn from_environment() -> Self {
         let data_dir = std::env::var_os(DATA_DIR_ENV)
             .map(PathBuf::from)
             .or_else(switchyard_gateway::default_data_dir)
@@ -49,12 +49,12 @@ impl DesktopState {
     }
 
     /// The `/v1` URL clients should use.
-    pub fn endpoint_url(&self) -> String {
+    pub(crate) fn endpoint_url(&self) -> String {
         endpoint_url(self.listen_address)
     }
 
     /// Starts the gateway unless configuration already failed; records the outcome.
-    pub async fn start_gateway(&self) {
+    pub(crate) async fn start_gateway(&self) {
         if !matches!(self.gateway_state(), GatewayState::Starting) {
             return;
         }
@@ -74,7 +74,7 @@ impl DesktopState {
     }
 
     /// Stops the gateway, letting open requests finish and writing usage.
-    pub async fn stop_gateway(&self) {
+    pub(crate) async fn stop_gateway(&self) {
         let running = lock(&self.running).take();
         if let Some(gateway) = running {
             gateway.shutdown().await;
@@ -83,7 +83,7 @@ impl DesktopState {
     }
 
     /// The gateway's lifecycle state.
-    pub fn gateway_state(&self) -> GatewayState {
+    pub(crate) fn gateway_state(&self) -> GatewayState {
         lock(&self.gateway_state).clone()
     }
 
@@ -92,7 +92,7 @@ impl DesktopState {
     }
 
     /// Everything the Overview page shows.
-    pub fn overview(&self) -> Result<Overview, switchyard_store::StoreError> {
+    pub(crate) fn overview(&self) -> Result<Overview, switchyard_store::StoreError> {
         let (providers_total, providers_enabled, requests_served) = match &*lock(&self.store) {
             Some(store) => {
                 let providers = store.list_providers()?;

@@ -1,0 +1,171 @@
+//! End-to-end test of the real desktop app: the window under Xvfb, driven
+//! through tauri-driver and WebKitWebDriver. Run by `cargo xtask test`, which
+//! provides the display, D-Bus session and driver; plain `cargo test` skips it.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use switchyard_store::{NewProvider, ProviderKind, Store};
+
+/// tauri-driver running on its own ports, ended on drop.
+struct Driver {
+    process: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts tauri-driver; the app it launches inherits `env`.
+fn start_driver(env: &[(&str, String)]) -> Driver {
+    let program = std::env::var_os("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
+    let port = free_port();
+    let native_port = free_port();
+    let mut command = Command::new(program);
+    command
+        .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+        .stdout(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let process = command.spawn().expect("cannot start tauri-driver");
+    let driver = Driver { process, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tauri-driver did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    driver
+}
+
+async fn open_app(driver: &Driver) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "tauri:options".into(),
+        json!({ "application": env!("CARGO_BIN_EXE_switchyard-desktop") }),
+    );
+    capabilities.insert("browserName".into(), json!("wry"));
+    ClientBuilder::native()
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("cannot open a WebDriver session on the app")
+}
+
+/// Polls until the element `css` shows `expected` (the page refreshes itself).
+async fn wait_for_text(client: &Client, css: &str, expected: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(element) = client.find(Locator::Css(css)).await {
+            if let Ok(text) = element.text().await {
+                if expected(&text) {
+                    return text;
+                }
+                last = text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{css} never showed what was expected; last text: {last:?}");
+}
+
+fn screenshot_path(name: &str) -> PathBuf {
+    let path = std::env::var_os("SWITCHYARD_E2E_SCREENSHOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e/overview.png"));
+    path.with_file_name(name)
+}
+
+async fn save_screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("cannot take a screenshot");
+    let path = screenshot_path(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, png).unwrap();
+    println!("screenshot saved to {}", path.display());
+}
+
+#[tokio::test]
+#[ignore = "needs a display, D-Bus and tauri-driver: run by `cargo xtask test`"]
+async fn overview_shows_the_gateway_and_counts_requests_live() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let dead_port = free_port();
+    let key = {
+        let store = Store::open_in_dir(data_dir.path()).unwrap();
+        store
+            .add_provider(&NewProvider {
+                name: "Offline".into(),
+                kind: ProviderKind::OpenaiCompatible,
+                prefix: "off".into(),
+                base_url: format!("http://127.0.0.1:{dead_port}/v1"),
+                api_key: "sk-offline".into(),
+                models: vec!["m".into()],
+                enabled: true,
+            })
+            .unwrap();
+        store.create_api_key("e2e").unwrap().key
+    };
+    let port = free_port();
+    let driver = start_driver(&[
+        ("SWITCHYARD_DATA_DIR", data_dir.path().display().to_string()),
+        ("SWITCHYARD_PORT", port.to_string()),
+    ]);
+    let client = open_app(&driver).await;
+
+    let address = format!("127.0.0.1:{port}");
+    wait_for_text(&client, "#listen-address", |text| text == address).await;
+    wait_for_text(&client, "#gateway-state", |text| text == "Running").await;
+    wait_for_text(&client, "#providers-count", |text| text == "1").await;
+    wait_for_text(&client, "#requests-served", |text| text == "0").await;
+
+    // The gateway inside the app serves real HTTP; the page counts the request.
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("http://{address}/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "off/m", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    wait_for_text(&client, "#requests-served", |text| text == "1").await;
+
+    save_screenshot(&client, "overview.png").await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs a display, D-Bus and tauri-driver: run by `cargo xtask test`"]
+async fn a_taken_port_is_explained_on_the_overview() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let driver = start_driver(&[
+        ("SWITCHYARD_DATA_DIR", data_dir.path().display().to_string()),
+        ("SWITCHYARD_PORT", port.to_string()),
+    ]);
+    let client = open_app(&driver).await;
+
+    let message = wait_for_text(&client, "#gateway-error", |text| text.contains("already in use")).await;
+    assert!(message.contains(&port.to_string()), "{message}");
+    wait_for_text(&client, "#gateway-state", |text| text == "Not running").await;
+    save_screenshot(&client, "overview-port-taken.png").await;
+    client.close().await.unwrap();
+    drop(taken);
+}

@@ -1,1 +1,21 @@
-//! placeholder
+//! Switchyard's dashboard: a Leptos client-side app, compiled to wasm32 and
+//! shown in the desktop window. It talks to the app only through Tauri
+//! commands (see [`api`]); it never calls the gateway's HTTP port.
+
+#![expect(
+    unreachable_pub,
+    reason = "Leptos' #[component] macro gives its generated items wider visibility than the component"
+)]
+
+pub mod api;
+mod app;
+mod pages;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// Mounts the app; wasm-bindgen calls this when the module loads.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

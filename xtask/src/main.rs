@@ -1,2 +1,262 @@
-//! placeholder
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`:
+//!
+//! - `run`: install what is missing, then open the desktop app (or, without a
+//!   display, run the headless gateway and say so);
+//! - `test`: install what is missing, then run every check and test suite;
+//! - `ui`: build the Leptos dashboard into `ui/dist`;
+//! - `setup`: only install what `run` and `test` need.
+//!
+//! Every install step checks first, so a second run is quick.
+
+mod setup;
+mod ui;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <run [--release] [--headless] [-- ARGS...] | test | ui [--debug] | setup>";
+
+fn dispatch(args: &[String]) -> Result<()> {
+    let root = project_root();
+    std::env::set_current_dir(&root)?;
+    let (command, rest) = args.split_first().map_or(("", &[][..]), |(c, r)| (c.as_str(), r));
+    let (flags, passthrough) = match rest.iter().position(|arg| arg == "--") {
+        Some(split) => (&rest[..split], &rest[split + 1..]),
+        None => (rest, &[][..]),
+    };
+    let has = |flag: &str| flags.iter().any(|arg| arg == flag);
+    match command {
+        "run" => run(&root, has("--release"), has("--headless"), passthrough),
+        "test" => test(&root),
+        "ui" => ui::build(&root, !has("--debug")),
+        "setup" => {
+            setup::ensure(&root, setup::Purpose::Test)?;
+            Ok(())
+        }
+        _ => bail!("{USAGE}"),
+    }
+}
+
+/// The repository root (the parent of `xtask/`).
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The cargo that runs us, so native builds use the same toolchain.
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs `command`, failing with its description if it fails.
+fn run_checked(command: &mut Command) -> Result<()> {
+    let description = describe(command);
+    println!("xtask: $ {description}");
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start `{description}`"))?;
+    if !status.success() {
+        bail!("`{description}` failed ({status})");
+    }
+    Ok(())
+}
+
+fn describe(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|part| part.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether a graphical session is available for the desktop window.
+fn has_display() -> bool {
+    if cfg!(any(target_os = "macos", target_os = "windows")) {
+        return true;
+    }
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+}
+
+fn run(root: &Path, release: bool, headless: bool, passthrough: &[String]) -> Result<()> {
+    let profile_dir = if release { "release" } else { "debug" };
+    let desktop = !headless && has_display();
+    let purpose = if desktop {
+        setup::Purpose::Desktop
+    } else {
+        setup::Purpose::Headless
+    };
+    setup::ensure(root, purpose)?;
+    let mut build = cargo();
+    build.arg("build");
+    if release {
+        build.arg("--release");
+    }
+    if desktop {
+        ui::build(root, true)?;
+        run_checked(build.args(["-p", "switchyard-desktop"]))?;
+        let binary = root
+            .join("target")
+            .join(profile_dir)
+            .join(exe("switchyard-desktop"));
+        println!("xtask: opening the Switchyard desktop app");
+        run_checked(Command::new(binary).args(passthrough))
+    } else {
+        if !headless {
+            println!(
+                "xtask: no display found (DISPLAY and WAYLAND_DISPLAY are unset): running the headless gateway instead of the desktop app"
+            );
+        }
+        run_checked(build.args(["-p", "switchyard-cli"]))?;
+        let binary = root.join("target").join(profile_dir).join(exe("switchyard"));
+        let mut serve = Command::new(binary);
+        if passthrough.is_empty() {
+            serve.arg("serve");
+        } else {
+            serve.args(passthrough);
+        }
+        run_checked(&mut serve)
+    }
+}
+
+fn exe(name: &str) -> String {
+    format!("{name}{}", std::env::consts::EXE_SUFFIX)
+}
+
+/// A named test stage and whether it passed.
+struct Stage {
+    name: &'static str,
+    passed: bool,
+}
+
+fn test(root: &Path) -> Result<()> {
+    let tools = setup::ensure(root, setup::Purpose::Test)?;
+    let mut stages = Vec::new();
+    let mut stage = |name: &'static str, result: Result<()>| {
+        if let Err(error) = &result {
+            eprintln!("xtask: stage {name} failed: {error:#}");
+        }
+        stages.push(Stage {
+            name,
+            passed: result.is_ok(),
+        });
+    };
+
+    stage(
+        "format",
+        run_checked(cargo().args(["fmt", "--all", "--", "--check"])),
+    );
+    // The desktop crate embeds ui/dist at compile time: build the UI first.
+    let ui_built = ui::build(root, true);
+    let ui_ok = ui_built.is_ok();
+    stage("ui-build", ui_built);
+    if ui_ok {
+        stage(
+            "clippy",
+            run_checked(cargo().args([
+                "clippy",
+                "--workspace",
+                "--exclude",
+                "switchyard-ui",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])),
+        );
+        stage(
+            "rust-tests",
+            run_checked(cargo().args(["test", "--workspace", "--exclude", "switchyard-ui"])),
+        );
+        stage("sdk-tests", sdk_tests(root, &tools));
+        stage("desktop-e2e", desktop_e2e(root, &tools));
+    }
+    stage("workflow-lint", workflow_lint(root, &tools));
+
+    let passed = stages.iter().filter(|stage| stage.passed).count();
+    let failed = stages.len() - passed;
+    println!();
+    for stage in &stages {
+        println!(
+            "xtask: {:<14} {}",
+            stage.name,
+            if stage.passed { "ok" } else { "FAILED" }
+        );
+    }
+    println!("stages: {passed} passed, {failed} failed");
+    if failed > 0 || !ui_ok {
+        bail!("{failed} stage(s) failed");
+    }
+    Ok(())
+}
+
+/// The official `openai` Python SDK against the real `switchyard serve`.
+fn sdk_tests(root: &Path, tools: &setup::Tools) -> Result<()> {
+    let binary = root.join("target").join("debug").join(exe("switchyard"));
+    run_checked(cargo().args(["build", "-p", "switchyard-cli"]))?;
+    run_checked(
+        Command::new(&tools.python)
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/sdk"])
+            .env("SWITCHYARD_BIN", binary),
+    )
+}
+
+/// The real desktop window under Xvfb, driven through tauri-driver.
+fn desktop_e2e(root: &Path, tools: &setup::Tools) -> Result<()> {
+    let Some(tauri_driver) = &tools.tauri_driver else {
+        println!(
+            "xtask: desktop end-to-end test skipped: WebDriver for the Tauri window exists only on Linux and Windows, and this set-up covers Linux"
+        );
+        return Ok(());
+    };
+    run_checked(cargo().args(["build", "-p", "switchyard-desktop"]))?;
+    let mut command = if has_display() {
+        cargo()
+    } else {
+        let mut command = Command::new("xvfb-run");
+        command.args(["-a", "-s", "-screen 0 1280x800x24", "dbus-run-session", "--"]);
+        command.arg(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        command
+    };
+    command
+        .args([
+            "test",
+            "-p",
+            "switchyard-desktop",
+            "--test",
+            "desktop_e2e",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("TAURI_DRIVER", tauri_driver)
+        .env(
+            "SWITCHYARD_E2E_SCREENSHOT",
+            root.join("target").join("e2e").join("overview.png"),
+        );
+    run_checked(&mut command)
+}
+
+/// actionlint (from PyPI) on the CI workflow.
+fn workflow_lint(root: &Path, tools: &setup::Tools) -> Result<()> {
+    run_checked(
+        Command::new(&tools.actionlint).arg(root.join(".github").join("workflows").join("ci.yml")),
+    )
+}

@@ -1,0 +1,3 @@
+//! One module per dashboard screen.
+
+pub(crate) mod overview;

@@ -1,0 +1,64 @@
+//! Builds the Leptos dashboard: the `switchyard-ui` crate to wasm32, then
+//! wasm-bindgen (the version locked in Cargo.lock, never a download) into
+//! `ui/dist`, with the static files beside it. The desktop app embeds that
+//! folder when it compiles.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::setup::{self, DEBIAN_CARGO, DEBIAN_RUSTC, DEBIAN_WASM_LD, WasmToolchain};
+use crate::run_checked;
+
+/// Builds `ui/dist`; `release` optimises the wasm (smaller, faster to load).
+pub(crate) fn build(root: &Path, release: bool) -> Result<()> {
+    let toolchain = setup::wasm_toolchain()?;
+    let wasm_bindgen = setup::ensure_wasm_bindgen(root)?;
+    // A target directory of its own: the Debian toolchain's artefacts must not
+    // invalidate the native ones.
+    let target_dir = root.join("target").join("ui");
+    let mut cargo = match toolchain {
+        WasmToolchain::Rustup => crate::cargo(),
+        WasmToolchain::Debian => {
+            let mut cargo = std::process::Command::new(DEBIAN_CARGO);
+            cargo
+                .env("RUSTC", DEBIAN_RUSTC)
+                .env("RUSTC_BOOTSTRAP", "1")
+                .env("CARGO_UNSTABLE_BUILD_STD", "std,panic_abort")
+                .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", DEBIAN_WASM_LD);
+            cargo
+        }
+    };
+    cargo
+        .args(["build", "--target", "wasm32-unknown-unknown", "-p", "switchyard-ui"])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        // rustup's choices must not leak into Debian's cargo.
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTC_WRAPPER");
+    if release {
+        cargo.arg("--release");
+    }
+    run_checked(&mut cargo)?;
+
+    let profile = if release { "release" } else { "debug" };
+    let wasm = target_dir
+        .join("wasm32-unknown-unknown")
+        .join(profile)
+        .join("switchyard_ui.wasm");
+    let dist = root.join("ui").join("dist");
+    std::fs::create_dir_all(&dist)?;
+    run_checked(
+        std::process::Command::new(wasm_bindgen)
+            .args(["--target", "web", "--no-typescript", "--out-name", "switchyard_ui", "--out-dir"])
+            .arg(&dist)
+            .arg(&wasm),
+    )?;
+    let static_dir = root.join("ui").join("static");
+    for entry in std::fs::read_dir(&static_dir).context("cannot read ui/static")? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), dist.join(entry.file_name()))?;
+    }
+    std::fs::copy(root.join("icons").join("128x128.png"), dist.join("icon.png"))?;
+    println!("xtask: dashboard built into {}", dist.display());
+    Ok(())
+}
