@@ -53,7 +53,9 @@ pub fn run() {
     };
     app.run(|app, event| match event {
         // Keep running in the tray when no window is open; Quit passes a code.
-        RunEvent::ExitRequested { api, code: None, .. } => api.prevent_exit(),
+        RunEvent::ExitRequested {
+            api, code: None, ..
+        } => api.prevent_exit(),
         RunEvent::Exit => {
             let state = app.state::<DesktopState>();
             tauri::async_runtime::block_on(state.stop_gateway());

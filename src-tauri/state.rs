@@ -29,7 +29,8 @@ impl DesktopState {
             .map(PathBuf::from)
             .or_else(switchyard_gateway::default_data_dir)
             .unwrap_or_else(|| PathBuf::from("switchyard-data"));
-        let default_address = SocketAddr::from(([127, 0, 0, 1], switchyard_api_types::DEFAULT_PORT));
+        let default_address =
+            SocketAddr::from(([127, 0, 0, 1], switchyard_api_types::DEFAULT_PORT));
         let opened = Store::open_in_dir(&data_dir).map_err(|error| error.to_string());
         let resolved = opened.as_ref().map_err(Clone::clone).and_then(|store| {
             let settings = Settings::load(store).map_err(|error| error.to_string())?;
@@ -97,7 +98,11 @@ impl DesktopState {
             Some(store) => {
                 let providers = store.list_providers()?;
                 let enabled = providers.iter().filter(|provider| provider.enabled).count();
-                (providers.len() as u64, enabled as u64, store.usage_totals()?.requests)
+                (
+                    providers.len() as u64,
+                    enabled as u64,
+                    store.usage_totals()?.requests,
+                )
             }
             None => (0, 0, 0),
         };
@@ -114,5 +119,7 @@ impl DesktopState {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

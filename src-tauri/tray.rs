@@ -76,7 +76,13 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, endpoint_url: &str) -> tauri::Resu
     for entry in tray_entries(endpoint_url) {
         match entry {
             TrayEntry::Item { action, label } => {
-                menu.append(&MenuItem::with_id(app, action.id(), label, true, None::<&str>)?)?;
+                menu.append(&MenuItem::with_id(
+                    app,
+                    action.id(),
+                    label,
+                    true,
+                    None::<&str>,
+                )?)?;
             }
             TrayEntry::Separator => menu.append(&PredefinedMenuItem::separator(app)?)?,
         }
@@ -135,7 +141,11 @@ mod tests {
             .collect();
         assert_eq!(
             actions,
-            [TrayAction::OpenDashboard, TrayAction::CopyEndpointUrl, TrayAction::Quit]
+            [
+                TrayAction::OpenDashboard,
+                TrayAction::CopyEndpointUrl,
+                TrayAction::Quit
+            ]
         );
         assert!(entries.contains(&TrayEntry::Item {
             action: TrayAction::CopyEndpointUrl,
@@ -145,7 +155,11 @@ mod tests {
 
     #[test]
     fn ids_map_back_to_actions() {
-        for action in [TrayAction::OpenDashboard, TrayAction::CopyEndpointUrl, TrayAction::Quit] {
+        for action in [
+            TrayAction::OpenDashboard,
+            TrayAction::CopyEndpointUrl,
+            TrayAction::Quit,
+        ] {
             assert_eq!(TrayAction::from_id(action.id()), Some(action));
         }
         assert_eq!(TrayAction::from_id("other"), None);

@@ -39,7 +39,12 @@ fn start_driver(env: &[(&str, String)]) -> Driver {
     let native_port = free_port();
     let mut command = Command::new(program);
     command
-        .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
         .stdout(Stdio::null());
     for (name, value) in env {
         command.env(name, value);
@@ -162,7 +167,10 @@ async fn a_taken_port_is_explained_on_the_overview() {
     ]);
     let client = open_app(&driver).await;
 
-    let message = wait_for_text(&client, "#gateway-error", |text| text.contains("already in use")).await;
+    let message = wait_for_text(&client, "#gateway-error", |text| {
+        text.contains("already in use")
+    })
+    .await;
     assert!(message.contains(&port.to_string()), "{message}");
     wait_for_text(&client, "#gateway-state", |text| text == "Not running").await;
     save_screenshot(&client, "overview-port-taken.png").await;

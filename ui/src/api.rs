@@ -36,7 +36,9 @@ fn command_error(value: JsValue) -> CommandError {
                 .dyn_ref::<js_sys::Error>()
                 .map(|error| String::from(error.message()))
         })
-        .unwrap_or_else(|| "the desktop app did not answer (is this page running inside Switchyard?)".into());
+        .unwrap_or_else(|| {
+            "the desktop app did not answer (is this page running inside Switchyard?)".into()
+        });
     CommandError {
         kind: "ipc".into(),
         message,

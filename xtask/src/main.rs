@@ -27,12 +27,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <run [--release] [--headless] [-- ARGS...] | test | ui [--debug] | setup>";
+const USAGE: &str =
+    "usage: cargo xtask <run [--release] [--headless] [-- ARGS...] | test | ui [--debug] | setup>";
 
 fn dispatch(args: &[String]) -> Result<()> {
     let root = project_root();
     std::env::set_current_dir(&root)?;
-    let (command, rest) = args.split_first().map_or(("", &[][..]), |(c, r)| (c.as_str(), r));
+    let (command, rest) = args
+        .split_first()
+        .map_or(("", &[][..]), |(c, r)| (c.as_str(), r));
     let (flags, passthrough) = match rest.iter().position(|arg| arg == "--") {
         Some(split) => (&rest[..split], &rest[split + 1..]),
         None => (rest, &[][..]),
@@ -124,7 +127,10 @@ fn run(root: &Path, release: bool, headless: bool, passthrough: &[String]) -> Re
             );
         }
         run_checked(build.args(["-p", "switchyard-cli"]))?;
-        let binary = root.join("target").join(profile_dir).join(exe("switchyard"));
+        let binary = root
+            .join("target")
+            .join(profile_dir)
+            .join(exe("switchyard"));
         let mut serve = Command::new(binary);
         if passthrough.is_empty() {
             serve.arg("serve");
@@ -230,7 +236,13 @@ fn desktop_e2e(root: &Path, tools: &setup::Tools) -> Result<()> {
         cargo()
     } else {
         let mut command = Command::new("xvfb-run");
-        command.args(["-a", "-s", "-screen 0 1280x800x24", "dbus-run-session", "--"]);
+        command.args([
+            "-a",
+            "-s",
+            "-screen 0 1280x800x24",
+            "dbus-run-session",
+            "--",
+        ]);
         command.arg(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         command
     };

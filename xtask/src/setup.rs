@@ -97,7 +97,9 @@ pub(crate) fn ensure(root: &Path, purpose: Purpose) -> Result<Tools> {
 }
 
 fn has_apt() -> bool {
-    cfg!(target_os = "linux") && Path::new("/usr/bin/apt-get").exists() && Path::new("/usr/bin/dpkg-query").exists()
+    cfg!(target_os = "linux")
+        && Path::new("/usr/bin/apt-get").exists()
+        && Path::new("/usr/bin/dpkg-query").exists()
 }
 
 /// Packages from `wanted` that dpkg does not list as installed.
@@ -164,7 +166,12 @@ fn apt(args: &[&str]) -> Result<()> {
 /// Whether `rustc` (rustup's) has the wasm32 standard library.
 fn rustup_has_wasm_target() -> bool {
     Command::new("rustc")
-        .args(["--print", "target-libdir", "--target", "wasm32-unknown-unknown"])
+        .args([
+            "--print",
+            "target-libdir",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
         .output()
         .ok()
         .filter(|output| output.status.success())
@@ -200,12 +207,19 @@ pub(crate) fn wasm_toolchain() -> Result<WasmToolchain> {
         return Ok(WasmToolchain::Rustup);
     }
     if !has_apt() {
-        bail!("cannot install the wasm32-unknown-unknown target: run `rustup target add wasm32-unknown-unknown`");
+        bail!(
+            "cannot install the wasm32-unknown-unknown target: run `rustup target add wasm32-unknown-unknown`"
+        );
     }
-    println!("xtask: rustup could not download the wasm32 target: using Debian's rustc-web and building std for wasm32");
+    println!(
+        "xtask: rustup could not download the wasm32 target: using Debian's rustc-web and building std for wasm32"
+    );
     ensure_system_packages(WASM_FALLBACK_PACKAGES)?;
     if !debian_wasm_toolchain_present() {
-        bail!("Debian's wasm toolchain is incomplete after installing {}", WASM_FALLBACK_PACKAGES.join(" "));
+        bail!(
+            "Debian's wasm toolchain is incomplete after installing {}",
+            WASM_FALLBACK_PACKAGES.join(" ")
+        );
     }
     Ok(WasmToolchain::Debian)
 }
@@ -234,14 +248,19 @@ fn run_with_timeout(command: &mut Command, limit: Duration) -> bool {
 fn cargo_bin_dir() -> PathBuf {
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).map(|home| PathBuf::from(home).join(".cargo")))
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .or_else(|| std::env::var_os("USERPROFILE"))
+                .map(|home| PathBuf::from(home).join(".cargo"))
+        })
         .unwrap_or_else(|| PathBuf::from(".cargo"))
         .join("bin")
 }
 
 /// The version of `package` recorded in Cargo.lock.
 pub(crate) fn locked_version(root: &Path, package: &str) -> Result<String> {
-    let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("cannot read Cargo.lock")?;
+    let lock =
+        std::fs::read_to_string(root.join("Cargo.lock")).context("cannot read Cargo.lock")?;
     let needle = format!("name = \"{package}\"\nversion = \"");
     let start = lock
         .find(&needle)
@@ -300,9 +319,12 @@ fn ensure_python_env(root: &Path) -> Result<(PathBuf, PathBuf)> {
     let python = bin.join(crate::exe("python"));
     let actionlint = bin.join(crate::exe("actionlint"));
     let requirements_path = root.join("tests").join("sdk").join("requirements.txt");
-    let requirements = std::fs::read_to_string(&requirements_path).context("cannot read tests/sdk/requirements.txt")?;
+    let requirements = std::fs::read_to_string(&requirements_path)
+        .context("cannot read tests/sdk/requirements.txt")?;
     let stamp = venv.join("installed-requirements.txt");
-    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(requirements.as_str()) {
+    if python.exists()
+        && std::fs::read_to_string(&stamp).ok().as_deref() == Some(requirements.as_str())
+    {
         return Ok((python, actionlint));
     }
     if !python.exists() {
@@ -311,7 +333,14 @@ fn ensure_python_env(root: &Path) -> Result<(PathBuf, PathBuf)> {
     }
     run_checked(
         Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
             .arg(&requirements_path),
     )?;
     std::fs::write(&stamp, requirements)?;

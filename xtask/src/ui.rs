@@ -7,8 +7,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::setup::{self, DEBIAN_CARGO, DEBIAN_RUSTC, DEBIAN_WASM_LD, WasmToolchain};
 use crate::run_checked;
+use crate::setup::{self, DEBIAN_CARGO, DEBIAN_RUSTC, DEBIAN_WASM_LD, WasmToolchain};
 
 /// Builds `ui/dist`; `release` optimises the wasm (smaller, faster to load).
 pub(crate) fn build(root: &Path, release: bool) -> Result<()> {
@@ -30,7 +30,13 @@ pub(crate) fn build(root: &Path, release: bool) -> Result<()> {
         }
     };
     cargo
-        .args(["build", "--target", "wasm32-unknown-unknown", "-p", "switchyard-ui"])
+        .args([
+            "build",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "switchyard-ui",
+        ])
         .env("CARGO_TARGET_DIR", &target_dir)
         // rustup's choices must not leak into Debian's cargo.
         .env_remove("RUSTUP_TOOLCHAIN")
@@ -49,7 +55,14 @@ pub(crate) fn build(root: &Path, release: bool) -> Result<()> {
     std::fs::create_dir_all(&dist)?;
     run_checked(
         std::process::Command::new(wasm_bindgen)
-            .args(["--target", "web", "--no-typescript", "--out-name", "switchyard_ui", "--out-dir"])
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--out-name",
+                "switchyard_ui",
+                "--out-dir",
+            ])
             .arg(&dist)
             .arg(&wasm),
     )?;
@@ -58,7 +71,10 @@ pub(crate) fn build(root: &Path, release: bool) -> Result<()> {
         let entry = entry?;
         std::fs::copy(entry.path(), dist.join(entry.file_name()))?;
     }
-    std::fs::copy(root.join("icons").join("128x128.png"), dist.join("icon.png"))?;
+    std::fs::copy(
+        root.join("icons").join("128x128.png"),
+        dist.join("icon.png"),
+    )?;
     println!("xtask: dashboard built into {}", dist.display());
     Ok(())
 }

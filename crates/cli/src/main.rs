@@ -331,7 +331,11 @@ fn key(store: &Store, command: KeyCommand, output: Output) -> Result<()> {
                         key.id,
                         key.name,
                         key.hint,
-                        if key.revoked_at.is_some() { "revoked" } else { "active" }
+                        if key.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        }
                     ));
                 }
                 text

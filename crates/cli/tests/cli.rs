@@ -29,7 +29,11 @@ impl Cli {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let output = self.run(&all);
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
@@ -44,8 +48,18 @@ impl Cli {
 fn providers_can_be_added_listed_toggled_and_removed() {
     let cli = Cli::new();
     let added = cli.json(&[
-        "provider", "add", "--name", "OpenAI", "--prefix", "oa", "--base-url",
-        "https://api.example.com/v1/", "--api-key", "sk-cli-secret", "--model", "gpt-x",
+        "provider",
+        "add",
+        "--name",
+        "OpenAI",
+        "--prefix",
+        "oa",
+        "--base-url",
+        "https://api.example.com/v1/",
+        "--api-key",
+        "sk-cli-secret",
+        "--model",
+        "gpt-x",
     ]);
     assert_eq!(added["base_url"], "https://api.example.com/v1");
     assert!(!added.to_string().contains("sk-cli-secret"));
@@ -57,19 +71,51 @@ fn providers_can_be_added_listed_toggled_and_removed() {
 
     assert_eq!(cli.json(&["provider", "disable", "oa"])["enabled"], false);
     assert_eq!(cli.json(&["provider", "enable", "OpenAI"])["enabled"], true);
-    assert!(cli.fails(&["provider", "add", "--name", "Other", "--prefix", "oa", "--base-url", "http://x.test", "--api-key", "k"]).contains("already exists"));
+    assert!(
+        cli.fails(&[
+            "provider",
+            "add",
+            "--name",
+            "Other",
+            "--prefix",
+            "oa",
+            "--base-url",
+            "http://x.test",
+            "--api-key",
+            "k"
+        ])
+        .contains("already exists")
+    );
     cli.json(&["provider", "remove", "oa"]);
     assert_eq!(cli.json(&["provider", "list"]), Value::Array(vec![]));
-    assert!(cli.fails(&["provider", "remove", "oa"]).contains("not found"));
+    assert!(
+        cli.fails(&["provider", "remove", "oa"])
+            .contains("not found")
+    );
 }
 
 #[test]
 fn bad_provider_input_is_refused_with_a_reason() {
     let cli = Cli::new();
     let base = ["provider", "add", "--name", "X", "--prefix"];
-    assert!(cli.fails(&[&base[..], &["a/b", "--base-url", "http://x.test", "--api-key", "k"]].concat()).contains("prefix"));
-    assert!(cli.fails(&[&base[..], &["x", "--base-url", "ftp://x", "--api-key", "k"]].concat()).contains("http://"));
-    assert!(cli.fails(&[&base[..], &["x", "--base-url", "http://x.test"]].concat()).contains("API key is missing"));
+    assert!(
+        cli.fails(
+            &[
+                &base[..],
+                &["a/b", "--base-url", "http://x.test", "--api-key", "k"]
+            ]
+            .concat()
+        )
+        .contains("prefix")
+    );
+    assert!(
+        cli.fails(&[&base[..], &["x", "--base-url", "ftp://x", "--api-key", "k"]].concat())
+            .contains("http://")
+    );
+    assert!(
+        cli.fails(&[&base[..], &["x", "--base-url", "http://x.test"]].concat())
+            .contains("API key is missing")
+    );
 }
 
 #[test]
@@ -86,7 +132,10 @@ fn keys_are_shown_once_and_listed_by_hint() {
 
     let text = cli.run(&["key", "create"]);
     let printed = String::from_utf8_lossy(&text.stdout);
-    assert!(printed.lines().next().unwrap().starts_with("sy-"), "{printed}");
+    assert!(
+        printed.lines().next().unwrap().starts_with("sy-"),
+        "{printed}"
+    );
 }
 
 #[test]
@@ -95,8 +144,14 @@ fn settings_are_validated_and_used_by_config_list() {
     assert_eq!(cli.json(&["config", "list"])["port"], 20128);
     cli.json(&["config", "set", "port", "3999"]);
     assert_eq!(cli.json(&["config", "list"])["port"], 3999);
-    assert!(cli.fails(&["config", "set", "port", "99999"]).contains("port"));
-    assert!(cli.fails(&["config", "set", "colour", "red"]).contains("known settings"));
+    assert!(
+        cli.fails(&["config", "set", "port", "99999"])
+            .contains("port")
+    );
+    assert!(
+        cli.fails(&["config", "set", "colour", "red"])
+            .contains("known settings")
+    );
     cli.json(&["config", "unset", "port"]);
     assert_eq!(cli.json(&["config", "get", "port"])["port"], Value::Null);
 }

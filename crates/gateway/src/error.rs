@@ -21,7 +21,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, error_type: &'static str, code: &'static str, message: String) -> Self {
+    fn new(
+        status: StatusCode,
+        error_type: &'static str,
+        code: &'static str,
+        message: String,
+    ) -> Self {
         Self {
             status,
             error_type,
@@ -32,7 +37,12 @@ impl ApiError {
 
     /// 400: the request body or a parameter is wrong.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", code, message.into())
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            code,
+            message.into(),
+        )
     }
 
     /// 401: no API key, or one that is unknown or revoked.
@@ -116,7 +126,13 @@ impl IntoResponse for ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 

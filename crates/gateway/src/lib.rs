@@ -134,7 +134,8 @@ impl RunningGateway {
 /// Opens the database in `data_dir`, binds `address` and serves in the background.
 pub async fn start(data_dir: &Path, address: SocketAddr) -> Result<RunningGateway, StartError> {
     let store = Store::open_in_dir(data_dir)?;
-    let usage = UsageRecorder::start(Store::open_in_dir(data_dir)?).map_err(StartError::UsageWriter)?;
+    let usage =
+        UsageRecorder::start(Store::open_in_dir(data_dir)?).map_err(StartError::UsageWriter)?;
     let listener = TcpListener::bind(address).await.map_err(|source| {
         if source.kind() == std::io::ErrorKind::AddrInUse {
             StartError::AddressInUse { address }
@@ -142,7 +143,9 @@ pub async fn start(data_dir: &Path, address: SocketAddr) -> Result<RunningGatewa
             StartError::Bind { address, source }
         }
     })?;
-    let local_addr = listener.local_addr().map_err(|source| StartError::Bind { address, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { address, source })?;
     let state = RouterState::new(store, usage.clone())?;
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
     let service = routes::service(state);

@@ -30,7 +30,10 @@ pub fn router(state: RouterState) -> Router {
     let v1 = Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/models", get(list_models))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_api_key));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_api_key,
+        ));
     Router::new()
         .route("/health", get(health))
         .merge(v1)
@@ -54,7 +57,9 @@ pub(crate) fn service(
     SocketAddr,
 > {
     let normalized = ServiceBuilder::new()
-        .layer(MapRequestLayer::new(normalize_path as fn(Request) -> Request))
+        .layer(MapRequestLayer::new(
+            normalize_path as fn(Request) -> Request,
+        ))
         .service(router(state));
     axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(normalized)
 }
@@ -260,7 +265,10 @@ mod tests {
     #[test]
     fn doubled_v1_is_collapsed() {
         assert_eq!(normalized("/v1/v1/models"), "/v1/models");
-        assert_eq!(normalized("/v1/v1/v1/chat/completions?x=1"), "/v1/chat/completions?x=1");
+        assert_eq!(
+            normalized("/v1/v1/v1/chat/completions?x=1"),
+            "/v1/chat/completions?x=1"
+        );
         assert_eq!(normalized("/v1/models"), "/v1/models");
         assert_eq!(normalized("/v1/v1beta/models"), "/v1/v1beta/models");
     }

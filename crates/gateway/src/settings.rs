@@ -46,7 +46,10 @@ impl SettingKey {
             .find(|key| key.name() == name)
             .ok_or_else(|| {
                 let known: Vec<_> = Self::ALL.iter().map(|key| key.name()).collect();
-                format!("unknown setting {name:?}; known settings: {}", known.join(", "))
+                format!(
+                    "unknown setting {name:?}; known settings: {}",
+                    known.join(", ")
+                )
             })
     }
 
@@ -137,7 +140,9 @@ pub fn endpoint_url(address: SocketAddr) -> String {
 
 fn parse_host(value: &str) -> Result<IpAddr, String> {
     if value.eq_ignore_ascii_case("localhost") {
-        return Ok(DEFAULT_HOST.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        return Ok(DEFAULT_HOST
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     }
     value
         .trim_matches(|c| c == '[' || c == ']')
@@ -166,7 +171,9 @@ mod tests {
 
     #[test]
     fn flag_beats_setting_beats_default() {
-        let default = ListenAddress::default().resolve(&Settings::default()).unwrap();
+        let default = ListenAddress::default()
+            .resolve(&Settings::default())
+            .unwrap();
         assert_eq!(default.to_string(), "127.0.0.1:20128");
         let settings = Settings {
             host: Some("0.0.0.0".parse().unwrap()),
@@ -174,24 +181,36 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(
-            ListenAddress::default().resolve(&settings).unwrap().to_string(),
+            ListenAddress::default()
+                .resolve(&settings)
+                .unwrap()
+                .to_string(),
             "0.0.0.0:3000"
         );
         let flags = ListenAddress {
             host: Some("localhost".into()),
             port: Some(4000),
         };
-        assert_eq!(flags.resolve(&settings).unwrap().to_string(), "127.0.0.1:4000");
+        assert_eq!(
+            flags.resolve(&settings).unwrap().to_string(),
+            "127.0.0.1:4000"
+        );
     }
 
     #[test]
     fn values_are_checked() {
         assert_eq!(SettingKey::parse("port").unwrap(), SettingKey::Port);
-        assert!(SettingKey::parse("colour").unwrap_err().contains("known settings"));
+        assert!(
+            SettingKey::parse("colour")
+                .unwrap_err()
+                .contains("known settings")
+        );
         assert!(SettingKey::Port.normalize("70000").is_err());
         assert_eq!(SettingKey::Host.normalize("::1").unwrap(), "::1");
         assert_eq!(
-            SettingKey::AllowUnauthenticatedLoopback.normalize("YES").unwrap(),
+            SettingKey::AllowUnauthenticatedLoopback
+                .normalize("YES")
+                .unwrap(),
             "true"
         );
         assert!(SettingKey::Host.normalize("example.com").is_err());
@@ -203,6 +222,9 @@ mod tests {
             endpoint_url("0.0.0.0:20128".parse().unwrap()),
             "http://127.0.0.1:20128/v1"
         );
-        assert_eq!(endpoint_url("[::1]:8".parse().unwrap()), "http://[::1]:8/v1");
+        assert_eq!(
+            endpoint_url("[::1]:8".parse().unwrap()),
+            "http://[::1]:8/v1"
+        );
     }
 }

@@ -119,7 +119,10 @@ pub(crate) async fn forward_chat(
         .map_or(model.as_str(), |(_, upstream_model)| upstream_model);
     body.insert("model".into(), Value::String(upstream_model.to_owned()));
 
-    let url = format!("{}/chat/completions", provider.base_url.trim_end_matches('/'));
+    let url = format!(
+        "{}/chat/completions",
+        provider.base_url.trim_end_matches('/')
+    );
     let sent = state
         .http
         .post(url)
@@ -195,13 +198,21 @@ fn relay_event_stream(response: reqwest::Response, pending: PendingRecord) -> Re
         (Box::pin(events), relay),
         |(mut events, mut relay)| async move {
             let frame = relay.next_frame(events.next().await)?;
-            Some((Ok::<Bytes, std::convert::Infallible>(frame), (events, relay)))
+            Some((
+                Ok::<Bytes, std::convert::Infallible>(frame),
+                (events, relay),
+            ))
         },
     );
-    let mut response = response_with(StatusCode::OK, "text/event-stream", Body::from_stream(frames));
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, axum::http::HeaderValue::from_static("no-cache"));
+    let mut response = response_with(
+        StatusCode::OK,
+        "text/event-stream",
+        Body::from_stream(frames),
+    );
+    response.headers_mut().insert(
+        CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-cache"),
+    );
     response
 }
 
@@ -385,7 +396,10 @@ mod tests {
     #[test]
     fn usage_is_read_when_present() {
         let usage = usage_in(br#"{"usage":{"prompt_tokens":3,"completion_tokens":5}}"#).unwrap();
-        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (Some(3), Some(5)));
+        assert_eq!(
+            (usage.prompt_tokens, usage.completion_tokens),
+            (Some(3), Some(5))
+        );
         assert!(usage_in(br#"{"usage":null}"#).is_none());
         assert!(usage_in(b"[DONE]").is_none());
     }

@@ -105,9 +105,9 @@ impl Store {
 
     /// The id of the active (not revoked) key equal to `key`, if any.
     pub fn verify_api_key(&self, key: &str) -> StoreResult<Option<i64>> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
-        )?;
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL")?;
         Ok(statement
             .query_row([hash_key(key)], |row| row.get(0))
             .optional()?)
@@ -125,14 +125,20 @@ mod tests {
         let created = store.create_api_key("laptop").unwrap();
         assert!(created.key.starts_with(KEY_PREFIX));
         assert_eq!(created.key.len(), KEY_PREFIX.len() + 48);
-        assert_eq!(store.verify_api_key(&created.key).unwrap(), Some(created.info.id));
+        assert_eq!(
+            store.verify_api_key(&created.key).unwrap(),
+            Some(created.info.id)
+        );
         assert_eq!(store.verify_api_key("sy-wrong").unwrap(), None);
 
         store.revoke_api_key(created.info.id).unwrap();
         assert_eq!(store.verify_api_key(&created.key).unwrap(), None);
         let listed = store.list_api_keys().unwrap();
         assert!(listed[0].revoked_at.is_some());
-        assert!(matches!(store.revoke_api_key(999), Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            store.revoke_api_key(999),
+            Err(StoreError::NotFound(_))
+        ));
     }
 
     #[test]

@@ -24,7 +24,9 @@ impl ProviderKind {
     fn parse(value: &str) -> StoreResult<Self> {
         match value {
             "openai_compatible" => Ok(Self::OpenaiCompatible),
-            other => Err(StoreError::Corrupt(format!("unknown provider kind {other:?}"))),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown provider kind {other:?}"
+            ))),
         }
     }
 }
@@ -111,7 +113,9 @@ fn provider_from_row(row: &Row<'_>) -> rusqlite::Result<(Provider, String, Strin
 }
 
 /// Finishes decoding the columns that need more than SQLite's types.
-fn decode_provider((mut provider, kind, models): (Provider, String, String)) -> StoreResult<Provider> {
+fn decode_provider(
+    (mut provider, kind, models): (Provider, String, String),
+) -> StoreResult<Provider> {
     provider.kind = ProviderKind::parse(&kind)?;
     provider.models = serde_json::from_str(&models)
         .map_err(|error| StoreError::Corrupt(format!("models of {}: {error}", provider.name)))?;
@@ -153,9 +157,9 @@ impl Store {
 
     /// All provider connections, ordered by name.
     pub fn list_providers(&self) -> StoreResult<Vec<Provider>> {
-        let mut statement = self
-            .conn
-            .prepare_cached(&format!("SELECT {PROVIDER_COLUMNS} FROM providers ORDER BY name"))?;
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {PROVIDER_COLUMNS} FROM providers ORDER BY name"
+        ))?;
         let rows = statement.query_map([], provider_from_row)?;
         rows.map(|row| decode_provider(row?)).collect()
     }
@@ -176,13 +180,20 @@ impl Store {
     }
 
     /// Enables or disables a provider; returns it as updated.
-    pub fn set_provider_enabled(&self, name_or_prefix: &str, enabled: bool) -> StoreResult<Provider> {
+    pub fn set_provider_enabled(
+        &self,
+        name_or_prefix: &str,
+        enabled: bool,
+    ) -> StoreResult<Provider> {
         let provider = self.find_provider(name_or_prefix)?;
         self.conn.execute(
             "UPDATE providers SET enabled = ?1 WHERE id = ?2",
             params![enabled, provider.id],
         )?;
-        Ok(Provider { enabled, ..provider })
+        Ok(Provider {
+            enabled,
+            ..provider
+        })
     }
 
     /// Removes a provider connection; its request history stays.
@@ -274,6 +285,9 @@ mod tests {
             .add_provider(&sample("A", "a"))
             .unwrap();
         let reopened = Store::open_in_dir(dir.path()).unwrap();
-        assert_eq!(reopened.find_provider("a").unwrap().api_key, "sk-secret-value");
+        assert_eq!(
+            reopened.find_provider("a").unwrap().api_key,
+            "sk-secret-value"
+        );
     }
 }

@@ -131,7 +131,11 @@ mod tests {
         let mut store = Store::open_in_dir(dir.path()).unwrap();
         assert_eq!(store.usage_totals().unwrap(), UsageTotals::default());
         store
-            .record_requests(&[record(200, Some((3, 4))), record(502, None), record(200, Some((1, 1)))])
+            .record_requests(&[
+                record(200, Some((3, 4))),
+                record(502, None),
+                record(200, Some((1, 1))),
+            ])
             .unwrap();
         let totals = store.usage_totals().unwrap();
         assert_eq!(

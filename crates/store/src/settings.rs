@@ -53,7 +53,10 @@ mod tests {
         store.set_setting("port", "1").unwrap();
         store.set_setting("port", "2").unwrap();
         assert_eq!(store.setting("port").unwrap().as_deref(), Some("2"));
-        assert_eq!(store.list_settings().unwrap(), vec![("port".into(), "2".into())]);
+        assert_eq!(
+            store.list_settings().unwrap(),
+            vec![("port".into(), "2".into())]
+        );
         assert!(store.unset_setting("port").unwrap());
         assert!(!store.unset_setting("port").unwrap());
     }

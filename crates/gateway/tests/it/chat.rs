@@ -12,8 +12,14 @@ use crate::mock_upstream::UPSTREAM_KEY;
 
 async fn error_of(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(content_type.starts_with("application/json"), "{content_type}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
     (status, response.json().await.unwrap())
 }
 
@@ -25,7 +31,10 @@ async fn non_streaming_chat_is_forwarded_and_counted() {
         .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["choices"][0]["message"]["content"], "Hello from the mock");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "Hello from the mock"
+    );
     assert_eq!(harness.upstream.last_body()["model"], "echo");
     assert_eq!(harness.upstream.last_body()["messages"][0]["content"], "hi");
 
@@ -53,7 +62,12 @@ async fn streaming_is_relayed_chunk_by_chunk() {
         }))
         .await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let mut body = response.bytes_stream();
 
     // The mock holds the rest of its answer until the gate opens, so the first
@@ -67,7 +81,10 @@ async fn streaming_is_relayed_chunk_by_chunk() {
             .unwrap();
         received.push_str(std::str::from_utf8(&next).unwrap());
     }
-    assert!(!received.contains("\"lo\""), "the gate was still closed: {received}");
+    assert!(
+        !received.contains("\"lo\""),
+        "the gate was still closed: {received}"
+    );
     harness.upstream.gate.notify_one();
     while let Some(next) = body.next().await {
         received.push_str(std::str::from_utf8(&next.unwrap()).unwrap());
@@ -83,7 +100,11 @@ async fn streaming_is_relayed_chunk_by_chunk() {
     let text: String = events
         .iter()
         .filter_map(|event| serde_json::from_str::<Value>(event).ok())
-        .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .filter_map(|chunk| {
+            chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     assert_eq!(text, "Hello");
 
@@ -91,14 +112,22 @@ async fn streaming_is_relayed_chunk_by_chunk() {
     let record = &harness.store().recent_requests(1).unwrap()[0];
     assert!(record.stream);
     assert_eq!(record.status, 200);
-    assert_eq!((record.prompt_tokens, record.completion_tokens), (Some(11), Some(2)));
+    assert_eq!(
+        (record.prompt_tokens, record.completion_tokens),
+        (Some(11), Some(2))
+    );
 }
 
 #[tokio::test]
 async fn unknown_models_are_404_in_openai_format() {
     let harness = Harness::start().await;
     for model in ["nobody/echo", "no-prefix", "mock/"] {
-        let (status, body) = error_of(harness.post_chat(json!({"model": model, "messages": []})).await).await;
+        let (status, body) = error_of(
+            harness
+                .post_chat(json!({"model": model, "messages": []}))
+                .await,
+        )
+        .await;
         assert_eq!(status, 404, "{model}");
         assert_eq!(body["error"]["code"], "model_not_found", "{model}");
         assert_eq!(body["error"]["type"], "invalid_request_error");
@@ -115,16 +144,34 @@ async fn keys_are_required_and_checked() {
     assert_eq!(status, 401);
     assert_eq!(body["error"]["code"], "invalid_api_key");
 
-    let wrong = harness.http.get(&url).bearer_auth("sy-wrong").send().await.unwrap();
+    let wrong = harness
+        .http
+        .get(&url)
+        .bearer_auth("sy-wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(wrong).await.0, 401);
 
     let store = harness.store();
     let revoked = store.create_api_key("old").unwrap();
     store.revoke_api_key(revoked.info.id).unwrap();
-    let response = harness.http.get(&url).bearer_auth(&revoked.key).send().await.unwrap();
+    let response = harness
+        .http
+        .get(&url)
+        .bearer_auth(&revoked.key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(response).await.0, 401);
 
-    let ok = harness.http.get(&url).bearer_auth(&harness.key).send().await.unwrap();
+    let ok = harness
+        .http
+        .get(&url)
+        .bearer_auth(&harness.key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
 }
 
@@ -135,7 +182,12 @@ async fn loopback_clients_may_skip_the_key_when_the_setting_allows() {
         .store()
         .set_setting("allow_unauthenticated_loopback", "true")
         .unwrap();
-    let response = harness.http.get(harness.url("/v1/models")).send().await.unwrap();
+    let response = harness
+        .http
+        .get(harness.url("/v1/models"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     // A wrong key is still wrong.
     let wrong = harness
@@ -187,7 +239,12 @@ async fn unreachable_upstream_is_502() {
             enabled: true,
         })
         .unwrap();
-    let (status, body) = error_of(harness.post_chat(json!({"model": "down/x", "messages": []})).await).await;
+    let (status, body) = error_of(
+        harness
+            .post_chat(json!({"model": "down/x", "messages": []}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 502);
     assert_eq!(body["error"]["code"], "upstream_unreachable");
     assert!(!body.to_string().contains("sk-down-secret"));
@@ -196,43 +253,76 @@ async fn unreachable_upstream_is_502() {
 #[tokio::test]
 async fn upstream_errors_keep_their_status_without_leaking_the_key() {
     let harness = Harness::start().await;
-    let (status, body) = error_of(harness.post_chat(json!({"model": "mock/fail-429", "messages": []})).await).await;
+    let (status, body) = error_of(
+        harness
+            .post_chat(json!({"model": "mock/fail-429", "messages": []}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 429);
     assert_eq!(body["error"]["code"], "rate_limit_exceeded");
     assert!(!body.to_string().contains(UPSTREAM_KEY), "{body}");
     assert!(body.to_string().contains("[redacted]"), "{body}");
 
-    let (status, body) =
-        error_of(harness.post_chat(json!({"model": "mock/fail-500-text", "messages": []})).await).await;
+    let (status, body) = error_of(
+        harness
+            .post_chat(json!({"model": "mock/fail-500-text", "messages": []}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 500);
-    assert!(body["error"]["message"].as_str().unwrap().contains("upstream exploded"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("upstream exploded")
+    );
 }
 
 #[tokio::test]
 async fn models_lists_enabled_providers_and_doubled_v1_works() {
     let harness = Harness::start().await;
     let list = |path: &'static str| {
-        let request = harness.http.get(harness.url(path)).bearer_auth(&harness.key);
+        let request = harness
+            .http
+            .get(harness.url(path))
+            .bearer_auth(&harness.key);
         async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
     };
     let models = list("/v1/models").await;
     assert_eq!(models["object"], "list");
-    let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["mock/echo", "mock/gated"]);
     assert_eq!(models["data"][0]["object"], "model");
     assert_eq!(list("/v1/v1/models").await, models);
 
     harness.store().set_provider_enabled("mock", false).unwrap();
     assert_eq!(list("/v1/models").await["data"], json!([]));
-    let (status, body) = error_of(harness.post_chat(json!({"model": "mock/echo", "messages": []})).await).await;
+    let (status, body) = error_of(
+        harness
+            .post_chat(json!({"model": "mock/echo", "messages": []}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 404);
-    assert!(body["error"]["message"].as_str().unwrap().contains("disabled"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("disabled")
+    );
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
     let harness = Harness::start().await;
-    let (status, body) = error_of(harness.http.get(harness.url("/nope")).send().await.unwrap()).await;
+    let (status, body) =
+        error_of(harness.http.get(harness.url("/nope")).send().await.unwrap()).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "unknown_url");
     let (status, _) = error_of(
@@ -252,7 +342,13 @@ async fn unknown_routes_and_methods_answer_json() {
 async fn a_taken_port_is_a_clear_error() {
     let harness = Harness::start().await;
     let taken = harness.gateway.as_ref().unwrap().local_addr();
-    let error = switchyard_gateway::start(harness.data_dir(), taken).await.err().unwrap();
-    assert!(matches!(error, StartError::AddressInUse { .. }), "{error:?}");
+    let error = switchyard_gateway::start(harness.data_dir(), taken)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(error, StartError::AddressInUse { .. }),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("already in use"));
 }

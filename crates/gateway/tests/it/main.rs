@@ -1,7 +1,10 @@
 //! Integration tests of the gateway over real HTTP on loopback, against an
 //! in-process mock upstream that speaks OpenAI's wire format.
 
-#![expect(unreachable_pub, reason = "helpers shared by the test modules of this one binary")]
+#![expect(
+    unreachable_pub,
+    reason = "helpers shared by the test modules of this one binary"
+)]
 
 mod chat;
 mod mock_upstream;

@@ -71,14 +71,22 @@ fn chunk(model: &str, delta: Value, finish_reason: Value) -> String {
     format!("data: {chunk}\n\n")
 }
 
-async fn chat(State(mock): State<MockUpstream>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn chat(
+    State(mock): State<MockUpstream>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     mock.received.lock().unwrap().push(body.clone());
     let authorized = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         == Some(&format!("Bearer {UPSTREAM_KEY}"));
     if !authorized {
-        return openai_error(StatusCode::UNAUTHORIZED, "Incorrect API key provided", "invalid_api_key");
+        return openai_error(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided",
+            "invalid_api_key",
+        );
     }
     let model = body["model"].as_str().unwrap_or_default().to_owned();
     match model.as_str() {
@@ -90,7 +98,11 @@ async fn chat(State(mock): State<MockUpstream>, headers: HeaderMap, Json(body): 
             );
         }
         "fail-500-text" => {
-            return (StatusCode::INTERNAL_SERVER_ERROR, "<html>upstream exploded</html>").into_response();
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "<html>upstream exploded</html>",
+            )
+                .into_response();
         }
         _ => {}
     }
@@ -99,12 +111,25 @@ async fn chat(State(mock): State<MockUpstream>, headers: HeaderMap, Json(body): 
         let gate = (model == "gated").then(|| mock.gate.clone());
         let include_usage = body["stream_options"]["include_usage"] == json!(true);
         tokio::spawn(async move {
-            let _ = frames.send(chunk(&model, json!({"role": "assistant", "content": "Hel"}), Value::Null).into()).await;
+            let _ = frames
+                .send(
+                    chunk(
+                        &model,
+                        json!({"role": "assistant", "content": "Hel"}),
+                        Value::Null,
+                    )
+                    .into(),
+                )
+                .await;
             if let Some(gate) = gate {
                 gate.notified().await;
             }
-            let _ = frames.send(chunk(&model, json!({"content": "lo"}), Value::Null).into()).await;
-            let _ = frames.send(chunk(&model, json!({}), json!("stop")).into()).await;
+            let _ = frames
+                .send(chunk(&model, json!({"content": "lo"}), Value::Null).into())
+                .await;
+            let _ = frames
+                .send(chunk(&model, json!({}), json!("stop")).into())
+                .await;
             if include_usage {
                 let usage = json!({
                     "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000,
@@ -116,7 +141,10 @@ async fn chat(State(mock): State<MockUpstream>, headers: HeaderMap, Json(body): 
             let _ = frames.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
         });
         let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
-            receiver.recv().await.map(|frame| (Ok::<_, Infallible>(frame), receiver))
+            receiver
+                .recv()
+                .await
+                .map(|frame| (Ok::<_, Infallible>(frame), receiver))
         });
         return Response::builder()
             .header(header::CONTENT_TYPE, "text/event-stream")
