@@ -48,14 +48,14 @@ pub fn router(state: RouterState) -> Router {
         .with_state(state)
 }
 
+/// [`router`] behind path normalisation.
+type NormalizedRouter = tower::util::MapRequest<Router, fn(Request) -> Request>;
+
 /// The service `axum::serve` runs: [`router`] behind path normalisation, with
 /// the peer address available to the API-key check.
 pub(crate) fn service(
     state: RouterState,
-) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<
-    tower::util::MapRequest<Router, fn(Request) -> Request>,
-    SocketAddr,
-> {
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<NormalizedRouter, SocketAddr> {
     let normalized = ServiceBuilder::new()
         .layer(MapRequestLayer::new(
             normalize_path as fn(Request) -> Request,

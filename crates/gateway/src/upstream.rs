@@ -231,10 +231,11 @@ impl EventRelay {
     ) -> Option<Bytes> {
         match item {
             Some(Ok(event)) => {
-                if event.data.contains("\"usage\"") {
-                    if let Some(usage) = usage_in(event.data.as_bytes()) {
-                        self.usage = Some(usage);
-                    }
+                // Only the few chunks that mention usage are parsed.
+                if event.data.contains("\"usage\"")
+                    && let Some(usage) = usage_in(event.data.as_bytes())
+                {
+                    self.usage = Some(usage);
                 }
                 Some(encode_event(&event))
             }
