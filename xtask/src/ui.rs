@@ -51,8 +51,7 @@ pub(crate) fn build(root: &Path, release: bool) -> Result<()> {
         .join("wasm32-unknown-unknown")
         .join(profile)
         .join("switchyard_ui.wasm");
-    let dist = root.join("ui").join("dist");
-    std::fs::create_dir_all(&dist)?;
+    let bindgen_out = target_dir.join("bindgen");
     run_checked(
         std::process::Command::new(wasm_bindgen)
             .args([
@@ -63,18 +62,38 @@ pub(crate) fn build(root: &Path, release: bool) -> Result<()> {
                 "switchyard_ui",
                 "--out-dir",
             ])
-            .arg(&dist)
+            .arg(&bindgen_out)
             .arg(&wasm),
     )?;
+
+    let dist = root.join("ui").join("dist");
+    std::fs::create_dir_all(&dist)?;
     let static_dir = root.join("ui").join("static");
-    for entry in std::fs::read_dir(&static_dir).context("cannot read ui/static")? {
-        let entry = entry?;
-        std::fs::copy(entry.path(), dist.join(entry.file_name()))?;
+    let mut files = Vec::new();
+    for folder in [&bindgen_out, &static_dir] {
+        let entries = std::fs::read_dir(folder)
+            .with_context(|| format!("cannot read {}", folder.display()))?;
+        for entry in entries {
+            let entry = entry?;
+            files.push((entry.path(), entry.file_name()));
+        }
     }
-    std::fs::copy(
-        root.join("icons").join("128x128.png"),
-        dist.join("icon.png"),
-    )?;
+    files.push((root.join("icons").join("128x128.png"), "icon.png".into()));
+    for (source, name) in files {
+        copy_if_changed(&source, &dist.join(name))?;
+    }
     println!("xtask: dashboard built into {}", dist.display());
+    Ok(())
+}
+
+/// Copies only when the content differs: the desktop crate embeds `ui/dist`
+/// and recompiles whenever a file in it is touched.
+fn copy_if_changed(source: &Path, destination: &Path) -> Result<()> {
+    let content =
+        std::fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
+    if std::fs::read(destination).ok().as_deref() != Some(content.as_slice()) {
+        std::fs::write(destination, content)
+            .with_context(|| format!("cannot write {}", destination.display()))?;
+    }
     Ok(())
 }
