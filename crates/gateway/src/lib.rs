@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use switchyard_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -73,6 +74,7 @@ impl RouterState {
     pub fn new(store: Store, usage: UsageRecorder) -> Result<Self, StartError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
             .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
@@ -149,6 +151,13 @@ pub async fn start(data_dir: &Path, address: SocketAddr) -> Result<RunningGatewa
     let state = RouterState::new(store, usage.clone())?;
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
     let service = routes::service(state);
+    // Streams are written one small frame at a time: without TCP_NODELAY,
+    // Nagle's algorithm holds frames back for tens of milliseconds.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let server = tokio::spawn(async move {
         axum::serve(listener, service)
             .with_graceful_shutdown(async move {
