@@ -1,0 +1,406 @@
+//! Translation through the canonical model: decode with one dialect, encode
+//! with another, and check that meaning survives (text, tool calls and their
+//! JSON arguments, stop reason, usage), for requests, responses and streams.
+
+use serde_json::{Value, json};
+use switchyard_protocol::{
+    ChatResponse, Part, ResponseCollector, Role, StopReason, StreamEvent, ToolChoice, Usage,
+    anthropic_messages as anthropic, openai_chat as openai,
+};
+
+fn bytes(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap()
+}
+
+fn openai_tool_turn() -> Value {
+    json!({
+        "model": "gpt-x",
+        "messages": [
+            {"role": "system", "content": "Be terse."},
+            {"role": "user", "content": [
+                {"type": "text", "text": "Weather in Paris and Rome?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+            ]},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}},
+                {"id": "call_2", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Rome\"}"}}
+            ]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+            {"role": "tool", "tool_call_id": "call_2", "content": "24C"}
+        ],
+        "tools": [{"type": "function", "function": {"name": "weather", "description": "Weather now",
+                   "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}],
+        "tool_choice": "required",
+        "max_completion_tokens": 300,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+        "seed": 7
+    })
+}
+
+#[test]
+fn openai_request_becomes_a_valid_anthropic_request() {
+    let request = openai::decode_request(&bytes(&openai_tool_turn())).unwrap();
+    assert_eq!(request.system, ["Be terse."]);
+    assert_eq!(request.tool_choice, Some(ToolChoice::Required));
+    assert!(request.include_usage);
+    assert_eq!(request.extra.get("seed"), Some(&json!(7)));
+    // The two tool messages answer one turn: one user message holds both results.
+    assert_eq!(request.messages.len(), 3);
+    assert_eq!(request.messages[2].role, Role::User);
+    assert_eq!(request.messages[2].content.len(), 2);
+
+    let encoded = anthropic::encode_request(&request);
+    assert_eq!(encoded["system"], "Be terse.");
+    assert_eq!(encoded["max_tokens"], 300);
+    assert_eq!(encoded["tool_choice"], json!({"type": "any"}));
+    assert_eq!(
+        encoded["tools"][0]["input_schema"]["required"],
+        json!(["city"])
+    );
+    let messages = encoded["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 3);
+    assert_eq!(
+        messages[0]["content"][1]["source"],
+        json!({"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="})
+    );
+    assert_eq!(messages[1]["content"][0]["input"], json!({"city": "Paris"}));
+    assert_eq!(messages[2]["role"], "user");
+    assert_eq!(messages[2]["content"][1]["tool_use_id"], "call_2");
+    assert_eq!(messages[2]["content"][1]["content"][0]["text"], "24C");
+    // Decoding what we encode gives the same conversation back.
+    let again = anthropic::decode_request(&bytes(&encoded)).unwrap();
+    assert_eq!(again.messages, request.messages);
+}
+
+#[test]
+fn anthropic_request_becomes_a_valid_openai_request() {
+    let body = json!({
+        "model": "claude-x",
+        "max_tokens": 1024,
+        "system": [{"type": "text", "text": "You are helpful.", "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {"role": "user", "content": "What is 2+2? Use the tool."},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "Use calc.", "signature": "sig=="},
+                {"type": "tool_use", "id": "toolu_1", "name": "calc", "input": {"expr": "2+2"}}
+            ]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "4"},
+                {"type": "text", "text": "Now explain."}
+            ]}
+        ],
+        "tools": [{"name": "calc", "input_schema": {"type": "object"}}],
+        "tool_choice": {"type": "tool", "name": "calc", "disable_parallel_tool_use": true},
+        "thinking": {"type": "enabled", "budget_tokens": 2048},
+        "stop_sequences": ["END"]
+    });
+    let request = anthropic::decode_request(&bytes(&body)).unwrap();
+    let encoded = openai::encode_request(&request);
+    let messages = encoded["messages"].as_array().unwrap();
+    assert_eq!(
+        messages[0],
+        json!({"role": "system", "content": "You are helpful."})
+    );
+    assert_eq!(
+        messages[2]["tool_calls"][0]["function"],
+        json!({"name": "calc", "arguments": "{\"expr\":\"2+2\"}"})
+    );
+    // Tool results come first, as `tool` messages, then the user's text.
+    assert_eq!(
+        messages[3],
+        json!({"role": "tool", "tool_call_id": "toolu_1", "content": "4"})
+    );
+    assert_eq!(
+        messages[4],
+        json!({"role": "user", "content": "Now explain."})
+    );
+    assert_eq!(
+        encoded["tool_choice"],
+        json!({"type": "function", "function": {"name": "calc"}})
+    );
+    assert_eq!(encoded["parallel_tool_calls"], false);
+    assert_eq!(encoded["stop"], json!(["END"]));
+    assert_eq!(encoded["reasoning_effort"], "low");
+}
+
+fn sample_response() -> ChatResponse {
+    ChatResponse {
+        id: "abc".into(),
+        model: "m".into(),
+        content: vec![
+            Part::Text("Checking.".into()),
+            Part::ToolCall {
+                id: "call_9".into(),
+                name: "lookup".into(),
+                arguments: "{\"q\":\"rust\"}".into(),
+            },
+        ],
+        stop_reason: Some(StopReason::ToolUse),
+        usage: Some(Usage {
+            input_tokens: 30,
+            output_tokens: 12,
+            cache_read_tokens: 10,
+            ..Usage::default()
+        }),
+    }
+}
+
+#[test]
+fn responses_survive_both_directions() {
+    let response = sample_response();
+    let via_anthropic =
+        anthropic::decode_response(&bytes(&anthropic::encode_response(&response))).unwrap();
+    assert_eq!(via_anthropic.content, response.content);
+    assert_eq!(via_anthropic.stop_reason, response.stop_reason);
+    assert_eq!(via_anthropic.usage, response.usage);
+
+    let openai_body = openai::encode_response(&response, 1_700_000_000);
+    assert_eq!(openai_body["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(openai_body["usage"]["prompt_tokens"], 30);
+    let via_openai = openai::decode_response(&bytes(&openai_body)).unwrap();
+    assert_eq!(via_openai.content, response.content);
+    assert_eq!(via_openai.stop_reason, response.stop_reason);
+}
+
+/// An OpenAI stream: text, then a tool call whose arguments arrive in pieces.
+fn openai_chunks() -> Vec<String> {
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-x",
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        .to_string()
+    };
+    vec![
+        chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+        chunk(json!({"content": "Let me "}), Value::Null),
+        chunk(json!({"content": "check."}), Value::Null),
+        chunk(json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "weather", "arguments": ""}}]}), Value::Null),
+        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"ci"}}]}), Value::Null),
+        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "ty\":\"Oslo\"}"}}]}), Value::Null),
+        chunk(json!({}), json!("tool_calls")),
+        json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-x", "choices": [],
+               "usage": {"prompt_tokens": 21, "completion_tokens": 9, "total_tokens": 30}}).to_string(),
+        "[DONE]".to_string(),
+    ]
+}
+
+fn decode_openai(chunks: &[String]) -> Vec<StreamEvent> {
+    let mut decoder = openai::StreamDecoder::default();
+    let mut events = Vec::new();
+    for chunk in chunks {
+        events.extend(decoder.push(chunk).unwrap());
+    }
+    events.extend(decoder.finish());
+    events
+}
+
+/// Splits SSE frames into (event name, data) pairs.
+fn parse_frames(frames: &[String]) -> Vec<(String, String)> {
+    frames
+        .iter()
+        .map(|frame| {
+            let mut name = String::new();
+            let mut data = String::new();
+            for line in frame.lines() {
+                if let Some(rest) = line.strip_prefix("event: ") {
+                    name = rest.to_owned();
+                } else if let Some(rest) = line.strip_prefix("data: ") {
+                    data = rest.to_owned();
+                }
+            }
+            (name, data)
+        })
+        .collect()
+}
+
+fn collect(events: Vec<StreamEvent>) -> ChatResponse {
+    let mut collector = ResponseCollector::default();
+    for event in events {
+        collector.push(event);
+    }
+    collector.finish()
+}
+
+#[test]
+fn openai_stream_becomes_an_anthropic_stream() {
+    let events = decode_openai(&openai_chunks());
+    let mut encoder = anthropic::StreamEncoder::new("claude-x");
+    let mut frames = Vec::new();
+    for event in &events {
+        frames.extend(encoder.push(event));
+    }
+    frames.extend(encoder.finish());
+    let parsed = parse_frames(&frames);
+    let names: Vec<&str> = parsed.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    let delta: Value = serde_json::from_str(&parsed[9].1).unwrap();
+    assert_eq!(delta["delta"]["stop_reason"], "tool_use");
+    assert_eq!(delta["usage"]["output_tokens"], 9);
+
+    // Decoding the Anthropic stream again gives the same answer.
+    let mut decoder = anthropic::StreamDecoder::default();
+    let mut again = Vec::new();
+    for (name, data) in &parsed {
+        again.extend(decoder.push(name, data).unwrap());
+    }
+    let response = collect(again);
+    assert_eq!(
+        response.content,
+        vec![
+            Part::Text("Let me check.".into()),
+            Part::ToolCall {
+                id: "call_1".into(),
+                name: "weather".into(),
+                arguments: "{\"city\":\"Oslo\"}".into()
+            },
+        ]
+    );
+    assert_eq!(response.stop_reason, Some(StopReason::ToolUse));
+    assert_eq!(response.usage.unwrap().input_tokens, 21);
+}
+
+#[test]
+fn anthropic_stream_becomes_an_openai_stream() {
+    let anthropic_events = [
+        (
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x", "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 15, "output_tokens": 1, "cache_read_input_tokens": 5}}}),
+        ),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Hmm."}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "sig"}}),
+        ),
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        ("ping", json!({"type": "ping"})),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Hi"}}),
+        ),
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 1}),
+        ),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 2, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "calc", "input": {}}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 2, "delta": {"type": "input_json_delta", "partial_json": "{\"a\":"}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 2, "delta": {"type": "input_json_delta", "partial_json": "1}"}}),
+        ),
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 2}),
+        ),
+        (
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": 7}}),
+        ),
+        ("message_stop", json!({"type": "message_stop"})),
+    ];
+    let mut decoder = anthropic::StreamDecoder::default();
+    let mut encoder = openai::StreamEncoder::new("claude-x", 1, true);
+    let mut frames = Vec::new();
+    for (name, payload) in &anthropic_events {
+        for event in decoder.push(name, &payload.to_string()).unwrap() {
+            frames.extend(encoder.push(&event));
+        }
+    }
+    frames.extend(encoder.finish());
+    assert_eq!(frames.last().unwrap(), "data: [DONE]\n\n");
+    let chunks: Vec<String> = parse_frames(&frames)
+        .into_iter()
+        .map(|(_, data)| data)
+        .collect();
+    let usage_chunk: Value = serde_json::from_str(&chunks[chunks.len() - 2]).unwrap();
+    assert_eq!(usage_chunk["usage"]["prompt_tokens"], 20);
+    assert_eq!(usage_chunk["usage"]["completion_tokens"], 7);
+    let finish: Value = serde_json::from_str(&chunks[chunks.len() - 3]).unwrap();
+    assert_eq!(finish["choices"][0]["finish_reason"], "tool_calls");
+
+    let response = collect(decode_openai(&chunks));
+    assert_eq!(
+        response.content,
+        vec![
+            Part::Reasoning {
+                text: "Hmm.".into(),
+                signature: None
+            },
+            Part::Text("Hi".into()),
+            Part::ToolCall {
+                id: "toolu_1".into(),
+                name: "calc".into(),
+                arguments: "{\"a\":1}".into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn decoders_reject_garbage_without_panicking() {
+    let inputs: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"\xff\xfe".to_vec(),
+        b"null".to_vec(),
+        b"[]".to_vec(),
+        b"{}".to_vec(),
+        br#"{"model": 5}"#.to_vec(),
+        br#"{"model": "m", "messages": {}}"#.to_vec(),
+        br#"{"model": "m", "messages": [1, "x", null]}"#.to_vec(),
+        br#"{"model": "m", "messages": [{"role": "wizard"}]}"#.to_vec(),
+        br#"{"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": [{"type": "video"}]}]}"#.to_vec(),
+        br#"{"model": "m", "max_tokens": -1, "messages": []}"#.to_vec(),
+        br#"{"model": "m", "messages": [], "tools": [{"function": 3}]}"#.to_vec(),
+    ];
+    for input in &inputs {
+        assert!(
+            openai::decode_request(input).is_err(),
+            "{}",
+            String::from_utf8_lossy(input)
+        );
+        assert!(
+            anthropic::decode_request(input).is_err(),
+            "{}",
+            String::from_utf8_lossy(input)
+        );
+        let _ = openai::decode_response(input);
+        let _ = anthropic::decode_response(input);
+        let text = String::from_utf8_lossy(input);
+        let _ = openai::StreamDecoder::default().push(&text);
+        let _ = anthropic::StreamDecoder::default().push("message_start", &text);
+    }
+}
