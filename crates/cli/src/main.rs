@@ -56,7 +56,7 @@ struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 enum ProviderCommand {
-    /// Add an OpenAI-compatible provider reached with an API key
+    /// Add a provider reached with an API key (OpenAI- or Anthropic-compatible)
     Add(ProviderAddArgs),
     /// List provider connections
     List,
@@ -76,6 +76,9 @@ struct ProviderAddArgs {
     /// Model prefix, unique: clients ask for `<prefix>/<model>`
     #[arg(long)]
     prefix: String,
+    /// Wire format of the API
+    #[arg(long, value_enum, default_value = "openai")]
+    kind: KindArg,
     /// Base URL of the API, e.g. https://api.openai.com/v1
     #[arg(long)]
     base_url: String,
@@ -92,6 +95,24 @@ struct ProviderAddArgs {
     /// Add the provider disabled
     #[arg(long)]
     disabled: bool,
+}
+
+/// Wire formats a provider can speak.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum KindArg {
+    /// OpenAI Chat Completions (`/chat/completions`, Bearer key)
+    Openai,
+    /// Anthropic Messages (`/messages`, `x-api-key`)
+    Anthropic,
+}
+
+impl From<KindArg> for ProviderKind {
+    fn from(kind: KindArg) -> Self {
+        match kind {
+            KindArg::Openai => ProviderKind::OpenaiCompatible,
+            KindArg::Anthropic => ProviderKind::AnthropicCompatible,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -255,7 +276,7 @@ fn provider(store: &Store, command: ProviderCommand, output: Output) -> Result<(
             let base_url = check_base_url(&args.base_url)?;
             let provider = store.add_provider(&NewProvider {
                 name: args.name.trim().to_owned(),
-                kind: ProviderKind::OpenaiCompatible,
+                kind: args.kind.into(),
                 prefix: args.prefix,
                 base_url,
                 api_key,
@@ -276,14 +297,15 @@ fn provider(store: &Store, command: ProviderCommand, output: Output) -> Result<(
                     return "no providers yet: add one with `switchyard provider add`".into();
                 }
                 let mut text = format!(
-                    "{:<20} {:<12} {:<8} {:<40} MODELS",
-                    "NAME", "PREFIX", "ENABLED", "BASE URL"
+                    "{:<20} {:<12} {:<21} {:<8} {:<40} MODELS",
+                    "NAME", "PREFIX", "KIND", "ENABLED", "BASE URL"
                 );
                 for provider in &providers {
                     text.push_str(&format!(
-                        "\n{:<20} {:<12} {:<8} {:<40} {}",
+                        "\n{:<20} {:<12} {:<21} {:<8} {:<40} {}",
                         provider.name,
                         provider.prefix,
+                        provider.kind.as_str(),
                         if provider.enabled { "yes" } else { "no" },
                         provider.base_url,
                         provider.models.join(",")

@@ -1,4 +1,5 @@
-//! API-key check for `/v1`: a Bearer key created with `switchyard key create`.
+//! API-key check for `/v1`: a key created with `switchyard key create`, sent
+//! as `Authorization: Bearer` or (Anthropic clients) `x-api-key`.
 //! The `allow_unauthenticated_loopback` setting lets clients on this machine
 //! skip the key; requests from elsewhere always need one.
 
@@ -9,6 +10,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::dialect::Dialect;
 use crate::settings::Settings;
 use crate::{ApiError, RouterState};
 
@@ -20,10 +22,18 @@ pub(crate) struct CallerKey(pub(crate) Option<i64>);
 /// and the setting allows it. Stores the key id in the request's extensions.
 pub(crate) async fn require_api_key(
     State(state): State<RouterState>,
-    mut request: Request,
+    request: Request,
     next: Next,
-) -> Result<Response, ApiError> {
-    let presented = bearer_token(&request).map(str::to_owned);
+) -> Response {
+    let dialect = Dialect::for_path(request.uri().path());
+    match check_api_key(&state, request).await {
+        Ok(request) => next.run(request).await,
+        Err(error) => error.into_response_for(dialect),
+    }
+}
+
+async fn check_api_key(state: &RouterState, mut request: Request) -> Result<Request, ApiError> {
+    let presented = presented_key(&request).map(str::to_owned);
     let (key_id, allow_loopback) = state.with_store(|store| {
         let key_id = match &presented {
             Some(key) => store.verify_api_key(key),
@@ -56,7 +66,7 @@ pub(crate) async fn require_api_key(
             ));
         }
     }
-    Ok(next.run(request).await)
+    Ok(request)
 }
 
 /// Whether the connection comes from this machine. Without connection info
@@ -68,11 +78,22 @@ fn peer_is_loopback(request: &Request) -> bool {
         .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback())
 }
 
-fn bearer_token(request: &Request) -> Option<&str> {
-    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
+/// The key from `Authorization: Bearer <key>`, else from `x-api-key`.
+fn presented_key(request: &Request) -> Option<&str> {
+    let bearer = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    bearer
+        .or_else(|| {
+            request
+                .headers()
+                .get("x-api-key")
+                .and_then(|value| value.to_str().ok())
+                .map(str::trim)
+        })
         .filter(|token| !token.is_empty())
 }

@@ -7,6 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::dialect::Dialect;
+
 /// An error answered to an API client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -115,6 +117,36 @@ impl ApiError {
                 "code": self.code,
             }
         })
+    }
+
+    /// The error object in `dialect`'s own shape.
+    pub fn to_json_for(&self, dialect: Dialect) -> serde_json::Value {
+        match dialect {
+            Dialect::OpenAiChat => self.to_json(),
+            Dialect::AnthropicMessages => json!({
+                "type": "error",
+                "error": {"type": anthropic_error_type(self.status), "message": self.message},
+            }),
+        }
+    }
+
+    /// The response for a client speaking `dialect`.
+    pub fn into_response_for(self, dialect: Dialect) -> Response {
+        (self.status, Json(self.to_json_for(dialect))).into_response()
+    }
+}
+
+/// Anthropic's error `type` for an HTTP status.
+fn anthropic_error_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 422 => "invalid_request_error",
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        529 => "overloaded_error",
+        _ => "api_error",
     }
 }
 

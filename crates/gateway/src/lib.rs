@@ -6,6 +6,7 @@
 //! [`start`] and stop it through [`RunningGateway::shutdown`].
 
 mod auth;
+pub mod dialect;
 mod error;
 mod routes;
 pub mod settings;
@@ -23,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use dialect::Dialect;
 pub use error::ApiError;
 pub use routes::router;
 pub use settings::{ListenAddress, Settings};

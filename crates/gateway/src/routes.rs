@@ -8,7 +8,7 @@ use std::time::Instant;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Extension, Request, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
@@ -19,7 +19,8 @@ use tower::util::MapRequestLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::{CallerKey, require_api_key};
-use crate::upstream::{self, ChatRequest};
+use crate::dialect::Dialect;
+use crate::upstream::{self, IncomingChat};
 use crate::{ApiError, RouterState};
 
 /// Largest request body accepted (images in base64 make chat requests large).
@@ -29,6 +30,7 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 pub fn router(state: RouterState) -> Router {
     let v1 = Router::new()
         .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/messages", post(messages))
         .route("/v1/models", get(list_models))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -144,13 +146,40 @@ async fn list_models(State(state): State<RouterState>) -> Result<Json<Value>, Ap
     Ok(Json(json!({ "object": "list", "data": data })))
 }
 
-/// `POST /v1/chat/completions`.
+/// `POST /v1/chat/completions` (OpenAI Chat Completions).
 async fn chat_completions(
     State(state): State<RouterState>,
-    Extension(CallerKey(api_key_id)): Extension<CallerKey>,
+    Extension(caller): Extension<CallerKey>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let mut pending = PendingRecord::new(&state, "/v1/chat/completions", api_key_id);
+    let pending = PendingRecord::new(
+        &state,
+        "/v1/chat/completions",
+        caller.0,
+        Dialect::OpenAiChat,
+    );
+    handle_chat(&state, pending, &headers, body).await
+}
+
+/// `POST /v1/messages` (Anthropic Messages).
+async fn messages(
+    State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let pending = PendingRecord::new(&state, "/v1/messages", caller.0, Dialect::AnthropicMessages);
+    handle_chat(&state, pending, &headers, body).await
+}
+
+/// Parses, routes and forwards a chat request in any dialect.
+async fn handle_chat(
+    state: &RouterState,
+    mut pending: PendingRecord,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
@@ -169,25 +198,27 @@ async fn chat_completions(
             return pending.fail(error);
         }
     };
-    let request = match ChatRequest::parse(&body) {
-        Ok(request) => request,
+    let incoming = match IncomingChat::parse(&body) {
+        Ok(incoming) => incoming,
         Err(error) => return pending.fail(error),
     };
-    pending.record.model = request.model.clone();
-    pending.record.stream = request.stream;
+    pending.record.model = incoming.model.clone();
+    pending.record.stream = incoming.stream;
 
-    let provider = match upstream::resolve_provider(&state, &request.model) {
+    let provider = match upstream::resolve_provider(state, &incoming.model) {
         Ok(provider) => provider,
         Err(error) => return pending.fail(error),
     };
     pending.record.provider = Some(provider.name.clone());
-    upstream::forward_chat(&state, provider, request, pending).await
+    upstream::forward_chat(state, provider, incoming, headers, pending).await
 }
 
 /// The usage record of a request in progress. Finishing it queues it for the
 /// usage writer; dropping it unfinished (the client went away) records 499.
 pub(crate) struct PendingRecord {
     state: RouterState,
+    /// The client's dialect, in which errors are rendered.
+    pub(crate) dialect: Dialect,
     started: Instant,
     /// The record as known so far.
     pub(crate) record: RequestRecord,
@@ -198,9 +229,10 @@ pub(crate) struct PendingRecord {
 const CLIENT_CLOSED_REQUEST: u16 = 499;
 
 impl PendingRecord {
-    fn new(state: &RouterState, endpoint: &str, api_key_id: Option<i64>) -> Self {
+    fn new(state: &RouterState, endpoint: &str, api_key_id: Option<i64>, dialect: Dialect) -> Self {
         Self {
             state: state.clone(),
+            dialect,
             started: Instant::now(),
             record: RequestRecord {
                 started_at: now_millis(),
@@ -219,8 +251,9 @@ impl PendingRecord {
 
     /// Records `error` and renders it for the client.
     pub(crate) fn fail(self, error: ApiError) -> Response {
+        let dialect = self.dialect;
         self.finish(error.status);
-        error.into_response()
+        error.into_response_for(dialect)
     }
 
     fn complete(&mut self, status: u16) {

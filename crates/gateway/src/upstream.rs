@@ -1,33 +1,46 @@
-//! Forwarding a chat request to an OpenAI-compatible provider and relaying its
-//! answer: JSON as one body, SSE event by event as it arrives, with token usage
-//! observed on the side for the request log.
+//! Forwarding a chat request to a provider and relaying its answer.
+//!
+//! When the client and the provider speak the same dialect the request is
+//! passed through with only the model name replaced, and the answer is relayed
+//! as it comes (SSE event by event), with token usage observed on the side.
+//! Otherwise the request is decoded into the canonical model and encoded for
+//! the provider, and the answer is translated back event by event. A client
+//! that asked for no stream gets one JSON answer even if the provider streams.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
-use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use eventsource_stream::{Event, Eventsource};
 use futures_util::StreamExt;
-use serde::Deserialize;
 use serde_json::{Map, Value};
+use switchyard_protocol::{
+    BlockKind, ChatResponse, Delta, Part, ResponseCollector, StreamEvent, Usage,
+};
 use switchyard_store::Provider;
 
+use crate::dialect::{Dialect, StreamDecoder, StreamEncoder};
 use crate::routes::{PendingRecord, response_with};
 use crate::{ApiError, RouterState};
 
-/// A parsed chat request: the client's JSON with the fields routing needs.
+/// Anthropic API version sent when the client did not name one.
+const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// A chat request as received: the client's JSON object and what routing needs.
 #[derive(Debug)]
-pub(crate) struct ChatRequest {
+pub(crate) struct IncomingChat {
     /// The model as the client named it, `prefix/model`.
     pub(crate) model: String,
     /// Whether the client asked for a stream.
     pub(crate) stream: bool,
-    /// The whole request object, forwarded with the model name replaced.
+    /// The whole request object.
     body: Map<String, Value>,
 }
 
-impl ChatRequest {
-    /// Parses and checks a request body.
+impl IncomingChat {
+    /// Parses a request body far enough to route it; the dialect's codec checks the rest.
     pub(crate) fn parse(body: &[u8]) -> Result<Self, ApiError> {
         let value: Value = serde_json::from_slice(body).map_err(|error| {
             ApiError::bad_request(
@@ -104,33 +117,90 @@ pub(crate) fn resolve_provider(state: &RouterState, model: &str) -> Result<Provi
     }
 }
 
+/// How the answer must be shaped for the client.
+#[derive(Debug, Clone)]
+struct ClientShape {
+    dialect: Dialect,
+    upstream: Dialect,
+    stream: bool,
+    include_usage: bool,
+    /// The model name shown to the client.
+    model: String,
+}
+
+impl ClientShape {
+    fn translates(&self) -> bool {
+        self.dialect != self.upstream
+    }
+}
+
 /// Sends the request to `provider` and relays the answer to the client.
 pub(crate) async fn forward_chat(
     state: &RouterState,
     provider: Provider,
-    request: ChatRequest,
+    incoming: IncomingChat,
+    client_headers: &HeaderMap,
     pending: PendingRecord,
 ) -> Response {
-    let ChatRequest {
-        model, mut body, ..
-    } = request;
+    let IncomingChat {
+        model,
+        stream,
+        mut body,
+    } = incoming;
     let upstream_model = model
         .split_once('/')
-        .map_or(model.as_str(), |(_, upstream_model)| upstream_model);
-    body.insert("model".into(), Value::String(upstream_model.to_owned()));
+        .map_or(model.as_str(), |(_, upstream_model)| upstream_model)
+        .to_owned();
+    let mut shape = ClientShape {
+        dialect: pending.dialect,
+        upstream: Dialect::of_provider(provider.kind),
+        stream,
+        include_usage: false,
+        model: upstream_model.clone(),
+    };
+    let upstream_body = if shape.translates() {
+        let mut canonical = match shape.dialect.decode_request(&Value::Object(body)) {
+            Ok(canonical) => canonical,
+            Err(error) => {
+                return pending.fail(ApiError::bad_request("invalid_request", error.message));
+            }
+        };
+        canonical.model = upstream_model;
+        shape.include_usage = canonical.include_usage;
+        shape.upstream.encode_request(&canonical)
+    } else {
+        body.insert("model".into(), Value::String(upstream_model));
+        Value::Object(body)
+    };
 
     let url = format!(
-        "{}/chat/completions",
-        provider.base_url.trim_end_matches('/')
+        "{}{}",
+        provider.base_url.trim_end_matches('/'),
+        shape.upstream.upstream_path()
     );
-    let sent = state
-        .http
-        .post(url)
-        .bearer_auth(&provider.api_key)
-        .json(&body)
-        .send()
-        .await;
-    let response = match sent {
+    let mut upstream_request = state.http.post(url).json(&upstream_body);
+    upstream_request = match shape.upstream {
+        Dialect::OpenAiChat => upstream_request.bearer_auth(&provider.api_key),
+        Dialect::AnthropicMessages => {
+            let client_says = |name: &str| {
+                (shape.dialect == Dialect::AnthropicMessages)
+                    .then(|| client_headers.get(name).cloned())
+                    .flatten()
+            };
+            let mut upstream_request = upstream_request
+                .header("x-api-key", &provider.api_key)
+                .header(
+                    "anthropic-version",
+                    client_says("anthropic-version")
+                        .unwrap_or(HeaderValue::from_static(ANTHROPIC_VERSION)),
+                );
+            if let Some(beta) = client_says("anthropic-beta") {
+                upstream_request = upstream_request.header("anthropic-beta", beta);
+            }
+            upstream_request
+        }
+    };
+    let response = match upstream_request.send().await {
         Ok(response) => response,
         Err(error) => {
             return pending.fail(ApiError::upstream_unreachable(format!(
@@ -141,26 +211,38 @@ pub(crate) async fn forward_chat(
         }
     };
 
-    let status = response.status();
-    if !status.is_success() {
-        return relay_upstream_error(&provider, response, pending).await;
+    if !response.status().is_success() {
+        return relay_upstream_error(&provider, response, &shape, pending).await;
     }
     let is_event_stream = response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/event-stream"));
-    if is_event_stream {
-        relay_event_stream(response, pending)
-    } else {
-        relay_json(&provider, response, pending).await
+    match (is_event_stream, shape.stream) {
+        (true, true) if shape.translates() => translate_event_stream(response, shape, pending),
+        (true, true) => relay_event_stream(response, shape.upstream, pending),
+        (true, false) => collect_event_stream(&provider, response, shape, pending).await,
+        (false, _) => relay_json(&provider, response, shape, pending).await,
     }
 }
 
-/// Relays a complete JSON answer and records its usage.
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+fn record_usage(pending: &mut PendingRecord, usage: &Usage) {
+    pending.record.prompt_tokens = Some(usage.input_tokens);
+    pending.record.completion_tokens = Some(usage.output_tokens);
+}
+
+/// Relays or translates a complete JSON answer and records its usage.
 async fn relay_json(
     provider: &Provider,
     response: reqwest::Response,
+    shape: ClientShape,
     mut pending: PendingRecord,
 ) -> Response {
     let status = response.status();
@@ -180,18 +262,113 @@ async fn relay_json(
             )));
         }
     };
-    if let Some(usage) = usage_in(&body) {
-        usage.apply(&mut pending);
+    if !shape.translates() {
+        if let Some(usage) = usage_in(shape.upstream, &body) {
+            record_usage(&mut pending, &usage);
+        }
+        pending.finish(status);
+        return response_with(status, &content_type, Body::from(body));
     }
-    pending.finish(status);
-    response_with(status, &content_type, Body::from(body))
+    let decoded = match shape.upstream.decode_response(&body) {
+        Ok(decoded) => decoded,
+        Err(error) => {
+            return pending.fail(ApiError::upstream_unreachable(format!(
+                "provider {:?} sent an answer that cannot be read: {}",
+                provider.name, error.message
+            )));
+        }
+    };
+    if let Some(usage) = &decoded.usage {
+        record_usage(&mut pending, usage);
+    }
+    if shape.stream {
+        // The provider ignored the stream request: stream the whole answer at once.
+        let mut encoder =
+            shape
+                .dialect
+                .stream_encoder(&shape.model, unix_seconds(), shape.include_usage);
+        let mut frames = String::new();
+        for event in response_events(&decoded) {
+            frames.extend(encoder.push(&event));
+        }
+        frames.extend(encoder.finish());
+        pending.finish(StatusCode::OK);
+        return sse_response(Body::from(frames));
+    }
+    let encoded = shape.dialect.encode_response(&decoded, unix_seconds());
+    pending.finish(StatusCode::OK);
+    response_with(
+        StatusCode::OK,
+        "application/json",
+        Body::from(encoded.to_string()),
+    )
 }
 
-/// Relays an SSE answer event by event, never holding more than one event.
-fn relay_event_stream(response: reqwest::Response, pending: PendingRecord) -> Response {
+/// The events a stream of `response` would have carried.
+fn response_events(response: &ChatResponse) -> Vec<StreamEvent> {
+    let mut events = vec![StreamEvent::Start {
+        id: response.id.clone(),
+        model: response.model.clone(),
+    }];
+    for (index, part) in response.content.iter().enumerate() {
+        let (kind, deltas) = match part {
+            Part::Text(text) => (BlockKind::Text, vec![Delta::Text(text.clone())]),
+            Part::Reasoning { text, signature } => {
+                let mut deltas = vec![Delta::Reasoning(text.clone())];
+                deltas.extend(signature.clone().map(Delta::Signature));
+                (BlockKind::Reasoning, deltas)
+            }
+            Part::RedactedReasoning(data) => {
+                (BlockKind::RedactedReasoning(data.clone()), Vec::new())
+            }
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } => (
+                BlockKind::ToolCall {
+                    id: id.clone(),
+                    name: name.clone(),
+                },
+                vec![Delta::ToolArguments(arguments.clone())],
+            ),
+            Part::Image(_) | Part::ToolResult { .. } => continue,
+        };
+        events.push(StreamEvent::BlockStart { index, kind });
+        events.extend(
+            deltas
+                .into_iter()
+                .map(|delta| StreamEvent::BlockDelta { index, delta }),
+        );
+        events.push(StreamEvent::BlockStop { index });
+    }
+    if let Some(usage) = response.usage {
+        events.push(StreamEvent::Usage(usage));
+    }
+    if let Some(reason) = &response.stop_reason {
+        events.push(StreamEvent::Finish(reason.clone()));
+    }
+    events
+}
+
+fn sse_response(body: Body) -> Response {
+    let mut response = response_with(StatusCode::OK, "text/event-stream", body);
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Relays an SSE answer in the client's own dialect, event by event.
+fn relay_event_stream(
+    response: reqwest::Response,
+    upstream: Dialect,
+    pending: PendingRecord,
+) -> Response {
     let events = response.bytes_stream().eventsource();
-    let relay = EventRelay {
+    let relay = PassthroughRelay {
         pending: Some(pending),
+        observer: upstream.stream_decoder(),
         usage: None,
     };
     let frames = futures_util::stream::unfold(
@@ -204,26 +381,19 @@ fn relay_event_stream(response: reqwest::Response, pending: PendingRecord) -> Re
             ))
         },
     );
-    let mut response = response_with(
-        StatusCode::OK,
-        "text/event-stream",
-        Body::from_stream(frames),
-    );
-    response.headers_mut().insert(
-        CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-cache"),
-    );
-    response
+    sse_response(Body::from_stream(frames))
 }
 
-/// State of one relayed stream: the request record and the usage seen so far.
-struct EventRelay {
+/// State of one passed-through stream: the record, and a decoder that reads
+/// usage from the few events that carry it.
+struct PassthroughRelay {
     /// `None` once the stream has ended and been recorded.
     pending: Option<PendingRecord>,
-    usage: Option<TokenUsage>,
+    observer: StreamDecoder,
+    usage: Option<Usage>,
 }
 
-impl EventRelay {
+impl PassthroughRelay {
     /// Turns the next upstream item into the bytes to send; `None` ends the stream.
     fn next_frame<E: std::fmt::Display>(
         &mut self,
@@ -231,30 +401,35 @@ impl EventRelay {
     ) -> Option<Bytes> {
         match item {
             Some(Ok(event)) => {
-                // Only the few chunks that mention usage are parsed.
+                // Only the few events that mention usage are decoded.
                 if event.data.contains("\"usage\"")
-                    && let Some(usage) = usage_in(event.data.as_bytes())
+                    && let Ok(decoded) = self.observer.push(&event.event, &event.data)
                 {
-                    self.usage = Some(usage);
+                    for decoded in decoded {
+                        if let StreamEvent::Usage(usage) = decoded {
+                            self.usage = Some(usage);
+                        }
+                    }
                 }
                 Some(encode_event(&event))
             }
             Some(Err(error)) => {
                 let mut pending = self.pending.take()?;
                 tracing::warn!(%error, "upstream stream broke off");
+                let dialect = pending.dialect;
                 let error = ApiError::upstream_unreachable(format!(
                     "the provider's stream broke off: {error}"
                 ));
                 if let Some(usage) = self.usage.take() {
-                    usage.apply(&mut pending);
+                    record_usage(&mut pending, &usage);
                 }
                 pending.finish(StatusCode::BAD_GATEWAY);
-                Some(Bytes::from(format!("data: {}\n\n", error.to_json())))
+                Some(Bytes::from(stream_error_frame(dialect, &error)))
             }
             None => {
                 let mut pending = self.pending.take()?;
                 if let Some(usage) = self.usage.take() {
-                    usage.apply(&mut pending);
+                    record_usage(&mut pending, &usage);
                 }
                 pending.finish(StatusCode::OK);
                 None
@@ -263,9 +438,19 @@ impl EventRelay {
     }
 }
 
+/// A mid-stream error in the client's dialect.
+fn stream_error_frame(dialect: Dialect, error: &ApiError) -> String {
+    match dialect {
+        Dialect::OpenAiChat => format!("data: {}\n\n", error.to_json_for(dialect)),
+        Dialect::AnthropicMessages => {
+            format!("event: error\ndata: {}\n\n", error.to_json_for(dialect))
+        }
+    }
+}
+
 /// Writes one SSE event back in wire form.
 fn encode_event(event: &Event) -> Bytes {
-    let mut frame = String::with_capacity(event.data.len() + 16);
+    let mut frame = String::with_capacity(event.data.len() + event.event.len() + 16);
     if !event.event.is_empty() && event.event != "message" {
         frame.push_str("event: ");
         frame.push_str(&event.event);
@@ -280,11 +465,167 @@ fn encode_event(event: &Event) -> Bytes {
     Bytes::from(frame)
 }
 
-/// Passes on an upstream error with its status. An OpenAI-style error body is
-/// kept as is (clients match on its `code`); anything else is wrapped.
+/// Translates an SSE answer into the client's dialect, event by event.
+fn translate_event_stream(
+    response: reqwest::Response,
+    shape: ClientShape,
+    pending: PendingRecord,
+) -> Response {
+    let events = response.bytes_stream().eventsource();
+    let translation = StreamTranslation {
+        decoder: shape.upstream.stream_decoder(),
+        encoder: shape
+            .dialect
+            .stream_encoder(&shape.model, unix_seconds(), shape.include_usage),
+        pending: Some(pending),
+        usage: None,
+    };
+    let frames = futures_util::stream::unfold(
+        (Box::pin(events), translation),
+        |(mut events, mut translation)| async move {
+            // Some upstream events (pings, block ends) have no counterpart:
+            // keep reading until there is something to send or the end.
+            loop {
+                let pending = translation.pending.is_some();
+                if !pending {
+                    return None;
+                }
+                let frames = translation.next_frames(events.next().await);
+                if !frames.is_empty() {
+                    return Some((
+                        Ok::<Bytes, std::convert::Infallible>(Bytes::from(frames)),
+                        (events, translation),
+                    ));
+                }
+            }
+        },
+    );
+    sse_response(Body::from_stream(frames))
+}
+
+/// State of one translated stream.
+struct StreamTranslation {
+    decoder: StreamDecoder,
+    encoder: StreamEncoder,
+    /// `None` once the stream has ended and been recorded.
+    pending: Option<PendingRecord>,
+    usage: Option<Usage>,
+}
+
+impl StreamTranslation {
+    /// The client's frames for the next upstream item (empty when it has none).
+    fn next_frames<E: std::fmt::Display>(&mut self, item: Option<Result<Event, E>>) -> String {
+        let mut frames = String::new();
+        match item {
+            Some(Ok(event)) => match self.decoder.push(&event.event, &event.data) {
+                Ok(decoded) => {
+                    for decoded in decoded {
+                        if let StreamEvent::Usage(usage) = &decoded {
+                            self.usage = Some(*usage);
+                        }
+                        frames.extend(self.encoder.push(&decoded));
+                    }
+                }
+                Err(error) => self.fail(
+                    format!("the provider sent an unreadable event: {}", error.message),
+                    &mut frames,
+                ),
+            },
+            Some(Err(error)) => {
+                tracing::warn!(%error, "upstream stream broke off");
+                self.fail(
+                    format!("the provider's stream broke off: {error}"),
+                    &mut frames,
+                );
+            }
+            None => {
+                for decoded in self.decoder.finish() {
+                    frames.extend(self.encoder.push(&decoded));
+                }
+                frames.extend(self.encoder.finish());
+                if let Some(mut pending) = self.pending.take() {
+                    if let Some(usage) = self.usage.take() {
+                        record_usage(&mut pending, &usage);
+                    }
+                    pending.finish(StatusCode::OK);
+                }
+            }
+        }
+        frames
+    }
+
+    /// Ends the stream with a dialect-correct error event.
+    fn fail(&mut self, message: String, frames: &mut String) {
+        frames.extend(self.encoder.push(&StreamEvent::Error { message }));
+        if let Some(mut pending) = self.pending.take() {
+            if let Some(usage) = self.usage.take() {
+                record_usage(&mut pending, &usage);
+            }
+            pending.finish(StatusCode::BAD_GATEWAY);
+        }
+    }
+}
+
+/// Reads a whole SSE answer and answers the client with one JSON body.
+async fn collect_event_stream(
+    provider: &Provider,
+    response: reqwest::Response,
+    shape: ClientShape,
+    mut pending: PendingRecord,
+) -> Response {
+    let mut events = Box::pin(response.bytes_stream().eventsource());
+    let mut decoder = shape.upstream.stream_decoder();
+    let mut collector = ResponseCollector::default();
+    while let Some(event) = events.next().await {
+        let event = match event {
+            Ok(event) => event,
+            Err(error) => {
+                return pending.fail(ApiError::upstream_unreachable(format!(
+                    "provider {:?} broke off its stream: {error}",
+                    provider.name
+                )));
+            }
+        };
+        match decoder.push(&event.event, &event.data) {
+            Ok(decoded) => decoded.into_iter().for_each(|event| collector.push(event)),
+            Err(error) => {
+                return pending.fail(ApiError::upstream_unreachable(format!(
+                    "provider {:?} sent an unreadable event: {}",
+                    provider.name, error.message
+                )));
+            }
+        }
+    }
+    decoder
+        .finish()
+        .into_iter()
+        .for_each(|event| collector.push(event));
+    if let Some(message) = collector.error.take() {
+        return pending.fail(ApiError::upstream_unreachable(format!(
+            "provider {:?} reported an error: {message}",
+            provider.name
+        )));
+    }
+    let collected = collector.finish();
+    if let Some(usage) = &collected.usage {
+        record_usage(&mut pending, usage);
+    }
+    let encoded = shape.dialect.encode_response(&collected, unix_seconds());
+    pending.finish(StatusCode::OK);
+    response_with(
+        StatusCode::OK,
+        "application/json",
+        Body::from(encoded.to_string()),
+    )
+}
+
+/// Passes on an upstream error with its status. When no translation is
+/// needed, an error body in the client's dialect is kept as is (clients match
+/// on its codes); otherwise its message is re-rendered in the client's dialect.
 async fn relay_upstream_error(
     provider: &Provider,
     response: reqwest::Response,
+    shape: &ClientShape,
     pending: PendingRecord,
 ) -> Response {
     let status = response.status();
@@ -293,24 +634,25 @@ async fn relay_upstream_error(
     let upstream_json = serde_json::from_str::<Value>(&text)
         .ok()
         .filter(|value| value.get("error").is_some_and(Value::is_object));
-    match upstream_json {
-        Some(json) => {
-            pending.finish(status);
-            response_with(status, "application/json", Body::from(json.to_string()))
-        }
-        None => {
-            let detail: String = text.chars().take(500).collect();
-            pending.fail(ApiError::upstream_status(
-                status,
-                format!(
-                    "provider {:?} answered {}: {}",
-                    provider.name,
-                    status.as_u16(),
-                    detail.trim()
-                ),
-            ))
-        }
+    if !shape.translates()
+        && let Some(json) = &upstream_json
+    {
+        pending.finish(status);
+        return response_with(status, "application/json", Body::from(json.to_string()));
     }
+    let detail = upstream_json
+        .as_ref()
+        .and_then(|json| json["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| text.chars().take(500).collect());
+    pending.fail(ApiError::upstream_status(
+        status,
+        format!(
+            "provider {:?} answered {}: {}",
+            provider.name,
+            status.as_u16(),
+            detail.trim()
+        ),
+    ))
 }
 
 /// Removes every occurrence of `secret` from `text`.
@@ -334,27 +676,28 @@ fn describe_transport_error(error: &reqwest::Error) -> &'static str {
     }
 }
 
-/// Token counts as OpenAI reports them.
-#[derive(Debug, Clone, Copy, Deserialize)]
-struct TokenUsage {
-    prompt_tokens: Option<u64>,
-    completion_tokens: Option<u64>,
-}
-
-impl TokenUsage {
-    fn apply(self, pending: &mut PendingRecord) {
-        pending.record.prompt_tokens = self.prompt_tokens;
-        pending.record.completion_tokens = self.completion_tokens;
-    }
-}
-
-/// The `usage` object of an OpenAI response or chunk, if present and not null.
-fn usage_in(json: &[u8]) -> Option<TokenUsage> {
-    #[derive(Deserialize)]
+/// The usage of a JSON answer in `dialect`, read without decoding the rest.
+fn usage_in(dialect: Dialect, json: &[u8]) -> Option<Usage> {
+    #[derive(serde::Deserialize)]
     struct WithUsage {
-        usage: Option<TokenUsage>,
+        usage: Option<Map<String, Value>>,
     }
-    serde_json::from_slice::<WithUsage>(json).ok()?.usage
+    let usage = serde_json::from_slice::<WithUsage>(json).ok()?.usage?;
+    let number = |name: &str| usage.get(name).and_then(Value::as_u64).unwrap_or(0);
+    Some(match dialect {
+        Dialect::OpenAiChat => Usage {
+            input_tokens: number("prompt_tokens"),
+            output_tokens: number("completion_tokens"),
+            ..Usage::default()
+        },
+        Dialect::AnthropicMessages => Usage {
+            input_tokens: number("input_tokens")
+                + number("cache_read_input_tokens")
+                + number("cache_creation_input_tokens"),
+            output_tokens: number("output_tokens"),
+            ..Usage::default()
+        },
+    })
 }
 
 #[cfg(test)]
@@ -363,20 +706,23 @@ mod tests {
 
     #[test]
     fn parse_rejects_bad_bodies() {
-        assert_eq!(ChatRequest::parse(b"{").unwrap_err().code, "invalid_json");
-        assert_eq!(ChatRequest::parse(b"[]").unwrap_err().code, "invalid_json");
-        assert_eq!(ChatRequest::parse(b"{}").unwrap_err().code, "missing_model");
+        assert_eq!(IncomingChat::parse(b"{").unwrap_err().code, "invalid_json");
+        assert_eq!(IncomingChat::parse(b"[]").unwrap_err().code, "invalid_json");
         assert_eq!(
-            ChatRequest::parse(br#"{"model":1}"#).unwrap_err().code,
+            IncomingChat::parse(b"{}").unwrap_err().code,
+            "missing_model"
+        );
+        assert_eq!(
+            IncomingChat::parse(br#"{"model":1}"#).unwrap_err().code,
             "invalid_model"
         );
         assert_eq!(
-            ChatRequest::parse(br#"{"model":"a/b","stream":"yes"}"#)
+            IncomingChat::parse(br#"{"model":"a/b","stream":"yes"}"#)
                 .unwrap_err()
                 .code,
             "invalid_stream"
         );
-        let ok = ChatRequest::parse(br#"{"model":"a/b","stream":true}"#).unwrap();
+        let ok = IncomingChat::parse(br#"{"model":"a/b","stream":true}"#).unwrap();
         assert!(ok.stream);
     }
 
@@ -392,17 +738,34 @@ mod tests {
             encode_event(&event),
             Bytes::from("data: {\"a\":1}\ndata: second\n\n")
         );
+        let named = Event {
+            event: "message_stop".into(),
+            data: "{}".into(),
+            id: String::new(),
+            retry: None,
+        };
+        assert_eq!(
+            encode_event(&named),
+            Bytes::from("event: message_stop\ndata: {}\n\n")
+        );
     }
 
     #[test]
-    fn usage_is_read_when_present() {
-        let usage = usage_in(br#"{"usage":{"prompt_tokens":3,"completion_tokens":5}}"#).unwrap();
-        assert_eq!(
-            (usage.prompt_tokens, usage.completion_tokens),
-            (Some(3), Some(5))
-        );
-        assert!(usage_in(br#"{"usage":null}"#).is_none());
-        assert!(usage_in(b"[DONE]").is_none());
+    fn usage_is_read_in_each_dialect() {
+        let openai = usage_in(
+            Dialect::OpenAiChat,
+            br#"{"usage":{"prompt_tokens":3,"completion_tokens":5}}"#,
+        )
+        .unwrap();
+        assert_eq!((openai.input_tokens, openai.output_tokens), (3, 5));
+        let anthropic = usage_in(
+            Dialect::AnthropicMessages,
+            br#"{"usage":{"input_tokens":3,"cache_read_input_tokens":4,"output_tokens":5}}"#,
+        )
+        .unwrap();
+        assert_eq!((anthropic.input_tokens, anthropic.output_tokens), (7, 5));
+        assert!(usage_in(Dialect::OpenAiChat, br#"{"usage":null}"#).is_none());
+        assert!(usage_in(Dialect::OpenAiChat, b"[DONE]").is_none());
     }
 
     #[test]

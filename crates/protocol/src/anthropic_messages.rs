@@ -40,6 +40,11 @@ fn text_field<'a>(object: &'a Value, name: &str, what: &str) -> Result<&'a str, 
 pub fn decode_request(body: &[u8]) -> Result<ChatRequest, DecodeError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|error| invalid(format!("the request body is not valid JSON: {error}")))?;
+    decode_request_value(&value)
+}
+
+/// Decodes a request body already parsed as JSON.
+pub fn decode_request_value(value: &Value) -> Result<ChatRequest, DecodeError> {
     let object = value
         .as_object()
         .ok_or_else(|| invalid("the request body must be a JSON object"))?;

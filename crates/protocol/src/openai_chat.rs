@@ -67,7 +67,12 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest, DecodeError> {
     let value: Value = serde_json::from_slice(body).map_err(|error| {
         DecodeError::new(format!("the request body is not valid JSON: {error}"))
     })?;
-    let object = expect_object(&value, "the request body")?;
+    decode_request_value(&value)
+}
+
+/// Decodes a request body already parsed as JSON.
+pub fn decode_request_value(value: &Value) -> Result<ChatRequest, DecodeError> {
+    let object = expect_object(value, "the request body")?;
     let model = match field(object, "model") {
         Some(Value::String(model)) if !model.is_empty() => model.clone(),
         Some(_) => return Err(DecodeError::new("'model' must be a non-empty string")),

@@ -11,6 +11,8 @@ use crate::{Store, StoreError, StoreResult, conflict_on_unique, now_millis};
 pub enum ProviderKind {
     /// An OpenAI-compatible Chat Completions API with a Bearer API key.
     OpenaiCompatible,
+    /// An Anthropic-compatible Messages API with an `x-api-key` key.
+    AnthropicCompatible,
 }
 
 impl ProviderKind {
@@ -18,12 +20,14 @@ impl ProviderKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OpenaiCompatible => "openai_compatible",
+            Self::AnthropicCompatible => "anthropic_compatible",
         }
     }
 
     fn parse(value: &str) -> StoreResult<Self> {
         match value {
             "openai_compatible" => Ok(Self::OpenaiCompatible),
+            "anthropic_compatible" => Ok(Self::AnthropicCompatible),
             other => Err(StoreError::Corrupt(format!(
                 "unknown provider kind {other:?}"
             ))),
