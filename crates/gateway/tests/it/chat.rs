@@ -297,12 +297,22 @@ async fn models_lists_enabled_providers_and_doubled_v1_works() {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["mock/echo", "mock/gated"]);
+    assert_eq!(
+        ids,
+        ["claude/plain", "claude/tool", "mock/echo", "mock/gated"]
+    );
     assert_eq!(models["data"][0]["object"], "model");
     assert_eq!(list("/v1/v1/models").await, models);
 
     harness.store().set_provider_enabled("mock", false).unwrap();
-    assert_eq!(list("/v1/models").await["data"], json!([]));
+    let remaining = list("/v1/models").await;
+    assert!(
+        remaining["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["owned_by"] == "Claude")
+    );
     let (status, body) = error_of(
         harness
             .post_chat(json!({"model": "mock/echo", "messages": []}))

@@ -8,6 +8,7 @@
 
 mod chat;
 mod mock_upstream;
+mod translation;
 
 use std::path::Path;
 
@@ -37,6 +38,17 @@ impl Harness {
                 base_url: upstream.base_url(),
                 api_key: UPSTREAM_KEY.into(),
                 models: vec!["echo".into(), "gated".into()],
+                enabled: true,
+            })
+            .unwrap();
+        store
+            .add_provider(&NewProvider {
+                name: "Claude".into(),
+                kind: ProviderKind::AnthropicCompatible,
+                prefix: "claude".into(),
+                base_url: upstream.base_url(),
+                api_key: UPSTREAM_KEY.into(),
+                models: vec!["plain".into(), "tool".into()],
                 enabled: true,
             })
             .unwrap();
@@ -72,6 +84,17 @@ impl Harness {
         if let Some(gateway) = self.gateway.take() {
             gateway.shutdown().await;
         }
+    }
+
+    pub async fn post_messages(&self, body: serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/v1/messages"))
+            .header("x-api-key", &self.key)
+            .header("anthropic-version", "2023-06-01")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post_chat(&self, body: serde_json::Value) -> reqwest::Response {

@@ -38,6 +38,7 @@ impl MockUpstream {
         };
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
+            .route("/v1/messages", post(messages))
             .with_state(mock.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         mock
@@ -164,4 +165,92 @@ async fn chat(
         "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
     }))
     .into_response()
+}
+
+fn anthropic_event(name: &str, payload: Value) -> Bytes {
+    format!("event: {name}\ndata: {payload}\n\n").into()
+}
+
+/// Anthropic Messages: `tool` models answer with a tool call, others with text.
+async fn messages(
+    State(mock): State<MockUpstream>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    mock.received.lock().unwrap().push(body.clone());
+    let authorized = headers
+        .get("x-api-key")
+        .and_then(|value| value.to_str().ok())
+        == Some(UPSTREAM_KEY)
+        && headers.contains_key("anthropic-version");
+    if !authorized {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})),
+        )
+            .into_response();
+    }
+    let model = body["model"].as_str().unwrap_or_default().to_owned();
+    if model == "overloaded" {
+        return (
+            StatusCode::from_u16(529).unwrap(),
+            Json(json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})),
+        )
+            .into_response();
+    }
+    let tool = model == "tool";
+    // `stream-only` streams even when asked not to, as some providers do.
+    if body["stream"] != json!(true) && model != "stream-only" {
+        let content = if tool {
+            json!([{"type": "text", "text": "Looking."}, {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Oslo"}}])
+        } else {
+            json!([{"type": "text", "text": "Hello from Claude"}])
+        };
+        return Json(json!({
+            "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+            "content": content, "stop_reason": if tool { "tool_use" } else { "end_turn" }, "stop_sequence": null,
+            "usage": {"input_tokens": 12, "output_tokens": 4, "cache_read_input_tokens": 3}
+        }))
+        .into_response();
+    }
+    let mut events = vec![
+        anthropic_event(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+        ),
+        anthropic_event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        anthropic_event("ping", json!({"type": "ping"})),
+        anthropic_event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello "}}),
+        ),
+        anthropic_event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "from Claude"}}),
+        ),
+        anthropic_event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+    ];
+    if tool {
+        events.extend([
+            anthropic_event("content_block_start", json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}})),
+            anthropic_event("content_block_delta", json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"city\": "}})),
+            anthropic_event("content_block_delta", json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "\"Oslo\"}"}})),
+            anthropic_event("content_block_stop", json!({"type": "content_block_stop", "index": 1})),
+        ]);
+    }
+    events.extend([
+        anthropic_event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": if tool { "tool_use" } else { "end_turn" }, "stop_sequence": null}, "usage": {"output_tokens": 6}})),
+        anthropic_event("message_stop", json!({"type": "message_stop"})),
+    ]);
+    let body = futures_util::stream::iter(events.into_iter().map(Ok::<_, Infallible>));
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from_stream(body))
+        .unwrap()
 }
