@@ -12,6 +12,7 @@
 
 pub mod anthropic_messages;
 pub mod canonical;
+pub mod gemini;
 pub mod openai_chat;
 
 pub use canonical::*;

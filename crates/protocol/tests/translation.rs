@@ -404,3 +404,158 @@ fn decoders_reject_garbage_without_panicking() {
         let _ = anthropic::StreamDecoder::default().push("message_start", &text);
     }
 }
+
+mod gemini_dialect {
+    use super::*;
+    use switchyard_protocol::gemini;
+
+    #[test]
+    fn openai_request_becomes_a_gemini_request() {
+        let request = openai::decode_request(&bytes(&openai_tool_turn())).unwrap();
+        let encoded = gemini::encode_request(&request);
+        assert_eq!(
+            encoded["systemInstruction"],
+            json!({"parts": [{"text": "Be terse."}]})
+        );
+        let contents = encoded["contents"].as_array().unwrap();
+        assert_eq!(contents[0]["role"], "user");
+        assert_eq!(
+            contents[0]["parts"][1]["inlineData"]["mimeType"],
+            "image/png"
+        );
+        assert_eq!(contents[1]["role"], "model");
+        assert_eq!(
+            contents[1]["parts"][0]["functionCall"]["args"],
+            json!({"city": "Paris"})
+        );
+        // Function responses carry the name of the call they answer.
+        assert_eq!(
+            contents[2]["parts"][1]["functionResponse"]["name"],
+            "weather"
+        );
+        assert_eq!(
+            contents[2]["parts"][1]["functionResponse"]["response"],
+            json!({"result": "24C"})
+        );
+        assert_eq!(
+            encoded["toolConfig"]["functionCallingConfig"]["mode"],
+            "ANY"
+        );
+        assert_eq!(encoded["generationConfig"]["maxOutputTokens"], 300);
+        assert_eq!(
+            encoded["tools"][0]["functionDeclarations"][0]["name"],
+            "weather"
+        );
+    }
+
+    #[test]
+    fn gemini_request_in_snake_case_decodes() {
+        let body = json!({
+            "system_instruction": {"parts": [{"text": "Sys"}]},
+            "contents": [
+                {"role": "user", "parts": [{"text": "Call f twice"}]},
+                {"role": "model", "parts": [{"function_call": {"name": "f", "args": {"n": 1}}}, {"functionCall": {"name": "f", "args": {"n": 2}}}]},
+                {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {"result": "one"}}}, {"functionResponse": {"name": "f", "response": {"result": "two"}}}]}
+            ],
+            "generation_config": {"max_output_tokens": 50, "response_mime_type": "application/json"}
+        });
+        let request = gemini::decode_request(&bytes(&body), "gemini-x", true).unwrap();
+        assert_eq!(request.system, ["Sys"]);
+        assert!(request.stream);
+        assert_eq!(request.max_tokens, Some(50));
+        let ids: Vec<String> = request.messages[1]
+            .content
+            .iter()
+            .filter_map(|part| match part {
+                Part::ToolCall { id, .. } => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        let answered: Vec<String> = request.messages[2]
+            .content
+            .iter()
+            .filter_map(|part| match part {
+                Part::ToolResult { call_id, .. } => Some(call_id.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, answered);
+        assert_ne!(ids[0], ids[1]);
+        // And it reaches an OpenAI upstream as tool messages matching the calls.
+        let openai_body = openai::encode_request(&request);
+        assert_eq!(openai_body["messages"][3]["tool_call_id"], json!(ids[0]));
+        assert_eq!(openai_body["messages"][3]["content"], "one");
+    }
+
+    #[test]
+    fn openai_stream_becomes_a_gemini_stream_and_back() {
+        let events = decode_openai(&openai_chunks());
+        let mut encoder = gemini::StreamEncoder::new("gemini-x");
+        let mut frames = Vec::new();
+        for event in &events {
+            frames.extend(encoder.push(event));
+        }
+        frames.extend(encoder.finish());
+        let chunks: Vec<Value> = parse_frames(&frames)
+            .into_iter()
+            .map(|(_, data)| serde_json::from_str(&data).unwrap())
+            .collect();
+        let call = chunks
+            .iter()
+            .find_map(|chunk| chunk["candidates"][0]["content"]["parts"][0].get("functionCall"))
+            .unwrap();
+        assert_eq!(call["args"], json!({"city": "Oslo"}));
+        assert_eq!(
+            chunks.last().unwrap()["candidates"][0]["finishReason"],
+            "STOP"
+        );
+        assert_eq!(
+            chunks.last().unwrap()["usageMetadata"]["promptTokenCount"],
+            21
+        );
+
+        let mut decoder = gemini::StreamDecoder::default();
+        let mut again = Vec::new();
+        for chunk in &chunks {
+            again.extend(decoder.push(&chunk.to_string()).unwrap());
+        }
+        again.extend(decoder.finish());
+        let response = collect(again);
+        assert_eq!(response.content[0], Part::Text("Let me check.".into()));
+        assert!(
+            matches!(&response.content[1], Part::ToolCall { name, arguments, .. } if name == "weather" && arguments == "{\"city\":\"Oslo\"}")
+        );
+        assert_eq!(response.stop_reason, Some(StopReason::ToolUse));
+    }
+
+    #[test]
+    fn gemini_responses_survive() {
+        let response = sample_response();
+        let back = gemini::decode_response(&bytes(&gemini::encode_response(&response))).unwrap();
+        assert_eq!(back.content[0], response.content[0]);
+        assert!(matches!(&back.content[1], Part::ToolCall { name, .. } if name == "lookup"));
+        assert_eq!(back.stop_reason, Some(StopReason::ToolUse));
+        assert_eq!(back.usage.unwrap().input_tokens, 30);
+    }
+
+    #[test]
+    fn gemini_decoders_reject_garbage_without_panicking() {
+        for input in [
+            &b""[..],
+            b"null",
+            b"[]",
+            b"{}",
+            br#"{"contents": 3}"#,
+            br#"{"contents": [{"role": "alien", "parts": []}]}"#,
+            br#"{"contents": [{"parts": 1}]}"#,
+        ] {
+            assert!(
+                gemini::decode_request(input, "m", false).is_err(),
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+            let _ = gemini::decode_response(input);
+            let _ = gemini::StreamDecoder::default().push(&String::from_utf8_lossy(input));
+        }
+    }
+}
