@@ -104,6 +104,8 @@ enum KindArg {
     Openai,
     /// Anthropic Messages (`/messages`, `x-api-key`)
     Anthropic,
+    /// Google Gemini (`/models/{model}:generateContent`, `x-goog-api-key`)
+    Gemini,
 }
 
 impl From<KindArg> for ProviderKind {
@@ -111,6 +113,7 @@ impl From<KindArg> for ProviderKind {
         match kind {
             KindArg::Openai => ProviderKind::OpenaiCompatible,
             KindArg::Anthropic => ProviderKind::AnthropicCompatible,
+            KindArg::Gemini => ProviderKind::Gemini,
         }
     }
 }

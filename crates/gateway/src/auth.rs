@@ -78,7 +78,8 @@ fn peer_is_loopback(request: &Request) -> bool {
         .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback())
 }
 
-/// The key from `Authorization: Bearer <key>`, else from `x-api-key`.
+/// The key from `Authorization: Bearer <key>`, else `x-api-key`, else
+/// `x-goog-api-key`, else the `key` query parameter (Gemini clients).
 fn presented_key(request: &Request) -> Option<&str> {
     let bearer = request
         .headers()
@@ -87,13 +88,22 @@ fn presented_key(request: &Request) -> Option<&str> {
         .and_then(|value| value.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+    };
+    let query_key = || {
+        request
+            .uri()
+            .query()
+            .and_then(|query| query.split('&').find_map(|pair| pair.strip_prefix("key=")))
+    };
     bearer
-        .or_else(|| {
-            request
-                .headers()
-                .get("x-api-key")
-                .and_then(|value| value.to_str().ok())
-                .map(str::trim)
-        })
+        .or_else(|| header("x-api-key"))
+        .or_else(|| header("x-goog-api-key"))
+        .or_else(query_key)
         .filter(|token| !token.is_empty())
 }

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use switchyard_protocol::{
-    ChatRequest, ChatResponse, DecodeError, StreamEvent, anthropic_messages, openai_chat,
+    ChatRequest, ChatResponse, DecodeError, StreamEvent, anthropic_messages, gemini, openai_chat,
 };
 use switchyard_store::ProviderKind;
 
@@ -16,6 +16,8 @@ pub enum Dialect {
     OpenAiChat,
     /// Anthropic Messages.
     AnthropicMessages,
+    /// Google Gemini `generateContent`.
+    Gemini,
 }
 
 impl Dialect {
@@ -23,6 +25,8 @@ impl Dialect {
     pub fn for_path(path: &str) -> Self {
         if path.starts_with("/v1/messages") {
             Self::AnthropicMessages
+        } else if path.starts_with("/v1beta/") {
+            Self::Gemini
         } else {
             Self::OpenAiChat
         }
@@ -33,21 +37,43 @@ impl Dialect {
         match kind {
             ProviderKind::OpenaiCompatible => Self::OpenAiChat,
             ProviderKind::AnthropicCompatible => Self::AnthropicMessages,
+            ProviderKind::Gemini => Self::Gemini,
         }
     }
 
     /// Path of the chat endpoint under a provider's base URL.
-    pub(crate) fn upstream_path(self) -> &'static str {
+    pub(crate) fn upstream_path(self, model: &str, stream: bool) -> String {
         match self {
-            Self::OpenAiChat => "/chat/completions",
-            Self::AnthropicMessages => "/messages",
+            Self::OpenAiChat => "/chat/completions".into(),
+            Self::AnthropicMessages => "/messages".into(),
+            Self::Gemini if stream => format!("/models/{model}:streamGenerateContent?alt=sse"),
+            Self::Gemini => format!("/models/{model}:generateContent"),
         }
     }
 
-    pub(crate) fn decode_request(self, body: &Value) -> Result<ChatRequest, DecodeError> {
+    /// Whether the model is named in the request body (Gemini names it in the URL).
+    pub(crate) fn model_in_body(self) -> bool {
+        self != Self::Gemini
+    }
+
+    /// A string found in every stream event that carries usage, to skip the rest cheaply.
+    pub(crate) fn usage_marker(self) -> &'static str {
+        match self {
+            Self::OpenAiChat | Self::AnthropicMessages => "\"usage\"",
+            Self::Gemini => "\"usageMetadata\"",
+        }
+    }
+
+    /// Decodes a client request; `stream` is used where the dialect puts it in the URL.
+    pub(crate) fn decode_request(
+        self,
+        body: &Value,
+        stream: bool,
+    ) -> Result<ChatRequest, DecodeError> {
         match self {
             Self::OpenAiChat => openai_chat::decode_request_value(body),
             Self::AnthropicMessages => anthropic_messages::decode_request_value(body),
+            Self::Gemini => gemini::decode_request_value(body, "", stream),
         }
     }
 
@@ -55,6 +81,7 @@ impl Dialect {
         match self {
             Self::OpenAiChat => openai_chat::encode_request(request),
             Self::AnthropicMessages => anthropic_messages::encode_request(request),
+            Self::Gemini => gemini::encode_request(request),
         }
     }
 
@@ -62,6 +89,7 @@ impl Dialect {
         match self {
             Self::OpenAiChat => openai_chat::decode_response(body),
             Self::AnthropicMessages => anthropic_messages::decode_response(body),
+            Self::Gemini => gemini::decode_response(body),
         }
     }
 
@@ -69,6 +97,7 @@ impl Dialect {
         match self {
             Self::OpenAiChat => openai_chat::encode_response(response, created),
             Self::AnthropicMessages => anthropic_messages::encode_response(response),
+            Self::Gemini => gemini::encode_response(response),
         }
     }
 
@@ -78,6 +107,7 @@ impl Dialect {
             Self::AnthropicMessages => {
                 StreamDecoder::Anthropic(anthropic_messages::StreamDecoder::default())
             }
+            Self::Gemini => StreamDecoder::Gemini(gemini::StreamDecoder::default()),
         }
     }
 
@@ -96,6 +126,7 @@ impl Dialect {
             Self::AnthropicMessages => {
                 StreamEncoder::Anthropic(anthropic_messages::StreamEncoder::new(model))
             }
+            Self::Gemini => StreamEncoder::Gemini(gemini::StreamEncoder::new(model)),
         }
     }
 }
@@ -104,6 +135,7 @@ impl Dialect {
 pub(crate) enum StreamDecoder {
     OpenAi(openai_chat::StreamDecoder),
     Anthropic(anthropic_messages::StreamDecoder),
+    Gemini(gemini::StreamDecoder),
 }
 
 impl StreamDecoder {
@@ -116,6 +148,7 @@ impl StreamDecoder {
         match self {
             Self::OpenAi(decoder) => decoder.push(data),
             Self::Anthropic(decoder) => decoder.push(event_name, data),
+            Self::Gemini(decoder) => decoder.push(data),
         }
     }
 
@@ -123,6 +156,7 @@ impl StreamDecoder {
     pub(crate) fn finish(&mut self) -> Vec<StreamEvent> {
         match self {
             Self::OpenAi(decoder) => decoder.finish(),
+            Self::Gemini(decoder) => decoder.finish(),
             Self::Anthropic(_) => Vec::new(),
         }
     }
@@ -132,6 +166,7 @@ impl StreamDecoder {
 pub(crate) enum StreamEncoder {
     OpenAi(openai_chat::StreamEncoder),
     Anthropic(anthropic_messages::StreamEncoder),
+    Gemini(gemini::StreamEncoder),
 }
 
 impl StreamEncoder {
@@ -139,6 +174,7 @@ impl StreamEncoder {
         match self {
             Self::OpenAi(encoder) => encoder.push(event),
             Self::Anthropic(encoder) => encoder.push(event),
+            Self::Gemini(encoder) => encoder.push(event),
         }
     }
 
@@ -146,6 +182,7 @@ impl StreamEncoder {
         match self {
             Self::OpenAi(encoder) => encoder.finish(),
             Self::Anthropic(encoder) => encoder.finish(),
+            Self::Gemini(encoder) => encoder.finish(),
         }
     }
 }

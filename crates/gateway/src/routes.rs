@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Extension, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,6 +31,8 @@ pub fn router(state: RouterState) -> Router {
     let v1 = Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/messages", post(messages))
+        .route("/v1beta/models", get(list_gemini_models))
+        .route("/v1beta/models/{*target}", post(gemini_generate))
         .route("/v1/models", get(list_models))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -146,6 +148,76 @@ async fn list_models(State(state): State<RouterState>) -> Result<Json<Value>, Ap
     Ok(Json(json!({ "object": "list", "data": data })))
 }
 
+/// `GET /v1beta/models`: every model of every enabled provider, Gemini-style.
+async fn list_gemini_models(State(state): State<RouterState>) -> Response {
+    let providers = match state.with_store(|store| store.list_providers()) {
+        Ok(providers) => providers,
+        Err(error) => {
+            tracing::error!(%error, "cannot list providers");
+            return ApiError::internal("the gateway could not read its database")
+                .into_response_for(Dialect::Gemini);
+        }
+    };
+    let models: Vec<Value> = providers
+        .iter()
+        .filter(|provider| provider.enabled)
+        .flat_map(|provider| {
+            provider.models.iter().map(|model| {
+                let id = format!("{}/{model}", provider.prefix);
+                json!({
+                    "name": format!("models/{id}"),
+                    "baseModelId": id,
+                    "displayName": id,
+                    "description": format!("{model} via {}", provider.name),
+                    "supportedGenerationMethods": ["generateContent", "streamGenerateContent"],
+                })
+            })
+        })
+        .collect();
+    Json(json!({ "models": models })).into_response()
+}
+
+/// `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent`.
+async fn gemini_generate(
+    State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
+    Path(target): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let pending = PendingRecord::new(&state, "/v1beta/models", caller.0, Dialect::Gemini);
+    let Some((model, action)) = target.rsplit_once(':') else {
+        return pending.fail(ApiError::unknown_route(
+            StatusCode::NOT_FOUND,
+            "POST",
+            &format!("/v1beta/models/{target}"),
+        ));
+    };
+    let stream = match action {
+        "generateContent" => false,
+        "streamGenerateContent" => true,
+        _ => {
+            return pending.fail(ApiError::unknown_route(
+                StatusCode::NOT_FOUND,
+                "POST",
+                &format!("/v1beta/models/{target}"),
+            ));
+        }
+    };
+    let model = model.strip_prefix("models/").unwrap_or(model).to_owned();
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return pending.fail(ApiError::bad_request("invalid_body", rejection.body_text()));
+        }
+    };
+    let incoming = match IncomingChat::parse_with_model(&body, model, stream) {
+        Ok(incoming) => incoming,
+        Err(error) => return pending.fail(error),
+    };
+    route_chat(&state, pending, &headers, incoming).await
+}
+
 /// `POST /v1/chat/completions` (OpenAI Chat Completions).
 async fn chat_completions(
     State(state): State<RouterState>,
@@ -176,7 +248,7 @@ async fn messages(
 /// Parses, routes and forwards a chat request in any dialect.
 async fn handle_chat(
     state: &RouterState,
-    mut pending: PendingRecord,
+    pending: PendingRecord,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -202,6 +274,16 @@ async fn handle_chat(
         Ok(incoming) => incoming,
         Err(error) => return pending.fail(error),
     };
+    route_chat(state, pending, headers, incoming).await
+}
+
+/// Picks the provider for a parsed request and forwards it.
+async fn route_chat(
+    state: &RouterState,
+    mut pending: PendingRecord,
+    headers: &HeaderMap,
+    incoming: IncomingChat,
+) -> Response {
     pending.record.model = incoming.model.clone();
     pending.record.stream = incoming.stream;
 

@@ -40,6 +40,31 @@ pub(crate) struct IncomingChat {
 }
 
 impl IncomingChat {
+    /// Parses a Gemini request body; the model and streaming come from the URL.
+    pub(crate) fn parse_with_model(
+        body: &[u8],
+        model: String,
+        stream: bool,
+    ) -> Result<Self, ApiError> {
+        let value: Value = serde_json::from_slice(body).map_err(|error| {
+            ApiError::bad_request(
+                "invalid_json",
+                format!("Invalid JSON payload received. {error}"),
+            )
+        })?;
+        let Value::Object(body) = value else {
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "Invalid JSON payload received. The request must be an object.",
+            ));
+        };
+        Ok(Self {
+            model,
+            stream,
+            body,
+        })
+    }
+
     /// Parses a request body far enough to route it; the dialect's codec checks the rest.
     pub(crate) fn parse(body: &[u8]) -> Result<Self, ApiError> {
         let value: Value = serde_json::from_slice(body).map_err(|error| {
@@ -159,28 +184,31 @@ pub(crate) async fn forward_chat(
         model: upstream_model.clone(),
     };
     let upstream_body = if shape.translates() {
-        let mut canonical = match shape.dialect.decode_request(&Value::Object(body)) {
+        let mut canonical = match shape.dialect.decode_request(&Value::Object(body), stream) {
             Ok(canonical) => canonical,
             Err(error) => {
                 return pending.fail(ApiError::bad_request("invalid_request", error.message));
             }
         };
-        canonical.model = upstream_model;
+        canonical.model = upstream_model.clone();
         shape.include_usage = canonical.include_usage;
         shape.upstream.encode_request(&canonical)
     } else {
-        body.insert("model".into(), Value::String(upstream_model));
+        if shape.upstream.model_in_body() {
+            body.insert("model".into(), Value::String(upstream_model.clone()));
+        }
         Value::Object(body)
     };
 
     let url = format!(
         "{}{}",
         provider.base_url.trim_end_matches('/'),
-        shape.upstream.upstream_path()
+        shape.upstream.upstream_path(&upstream_model, shape.stream)
     );
     let mut upstream_request = state.http.post(url).json(&upstream_body);
     upstream_request = match shape.upstream {
         Dialect::OpenAiChat => upstream_request.bearer_auth(&provider.api_key),
+        Dialect::Gemini => upstream_request.header("x-goog-api-key", &provider.api_key),
         Dialect::AnthropicMessages => {
             let client_says = |name: &str| {
                 (shape.dialect == Dialect::AnthropicMessages)
@@ -369,6 +397,7 @@ fn relay_event_stream(
     let relay = PassthroughRelay {
         pending: Some(pending),
         observer: upstream.stream_decoder(),
+        usage_marker: upstream.usage_marker(),
         usage: None,
     };
     let frames = futures_util::stream::unfold(
@@ -390,6 +419,7 @@ struct PassthroughRelay {
     /// `None` once the stream has ended and been recorded.
     pending: Option<PendingRecord>,
     observer: StreamDecoder,
+    usage_marker: &'static str,
     usage: Option<Usage>,
 }
 
@@ -402,7 +432,7 @@ impl PassthroughRelay {
         match item {
             Some(Ok(event)) => {
                 // Only the few events that mention usage are decoded.
-                if event.data.contains("\"usage\"")
+                if event.data.contains(self.usage_marker)
                     && let Ok(decoded) = self.observer.push(&event.event, &event.data)
                 {
                     for decoded in decoded {
@@ -441,7 +471,9 @@ impl PassthroughRelay {
 /// A mid-stream error in the client's dialect.
 fn stream_error_frame(dialect: Dialect, error: &ApiError) -> String {
     match dialect {
-        Dialect::OpenAiChat => format!("data: {}\n\n", error.to_json_for(dialect)),
+        Dialect::OpenAiChat | Dialect::Gemini => {
+            format!("data: {}\n\n", error.to_json_for(dialect))
+        }
         Dialect::AnthropicMessages => {
             format!("event: error\ndata: {}\n\n", error.to_json_for(dialect))
         }
@@ -681,8 +713,14 @@ fn usage_in(dialect: Dialect, json: &[u8]) -> Option<Usage> {
     #[derive(serde::Deserialize)]
     struct WithUsage {
         usage: Option<Map<String, Value>>,
+        #[serde(rename = "usageMetadata")]
+        usage_metadata: Option<Map<String, Value>>,
     }
-    let usage = serde_json::from_slice::<WithUsage>(json).ok()?.usage?;
+    let parsed = serde_json::from_slice::<WithUsage>(json).ok()?;
+    let usage = match dialect {
+        Dialect::Gemini => parsed.usage_metadata?,
+        _ => parsed.usage?,
+    };
     let number = |name: &str| usage.get(name).and_then(Value::as_u64).unwrap_or(0);
     Some(match dialect {
         Dialect::OpenAiChat => Usage {
@@ -695,6 +733,11 @@ fn usage_in(dialect: Dialect, json: &[u8]) -> Option<Usage> {
                 + number("cache_read_input_tokens")
                 + number("cache_creation_input_tokens"),
             output_tokens: number("output_tokens"),
+            ..Usage::default()
+        },
+        Dialect::Gemini => Usage {
+            input_tokens: number("promptTokenCount"),
+            output_tokens: number("candidatesTokenCount") + number("thoughtsTokenCount"),
             ..Usage::default()
         },
     })

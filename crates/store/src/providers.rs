@@ -13,6 +13,8 @@ pub enum ProviderKind {
     OpenaiCompatible,
     /// An Anthropic-compatible Messages API with an `x-api-key` key.
     AnthropicCompatible,
+    /// Google's Gemini `generateContent` API with an `x-goog-api-key` key.
+    Gemini,
 }
 
 impl ProviderKind {
@@ -21,6 +23,7 @@ impl ProviderKind {
         match self {
             Self::OpenaiCompatible => "openai_compatible",
             Self::AnthropicCompatible => "anthropic_compatible",
+            Self::Gemini => "gemini",
         }
     }
 
@@ -28,6 +31,7 @@ impl ProviderKind {
         match value {
             "openai_compatible" => Ok(Self::OpenaiCompatible),
             "anthropic_compatible" => Ok(Self::AnthropicCompatible),
+            "gemini" => Ok(Self::Gemini),
             other => Err(StoreError::Corrupt(format!(
                 "unknown provider kind {other:?}"
             ))),

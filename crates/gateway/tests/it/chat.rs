@@ -299,7 +299,14 @@ async fn models_lists_enabled_providers_and_doubled_v1_works() {
         .collect();
     assert_eq!(
         ids,
-        ["claude/plain", "claude/tool", "mock/echo", "mock/gated"]
+        [
+            "claude/plain",
+            "claude/tool",
+            "gem/flash",
+            "gem/tool",
+            "mock/echo",
+            "mock/gated"
+        ]
     );
     assert_eq!(models["data"][0]["object"], "model");
     assert_eq!(list("/v1/v1/models").await, models);
@@ -311,7 +318,7 @@ async fn models_lists_enabled_providers_and_doubled_v1_works() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|m| m["owned_by"] == "Claude")
+            .all(|m| m["owned_by"] != "Mock")
     );
     let (status, body) = error_of(
         harness

@@ -7,6 +7,7 @@
 )]
 
 mod chat;
+mod gemini;
 mod mock_upstream;
 mod translation;
 
@@ -52,6 +53,17 @@ impl Harness {
                 enabled: true,
             })
             .unwrap();
+        store
+            .add_provider(&NewProvider {
+                name: "Gemini".into(),
+                kind: ProviderKind::Gemini,
+                prefix: "gem".into(),
+                base_url: upstream.gemini_base_url(),
+                api_key: UPSTREAM_KEY.into(),
+                models: vec!["flash".into(), "tool".into()],
+                enabled: true,
+            })
+            .unwrap();
         let key = store.create_api_key("tests").unwrap().key;
         drop(store);
         let gateway = switchyard_gateway::start(data_dir.path(), "127.0.0.1:0".parse().unwrap())
@@ -91,6 +103,22 @@ impl Harness {
             .post(self.url("/v1/messages"))
             .header("x-api-key", &self.key)
             .header("anthropic-version", "2023-06-01")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /v1beta/models/{model}:{action}` with the key in `x-goog-api-key`.
+    pub async fn post_gemini(
+        &self,
+        model: &str,
+        action: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/v1beta/models/{model}:{action}")))
+            .header("x-goog-api-key", &self.key)
             .json(&body)
             .send()
             .await

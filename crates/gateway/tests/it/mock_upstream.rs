@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -39,6 +39,7 @@ impl MockUpstream {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/messages", post(messages))
+            .route("/v1beta/models/{*target}", post(gemini))
             .with_state(mock.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         mock
@@ -46,6 +47,10 @@ impl MockUpstream {
 
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.address)
+    }
+
+    pub fn gemini_base_url(&self) -> String {
+        format!("http://{}/v1beta", self.address)
     }
 
     pub fn last_body(&self) -> Value {
@@ -252,5 +257,54 @@ async fn messages(
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .body(Body::from_stream(body))
+        .unwrap()
+}
+
+/// Gemini generateContent / streamGenerateContent: `tool` answers with a call.
+async fn gemini(
+    State(mock): State<MockUpstream>,
+    Path(target): Path<String>,
+    headers: HeaderMap,
+    Json(mut body): Json<Value>,
+) -> Response {
+    body["__path"] = json!(target);
+    mock.received.lock().unwrap().push(body.clone());
+    if headers
+        .get("x-goog-api-key")
+        .and_then(|value| value.to_str().ok())
+        != Some(UPSTREAM_KEY)
+    {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": {"code": 403, "message": "API key not valid.", "status": "PERMISSION_DENIED"}})),
+        )
+            .into_response();
+    }
+    let (model, action) = target.rsplit_once(':').unwrap();
+    let tool = model == "tool";
+    let usage = json!({"promptTokenCount": 8, "candidatesTokenCount": 5, "totalTokenCount": 13});
+    let text_chunk = |text: &str| json!({"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}], "modelVersion": model, "responseId": "gem-1"});
+    if action == "generateContent" {
+        let mut parts = vec![json!({"text": "Hello from Gemini"})];
+        if tool {
+            parts.push(json!({"functionCall": {"name": "weather", "args": {"city": "Oslo"}}}));
+        }
+        return Json(json!({
+            "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": usage, "modelVersion": model, "responseId": "gem-1"
+        }))
+        .into_response();
+    }
+    let mut chunks = vec![text_chunk("Hello "), text_chunk("from Gemini")];
+    if tool {
+        chunks.push(json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": "weather", "args": {"city": "Oslo"}}}]}, "index": 0}], "modelVersion": model}));
+    }
+    chunks.push(json!({"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage, "modelVersion": model}));
+    let frames = chunks
+        .into_iter()
+        .map(|chunk| Ok::<_, Infallible>(Bytes::from(format!("data: {chunk}\r\n\r\n"))));
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from_stream(futures_util::stream::iter(frames)))
         .unwrap()
 }
