@@ -3,9 +3,12 @@
 //! the client's dialect differs from the upstream's; otherwise it is passed
 //! through with the model name replaced.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use serde_json::Value;
 use switchyard_protocol::{
-    ChatRequest, ChatResponse, DecodeError, StreamEvent, anthropic_messages, gemini, openai_chat,
+    ChatRequest, ChatResponse, DecodeError, StreamEvent, anthropic_messages, gemini, ollama,
+    openai_chat,
 };
 use switchyard_store::ProviderKind;
 
@@ -18,6 +21,8 @@ pub enum Dialect {
     AnthropicMessages,
     /// Google Gemini `generateContent`.
     Gemini,
+    /// Ollama's `/api/chat` (client side only: no provider speaks it here).
+    Ollama,
 }
 
 impl Dialect {
@@ -27,6 +32,8 @@ impl Dialect {
             Self::AnthropicMessages
         } else if path.starts_with("/v1beta/") {
             Self::Gemini
+        } else if path.starts_with("/api/") || path.starts_with("/v1/api/") {
+            Self::Ollama
         } else {
             Self::OpenAiChat
         }
@@ -48,6 +55,7 @@ impl Dialect {
             Self::AnthropicMessages => "/messages".into(),
             Self::Gemini if stream => format!("/models/{model}:streamGenerateContent?alt=sse"),
             Self::Gemini => format!("/models/{model}:generateContent"),
+            Self::Ollama => "/api/chat".into(),
         }
     }
 
@@ -61,6 +69,15 @@ impl Dialect {
         match self {
             Self::OpenAiChat | Self::AnthropicMessages => "\"usage\"",
             Self::Gemini => "\"usageMetadata\"",
+            Self::Ollama => "\"eval_count\"",
+        }
+    }
+
+    /// Content type of a streamed answer in this dialect.
+    pub(crate) fn stream_content_type(self) -> &'static str {
+        match self {
+            Self::Ollama => "application/x-ndjson",
+            _ => "text/event-stream",
         }
     }
 
@@ -74,6 +91,7 @@ impl Dialect {
             Self::OpenAiChat => openai_chat::decode_request_value(body),
             Self::AnthropicMessages => anthropic_messages::decode_request_value(body),
             Self::Gemini => gemini::decode_request_value(body, "", stream),
+            Self::Ollama => ollama::decode_request_value(body),
         }
     }
 
@@ -82,6 +100,7 @@ impl Dialect {
             Self::OpenAiChat => openai_chat::encode_request(request),
             Self::AnthropicMessages => anthropic_messages::encode_request(request),
             Self::Gemini => gemini::encode_request(request),
+            Self::Ollama => ollama::encode_request(request),
         }
     }
 
@@ -90,14 +109,22 @@ impl Dialect {
             Self::OpenAiChat => openai_chat::decode_response(body),
             Self::AnthropicMessages => anthropic_messages::decode_response(body),
             Self::Gemini => gemini::decode_response(body),
+            Self::Ollama => ollama::decode_response(body),
         }
     }
 
-    pub(crate) fn encode_response(self, response: &ChatResponse, created: u64) -> Value {
+    /// Encodes an answer for a client that asked for `model`, answered at `now`.
+    pub(crate) fn encode_response(
+        self,
+        response: &ChatResponse,
+        model: &str,
+        now: SystemTime,
+    ) -> Value {
         match self {
-            Self::OpenAiChat => openai_chat::encode_response(response, created),
+            Self::OpenAiChat => openai_chat::encode_response(response, unix_seconds(now)),
             Self::AnthropicMessages => anthropic_messages::encode_response(response),
             Self::Gemini => gemini::encode_response(response),
+            Self::Ollama => ollama::encode_response(response, model, &rfc3339(now)),
         }
     }
 
@@ -108,25 +135,28 @@ impl Dialect {
                 StreamDecoder::Anthropic(anthropic_messages::StreamDecoder::default())
             }
             Self::Gemini => StreamDecoder::Gemini(gemini::StreamDecoder::default()),
+            Self::Ollama => StreamDecoder::Ollama(ollama::StreamDecoder::default()),
         }
     }
 
+    /// An encoder of this dialect's stream for a client that asked for `model`.
     pub(crate) fn stream_encoder(
         self,
         model: &str,
-        created: u64,
+        now: SystemTime,
         include_usage: bool,
     ) -> StreamEncoder {
         match self {
             Self::OpenAiChat => StreamEncoder::OpenAi(openai_chat::StreamEncoder::new(
                 model,
-                created,
+                unix_seconds(now),
                 include_usage,
             )),
             Self::AnthropicMessages => {
                 StreamEncoder::Anthropic(anthropic_messages::StreamEncoder::new(model))
             }
             Self::Gemini => StreamEncoder::Gemini(gemini::StreamEncoder::new(model)),
+            Self::Ollama => StreamEncoder::Ollama(ollama::StreamEncoder::new(model, &rfc3339(now))),
         }
     }
 }
@@ -136,6 +166,7 @@ pub(crate) enum StreamDecoder {
     OpenAi(openai_chat::StreamDecoder),
     Anthropic(anthropic_messages::StreamDecoder),
     Gemini(gemini::StreamDecoder),
+    Ollama(ollama::StreamDecoder),
 }
 
 impl StreamDecoder {
@@ -149,6 +180,7 @@ impl StreamDecoder {
             Self::OpenAi(decoder) => decoder.push(data),
             Self::Anthropic(decoder) => decoder.push(event_name, data),
             Self::Gemini(decoder) => decoder.push(data),
+            Self::Ollama(decoder) => decoder.push(data),
         }
     }
 
@@ -157,6 +189,7 @@ impl StreamDecoder {
         match self {
             Self::OpenAi(decoder) => decoder.finish(),
             Self::Gemini(decoder) => decoder.finish(),
+            Self::Ollama(decoder) => decoder.finish(),
             Self::Anthropic(_) => Vec::new(),
         }
     }
@@ -167,6 +200,7 @@ pub(crate) enum StreamEncoder {
     OpenAi(openai_chat::StreamEncoder),
     Anthropic(anthropic_messages::StreamEncoder),
     Gemini(gemini::StreamEncoder),
+    Ollama(ollama::StreamEncoder),
 }
 
 impl StreamEncoder {
@@ -175,6 +209,7 @@ impl StreamEncoder {
             Self::OpenAi(encoder) => encoder.push(event),
             Self::Anthropic(encoder) => encoder.push(event),
             Self::Gemini(encoder) => encoder.push(event),
+            Self::Ollama(encoder) => encoder.push(event),
         }
     }
 
@@ -183,6 +218,18 @@ impl StreamEncoder {
             Self::OpenAi(encoder) => encoder.finish(),
             Self::Anthropic(encoder) => encoder.finish(),
             Self::Gemini(encoder) => encoder.finish(),
+            Self::Ollama(encoder) => encoder.finish(),
         }
     }
+}
+
+/// Unix time in seconds.
+pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// RFC 3339 time in UTC, as Ollama writes `created_at`.
+pub(crate) fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
 }

@@ -127,6 +127,7 @@ impl ApiError {
                 "type": "error",
                 "error": {"type": anthropic_error_type(self.status), "message": self.message},
             }),
+            Dialect::Ollama => json!({ "error": self.message }),
             Dialect::Gemini => json!({
                 "error": {
                     "code": self.status.as_u16(),

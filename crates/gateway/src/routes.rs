@@ -33,6 +33,10 @@ pub fn router(state: RouterState) -> Router {
         .route("/v1/messages", post(messages))
         .route("/v1beta/models", get(list_gemini_models))
         .route("/v1beta/models/{*target}", post(gemini_generate))
+        .route("/api/chat", post(ollama_chat))
+        .route("/v1/api/chat", post(ollama_chat))
+        .route("/api/tags", get(ollama_tags))
+        .route("/v1/api/tags", get(ollama_tags))
         .route("/v1/models", get(list_models))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -40,6 +44,7 @@ pub fn router(state: RouterState) -> Router {
         ));
     Router::new()
         .route("/health", get(health))
+        .route("/api/version", get(ollama_version))
         .merge(v1)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
@@ -215,6 +220,74 @@ async fn gemini_generate(
         Ok(incoming) => incoming,
         Err(error) => return pending.fail(error),
     };
+    route_chat(&state, pending, &headers, incoming).await
+}
+
+/// `GET /api/version`: what Ollama clients check first.
+async fn ollama_version() -> Json<Value> {
+    Json(json!({ "version": "0.12.0" }))
+}
+
+/// `GET /api/tags`: every model of every enabled provider, Ollama-style.
+async fn ollama_tags(State(state): State<RouterState>) -> Response {
+    let providers = match state.with_store(|store| store.list_providers()) {
+        Ok(providers) => providers,
+        Err(error) => {
+            tracing::error!(%error, "cannot list providers");
+            return ApiError::internal("the gateway could not read its database")
+                .into_response_for(Dialect::Ollama);
+        }
+    };
+    let models: Vec<Value> = providers
+        .iter()
+        .filter(|provider| provider.enabled)
+        .flat_map(|provider| {
+            let modified_at = crate::dialect::rfc3339(
+                std::time::UNIX_EPOCH
+                    + std::time::Duration::from_millis(provider.created_at.max(0) as u64),
+            );
+            provider.models.iter().map(move |model| {
+                let id = format!("{}/{model}", provider.prefix);
+                json!({
+                    "name": id,
+                    "model": id,
+                    "modified_at": modified_at,
+                    "size": 0,
+                    "digest": "",
+                    "details": {
+                        "parent_model": "",
+                        "format": "remote",
+                        "family": provider.name,
+                        "families": null,
+                        "parameter_size": "",
+                        "quantization_level": "",
+                    },
+                })
+            })
+        })
+        .collect();
+    Json(json!({ "models": models })).into_response()
+}
+
+/// `POST /api/chat` and `/v1/api/chat` (Ollama).
+async fn ollama_chat(
+    State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let pending = PendingRecord::new(&state, "/api/chat", caller.0, Dialect::Ollama);
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return pending.fail(ApiError::bad_request("invalid_body", rejection.body_text()));
+        }
+    };
+    let mut incoming = match IncomingChat::parse(&body) {
+        Ok(incoming) => incoming,
+        Err(error) => return pending.fail(error),
+    };
+    incoming.stream_unless_told();
     route_chat(&state, pending, &headers, incoming).await
 }
 

@@ -7,7 +7,7 @@
 //! the provider, and the answer is translated back event by event. A client
 //! that asked for no stream gets one JSON answer even if the provider streams.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use axum::body::{Body, Bytes};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -63,6 +63,13 @@ impl IncomingChat {
             stream,
             body,
         })
+    }
+
+    /// Ollama streams unless the request says `"stream": false`.
+    pub(crate) fn stream_unless_told(&mut self) {
+        if !self.body.contains_key("stream") {
+            self.stream = true;
+        }
     }
 
     /// Parses a request body far enough to route it; the dialect's codec checks the rest.
@@ -209,6 +216,7 @@ pub(crate) async fn forward_chat(
     upstream_request = match shape.upstream {
         Dialect::OpenAiChat => upstream_request.bearer_auth(&provider.api_key),
         Dialect::Gemini => upstream_request.header("x-goog-api-key", &provider.api_key),
+        Dialect::Ollama => upstream_request.bearer_auth(&provider.api_key),
         Dialect::AnthropicMessages => {
             let client_says = |name: &str| {
                 (shape.dialect == Dialect::AnthropicMessages)
@@ -253,12 +261,6 @@ pub(crate) async fn forward_chat(
         (true, false) => collect_event_stream(&provider, response, shape, pending).await,
         (false, _) => relay_json(&provider, response, shape, pending).await,
     }
-}
-
-fn unix_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 fn record_usage(pending: &mut PendingRecord, usage: &Usage) {
@@ -314,16 +316,18 @@ async fn relay_json(
         let mut encoder =
             shape
                 .dialect
-                .stream_encoder(&shape.model, unix_seconds(), shape.include_usage);
+                .stream_encoder(&shape.model, SystemTime::now(), shape.include_usage);
         let mut frames = String::new();
         for event in response_events(&decoded) {
             frames.extend(encoder.push(&event));
         }
         frames.extend(encoder.finish());
         pending.finish(StatusCode::OK);
-        return sse_response(Body::from(frames));
+        return stream_response(shape.dialect, Body::from(frames));
     }
-    let encoded = shape.dialect.encode_response(&decoded, unix_seconds());
+    let encoded = shape
+        .dialect
+        .encode_response(&decoded, &shape.model, SystemTime::now());
     pending.finish(StatusCode::OK);
     response_with(
         StatusCode::OK,
@@ -379,8 +383,9 @@ fn response_events(response: &ChatResponse) -> Vec<StreamEvent> {
     events
 }
 
-fn sse_response(body: Body) -> Response {
-    let mut response = response_with(StatusCode::OK, "text/event-stream", body);
+/// A streamed answer with the content type of `dialect`.
+fn stream_response(dialect: Dialect, body: Body) -> Response {
+    let mut response = response_with(StatusCode::OK, dialect.stream_content_type(), body);
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -410,7 +415,7 @@ fn relay_event_stream(
             ))
         },
     );
-    sse_response(Body::from_stream(frames))
+    stream_response(upstream, Body::from_stream(frames))
 }
 
 /// State of one passed-through stream: the record, and a decoder that reads
@@ -477,6 +482,7 @@ fn stream_error_frame(dialect: Dialect, error: &ApiError) -> String {
         Dialect::AnthropicMessages => {
             format!("event: error\ndata: {}\n\n", error.to_json_for(dialect))
         }
+        Dialect::Ollama => format!("{}\n", error.to_json_for(dialect)),
     }
 }
 
@@ -508,7 +514,7 @@ fn translate_event_stream(
         decoder: shape.upstream.stream_decoder(),
         encoder: shape
             .dialect
-            .stream_encoder(&shape.model, unix_seconds(), shape.include_usage),
+            .stream_encoder(&shape.model, SystemTime::now(), shape.include_usage),
         pending: Some(pending),
         usage: None,
     };
@@ -532,7 +538,7 @@ fn translate_event_stream(
             }
         },
     );
-    sse_response(Body::from_stream(frames))
+    stream_response(shape.dialect, Body::from_stream(frames))
 }
 
 /// State of one translated stream.
@@ -642,7 +648,9 @@ async fn collect_event_stream(
     if let Some(usage) = &collected.usage {
         record_usage(&mut pending, usage);
     }
-    let encoded = shape.dialect.encode_response(&collected, unix_seconds());
+    let encoded = shape
+        .dialect
+        .encode_response(&collected, &shape.model, SystemTime::now());
     pending.finish(StatusCode::OK);
     response_with(
         StatusCode::OK,
@@ -733,6 +741,11 @@ fn usage_in(dialect: Dialect, json: &[u8]) -> Option<Usage> {
                 + number("cache_read_input_tokens")
                 + number("cache_creation_input_tokens"),
             output_tokens: number("output_tokens"),
+            ..Usage::default()
+        },
+        Dialect::Ollama => Usage {
+            input_tokens: number("prompt_eval_count"),
+            output_tokens: number("eval_count"),
             ..Usage::default()
         },
         Dialect::Gemini => Usage {

@@ -559,3 +559,91 @@ mod gemini_dialect {
         }
     }
 }
+
+mod ollama_dialect {
+    use super::*;
+    use switchyard_protocol::ollama;
+
+    #[test]
+    fn ollama_request_defaults_to_streaming_and_matches_tool_results() {
+        let body = json!({
+            "model": "m",
+            "messages": [
+                {"role": "system", "content": "Sys"},
+                {"role": "user", "content": "Weather?", "images": ["aGVsbG8="]},
+                {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "weather", "arguments": {"city": "Oslo"}}}]},
+                {"role": "tool", "content": "12C", "tool_name": "weather"}
+            ],
+            "options": {"temperature": 0.2, "num_predict": 64},
+            "format": "json"
+        });
+        let request = ollama::decode_request_value(&body).unwrap();
+        assert!(request.stream);
+        assert_eq!(request.max_tokens, Some(64));
+        let encoded = openai::encode_request(&request);
+        let messages = encoded["messages"].as_array().unwrap();
+        assert_eq!(
+            messages[1]["content"][1]["image_url"]["url"],
+            "data:image/png;base64,aGVsbG8="
+        );
+        let call_id = messages[2]["tool_calls"][0]["id"].clone();
+        assert_eq!(
+            messages[3],
+            json!({"role": "tool", "tool_call_id": call_id, "content": "12C"})
+        );
+        assert_eq!(encoded["response_format"], json!({"type": "json_object"}));
+    }
+
+    #[test]
+    fn openai_stream_becomes_ollama_lines() {
+        let events = decode_openai(&openai_chunks());
+        let mut encoder = ollama::StreamEncoder::new("mock/gpt", "2026-11-23T00:00:00Z");
+        let mut lines = Vec::new();
+        for event in &events {
+            lines.extend(encoder.push(event));
+        }
+        lines.extend(encoder.finish());
+        let parsed: Vec<Value> = lines
+            .iter()
+            .map(|line| serde_json::from_str(line.trim_end()).unwrap())
+            .collect();
+        let text: String = parsed
+            .iter()
+            .filter_map(|line| line["message"]["content"].as_str())
+            .collect();
+        assert_eq!(text, "Let me check.");
+        let call = parsed
+            .iter()
+            .find_map(|line| line["message"].get("tool_calls"))
+            .unwrap();
+        assert_eq!(call[0]["function"]["arguments"], json!({"city": "Oslo"}));
+        let last = parsed.last().unwrap();
+        assert_eq!(last["done"], true);
+        assert_eq!(last["prompt_eval_count"], 21);
+
+        let mut decoder = ollama::StreamDecoder::default();
+        let mut again = Vec::new();
+        for line in &lines {
+            again.extend(decoder.push(line.trim_end()).unwrap());
+        }
+        let response = collect(again);
+        assert_eq!(response.content[0], Part::Text("Let me check.".into()));
+        assert_eq!(response.stop_reason, Some(StopReason::ToolUse));
+    }
+
+    #[test]
+    fn ollama_decoder_rejects_garbage_without_panicking() {
+        for input in [
+            json!(null),
+            json!([]),
+            json!({}),
+            json!({"model": "m", "messages": 4}),
+            json!({"model": "m", "messages": [{"role": "x"}]}),
+            json!({"model": "m", "messages": [{"role": "user", "content": 5}]}),
+        ] {
+            assert!(ollama::decode_request_value(&input).is_err(), "{input}");
+        }
+        let _ = ollama::decode_response(b"\xff");
+        let _ = ollama::StreamDecoder::default().push("{");
+    }
+}

@@ -9,6 +9,7 @@
 mod chat;
 mod gemini;
 mod mock_upstream;
+mod ollama;
 mod translation;
 
 use std::path::Path;
