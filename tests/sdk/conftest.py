@@ -129,8 +129,12 @@ class Switchyard:
         raise AssertionError("switchyard serve did not come up")
 
     @property
+    def root_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def base_url(self):
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.root_url}/v1"
 
     def stop(self):
         """SIGTERM, as a service manager would: the gateway writes its usage and exits 0."""

@@ -30,7 +30,9 @@ impl Dialect {
     pub fn for_path(path: &str) -> Self {
         if path.starts_with("/v1/messages") {
             Self::AnthropicMessages
-        } else if path.starts_with("/v1beta/") {
+        } else if path.starts_with("/v1beta/")
+            || (path.starts_with("/v1/models/") && path.contains(':'))
+        {
             Self::Gemini
         } else if path.starts_with("/api/") || path.starts_with("/v1/api/") {
             Self::Ollama

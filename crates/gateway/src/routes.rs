@@ -33,6 +33,8 @@ pub fn router(state: RouterState) -> Router {
         .route("/v1/messages", post(messages))
         .route("/v1beta/models", get(list_gemini_models))
         .route("/v1beta/models/{*target}", post(gemini_generate))
+        // google-genai 3 calls Gemini's v1 paths by default.
+        .route("/v1/models/{*target}", post(gemini_generate))
         .route("/api/chat", post(ollama_chat))
         .route("/v1/api/chat", post(ollama_chat))
         .route("/api/tags", get(ollama_tags))
