@@ -31,6 +31,8 @@ pub fn router(state: RouterState) -> Router {
     let v1 = Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count_tokens))
+        .route("/v1/embeddings", post(embeddings))
         .route("/v1beta/models", get(list_gemini_models))
         .route("/v1beta/models/{*target}", post(gemini_generate))
         // google-genai 3 calls Gemini's v1 paths by default.
@@ -291,6 +293,58 @@ async fn ollama_chat(
     };
     incoming.stream_unless_told();
     route_chat(&state, pending, &headers, incoming).await
+}
+
+/// `POST /v1/messages/count_tokens` (Anthropic): never an error for a valid request.
+async fn count_tokens(
+    State(state): State<RouterState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let dialect = Dialect::AnthropicMessages;
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return ApiError::bad_request("invalid_body", rejection.body_text())
+                .into_response_for(dialect);
+        }
+    };
+    let incoming = match IncomingChat::parse(&body) {
+        Ok(incoming) => incoming,
+        Err(error) => return error.into_response_for(dialect),
+    };
+    // An unknown model can still be counted locally.
+    let provider = upstream::resolve_provider(&state, &incoming.model).ok();
+    match upstream::count_tokens(&state, provider, incoming, &headers).await {
+        Ok(counted) => Json(counted).into_response(),
+        Err(error) => error.into_response_for(dialect),
+    }
+}
+
+/// `POST /v1/embeddings`, passed to OpenAI-compatible providers.
+async fn embeddings(
+    State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut pending = PendingRecord::new(&state, "/v1/embeddings", caller.0, Dialect::OpenAiChat);
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return pending.fail(ApiError::bad_request("invalid_body", rejection.body_text()));
+        }
+    };
+    let incoming = match IncomingChat::parse(&body) {
+        Ok(incoming) => incoming,
+        Err(error) => return pending.fail(error),
+    };
+    pending.record.model = incoming.model.clone();
+    let provider = match upstream::resolve_provider(&state, &incoming.model) {
+        Ok(provider) => provider,
+        Err(error) => return pending.fail(error),
+    };
+    pending.record.provider = Some(provider.name.clone());
+    upstream::forward_openai_json(&state, provider, "/embeddings", incoming, pending).await
 }
 
 /// `POST /v1/chat/completions` (OpenAI Chat Completions).

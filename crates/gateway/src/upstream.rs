@@ -149,6 +149,157 @@ pub(crate) fn resolve_provider(state: &RouterState, model: &str) -> Result<Provi
     }
 }
 
+/// Forwards a JSON request to `path` under an OpenAI-compatible provider and
+/// relays the JSON answer (used for `/v1/embeddings`).
+pub(crate) async fn forward_openai_json(
+    state: &RouterState,
+    provider: Provider,
+    path: &str,
+    incoming: IncomingChat,
+    pending: PendingRecord,
+) -> Response {
+    if Dialect::of_provider(provider.kind) != Dialect::OpenAiChat {
+        return pending.fail(ApiError::bad_request(
+            "unsupported_endpoint",
+            format!(
+                "provider {:?} is not OpenAI-compatible, so it cannot serve {path}",
+                provider.name
+            ),
+        ));
+    }
+    let IncomingChat {
+        model, mut body, ..
+    } = incoming;
+    let upstream_model = model.split_once('/').map_or(model.as_str(), |(_, m)| m);
+    body.insert("model".into(), Value::String(upstream_model.to_owned()));
+    let url = format!("{}{path}", provider.base_url.trim_end_matches('/'));
+    let sent = state
+        .http
+        .post(url)
+        .bearer_auth(&provider.api_key)
+        .json(&body)
+        .send()
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(error) => {
+            return pending.fail(ApiError::upstream_unreachable(format!(
+                "cannot reach provider {:?}: {}",
+                provider.name,
+                describe_transport_error(&error)
+            )));
+        }
+    };
+    let shape = ClientShape {
+        dialect: Dialect::OpenAiChat,
+        upstream: Dialect::OpenAiChat,
+        stream: false,
+        include_usage: false,
+        model: upstream_model.to_owned(),
+    };
+    if !response.status().is_success() {
+        return relay_upstream_error(&provider, response, &shape, pending).await;
+    }
+    relay_json(&provider, response, shape, pending).await
+}
+
+/// Answers `POST /v1/messages/count_tokens`: the provider's own count where it
+/// speaks Anthropic's API and answers, otherwise a local estimate.
+pub(crate) async fn count_tokens(
+    state: &RouterState,
+    provider: Option<Provider>,
+    incoming: IncomingChat,
+    client_headers: &HeaderMap,
+) -> Result<Value, ApiError> {
+    let canonical = Dialect::AnthropicMessages
+        .decode_request(&Value::Object(incoming.body.clone()), false)
+        .or_else(|error| {
+            // count_tokens requests carry no max_tokens; add one to check the rest.
+            let mut body = incoming.body.clone();
+            body.entry("max_tokens").or_insert(Value::from(1));
+            Dialect::AnthropicMessages
+                .decode_request(&Value::Object(body), false)
+                .map_err(|_| error)
+        })
+        .map_err(|error| ApiError::bad_request("invalid_request", error.message))?;
+    if let Some(provider) =
+        provider.filter(|p| Dialect::of_provider(p.kind) == Dialect::AnthropicMessages)
+    {
+        let mut body = incoming.body;
+        body.insert(
+            "model".into(),
+            Value::String(
+                canonical
+                    .model
+                    .split_once('/')
+                    .map_or(canonical.model.as_str(), |(_, m)| m)
+                    .to_owned(),
+            ),
+        );
+        let url = format!(
+            "{}/messages/count_tokens",
+            provider.base_url.trim_end_matches('/')
+        );
+        let version = client_headers
+            .get("anthropic-version")
+            .cloned()
+            .unwrap_or(HeaderValue::from_static(ANTHROPIC_VERSION));
+        let answer = state
+            .http
+            .post(url)
+            .header("x-api-key", &provider.api_key)
+            .header("anthropic-version", version)
+            .json(&body)
+            .send()
+            .await;
+        if let Ok(answer) = answer
+            && answer.status().is_success()
+            && let Ok(counted) = answer.json::<Value>().await
+            && counted.get("input_tokens").is_some_and(Value::is_u64)
+        {
+            return Ok(counted);
+        }
+        tracing::debug!(provider = %provider.name, "provider could not count tokens; estimating");
+    }
+    Ok(serde_json::json!({ "input_tokens": estimate_tokens(&canonical) }))
+}
+
+/// A rough token count: about four characters per token over all text the
+/// model reads (system, messages, tool definitions), plus a little per message.
+fn estimate_tokens(request: &switchyard_protocol::ChatRequest) -> u64 {
+    let mut characters = request.system.iter().map(String::len).sum::<usize>();
+    let mut images = 0;
+    for message in &request.messages {
+        characters += 4;
+        for part in &message.content {
+            characters += match part {
+                Part::Text(text) | Part::RedactedReasoning(text) => text.len(),
+                Part::Reasoning { text, .. } => text.len(),
+                Part::ToolCall {
+                    name, arguments, ..
+                } => name.len() + arguments.len(),
+                Part::ToolResult { content, .. } => content
+                    .iter()
+                    .map(|part| match part {
+                        Part::Text(text) => text.len(),
+                        _ => 0,
+                    })
+                    .sum(),
+                Part::Image(_) => {
+                    images += 1;
+                    0
+                }
+            };
+        }
+    }
+    for tool in &request.tools {
+        characters += tool.name.len()
+            + tool.description.as_deref().map_or(0, str::len)
+            + tool.parameters.to_string().len();
+    }
+    (characters as u64).div_ceil(4) + images * 1_500
+}
+
 /// How the answer must be shaped for the client.
 #[derive(Debug, Clone)]
 struct ClientShape {

@@ -39,6 +39,23 @@ impl MockUpstream {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/messages", post(messages))
+            .route(
+                "/v1/messages/count_tokens",
+                post(|Json(body): Json<Value>| async move {
+                    Json(json!({"input_tokens": 40 + body["messages"].as_array().map_or(0, Vec::len)}))
+                }),
+            )
+            .route(
+                "/v1/embeddings",
+                post(|Json(body): Json<Value>| async move {
+                    Json(json!({
+                        "object": "list",
+                        "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3]}],
+                        "model": body["model"],
+                        "usage": {"prompt_tokens": 3, "total_tokens": 3}
+                    }))
+                }),
+            )
             .route("/v1beta/models/{*target}", post(gemini))
             .with_state(mock.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

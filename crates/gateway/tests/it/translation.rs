@@ -309,3 +309,67 @@ async fn errors_on_the_messages_endpoint_are_in_anthropic_format() {
     );
     assert_eq!(body["error"]["code"], "upstream_error");
 }
+
+#[tokio::test]
+async fn count_tokens_asks_anthropic_providers_and_estimates_otherwise() {
+    let harness = Harness::start().await;
+    let count = |model: &'static str| {
+        let request = harness
+            .http
+            .post(harness.url("/v1/messages/count_tokens"))
+            .header("x-api-key", &harness.key)
+            .json(&json!({"model": model, "system": "Be brief.", "messages": [{"role": "user", "content": "How many tokens is this sentence?"}]}));
+        async move { request.send().await.unwrap() }
+    };
+    let from_provider: Value = count("claude/plain").await.json().await.unwrap();
+    assert_eq!(from_provider, json!({"input_tokens": 41}));
+    for model in ["mock/echo", "nobody/knows"] {
+        let response = count(model).await;
+        assert_eq!(response.status(), 200, "{model}");
+        let estimate = response.json::<Value>().await.unwrap()["input_tokens"]
+            .as_u64()
+            .unwrap();
+        assert!((5..50).contains(&estimate), "{model}: {estimate}");
+    }
+    let response = harness
+        .http
+        .post(harness.url("/v1/messages/count_tokens"))
+        .header("x-api-key", &harness.key)
+        .json(&json!({"model": "claude/plain"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.json::<Value>().await.unwrap()["type"], "error");
+}
+
+#[tokio::test]
+async fn embeddings_go_to_openai_compatible_providers() {
+    let mut harness = Harness::start().await;
+    let response = harness
+        .http
+        .post(harness.url("/v1/embeddings"))
+        .bearer_auth(&harness.key)
+        .json(&json!({"model": "mock/embed-small", "input": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"][0]["embedding"], json!([0.1, 0.2, 0.3]));
+    assert_eq!(body["model"], "embed-small");
+
+    let response = harness
+        .http
+        .post(harness.url("/v1/embeddings"))
+        .bearer_auth(&harness.key)
+        .json(&json!({"model": "claude/plain", "input": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    harness.stop().await;
+    let records = harness.store().recent_requests(2).unwrap();
+    assert_eq!(records[1].endpoint, "/v1/embeddings");
+    assert_eq!(records[1].prompt_tokens, Some(3));
+}
