@@ -60,6 +60,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
+    def do_GET(self):
+        """Model lists, in each provider's own shape."""
+        if self.path == "/openai/v1/models" and self.headers.get("Authorization") == f"Bearer {UPSTREAM_KEY}":
+            return self._json(200, {"object": "list", "data": [{"id": "gpt-b", "object": "model"}, {"id": "gpt-a", "object": "model"}]})
+        if self.path == "/anthropic/v1/models" and self.headers.get("x-api-key") == UPSTREAM_KEY:
+            return self._json(200, {"data": [{"id": "claude-x", "type": "model"}], "has_more": False})
+        if self.path == "/gemini/v1beta/models" and self.headers.get("x-goog-api-key") == UPSTREAM_KEY:
+            return self._json(200, {"models": [{"name": "models/gemini-x"}]})
+        self._json(401, {"error": {"message": "bad key or path"}})
+
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
         if self.path == "/openai/v1/chat/completions":

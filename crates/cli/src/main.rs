@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
+use switchyard_gateway::presets;
 use switchyard_gateway::settings::{
     DATA_DIR_ENV, HOST_ENV, ListenAddress, PORT_ENV, SettingKey, Settings, endpoint_url,
 };
@@ -66,22 +67,29 @@ enum ProviderCommand {
     Disable { name: String },
     /// Remove a provider (by name or prefix); its request history stays
     Remove { name: String },
+    /// List the built-in providers `add --preset` knows
+    Presets,
+    /// Replace a provider's model list with what its models endpoint reports
+    RefreshModels { name: String },
 }
 
 #[derive(Debug, Args)]
 struct ProviderAddArgs {
-    /// Display name, unique
+    /// Start from a built-in provider's defaults (see `provider presets`)
     #[arg(long)]
-    name: String,
-    /// Model prefix, unique: clients ask for `<prefix>/<model>`
+    preset: Option<String>,
+    /// Display name, unique [default: the preset's]
     #[arg(long)]
-    prefix: String,
-    /// Wire format of the API
-    #[arg(long, value_enum, default_value = "openai")]
-    kind: KindArg,
-    /// Base URL of the API, e.g. https://api.openai.com/v1
+    name: Option<String>,
+    /// Model prefix, unique: clients ask for `<prefix>/<model>` [default: the preset's]
     #[arg(long)]
-    base_url: String,
+    prefix: Option<String>,
+    /// Wire format of the API [default: the preset's, else openai]
+    #[arg(long, value_enum)]
+    kind: Option<KindArg>,
+    /// Base URL of the API, e.g. https://api.openai.com/v1 [default: the preset's]
+    #[arg(long)]
+    base_url: Option<String>,
     /// Upstream API key (prefer the environment variable or --api-key-stdin:
     /// arguments are visible to other users of this machine)
     #[arg(long, env = "SWITCHYARD_PROVIDER_API_KEY", hide_env_values = true)]
@@ -89,7 +97,7 @@ struct ProviderAddArgs {
     /// Read the upstream API key from standard input
     #[arg(long, conflicts_with = "api_key")]
     api_key_stdin: bool,
-    /// A model id to list in /v1/models (repeat for several)
+    /// A model id to list in /v1/models (repeat for several) [default: the preset's]
     #[arg(long = "model", value_name = "MODEL")]
     models: Vec<String>,
     /// Add the provider disabled
@@ -275,15 +283,45 @@ fn provider(store: &Store, command: ProviderCommand, output: Output) -> Result<(
             if api_key.is_empty() {
                 bail!("the provider's API key is empty");
             }
-            check_prefix(&args.prefix)?;
-            let base_url = check_base_url(&args.base_url)?;
+            let preset = match &args.preset {
+                Some(id) => Some(presets::preset(id).with_context(|| {
+                    format!("no preset {id:?}; see `switchyard provider presets`")
+                })?),
+                None => None,
+            };
+            let name = args
+                .name
+                .or_else(|| preset.map(|p| p.name.to_owned()))
+                .context("--name is required without --preset")?;
+            let prefix = args
+                .prefix
+                .or_else(|| preset.map(|p| p.prefix.to_owned()))
+                .context("--prefix is required without --preset")?;
+            let base_url = args
+                .base_url
+                .or_else(|| preset.map(|p| p.base_url.to_owned()))
+                .context("--base-url is required without --preset")?;
+            let kind = match (args.kind, preset) {
+                (Some(kind), _) => kind.into(),
+                (None, Some(preset)) => preset.kind,
+                (None, None) => ProviderKind::OpenaiCompatible,
+            };
+            let models = if args.models.is_empty() {
+                preset.map_or_else(Vec::new, |p| {
+                    p.models.iter().map(|m| (*m).to_owned()).collect()
+                })
+            } else {
+                args.models
+            };
+            check_prefix(&prefix)?;
+            let base_url = check_base_url(&base_url)?;
             let provider = store.add_provider(&NewProvider {
-                name: args.name.trim().to_owned(),
-                kind: args.kind.into(),
-                prefix: args.prefix,
+                name: name.trim().to_owned(),
+                kind,
+                prefix,
                 base_url,
                 api_key,
-                models: args.models,
+                models,
                 enabled: !args.disabled,
             })?;
             output.print(&provider, || {
@@ -328,6 +366,42 @@ fn provider(store: &Store, command: ProviderCommand, output: Output) -> Result<(
         ProviderCommand::Remove { name } => {
             let provider = store.remove_provider(&name)?;
             output.print(&provider, || format!("removed {:?}", provider.name))
+        }
+        ProviderCommand::Presets => output.print(&presets::PRESETS, || {
+            let mut text = format!(
+                "{:<12} {:<20} {:<21} {:<12} BASE URL",
+                "PRESET", "NAME", "KIND", "PREFIX"
+            );
+            for preset in presets::PRESETS {
+                text.push_str(&format!(
+                    "\n{:<12} {:<20} {:<21} {:<12} {}",
+                    preset.id,
+                    preset.name,
+                    preset.kind.as_str(),
+                    preset.prefix,
+                    preset.base_url
+                ));
+            }
+            text
+        }),
+        ProviderCommand::RefreshModels { name } => {
+            let provider = store.find_provider(&name)?;
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            let http = reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .timeout(std::time::Duration::from_secs(30))
+                .build()?;
+            let models = runtime.block_on(presets::fetch_models(&http, &provider))?;
+            let provider = store.set_provider_models(&provider.name, &models)?;
+            output.print(&provider, || {
+                format!(
+                    "{:?} now lists {} models: {}",
+                    provider.name,
+                    models.len(),
+                    models.join(", ")
+                )
+            })
         }
     }
 }

@@ -8,6 +8,7 @@
 mod auth;
 pub mod dialect;
 mod error;
+pub mod presets;
 mod routes;
 pub mod settings;
 mod upstream;

@@ -204,6 +204,25 @@ impl Store {
         })
     }
 
+    /// Replaces a provider's model list; returns it as updated.
+    pub fn set_provider_models(
+        &self,
+        name_or_prefix: &str,
+        models: &[String],
+    ) -> StoreResult<Provider> {
+        let provider = self.find_provider(name_or_prefix)?;
+        let encoded = serde_json::to_string(models)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        self.conn.execute(
+            "UPDATE providers SET models = ?1 WHERE id = ?2",
+            params![encoded, provider.id],
+        )?;
+        Ok(Provider {
+            models: models.to_vec(),
+            ..provider
+        })
+    }
+
     /// Removes a provider connection; its request history stays.
     pub fn remove_provider(&self, name_or_prefix: &str) -> StoreResult<Provider> {
         let provider = self.find_provider(name_or_prefix)?;
