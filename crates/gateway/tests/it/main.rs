@@ -6,6 +6,7 @@
     reason = "helpers shared by the test modules of this one binary"
 )]
 
+mod bad_input;
 mod chat;
 mod gemini;
 mod mock_upstream;

@@ -129,6 +129,32 @@ async fn chat(
         }
         _ => {}
     }
+    if model == "broken" {
+        // One chunk, then the connection breaks.
+        let first = chunk(
+            &model,
+            json!({"role": "assistant", "content": "Hal"}),
+            Value::Null,
+        );
+        // The pause lets the first chunk leave before the connection breaks.
+        let frames = futures_util::stream::unfold(0, move |step| {
+            let first = first.clone();
+            async move {
+                match step {
+                    0 => Some((Ok(Bytes::from(first)), 1)),
+                    1 => {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        Some((Err(std::io::Error::other("upstream crashed")), 2))
+                    }
+                    _ => None,
+                }
+            }
+        });
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "text/event-stream")
+            .body(Body::from_stream(frames))
+            .unwrap();
+    }
     if body["stream"] == json!(true) {
         let (frames, receiver) = mpsc::channel::<Bytes>(8);
         let gate = (model == "gated").then(|| mock.gate.clone());

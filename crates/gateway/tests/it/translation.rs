@@ -373,3 +373,47 @@ async fn embeddings_go_to_openai_compatible_providers() {
     assert_eq!(records[1].endpoint, "/v1/embeddings");
     assert_eq!(records[1].prompt_tokens, Some(3));
 }
+
+#[tokio::test]
+async fn a_stream_that_breaks_ends_with_an_error_event_in_the_clients_dialect() {
+    let mut harness = Harness::start().await;
+    let openai = harness
+        .post_chat(json!({"model": "mock/broken", "stream": true, "messages": [{"role": "user", "content": "x"}]}))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let events = sse_events(&openai);
+    assert!(
+        events[0].1["choices"][0]["delta"]["content"] == "Hal",
+        "{openai}"
+    );
+    assert_eq!(
+        events.last().unwrap().1["error"]["code"],
+        "upstream_unreachable",
+        "{openai}"
+    );
+
+    let anthropic = harness
+        .post_messages(json!({"model": "mock/broken", "max_tokens": 10, "stream": true, "messages": [{"role": "user", "content": "x"}]}))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let events = sse_events(&anthropic);
+    assert_eq!(events[0].0, "message_start");
+    let (name, last) = events.last().unwrap();
+    assert_eq!(name, "error", "{anthropic}");
+    assert_eq!(last["error"]["type"], "api_error");
+    assert!(
+        !events.iter().any(|(name, _)| name == "message_stop"),
+        "{anthropic}"
+    );
+
+    harness.stop().await;
+    let records = harness.store().recent_requests(2).unwrap();
+    assert!(
+        records.iter().all(|record| record.status == 502),
+        "{records:?}"
+    );
+}
