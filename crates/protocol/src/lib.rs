@@ -15,6 +15,7 @@ pub mod canonical;
 pub mod gemini;
 pub mod ollama;
 pub mod openai_chat;
+pub mod openai_responses;
 
 pub use canonical::*;
 

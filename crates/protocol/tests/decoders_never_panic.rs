@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use serde_json::{Map, Value};
-use switchyard_protocol::{anthropic_messages, gemini, ollama, openai_chat};
+use switchyard_protocol::{anthropic_messages, gemini, ollama, openai_chat, openai_responses};
 
 /// Arbitrary JSON, biased towards the shapes the decoders look at.
 fn json_value() -> impl Strategy<Value = Value> {
@@ -93,11 +93,13 @@ proptest! {
         check(anthropic_messages::decode_request_value(&value));
         check(gemini::decode_request_value(&value, "m", false));
         check(ollama::decode_request_value(&value));
+        check(openai_responses::decode_request_value(&value));
         let bytes = serde_json::to_vec(&value).unwrap();
         check(openai_chat::decode_response(&bytes));
         check(anthropic_messages::decode_response(&bytes));
         check(gemini::decode_response(&bytes));
         check(ollama::decode_response(&bytes));
+        check(openai_responses::decode_response(&bytes));
     }
 
     #[test]
@@ -106,13 +108,16 @@ proptest! {
         let mut anthropic = anthropic_messages::StreamDecoder::default();
         let mut gemini = gemini::StreamDecoder::default();
         let mut ollama = ollama::StreamDecoder::default();
+        let mut responses = openai_responses::StreamDecoder::default();
         for value in &values {
             let data = value.to_string();
             check(openai.push(&data));
             check(anthropic.push("message", &data));
             check(gemini.push(&data));
             check(ollama.push(&data));
+            check(responses.push("response.output_text.delta", &data));
         }
+        responses.finish();
         openai.finish();
         gemini.finish();
         ollama.finish();

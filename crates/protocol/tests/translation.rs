@@ -647,3 +647,110 @@ mod ollama_dialect {
         let _ = ollama::StreamDecoder::default().push("{");
     }
 }
+
+mod responses_dialect {
+    use super::*;
+    use switchyard_protocol::openai_responses as responses;
+
+    #[test]
+    fn responses_request_round_trips_through_openai_chat() {
+        let body = json!({
+            "model": "gpt-x",
+            "instructions": "Be brief.",
+            "input": [
+                {"role": "user", "content": [{"type": "input_text", "text": "Weather?"}]},
+                {"type": "function_call", "call_id": "call_1", "name": "weather", "arguments": "{\"city\":\"Oslo\"}"},
+                {"type": "function_call_output", "call_id": "call_1", "output": "12C"}
+            ],
+            "tools": [{"type": "function", "name": "weather", "parameters": {"type": "object"}}, {"type": "web_search"}],
+            "reasoning": {"effort": "high"},
+            "max_output_tokens": 99,
+            "stream": true
+        });
+        let request = responses::decode_request_value(&body).unwrap();
+        assert_eq!(request.system, ["Be brief."]);
+        assert_eq!(request.tools.len(), 1);
+        assert_eq!(request.messages.len(), 3);
+        let chat = openai::encode_request(&request);
+        assert_eq!(chat["messages"][2]["tool_calls"][0]["id"], "call_1");
+        assert_eq!(
+            chat["messages"][3],
+            json!({"role": "tool", "tool_call_id": "call_1", "content": "12C"})
+        );
+        assert_eq!(chat["reasoning_effort"], "high");
+        let again = responses::encode_request(&request);
+        assert_eq!(again["input"][1]["type"], "function_call");
+        assert_eq!(
+            again["input"][2],
+            json!({"type": "function_call_output", "call_id": "call_1", "output": "12C"})
+        );
+        assert_eq!(again["instructions"], "Be brief.");
+    }
+
+    #[test]
+    fn openai_stream_becomes_a_responses_stream_and_back() {
+        let events = decode_openai(&openai_chunks());
+        let mut encoder = responses::StreamEncoder::new("gpt-x", 1);
+        let mut frames = Vec::new();
+        for event in &events {
+            frames.extend(encoder.push(event));
+        }
+        frames.extend(encoder.finish());
+        let parsed = parse_frames(&frames);
+        let names: Vec<&str> = parsed.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names[0], "response.created");
+        assert!(names.contains(&"response.function_call_arguments.delta"));
+        assert_eq!(*names.last().unwrap(), "response.completed");
+        let completed: Value = serde_json::from_str(&parsed.last().unwrap().1).unwrap();
+        assert_eq!(
+            completed["response"]["output"][1]["arguments"],
+            "{\"city\":\"Oslo\"}"
+        );
+        assert_eq!(completed["response"]["usage"]["input_tokens"], 21);
+        let sequence: Vec<u64> = parsed
+            .iter()
+            .map(|(_, data)| {
+                serde_json::from_str::<Value>(data).unwrap()["sequence_number"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert!(sequence.windows(2).all(|pair| pair[1] == pair[0] + 1));
+
+        let mut decoder = responses::StreamDecoder::default();
+        let mut again = Vec::new();
+        for (name, data) in &parsed {
+            again.extend(decoder.push(name, data).unwrap());
+        }
+        let response = collect(again);
+        assert_eq!(response.content[0], Part::Text("Let me check.".into()));
+        assert!(
+            matches!(&response.content[1], Part::ToolCall { id, arguments, .. } if id == "call_1" && arguments == "{\"city\":\"Oslo\"}")
+        );
+        assert_eq!(response.stop_reason, Some(StopReason::ToolUse));
+    }
+
+    #[test]
+    fn responses_survive() {
+        let response = sample_response();
+        let back =
+            responses::decode_response(&bytes(&responses::encode_response(&response, 1))).unwrap();
+        assert_eq!(back.content, response.content);
+        assert_eq!(back.stop_reason, Some(StopReason::ToolUse));
+        assert_eq!(back.usage, response.usage);
+    }
+
+    #[test]
+    fn responses_decoder_rejects_garbage() {
+        for input in [
+            json!(null),
+            json!({}),
+            json!({"model": "m"}),
+            json!({"model": "m", "input": 3}),
+            json!({"model": "m", "input": [{"type": "alien"}]}),
+            json!({"model": "m", "input": [{"role": "user", "content": [{"type": "video"}]}]}),
+        ] {
+            assert!(responses::decode_request_value(&input).is_err(), "{input}");
+        }
+    }
+}
