@@ -31,7 +31,7 @@ def answer_kind(has_tools, last_is_tool_result):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    received = {"openai": [], "anthropic": [], "gemini": []}
+    received = {"openai": [], "anthropic": [], "gemini": [], "responses": []}
 
     def log_message(self, *args):
         pass
@@ -76,6 +76,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.openai(body)
         if self.path == "/anthropic/v1/messages":
             return self.anthropic(body)
+        if self.path == "/responses/v1/responses":
+            return self.openai_responses(body)
         match = re.fullmatch(r"/gemini/v1beta/models/(.+):(generateContent|streamGenerateContent)(\?alt=sse)?", self.path)
         if match:
             return self.gemini(body, match.group(1), match.group(2) == "streamGenerateContent")
@@ -152,6 +154,60 @@ class Handler(http.server.BaseHTTPRequestHandler):
         event("content_block_stop", {"index": 0})
         event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None}, "usage": {"output_tokens": 5}})
         event("message_stop", {})
+        self._end_stream()
+
+    # -- OpenAI Responses -------------------------------------------------
+    def openai_responses(self, body):
+        Handler.received["responses"].append(body)
+        if self.headers.get("Authorization") != f"Bearer {UPSTREAM_KEY}":
+            return self._json(401, {"error": {"message": "bad key", "type": "invalid_request_error", "code": "invalid_api_key"}})
+        items = body["input"] if isinstance(body["input"], list) else [{"role": "user", "content": body["input"]}]
+        kind = answer_kind(bool(body.get("tools")), items[-1].get("type") == "function_call_output")
+        usage = {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
+                 "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}
+        text = TOOL_RESULT_TEXT if kind == "tool_result" else "".join(PLAIN_TEXT_PIECES)
+        if kind == "tool_call":
+            item = {"type": "function_call", "id": "fc_1", "call_id": "call_abc", "name": "get_weather",
+                    "arguments": "".join(TOOL_ARGUMENT_PIECES), "status": "completed"}
+        else:
+            item = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}]}
+
+        def response(status, output, with_usage):
+            out = {"id": "resp_mock", "object": "response", "created_at": 1700000000, "status": status, "model": body["model"],
+                   "output": output, "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "error": None,
+                   "incomplete_details": None, "instructions": None, "metadata": {}, "temperature": None, "top_p": None}
+            if with_usage:
+                out["usage"] = usage
+            return out
+
+        if not body.get("stream"):
+            return self._json(200, response("completed", [item], True))
+        self._start_stream()
+        sequence = [0]
+
+        def event(name, payload):
+            payload = {"type": name, "sequence_number": sequence[0], **payload}
+            sequence[0] += 1
+            self._send(f"event: {name}\ndata: {json.dumps(payload)}\n\n")
+
+        event("response.created", {"response": response("in_progress", [], False)})
+        if kind == "tool_call":
+            event("response.output_item.added", {"output_index": 0, "item": {**item, "arguments": "", "status": "in_progress"}})
+            for piece in TOOL_ARGUMENT_PIECES:
+                event("response.function_call_arguments.delta", {"item_id": "fc_1", "output_index": 0, "delta": piece})
+            event("response.function_call_arguments.done", {"item_id": "fc_1", "output_index": 0, "arguments": item["arguments"]})
+        else:
+            event("response.output_item.added", {"output_index": 0, "item": {**item, "status": "in_progress", "content": []}})
+            event("response.content_part.added", {"item_id": "msg_1", "output_index": 0, "content_index": 0,
+                                                  "part": {"type": "output_text", "text": "", "annotations": []}})
+            for piece in ([TOOL_RESULT_TEXT] if kind == "tool_result" else PLAIN_TEXT_PIECES):
+                event("response.output_text.delta", {"item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": piece})
+            event("response.output_text.done", {"item_id": "msg_1", "output_index": 0, "content_index": 0, "text": text})
+            event("response.content_part.done", {"item_id": "msg_1", "output_index": 0, "content_index": 0,
+                                                 "part": {"type": "output_text", "text": text, "annotations": []}})
+        event("response.output_item.done", {"output_index": 0, "item": item})
+        event("response.completed", {"response": response("completed", [item], True)})
         self._end_stream()
 
     # -- Gemini ---------------------------------------------------------

@@ -24,8 +24,8 @@ QUESTION = "What is the weather in Paris?"
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 DESCRIPTION = "Current weather in a city"
 
-UPSTREAMS = {"oa": "openai", "an": "anthropic", "ge": "gemini"}
-CLIENTS = ["openai", "anthropic", "gemini", "ollama"]
+UPSTREAMS = {"oa": "openai", "an": "anthropic", "ge": "gemini", "rs": "responses"}
+CLIENTS = ["openai", "responses", "anthropic", "gemini", "ollama"]
 SCENARIOS = ["text", "tool_call", "tool_result"]
 
 
@@ -43,7 +43,8 @@ def gateway(tmp_path_factory):
     root = f"http://127.0.0.1:{server.server_address[1]}"
     gw = Switchyard(tmp_path_factory.mktemp("matrix") / "data")
     for prefix, kind in UPSTREAMS.items():
-        base = {"openai": f"{root}/openai/v1", "anthropic": f"{root}/anthropic/v1", "gemini": f"{root}/gemini/v1beta"}[kind]
+        base = {"openai": f"{root}/openai/v1", "anthropic": f"{root}/anthropic/v1", "gemini": f"{root}/gemini/v1beta",
+                "responses": f"{root}/responses/v1"}[kind]
         gw.cli("provider", "add", "--name", kind, "--prefix", prefix, "--kind", kind, "--base-url", base,
                "--api-key-stdin", "--model", "m1", stdin=mock_upstreams.UPSTREAM_KEY)
     gw.key = gw.cli_json("key", "create")["key"]
@@ -87,6 +88,32 @@ def run_openai(gw, model, scenario, stream):
             outcome.stop = choice.finish_reason or outcome.stop
     outcome.calls = [(entry["name"], json.loads(entry["arguments"])) for _, entry in sorted(pending.items())]
     return outcome
+
+
+def run_responses(gw, model, scenario, stream):
+    client = openai.OpenAI(base_url=gw.base_url, api_key=gw.key, max_retries=0)
+    items = [{"role": "user", "content": QUESTION}]
+    kwargs = {}
+    if scenario != "text":
+        kwargs["tools"] = [{"type": "function", "name": "get_weather", "description": DESCRIPTION, "parameters": SCHEMA, "strict": False}]
+    if scenario == "tool_result":
+        items += [
+            {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": '{"city": "Paris"}'},
+            {"type": "function_call_output", "call_id": "call_1", "output": "18C"},
+        ]
+    if stream:
+        with client.responses.stream(model=model, instructions=SYSTEM, input=items, **kwargs) as events:
+            for _ in events:
+                pass
+            response = events.get_final_response()
+    else:
+        response = client.responses.create(model=model, instructions=SYSTEM, input=items, **kwargs)
+    return Outcome(
+        response.output_text,
+        [(item.name, json.loads(item.arguments)) for item in response.output if item.type == "function_call"],
+        response.status,
+        (response.usage.input_tokens, response.usage.output_tokens),
+    )
 
 
 def run_anthropic(gw, model, scenario, stream):
@@ -169,10 +196,12 @@ def run_ollama(gw, model, scenario, stream):
     return outcome
 
 
-RUNNERS = {"openai": run_openai, "anthropic": run_anthropic, "gemini": run_gemini, "ollama": run_ollama}
+RUNNERS = {"openai": run_openai, "responses": run_responses, "anthropic": run_anthropic, "gemini": run_gemini,
+           "ollama": run_ollama}
 
 EXPECTED_STOP = {
     "openai": {"text": "stop", "tool_call": "tool_calls", "tool_result": "stop"},
+    "responses": {"text": "completed", "tool_call": "completed", "tool_result": "completed"},
     "anthropic": {"text": "end_turn", "tool_call": "tool_use", "tool_result": "end_turn"},
     "gemini": {"text": "STOP", "tool_call": "STOP", "tool_result": "STOP"},
     "ollama": {"text": "stop", "tool_call": "stop", "tool_result": "stop"},
@@ -193,6 +222,16 @@ def check_upstream(kind, scenario, request):
             assert request["messages"][-1]["role"] == "tool"
             assert request["messages"][-1]["tool_call_id"] == call_id
             assert "18C" in json.dumps(request["messages"][-1]["content"])
+    elif kind == "responses":
+        assert request["instructions"] == SYSTEM
+        if scenario != "text":
+            assert request["tools"][0]["name"] == "get_weather"
+            assert request["tools"][0]["parameters"]["properties"]["city"]["type"] == "string"
+        if scenario == "tool_result":
+            call, output = request["input"][-2], request["input"][-1]
+            assert call["type"] == "function_call" and call["name"] == "get_weather"
+            assert output["type"] == "function_call_output" and output["call_id"] == call["call_id"]
+            assert "18C" in json.dumps(output["output"])
     elif kind == "anthropic":
         assert request["system"] in (SYSTEM, [{"type": "text", "text": SYSTEM}])
         assert all(message["role"] in ("user", "assistant") for message in request["messages"])

@@ -114,6 +114,8 @@ enum KindArg {
     Anthropic,
     /// Google Gemini (`/models/{model}:generateContent`, `x-goog-api-key`)
     Gemini,
+    /// OpenAI Responses (`/responses`, Bearer key)
+    Responses,
 }
 
 impl From<KindArg> for ProviderKind {
@@ -122,6 +124,7 @@ impl From<KindArg> for ProviderKind {
             KindArg::Openai => ProviderKind::OpenaiCompatible,
             KindArg::Anthropic => ProviderKind::AnthropicCompatible,
             KindArg::Gemini => ProviderKind::Gemini,
+            KindArg::Responses => ProviderKind::OpenaiResponses,
         }
     }
 }

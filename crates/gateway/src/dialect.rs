@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use switchyard_protocol::{
     ChatRequest, ChatResponse, DecodeError, StreamEvent, anthropic_messages, gemini, ollama,
-    openai_chat,
+    openai_chat, openai_responses,
 };
 use switchyard_store::ProviderKind;
 
@@ -17,6 +17,8 @@ use switchyard_store::ProviderKind;
 pub enum Dialect {
     /// OpenAI Chat Completions.
     OpenAiChat,
+    /// OpenAI Responses (and Codex CLI's `/codex/responses`).
+    OpenAiResponses,
     /// Anthropic Messages.
     AnthropicMessages,
     /// Google Gemini `generateContent`.
@@ -30,6 +32,8 @@ impl Dialect {
     pub fn for_path(path: &str) -> Self {
         if path.starts_with("/v1/messages") {
             Self::AnthropicMessages
+        } else if path.starts_with("/v1/responses") || path.starts_with("/codex/") {
+            Self::OpenAiResponses
         } else if path.starts_with("/v1beta/")
             || (path.starts_with("/v1/models/") && path.contains(':'))
         {
@@ -47,6 +51,7 @@ impl Dialect {
             ProviderKind::OpenaiCompatible => Self::OpenAiChat,
             ProviderKind::AnthropicCompatible => Self::AnthropicMessages,
             ProviderKind::Gemini => Self::Gemini,
+            ProviderKind::OpenaiResponses => Self::OpenAiResponses,
         }
     }
 
@@ -54,6 +59,7 @@ impl Dialect {
     pub(crate) fn upstream_path(self, model: &str, stream: bool) -> String {
         match self {
             Self::OpenAiChat => "/chat/completions".into(),
+            Self::OpenAiResponses => "/responses".into(),
             Self::AnthropicMessages => "/messages".into(),
             Self::Gemini if stream => format!("/models/{model}:streamGenerateContent?alt=sse"),
             Self::Gemini => format!("/models/{model}:generateContent"),
@@ -69,7 +75,7 @@ impl Dialect {
     /// A string found in every stream event that carries usage, to skip the rest cheaply.
     pub(crate) fn usage_marker(self) -> &'static str {
         match self {
-            Self::OpenAiChat | Self::AnthropicMessages => "\"usage\"",
+            Self::OpenAiChat | Self::AnthropicMessages | Self::OpenAiResponses => "\"usage\"",
             Self::Gemini => "\"usageMetadata\"",
             Self::Ollama => "\"eval_count\"",
         }
@@ -91,6 +97,7 @@ impl Dialect {
     ) -> Result<ChatRequest, DecodeError> {
         match self {
             Self::OpenAiChat => openai_chat::decode_request_value(body),
+            Self::OpenAiResponses => openai_responses::decode_request_value(body),
             Self::AnthropicMessages => anthropic_messages::decode_request_value(body),
             Self::Gemini => gemini::decode_request_value(body, "", stream),
             Self::Ollama => ollama::decode_request_value(body),
@@ -100,6 +107,7 @@ impl Dialect {
     pub(crate) fn encode_request(self, request: &ChatRequest) -> Value {
         match self {
             Self::OpenAiChat => openai_chat::encode_request(request),
+            Self::OpenAiResponses => openai_responses::encode_request(request),
             Self::AnthropicMessages => anthropic_messages::encode_request(request),
             Self::Gemini => gemini::encode_request(request),
             Self::Ollama => ollama::encode_request(request),
@@ -109,6 +117,7 @@ impl Dialect {
     pub(crate) fn decode_response(self, body: &[u8]) -> Result<ChatResponse, DecodeError> {
         match self {
             Self::OpenAiChat => openai_chat::decode_response(body),
+            Self::OpenAiResponses => openai_responses::decode_response(body),
             Self::AnthropicMessages => anthropic_messages::decode_response(body),
             Self::Gemini => gemini::decode_response(body),
             Self::Ollama => ollama::decode_response(body),
@@ -124,6 +133,7 @@ impl Dialect {
     ) -> Value {
         match self {
             Self::OpenAiChat => openai_chat::encode_response(response, unix_seconds(now)),
+            Self::OpenAiResponses => openai_responses::encode_response(response, unix_seconds(now)),
             Self::AnthropicMessages => anthropic_messages::encode_response(response),
             Self::Gemini => gemini::encode_response(response),
             Self::Ollama => ollama::encode_response(response, model, &rfc3339(now)),
@@ -133,6 +143,9 @@ impl Dialect {
     pub(crate) fn stream_decoder(self) -> StreamDecoder {
         match self {
             Self::OpenAiChat => StreamDecoder::OpenAi(openai_chat::StreamDecoder::default()),
+            Self::OpenAiResponses => {
+                StreamDecoder::Responses(openai_responses::StreamDecoder::default())
+            }
             Self::AnthropicMessages => {
                 StreamDecoder::Anthropic(anthropic_messages::StreamDecoder::default())
             }
@@ -154,6 +167,9 @@ impl Dialect {
                 unix_seconds(now),
                 include_usage,
             )),
+            Self::OpenAiResponses => StreamEncoder::Responses(
+                openai_responses::StreamEncoder::new(model, unix_seconds(now)),
+            ),
             Self::AnthropicMessages => {
                 StreamEncoder::Anthropic(anthropic_messages::StreamEncoder::new(model))
             }
@@ -166,6 +182,7 @@ impl Dialect {
 /// Decodes an upstream SSE stream of either dialect into canonical events.
 pub(crate) enum StreamDecoder {
     OpenAi(openai_chat::StreamDecoder),
+    Responses(openai_responses::StreamDecoder),
     Anthropic(anthropic_messages::StreamDecoder),
     Gemini(gemini::StreamDecoder),
     Ollama(ollama::StreamDecoder),
@@ -180,6 +197,7 @@ impl StreamDecoder {
     ) -> Result<Vec<StreamEvent>, DecodeError> {
         match self {
             Self::OpenAi(decoder) => decoder.push(data),
+            Self::Responses(decoder) => decoder.push(event_name, data),
             Self::Anthropic(decoder) => decoder.push(event_name, data),
             Self::Gemini(decoder) => decoder.push(data),
             Self::Ollama(decoder) => decoder.push(data),
@@ -190,6 +208,7 @@ impl StreamDecoder {
     pub(crate) fn finish(&mut self) -> Vec<StreamEvent> {
         match self {
             Self::OpenAi(decoder) => decoder.finish(),
+            Self::Responses(decoder) => decoder.finish(),
             Self::Gemini(decoder) => decoder.finish(),
             Self::Ollama(decoder) => decoder.finish(),
             Self::Anthropic(_) => Vec::new(),
@@ -200,6 +219,7 @@ impl StreamDecoder {
 /// Encodes canonical events as a client's SSE frames.
 pub(crate) enum StreamEncoder {
     OpenAi(openai_chat::StreamEncoder),
+    Responses(openai_responses::StreamEncoder),
     Anthropic(anthropic_messages::StreamEncoder),
     Gemini(gemini::StreamEncoder),
     Ollama(ollama::StreamEncoder),
@@ -209,6 +229,7 @@ impl StreamEncoder {
     pub(crate) fn push(&mut self, event: &StreamEvent) -> Vec<String> {
         match self {
             Self::OpenAi(encoder) => encoder.push(event),
+            Self::Responses(encoder) => encoder.push(event),
             Self::Anthropic(encoder) => encoder.push(event),
             Self::Gemini(encoder) => encoder.push(event),
             Self::Ollama(encoder) => encoder.push(event),
@@ -218,6 +239,7 @@ impl StreamEncoder {
     pub(crate) fn finish(&mut self) -> Vec<String> {
         match self {
             Self::OpenAi(encoder) => encoder.finish(),
+            Self::Responses(encoder) => encoder.finish(),
             Self::Anthropic(encoder) => encoder.finish(),
             Self::Gemini(encoder) => encoder.finish(),
             Self::Ollama(encoder) => encoder.finish(),

@@ -177,7 +177,9 @@ pub async fn fetch_models(
             .header("x-api-key", &provider.api_key)
             .header("anthropic-version", "2023-06-01"),
         Dialect::Gemini => http.get(url).header("x-goog-api-key", &provider.api_key),
-        Dialect::OpenAiChat | Dialect::Ollama => http.get(url).bearer_auth(&provider.api_key),
+        Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Ollama => {
+            http.get(url).bearer_auth(&provider.api_key)
+        }
     };
     let response = request
         .send()

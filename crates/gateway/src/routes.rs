@@ -31,6 +31,9 @@ pub fn router(state: RouterState) -> Router {
     let v1 = Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/messages", post(messages))
+        .route("/v1/responses", post(responses))
+        .route("/codex/responses", post(responses))
+        .route("/codex/v1/responses", post(responses))
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1beta/models", get(list_gemini_models))
@@ -360,6 +363,17 @@ async fn chat_completions(
         caller.0,
         Dialect::OpenAiChat,
     );
+    handle_chat(&state, pending, &headers, body).await
+}
+
+/// `POST /v1/responses` and Codex CLI's `/codex/responses` (OpenAI Responses).
+async fn responses(
+    State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let pending = PendingRecord::new(&state, "/v1/responses", caller.0, Dialect::OpenAiResponses);
     handle_chat(&state, pending, &headers, body).await
 }
 

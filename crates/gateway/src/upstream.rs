@@ -365,7 +365,9 @@ pub(crate) async fn forward_chat(
     );
     let mut upstream_request = state.http.post(url).json(&upstream_body);
     upstream_request = match shape.upstream {
-        Dialect::OpenAiChat => upstream_request.bearer_auth(&provider.api_key),
+        Dialect::OpenAiChat | Dialect::OpenAiResponses => {
+            upstream_request.bearer_auth(&provider.api_key)
+        }
         Dialect::Gemini => upstream_request.header("x-goog-api-key", &provider.api_key),
         Dialect::Ollama => upstream_request.bearer_auth(&provider.api_key),
         Dialect::AnthropicMessages => {
@@ -630,6 +632,10 @@ fn stream_error_frame(dialect: Dialect, error: &ApiError) -> String {
         Dialect::OpenAiChat | Dialect::Gemini => {
             format!("data: {}\n\n", error.to_json_for(dialect))
         }
+        Dialect::OpenAiResponses => format!(
+            "event: error\ndata: {}\n\n",
+            serde_json::json!({"type": "error", "code": error.code, "message": error.message, "param": null})
+        ),
         Dialect::AnthropicMessages => {
             format!("event: error\ndata: {}\n\n", error.to_json_for(dialect))
         }
@@ -885,6 +891,11 @@ fn usage_in(dialect: Dialect, json: &[u8]) -> Option<Usage> {
         Dialect::OpenAiChat => Usage {
             input_tokens: number("prompt_tokens"),
             output_tokens: number("completion_tokens"),
+            ..Usage::default()
+        },
+        Dialect::OpenAiResponses => Usage {
+            input_tokens: number("input_tokens"),
+            output_tokens: number("output_tokens"),
             ..Usage::default()
         },
         Dialect::AnthropicMessages => Usage {

@@ -15,6 +15,8 @@ pub enum ProviderKind {
     AnthropicCompatible,
     /// Google's Gemini `generateContent` API with an `x-goog-api-key` key.
     Gemini,
+    /// An OpenAI Responses API (`/responses`) with a Bearer API key.
+    OpenaiResponses,
 }
 
 impl ProviderKind {
@@ -24,6 +26,7 @@ impl ProviderKind {
             Self::OpenaiCompatible => "openai_compatible",
             Self::AnthropicCompatible => "anthropic_compatible",
             Self::Gemini => "gemini",
+            Self::OpenaiResponses => "openai_responses",
         }
     }
 
@@ -32,6 +35,7 @@ impl ProviderKind {
             "openai_compatible" => Ok(Self::OpenaiCompatible),
             "anthropic_compatible" => Ok(Self::AnthropicCompatible),
             "gemini" => Ok(Self::Gemini),
+            "openai_responses" => Ok(Self::OpenaiResponses),
             other => Err(StoreError::Corrupt(format!(
                 "unknown provider kind {other:?}"
             ))),
