@@ -3,6 +3,7 @@
 //! - `run`: install what is missing, then open the desktop app (or, without a
 //!   display, run the headless gateway and say so);
 //! - `test`: install what is missing, then run every check and test suite;
+//! - `bench`: measure the gateway against a direct call and nginx;
 //! - `ui`: build the Leptos dashboard into `ui/dist`;
 //! - `setup`: only install what `run` and `test` need.
 //!
@@ -44,6 +45,7 @@ fn dispatch(args: &[String]) -> Result<()> {
     match command {
         "run" => run(&root, has("--release"), has("--headless"), passthrough),
         "test" => test(&root),
+        "bench" => bench(&root),
         "ui" => ui::build(&root, !has("--debug")),
         "setup" => {
             setup::ensure(&root, setup::Purpose::Test)?;
@@ -139,6 +141,32 @@ fn run(root: &Path, release: bool, headless: bool, passthrough: &[String]) -> Re
         }
         run_checked(&mut serve)
     }
+}
+
+/// Builds release binaries and runs `switchyard-bench` against nginx and a direct call.
+fn bench(root: &Path) -> Result<()> {
+    setup::ensure(root, setup::Purpose::Bench)?;
+    run_checked(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "switchyard-cli",
+        "-p",
+        "switchyard-bench",
+    ]))?;
+    let release = root.join("target").join("release");
+    let nginx = if cfg!(target_os = "linux") {
+        PathBuf::from("/usr/sbin/nginx")
+    } else {
+        PathBuf::from("nginx")
+    };
+    run_checked(
+        Command::new(release.join(exe("switchyard-bench")))
+            .arg("--switchyard")
+            .arg(release.join(exe("switchyard")))
+            .arg("--nginx")
+            .arg(nginx),
+    )
 }
 
 fn exe(name: &str) -> String {

@@ -21,6 +21,8 @@ pub(crate) enum Purpose {
     Desktop,
     /// Everything the test command runs.
     Test,
+    /// The benchmark: release binaries and nginx.
+    Bench,
 }
 
 const BASE_PACKAGES: &[&str] = &["build-essential", "pkg-config", "libssl-dev"];
@@ -68,6 +70,15 @@ const DEBIAN_RUST_SRC: &str = "/usr/lib/rustlib/src/rust/library";
 /// Installs what `purpose` needs; for [`Purpose::Test`] also the test tools.
 pub(crate) fn ensure(root: &Path, purpose: Purpose) -> Result<Tools> {
     let mut packages: Vec<&str> = BASE_PACKAGES.to_vec();
+    if purpose == Purpose::Bench {
+        packages.push("nginx");
+        ensure_system_packages(&packages)?;
+        return Ok(Tools {
+            python: PathBuf::new(),
+            actionlint: PathBuf::new(),
+            tauri_driver: None,
+        });
+    }
     if purpose != Purpose::Headless {
         packages.extend(DESKTOP_PACKAGES);
     }
