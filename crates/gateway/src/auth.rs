@@ -34,19 +34,16 @@ pub(crate) async fn require_api_key(
 
 async fn check_api_key(state: &RouterState, mut request: Request) -> Result<Request, ApiError> {
     let presented = presented_key(&request).map(str::to_owned);
-    let (key_id, allow_loopback) = state.with_store(|store| {
-        let key_id = match &presented {
-            Some(key) => store.verify_api_key(key),
-            None => Ok(None),
-        };
-        let settings = Settings::load(store);
-        (key_id, settings.map(|s| s.allow_unauthenticated_loopback))
-    });
-    let key_id = key_id.map_err(|error| {
-        tracing::error!(%error, "cannot check API key");
-        ApiError::internal("the gateway could not read its database")
-    })?;
-    let allow_loopback = allow_loopback.unwrap_or(false);
+    // One lookup for a presented key; the settings matter only without one.
+    let (key_id, allow_loopback) = state
+        .with_store(|store| match &presented {
+            Some(key) => store.verify_api_key(key).map(|id| (id, false)),
+            None => Settings::load(store).map(|s| (None, s.allow_unauthenticated_loopback)),
+        })
+        .map_err(|error| {
+            tracing::error!(%error, "cannot check API key");
+            ApiError::internal("the gateway could not read its database")
+        })?;
 
     match (key_id, presented.is_some()) {
         (Some(id), _) => {

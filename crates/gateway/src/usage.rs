@@ -2,12 +2,16 @@
 //! dedicated thread writes batches to SQLite, so a slow disk never delays a
 //! response. [`UsageRecorder::flush`] waits until everything queued is stored.
 
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
 
 use switchyard_store::{RequestRecord, Store};
 
 /// Largest number of records written in one transaction.
 const MAX_BATCH: usize = 256;
+/// How long the writer gathers records before writing them, so a busy gateway
+/// writes a few transactions a second instead of one per request.
+const GATHER_FOR: Duration = Duration::from_millis(100);
 
 enum UsageMessage {
     Record(Box<RequestRecord>),
@@ -50,16 +54,26 @@ fn write_batches(mut store: Store, inbox: Receiver<UsageMessage>) {
     let mut batch = Vec::new();
     let mut waiting = Vec::new();
     while let Ok(first) = inbox.recv() {
+        let deadline = Instant::now() + GATHER_FOR;
         let mut next = Some(first);
+        let mut open = true;
         while let Some(message) = next {
             match message {
                 UsageMessage::Record(record) => batch.push(*record),
+                // A flush is answered as soon as what came before it is written.
                 UsageMessage::Flush(done) => waiting.push(done),
             }
-            next = if batch.len() < MAX_BATCH {
-                inbox.try_recv().ok()
-            } else {
-                None
+            if !waiting.is_empty() || batch.len() >= MAX_BATCH {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            next = match inbox.recv_timeout(left) {
+                Ok(message) => Some(message),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    open = false;
+                    None
+                }
             };
         }
         if !batch.is_empty() {
@@ -70,6 +84,9 @@ fn write_batches(mut store: Store, inbox: Receiver<UsageMessage>) {
         }
         for done in waiting.drain(..) {
             let _ = done.send(());
+        }
+        if !open {
+            break;
         }
     }
 }
