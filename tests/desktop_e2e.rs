@@ -59,18 +59,29 @@ fn start_driver(env: &[(&str, String)]) -> Driver {
     driver
 }
 
-async fn open_app(driver: &Driver) -> Client {
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "tauri:options".into(),
-        json!({ "application": env!("CARGO_BIN_EXE_switchyard-desktop") }),
-    );
-    capabilities.insert("browserName".into(), json!("wry"));
-    ClientBuilder::native()
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("cannot open a WebDriver session on the app")
+/// Starts tauri-driver and opens the app. Ports are picked free but can be
+/// taken again before WebKitWebDriver binds them, so a failed start is retried
+/// on new ports.
+async fn launch_app(env: &[(&str, String)]) -> (Driver, Client) {
+    let mut last_error = String::new();
+    for _ in 0..3 {
+        let driver = start_driver(env);
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "tauri:options".into(),
+            json!({ "application": env!("CARGO_BIN_EXE_switchyard-desktop") }),
+        );
+        capabilities.insert("browserName".into(), json!("wry"));
+        match ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+        {
+            Ok(client) => return (driver, client),
+            Err(error) => last_error = error.to_string(),
+        }
+    }
+    panic!("cannot open a WebDriver session on the app: {last_error}");
 }
 
 /// Polls until the element `css` shows `expected` (the page refreshes itself).
@@ -127,11 +138,11 @@ async fn overview_shows_the_gateway_and_counts_requests_live() {
         store.create_api_key("e2e").unwrap().key
     };
     let port = free_port();
-    let driver = start_driver(&[
+    let (_driver, client) = launch_app(&[
         ("SWITCHYARD_DATA_DIR", data_dir.path().display().to_string()),
         ("SWITCHYARD_PORT", port.to_string()),
-    ]);
-    let client = open_app(&driver).await;
+    ])
+    .await;
 
     let address = format!("127.0.0.1:{port}");
     wait_for_text(&client, "#listen-address", |text| text == address).await;
@@ -161,11 +172,11 @@ async fn a_taken_port_is_explained_on_the_overview() {
     let data_dir = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let driver = start_driver(&[
+    let (_driver, client) = launch_app(&[
         ("SWITCHYARD_DATA_DIR", data_dir.path().display().to_string()),
         ("SWITCHYARD_PORT", port.to_string()),
-    ]);
-    let client = open_app(&driver).await;
+    ])
+    .await;
 
     let message = wait_for_text(&client, "#gateway-error", |text| {
         text.contains("already in use")
