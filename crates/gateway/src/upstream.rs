@@ -46,22 +46,10 @@ impl IncomingChat {
         model: String,
         stream: bool,
     ) -> Result<Self, ApiError> {
-        let value: Value = serde_json::from_slice(body).map_err(|error| {
-            ApiError::bad_request(
-                "invalid_json",
-                format!("Invalid JSON payload received. {error}"),
-            )
-        })?;
-        let Value::Object(body) = value else {
-            return Err(ApiError::bad_request(
-                "invalid_json",
-                "Invalid JSON payload received. The request must be an object.",
-            ));
-        };
         Ok(Self {
             model,
             stream,
-            body,
+            body: json_object(body)?,
         })
     }
 
@@ -74,18 +62,7 @@ impl IncomingChat {
 
     /// Parses a request body far enough to route it; the dialect's codec checks the rest.
     pub(crate) fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        let value: Value = serde_json::from_slice(body).map_err(|error| {
-            ApiError::bad_request(
-                "invalid_json",
-                format!("the request body is not valid JSON: {error}"),
-            )
-        })?;
-        let Value::Object(body) = value else {
-            return Err(ApiError::bad_request(
-                "invalid_json",
-                "the request body must be a JSON object",
-            ));
-        };
+        let body = json_object(body)?;
         let model = match body.get("model") {
             Some(Value::String(model)) if !model.is_empty() => model.clone(),
             Some(_) => {
@@ -116,6 +93,21 @@ impl IncomingChat {
             stream,
             body,
         })
+    }
+}
+
+/// The request body as a JSON object, or a 400 saying what is wrong.
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::bad_request(
+            "invalid_json",
+            "the request body must be a JSON object",
+        )),
+        Err(error) => Err(ApiError::bad_request(
+            "invalid_json",
+            format!("the request body is not valid JSON: {error}"),
+        )),
     }
 }
 

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     BlockKind, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message, Part,
     Reasoning, ResponseFormat, Role, StopReason, StreamEvent, Tool, ToolChoice, Usage,
+    arguments_object,
 };
 
 /// `max_tokens` sent when the client named none (Anthropic requires one).
@@ -280,14 +281,6 @@ fn encode_block(part: &Part) -> Value {
             }
             block
         }
-    }
-}
-
-/// Tool arguments as the JSON object Anthropic expects.
-fn arguments_object(arguments: &str) -> Value {
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(value @ Value::Object(_)) => value,
-        _ => json!({}),
     }
 }
 

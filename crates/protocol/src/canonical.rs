@@ -301,6 +301,26 @@ pub enum StreamEvent {
     },
 }
 
+/// The text parts of `parts`, concatenated (images, tool calls and the rest are skipped).
+pub fn text_of(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .filter_map(|part| match part {
+            Part::Text(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Tool-call arguments as a JSON object, for dialects that carry objects
+/// rather than JSON text; arguments that are not an object become `{}`.
+pub fn arguments_object(arguments: &str) -> Value {
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(value @ Value::Object(_)) => value,
+        _ => Value::Object(Map::new()),
+    }
+}
+
 /// Collects a canonical stream into one [`ChatResponse`] (for clients that
 /// asked for no stream when the upstream only streams).
 #[derive(Debug, Default)]

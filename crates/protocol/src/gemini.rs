@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     BlockKind, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message, Part,
     Reasoning, ResponseFormat, Role, StopReason, StreamEvent, Tool, ToolChoice, Usage,
+    arguments_object, text_of,
 };
 
 fn invalid(message: impl Into<String>) -> DecodeError {
@@ -287,24 +288,11 @@ fn encode_part(part: &Part, call_names: &[(String, String)]) -> Option<Value> {
                 .iter()
                 .find(|(id, _)| id == call_id)
                 .map_or(call_id.as_str(), |(_, name)| name.as_str());
-            let text: String = content
-                .iter()
-                .filter_map(|part| match part {
-                    Part::Text(text) => Some(text.as_str()),
-                    _ => None,
-                })
-                .collect();
+            let text = text_of(&content);
             let key = if *is_error { "error" } else { "result" };
             json!({"functionResponse": {"id": call_id, "name": name, "response": {key: text}}})
         }
     })
-}
-
-fn arguments_object(arguments: &str) -> Value {
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(value @ Value::Object(_)) => value,
-        _ => json!({}),
-    }
 }
 
 /// Encodes a request body for a Gemini upstream (the model goes in the URL).

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     BlockKind, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message, Part,
     Reasoning, ResponseCollector, ResponseFormat, Role, StopReason, StreamEvent, Tool, Usage,
+    arguments_object, text_of,
 };
 
 fn invalid(message: impl Into<String>) -> DecodeError {
@@ -248,13 +249,7 @@ pub fn encode_request(request: &ChatRequest) -> Value {
                             .iter()
                             .find(|(id, _)| id == call_id)
                             .map(|(_, name)| name.clone());
-                        let content: String = content
-                            .iter()
-                            .filter_map(|part| match part {
-                                Part::Text(text) => Some(text.as_str()),
-                                _ => None,
-                            })
-                            .collect();
+                        let content = text_of(&content);
                         messages
                             .push(json!({"role": "tool", "content": content, "tool_name": name}));
                     }
@@ -335,13 +330,6 @@ pub fn encode_request(request: &ChatRequest) -> Value {
         None => {}
     }
     Value::Object(body)
-}
-
-fn arguments_object(arguments: &str) -> Value {
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(value @ Value::Object(_)) => value,
-        _ => json!({}),
-    }
 }
 
 fn done_reason(reason: &StopReason) -> &'static str {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     BlockKind, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message, Part,
-    Reasoning, ResponseFormat, Role, StopReason, StreamEvent, Tool, ToolChoice, Usage,
+    Reasoning, ResponseFormat, Role, StopReason, StreamEvent, Tool, ToolChoice, Usage, text_of,
 };
 
 fn invalid(message: impl Into<String>) -> DecodeError {
@@ -302,16 +302,6 @@ pub fn decode_request_value(value: &Value) -> Result<ChatRequest, DecodeError> {
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
     Ok(request)
-}
-
-fn text_of(parts: &[Part]) -> String {
-    parts
-        .iter()
-        .filter_map(|part| match part {
-            Part::Text(text) => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Encodes a request for a Responses upstream.
