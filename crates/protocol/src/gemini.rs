@@ -288,7 +288,7 @@ fn encode_part(part: &Part, call_names: &[(String, String)]) -> Option<Value> {
                 .iter()
                 .find(|(id, _)| id == call_id)
                 .map_or(call_id.as_str(), |(_, name)| name.as_str());
-            let text = text_of(&content);
+            let text = text_of(content);
             let key = if *is_error { "error" } else { "result" };
             json!({"functionResponse": {"id": call_id, "name": name, "response": {key: text}}})
         }

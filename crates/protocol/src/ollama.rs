@@ -249,7 +249,7 @@ pub fn encode_request(request: &ChatRequest) -> Value {
                             .iter()
                             .find(|(id, _)| id == call_id)
                             .map(|(_, name)| name.clone());
-                        let content = text_of(&content);
+                        let content = text_of(content);
                         messages
                             .push(json!({"role": "tool", "content": content, "tool_name": name}));
                     }
