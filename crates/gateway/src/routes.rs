@@ -28,7 +28,7 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// The router with every route and layer except path normalisation.
 pub fn router(state: RouterState) -> Router {
-    let v1 = Router::new()
+    let authenticated = Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/messages", post(messages))
         .route("/v1/responses", post(responses))
@@ -52,7 +52,7 @@ pub fn router(state: RouterState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/api/version", get(ollama_version))
-        .merge(v1)
+        .merge(authenticated)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
