@@ -2,8 +2,8 @@
 //! dedicated thread writes batches to SQLite, so a slow disk never delays a
 //! response. [`UsageRecorder::flush`] waits until everything queued is stored.
 
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::time::Duration;
 
 use switchyard_store::{RequestRecord, Store};
 
@@ -53,11 +53,17 @@ impl UsageRecorder {
 fn write_batches(mut store: Store, inbox: Receiver<UsageMessage>) {
     let mut batch = Vec::new();
     let mut waiting = Vec::new();
-    while let Ok(first) = inbox.recv() {
-        let deadline = Instant::now() + GATHER_FOR;
+    let mut open = true;
+    while open {
+        // Block for the first message, then let more arrive without waking
+        // up for each one: a request's `send` must not cost a context switch.
+        let first = match inbox.recv() {
+            Ok(first) => first,
+            Err(_) => break,
+        };
         let mut next = Some(first);
-        let mut open = true;
-        while let Some(message) = next {
+        let mut gathered = false;
+        while let Some(message) = next.take() {
             match message {
                 UsageMessage::Record(record) => batch.push(*record),
                 // A flush is answered as soon as what came before it is written.
@@ -66,11 +72,15 @@ fn write_batches(mut store: Store, inbox: Receiver<UsageMessage>) {
             if !waiting.is_empty() || batch.len() >= MAX_BATCH {
                 break;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            next = match inbox.recv_timeout(left) {
+            next = match inbox.try_recv() {
                 Ok(message) => Some(message),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => {
+                Err(TryRecvError::Empty) if !gathered => {
+                    gathered = true;
+                    std::thread::sleep(GATHER_FOR);
+                    inbox.try_recv().ok()
+                }
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => {
                     open = false;
                     None
                 }
@@ -84,9 +94,6 @@ fn write_batches(mut store: Store, inbox: Receiver<UsageMessage>) {
         }
         for done in waiting.drain(..) {
             let _ = done.send(());
-        }
-        if !open {
-            break;
         }
     }
 }
