@@ -38,6 +38,9 @@ enum Command {
     /// Manage the API keys clients use to call the gateway
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage combos: model names that try several targets in order
+    #[command(subcommand)]
+    Combo(ComboCommand),
     /// Show request totals
     Usage,
     /// Show or change settings
@@ -130,6 +133,20 @@ impl From<KindArg> for ProviderKind {
 }
 
 #[derive(Debug, Subcommand)]
+enum ComboCommand {
+    /// Add a combo: NAME becomes a model that tries TARGETS (`prefix/model`) in order
+    Add {
+        name: String,
+        #[arg(required = true, value_name = "TARGET")]
+        targets: Vec<String>,
+    },
+    /// List combos
+    List,
+    /// Remove a combo
+    Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
 enum KeyCommand {
     /// Create a key and print it (it is shown only once)
     Create {
@@ -177,6 +194,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(&data_dir, args),
         Command::Provider(command) => provider(&open_store(&data_dir)?, command, output),
         Command::Key(command) => key(&open_store(&data_dir)?, command, output),
+        Command::Combo(command) => combo(&open_store(&data_dir)?, command, output),
         Command::Usage => {
             let totals = open_store(&data_dir)?.usage_totals()?;
             output.print(&totals, || {
@@ -405,6 +423,47 @@ fn provider(store: &Store, command: ProviderCommand, output: Output) -> Result<(
                     models.join(", ")
                 )
             })
+        }
+    }
+}
+
+fn combo(store: &Store, command: ComboCommand, output: Output) -> Result<()> {
+    match command {
+        ComboCommand::Add { name, targets } => {
+            if name.is_empty() || name.contains('/') {
+                bail!(
+                    "a combo name must be non-empty and contain no '/' (those name provider models)"
+                );
+            }
+            if let Some(bad) = targets.iter().find(|target| !target.contains('/')) {
+                bail!("the target {bad:?} is not a provider model: name it as <prefix>/<model>");
+            }
+            let combo = store.add_combo(&name, &targets)?;
+            output.print(&combo, || {
+                format!(
+                    "added combo {:?}: {}",
+                    combo.name,
+                    combo.targets.join(" -> ")
+                )
+            })
+        }
+        ComboCommand::List => {
+            let combos = store.list_combos()?;
+            output.print(&combos, || {
+                if combos.is_empty() {
+                    return "no combos yet: add one with `switchyard combo add NAME TARGET...`"
+                        .into();
+                }
+                combos
+                    .iter()
+                    .map(|combo| format!("{:<20} {}", combo.name, combo.targets.join(" -> ")))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        ComboCommand::Remove { name } => {
+            let combo = store.remove_combo(&name)?;
+            output.print(&combo, || format!("removed combo {:?}", combo.name))
         }
     }
 }

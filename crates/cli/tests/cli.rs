@@ -171,3 +171,25 @@ fn serve_explains_a_taken_port() {
     let stderr = cli.fails(&["serve", "--port", &port]);
     assert!(stderr.contains("already in use"), "{stderr}");
 }
+
+#[test]
+fn combos_can_be_added_listed_and_removed() {
+    let cli = Cli::new();
+    let combo = cli.json(&["combo", "add", "fast", "a/x", "b/y"]);
+    assert_eq!(combo["targets"], serde_json::json!(["a/x", "b/y"]));
+    assert_eq!(cli.json(&["combo", "list"])[0]["name"], "fast");
+    assert!(
+        cli.fails(&["combo", "add", "bad/name", "a/x"])
+            .contains("no '/'")
+    );
+    assert!(
+        cli.fails(&["combo", "add", "other", "nomodel"])
+            .contains("<prefix>/<model>")
+    );
+    assert!(
+        cli.fails(&["combo", "add", "fast", "a/x"])
+            .contains("already exists")
+    );
+    cli.json(&["combo", "remove", "fast"]);
+    assert_eq!(cli.json(&["combo", "list"]), Value::Array(vec![]));
+}

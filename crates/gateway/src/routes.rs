@@ -137,25 +137,38 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 
 /// `GET /v1/models`: every model of every enabled provider as `prefix/model`.
 async fn list_models(State(state): State<RouterState>) -> Result<Json<Value>, ApiError> {
-    let providers = state
-        .with_store(|store| store.list_providers())
+    let (providers, combos) = state
+        .with_store(|store| {
+            Ok::<_, switchyard_store::StoreError>((store.list_providers()?, store.list_combos()?))
+        })
         .map_err(|error| {
             tracing::error!(%error, "cannot list providers");
             ApiError::internal("the gateway could not read its database")
         })?;
-    let data: Vec<Value> = providers
-        .iter()
-        .filter(|provider| provider.enabled)
-        .flat_map(|provider| {
-            provider.models.iter().map(|model| {
-                json!({
-                    "id": format!("{}/{model}", provider.prefix),
-                    "object": "model",
-                    "created": provider.created_at / 1000,
-                    "owned_by": provider.name,
-                })
-            })
+    let combo_models = combos.iter().map(|combo| {
+        json!({
+            "id": combo.name,
+            "object": "model",
+            "created": combo.created_at / 1000,
+            "owned_by": "switchyard-combo",
         })
+    });
+    let data: Vec<Value> = combo_models
+        .chain(
+            providers
+                .iter()
+                .filter(|provider| provider.enabled)
+                .flat_map(|provider| {
+                    provider.models.iter().map(|model| {
+                        json!({
+                            "id": format!("{}/{model}", provider.prefix),
+                            "object": "model",
+                            "created": provider.created_at / 1000,
+                            "owned_by": provider.name,
+                        })
+                    })
+                }),
+        )
         .collect();
     Ok(Json(json!({ "object": "list", "data": data })))
 }
@@ -420,7 +433,9 @@ async fn handle_chat(
     route_chat(state, pending, headers, incoming).await
 }
 
-/// Picks the provider for a parsed request and forwards it.
+/// Picks the provider for a parsed request and forwards it. A combo's targets
+/// are tried in order until one answers; a failure before anything reached
+/// the client moves on to the next target.
 async fn route_chat(
     state: &RouterState,
     mut pending: PendingRecord,
@@ -429,13 +444,57 @@ async fn route_chat(
 ) -> Response {
     pending.record.model = incoming.model.clone();
     pending.record.stream = incoming.stream;
-
-    let provider = match upstream::resolve_provider(state, &incoming.model) {
-        Ok(provider) => provider,
-        Err(error) => return pending.fail(error),
+    let combo = if incoming.model.contains('/') {
+        None
+    } else {
+        match state.with_store(|store| store.combo_by_name(&incoming.model)) {
+            Ok(combo) => combo,
+            Err(error) => {
+                tracing::error!(%error, "cannot read combos");
+                return pending.fail(ApiError::internal(
+                    "the gateway could not read its database",
+                ));
+            }
+        }
     };
-    pending.record.provider = Some(provider.name.clone());
-    upstream::forward_chat(state, provider, incoming, headers, pending).await
+    let targets = match combo {
+        Some(combo) => combo.targets,
+        None => vec![incoming.model.clone()],
+    };
+    let mut last_error =
+        ApiError::model_not_found(format!("the combo {:?} has no targets", incoming.model));
+    for (position, target) in targets.iter().enumerate() {
+        let has_fallback = position + 1 < targets.len();
+        let provider = match upstream::resolve_provider(state, target) {
+            Ok(provider) => provider,
+            Err(error) if has_fallback => {
+                last_error = error;
+                continue;
+            }
+            Err(error) => return pending.fail(error),
+        };
+        pending.record.provider = Some(provider.name.clone());
+        let provider_name = provider.name.clone();
+        match upstream::forward_chat(
+            state,
+            provider,
+            target,
+            &incoming,
+            headers,
+            pending,
+            has_fallback,
+        )
+        .await
+        {
+            Ok(response) => return response,
+            Err((returned, error)) => {
+                tracing::info!(target = %target, provider = %provider_name, status = error.status.as_u16(), "falling back to the next target");
+                pending = returned;
+                last_error = error;
+            }
+        }
+    }
+    pending.fail(last_error)
 }
 
 /// The usage record of a request in progress. Finishing it queues it for the

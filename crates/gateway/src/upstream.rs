@@ -309,22 +309,31 @@ impl ClientShape {
     }
 }
 
-/// Sends the request to `provider` and relays the answer to the client.
+/// Whether a failed attempt may be retried on the next target: rate limits,
+/// quota and auth failures, timeouts and server errors; never a bad request.
+fn may_fall_back(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 401 | 403 | 408 | 429) || status.is_server_error()
+}
+
+/// Sends the request to `provider` as `target` (`prefix/model`) and relays the
+/// answer to the client. When `has_fallback`, a failure before anything was
+/// sent to the client (connection, 429, 5xx, 401/403) comes back as `Err` so
+/// the caller can try its next target.
 pub(crate) async fn forward_chat(
     state: &RouterState,
     provider: Provider,
-    incoming: IncomingChat,
+    target: &str,
+    incoming: &IncomingChat,
     client_headers: &HeaderMap,
     pending: PendingRecord,
-) -> Response {
-    let IncomingChat {
-        model,
-        stream,
-        mut body,
-    } = incoming;
+    has_fallback: bool,
+) -> Result<Response, (PendingRecord, ApiError)> {
+    let stream = incoming.stream;
+    let mut body = incoming.body.clone();
+    let model = target;
     let upstream_model = model
         .split_once('/')
-        .map_or(model.as_str(), |(_, upstream_model)| upstream_model)
+        .map_or(model, |(_, upstream_model)| upstream_model)
         .to_owned();
     let mut shape = ClientShape {
         dialect: pending.dialect,
@@ -337,7 +346,7 @@ pub(crate) async fn forward_chat(
         let mut canonical = match shape.dialect.decode_request(&Value::Object(body), stream) {
             Ok(canonical) => canonical,
             Err(error) => {
-                return pending.fail(ApiError::bad_request("invalid_request", error.message));
+                return Ok(pending.fail(ApiError::bad_request("invalid_request", error.message)));
             }
         };
         canonical.model = upstream_model.clone();
@@ -384,28 +393,53 @@ pub(crate) async fn forward_chat(
     let response = match upstream_request.send().await {
         Ok(response) => response,
         Err(error) => {
-            return pending.fail(ApiError::upstream_unreachable(format!(
+            let error = ApiError::upstream_unreachable(format!(
                 "cannot reach provider {:?}: {}",
                 provider.name,
                 describe_transport_error(&error)
-            )));
+            ));
+            if has_fallback {
+                return Err((pending, error));
+            }
+            return Ok(pending.fail(error));
         }
     };
 
-    if !response.status().is_success() {
-        return relay_upstream_error(&provider, response, &shape, pending).await;
+    let status = response.status();
+    if !status.is_success() {
+        if has_fallback && may_fall_back(status) {
+            let text = redact(
+                &response.text().await.unwrap_or_default(),
+                &provider.api_key,
+            );
+            let detail = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|json| json["error"]["message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| text.chars().take(300).collect());
+            let error = ApiError::upstream_status(
+                status,
+                format!(
+                    "provider {:?} answered {}: {}",
+                    provider.name,
+                    status.as_u16(),
+                    detail.trim()
+                ),
+            );
+            return Err((pending, error));
+        }
+        return Ok(relay_upstream_error(&provider, response, &shape, pending).await);
     }
     let is_event_stream = response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/event-stream"));
-    match (is_event_stream, shape.stream) {
+    Ok(match (is_event_stream, shape.stream) {
         (true, true) if shape.translates() => translate_event_stream(response, shape, pending),
         (true, true) => relay_event_stream(response, shape.upstream, pending),
         (true, false) => collect_event_stream(&provider, response, shape, pending).await,
         (false, _) => relay_json(&provider, response, shape, pending).await,
-    }
+    })
 }
 
 fn record_usage(pending: &mut PendingRecord, usage: &Usage) {

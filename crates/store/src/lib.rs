@@ -6,6 +6,7 @@
 //! in `/migrations`, embedded at compile time and applied on open.
 
 mod api_keys;
+mod combos;
 mod providers;
 mod requests;
 mod settings;
@@ -18,6 +19,7 @@ use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 
 pub use api_keys::{ApiKeyInfo, KEY_PREFIX, NewApiKey};
+pub use combos::Combo;
 pub use providers::{NewProvider, Provider, ProviderKind};
 pub use requests::RequestRecord;
 

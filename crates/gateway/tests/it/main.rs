@@ -8,6 +8,7 @@
 
 mod bad_input;
 mod chat;
+mod combos;
 mod gemini;
 mod mock_upstream;
 mod ollama;

@@ -1,0 +1,112 @@
+//! Combos: a model name standing for ordered targets, tried in turn on
+//! connection failures, 429s and server errors, never on a bad request.
+
+use serde_json::{Value, json};
+use switchyard_store::{NewProvider, ProviderKind};
+
+use crate::Harness;
+
+fn add_combo(harness: &Harness, name: &str, targets: &[&str]) {
+    let targets: Vec<String> = targets.iter().map(|target| (*target).to_owned()).collect();
+    harness.store().add_combo(name, &targets).unwrap();
+}
+
+fn add_dead_provider(harness: &Harness) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    harness
+        .store()
+        .add_provider(&NewProvider {
+            name: "Dead".into(),
+            kind: ProviderKind::OpenaiCompatible,
+            prefix: "dead".into(),
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            api_key: "sk-dead".into(),
+            models: vec![],
+            enabled: true,
+        })
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_combo_falls_back_past_unreachable_and_rate_limited_targets() {
+    let mut harness = Harness::start().await;
+    add_dead_provider(&harness);
+    add_combo(
+        &harness,
+        "resilient",
+        &[
+            "dead/x",
+            "mock/fail-429",
+            "mock/fail-500-text",
+            "claude/plain",
+        ],
+    );
+    let response = harness
+        .post_chat(json!({"model": "resilient", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "Hello from Claude"
+    );
+
+    // Streams fall back the same way, before anything reached the client.
+    let response = harness
+        .post_chat(json!({"model": "resilient", "stream": true, "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    let text = response.text().await.unwrap();
+    assert!(text.contains("Hello "), "{text}");
+
+    harness.stop().await;
+    let record = &harness.store().recent_requests(1).unwrap()[0];
+    assert_eq!(record.model, "resilient");
+    assert_eq!(record.provider.as_deref(), Some("Claude"));
+    assert_eq!(record.status, 200);
+}
+
+#[tokio::test]
+async fn a_bad_request_does_not_fall_back() {
+    let harness = Harness::start().await;
+    add_combo(&harness, "strict", &["claude/plain", "mock/echo"]);
+    // The first target translates to Anthropic and rejects the unknown role:
+    // the client's mistake, which another provider would not fix.
+    let response = harness
+        .post_chat(json!({"model": "strict", "messages": [{"role": "wizard", "content": "hi"}]}))
+        .await;
+    assert_eq!(response.status(), 400);
+    let received = harness.upstream.received.lock().unwrap().len();
+    assert_eq!(received, 0, "no target should have been called");
+}
+
+#[tokio::test]
+async fn when_every_target_fails_the_last_error_is_answered() {
+    let harness = Harness::start().await;
+    add_combo(&harness, "doomed", &["mock/fail-500-text", "mock/fail-429"]);
+    let response = harness
+        .post_chat(json!({"model": "doomed", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(response.status(), 429);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+}
+
+#[tokio::test]
+async fn combos_are_listed_as_models() {
+    let harness = Harness::start().await;
+    add_combo(&harness, "best", &["mock/echo"]);
+    let models: Value = harness
+        .http
+        .get(harness.url("/v1/models"))
+        .bearer_auth(&harness.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(models["data"][0]["id"], "best");
+    assert_eq!(models["data"][0]["owned_by"], "switchyard-combo");
+}
