@@ -301,6 +301,27 @@ pub enum StreamEvent {
     },
 }
 
+/// Appends a tool result to the conversation. Consecutive results answer one
+/// assistant turn, so they share one user message (dialects that send each
+/// result as its own message are decoded into this shape).
+pub fn push_tool_result(messages: &mut Vec<Message>, result: Part) {
+    match messages.last_mut() {
+        Some(last)
+            if last.role == Role::User
+                && last
+                    .content
+                    .iter()
+                    .all(|part| matches!(part, Part::ToolResult { .. })) =>
+        {
+            last.content.push(result)
+        }
+        _ => messages.push(Message {
+            role: Role::User,
+            content: vec![result],
+        }),
+    }
+}
+
 /// The text parts of `parts`, concatenated (images, tool calls and the rest are skipped).
 pub fn text_of(parts: &[Part]) -> String {
     parts

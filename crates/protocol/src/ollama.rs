@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     BlockKind, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message, Part,
     Reasoning, ResponseCollector, ResponseFormat, Role, StopReason, StreamEvent, Tool, Usage,
-    arguments_object, text_of,
+    arguments_object, push_tool_result, text_of,
 };
 
 fn invalid(message: impl Into<String>) -> DecodeError {
@@ -143,21 +143,7 @@ pub fn decode_request_value(value: &Value) -> Result<ChatRequest, DecodeError> {
                     content: vec![Part::Text(content)],
                     is_error: false,
                 };
-                match request.messages.last_mut() {
-                    Some(last)
-                        if last.role == Role::User
-                            && last
-                                .content
-                                .iter()
-                                .all(|part| matches!(part, Part::ToolResult { .. })) =>
-                    {
-                        last.content.push(result)
-                    }
-                    _ => request.messages.push(Message {
-                        role: Role::User,
-                        content: vec![result],
-                    }),
-                }
+                push_tool_result(&mut request.messages, result);
             }
             other => {
                 return Err(invalid(format!(

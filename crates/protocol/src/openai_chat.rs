@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     BlockKind, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message, Part,
     Reasoning, ResponseFormat, Role, StopReason, StreamEvent, Tool, ToolChoice, Usage,
+    push_tool_result,
 };
 
 /// Request fields with a canonical meaning; everything else goes to `extra`.
@@ -363,22 +364,7 @@ fn decode_message(
                 content: decode_content(message.get("content"), "tool")?,
                 is_error: false,
             };
-            // Consecutive tool results answer one assistant turn: keep them together.
-            match request.messages.last_mut() {
-                Some(last)
-                    if last.role == Role::User
-                        && last
-                            .content
-                            .iter()
-                            .all(|part| matches!(part, Part::ToolResult { .. })) =>
-                {
-                    last.content.push(result)
-                }
-                _ => request.messages.push(Message {
-                    role: Role::User,
-                    content: vec![result],
-                }),
-            }
+            push_tool_result(&mut request.messages, result);
         }
         other => {
             return Err(DecodeError::new(format!(
