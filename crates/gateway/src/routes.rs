@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
-use switchyard_store::{RequestRecord, now_millis};
+use switchyard_store::{FailedAttempt, RequestRecord, now_millis};
 use tower::ServiceBuilder;
 use tower::util::MapRequestLayer;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -468,6 +468,12 @@ async fn route_chat(
         let provider = match upstream::resolve_provider(state, target) {
             Ok(provider) => provider,
             Err(error) if has_fallback => {
+                pending.record.failed_attempts.push(FailedAttempt {
+                    target: target.clone(),
+                    provider: None,
+                    status: error.status.as_u16(),
+                    latency_ms: 0,
+                });
                 last_error = error;
                 continue;
             }
@@ -475,6 +481,7 @@ async fn route_chat(
         };
         pending.record.provider = Some(provider.name.clone());
         let provider_name = provider.name.clone();
+        let attempt_started = Instant::now();
         match upstream::forward_chat(
             state,
             provider,
@@ -490,6 +497,12 @@ async fn route_chat(
             Err((returned, error)) => {
                 tracing::info!(target = %target, provider = %provider_name, status = error.status.as_u16(), "falling back to the next target");
                 pending = returned;
+                pending.record.failed_attempts.push(FailedAttempt {
+                    target: target.clone(),
+                    provider: Some(provider_name),
+                    status: error.status.as_u16(),
+                    latency_ms: attempt_started.elapsed().as_millis() as u64,
+                });
                 last_error = error;
             }
         }

@@ -21,7 +21,7 @@ use rusqlite_migration::{M, Migrations};
 pub use api_keys::{ApiKeyInfo, KEY_PREFIX, NewApiKey};
 pub use combos::Combo;
 pub use providers::{NewProvider, Provider, ProviderKind};
-pub use requests::RequestRecord;
+pub use requests::{FailedAttempt, RequestRecord};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "switchyard.db";

@@ -1,9 +1,23 @@
 //! The request log: one row per request the gateway answered, and totals over it.
 
 use rusqlite::params;
+use serde::{Deserialize, Serialize};
 use switchyard_api_types::UsageTotals;
 
-use crate::{Store, StoreResult};
+use crate::{Store, StoreError, StoreResult};
+
+/// A try that failed before the request's final answer (a combo fell back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedAttempt {
+    /// The `prefix/model` target tried.
+    pub target: String,
+    /// Provider name, when the target named one.
+    pub provider: Option<String>,
+    /// Status of the failure (502 for a connection error).
+    pub status: u16,
+    /// Time the attempt took, milliseconds.
+    pub latency_ms: u64,
+}
 
 /// One answered request, as recorded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,6 +42,8 @@ pub struct RequestRecord {
     pub prompt_tokens: Option<u64>,
     /// Completion tokens, when the upstream reported them.
     pub completion_tokens: Option<u64>,
+    /// Attempts that failed before the final one, in order.
+    pub failed_attempts: Vec<FailedAttempt>,
 }
 
 impl Store {
@@ -37,10 +53,19 @@ impl Store {
         {
             let mut insert = transaction.prepare_cached(
                 "INSERT INTO requests (started_at, api_key_id, endpoint, model, provider, status,
-                                       stream, latency_ms, prompt_tokens, completion_tokens)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                       stream, latency_ms, prompt_tokens, completion_tokens,
+                                       failed_attempts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             for record in records {
+                let failed_attempts = if record.failed_attempts.is_empty() {
+                    None
+                } else {
+                    Some(
+                        serde_json::to_string(&record.failed_attempts)
+                            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+                    )
+                };
                 insert.execute(params![
                     record.started_at,
                     record.api_key_id,
@@ -52,6 +77,7 @@ impl Store {
                     record.latency_ms as i64,
                     record.prompt_tokens.map(|tokens| tokens as i64),
                     record.completion_tokens.map(|tokens| tokens as i64),
+                    failed_attempts,
                 ])?;
             }
         }
@@ -85,7 +111,7 @@ impl Store {
     pub fn recent_requests(&self, limit: u32) -> StoreResult<Vec<RequestRecord>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT started_at, api_key_id, endpoint, model, provider, status, stream,
-                    latency_ms, prompt_tokens, completion_tokens
+                    latency_ms, prompt_tokens, completion_tokens, failed_attempts
              FROM requests ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = statement.query_map([limit], |row| {
@@ -100,6 +126,10 @@ impl Store {
                 latency_ms: row.get::<_, i64>(7)? as u64,
                 prompt_tokens: row.get::<_, Option<i64>>(8)?.map(|tokens| tokens as u64),
                 completion_tokens: row.get::<_, Option<i64>>(9)?.map(|tokens| tokens as u64),
+                failed_attempts: row
+                    .get::<_, Option<String>>(10)?
+                    .and_then(|json| serde_json::from_str(&json).ok())
+                    .unwrap_or_default(),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -122,6 +152,7 @@ mod tests {
             latency_ms: 5,
             prompt_tokens: tokens.map(|t| t.0),
             completion_tokens: tokens.map(|t| t.1),
+            failed_attempts: Vec::new(),
         }
     }
 

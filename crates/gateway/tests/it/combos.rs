@@ -65,6 +65,19 @@ async fn a_combo_falls_back_past_unreachable_and_rate_limited_targets() {
     assert_eq!(record.model, "resilient");
     assert_eq!(record.provider.as_deref(), Some("Claude"));
     assert_eq!(record.status, 200);
+    let path: Vec<(&str, u16)> = record
+        .failed_attempts
+        .iter()
+        .map(|attempt| (attempt.target.as_str(), attempt.status))
+        .collect();
+    assert_eq!(
+        path,
+        [
+            ("dead/x", 502),
+            ("mock/fail-429", 429),
+            ("mock/fail-500-text", 500)
+        ]
+    );
 }
 
 #[tokio::test]
