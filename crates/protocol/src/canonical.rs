@@ -342,6 +342,61 @@ pub fn arguments_object(arguments: &str) -> Value {
     }
 }
 
+/// Numbers the blocks of a decoded stream and remembers the open one, for
+/// dialects whose streams do not number blocks themselves. `K` says what the
+/// open block is in the dialect's own terms (text or reasoning, which tool).
+#[derive(Debug)]
+pub struct BlockTracker<K> {
+    next_index: usize,
+    open: Option<(usize, K)>,
+}
+
+impl<K> Default for BlockTracker<K> {
+    fn default() -> Self {
+        Self {
+            next_index: 0,
+            open: None,
+        }
+    }
+}
+
+impl<K: PartialEq> BlockTracker<K> {
+    /// The open block's index and key, if a block is open.
+    pub fn open(&self) -> Option<(usize, &K)> {
+        self.open.as_ref().map(|(index, key)| (*index, key))
+    }
+
+    /// Closes the open block and starts a new one of `kind`; returns its index.
+    pub fn start(&mut self, key: K, kind: BlockKind, events: &mut Vec<StreamEvent>) -> usize {
+        self.close(events);
+        let index = self.next_index;
+        self.next_index += 1;
+        self.open = Some((index, key));
+        events.push(StreamEvent::BlockStart { index, kind });
+        index
+    }
+
+    /// The open block's index when it is `key`, else a new block of `kind`.
+    pub fn ensure(
+        &mut self,
+        key: K,
+        kind: impl FnOnce() -> BlockKind,
+        events: &mut Vec<StreamEvent>,
+    ) -> usize {
+        match &self.open {
+            Some((index, open)) if *open == key => *index,
+            _ => self.start(key, kind(), events),
+        }
+    }
+
+    /// Ends the open block, if any.
+    pub fn close(&mut self, events: &mut Vec<StreamEvent>) {
+        if let Some((index, _)) = self.open.take() {
+            events.push(StreamEvent::BlockStop { index });
+        }
+    }
+}
+
 /// Collects a canonical stream into one [`ChatResponse`] (for clients that
 /// asked for no stream when the upstream only streams).
 #[derive(Debug, Default)]

@@ -6,8 +6,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::{
-    BlockKind, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message, Part,
-    Reasoning, ResponseFormat, Role, StopReason, StreamEvent, Tool, ToolChoice, Usage,
+    BlockKind, BlockTracker, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message,
+    Part, Reasoning, ResponseFormat, Role, StopReason, StreamEvent, Tool, ToolChoice, Usage,
     arguments_object, text_of,
 };
 
@@ -483,8 +483,8 @@ pub fn encode_response(response: &ChatResponse) -> Value {
 #[derive(Debug, Default)]
 pub struct StreamDecoder {
     started: bool,
-    next_index: usize,
-    open: Option<(usize, bool)>,
+    /// `Some(thought)` for text and reasoning blocks, `None` for a call.
+    blocks: BlockTracker<Option<bool>>,
     saw_tool_call: bool,
     calls: usize,
 }
@@ -530,49 +530,37 @@ impl StreamDecoder {
         {
             for part in parts {
                 if let Some(call) = get(part, "functionCall") {
-                    self.close(&mut events);
                     self.saw_tool_call = true;
                     self.calls += 1;
-                    let index = self.next_index;
-                    self.next_index += 1;
                     let id = get(call, "id")
                         .and_then(Value::as_str)
                         .map_or_else(|| format!("call_{}", self.calls), str::to_owned);
-                    events.push(StreamEvent::BlockStart {
-                        index,
-                        kind: BlockKind::ToolCall {
-                            id,
-                            name: get(call, "name")
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_owned(),
-                        },
-                    });
+                    let kind = BlockKind::ToolCall {
+                        id,
+                        name: get(call, "name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                    };
+                    // Gemini sends each call whole: a block of one delta.
+                    let index = self.blocks.start(None, kind, &mut events);
                     events.push(StreamEvent::BlockDelta {
                         index,
                         delta: Delta::ToolArguments(
                             get(call, "args").map_or_else(|| "{}".to_owned(), Value::to_string),
                         ),
                     });
-                    events.push(StreamEvent::BlockStop { index });
+                    self.blocks.close(&mut events);
                 } else if let Some(text) = get(part, "text").and_then(Value::as_str) {
                     let thought = get(part, "thought").and_then(Value::as_bool) == Some(true);
-                    let index = match self.open {
-                        Some((index, open_thought)) if open_thought == thought => index,
-                        _ => {
-                            self.close(&mut events);
-                            let index = self.next_index;
-                            self.next_index += 1;
-                            self.open = Some((index, thought));
-                            let kind = if thought {
-                                BlockKind::Reasoning
-                            } else {
-                                BlockKind::Text
-                            };
-                            events.push(StreamEvent::BlockStart { index, kind });
-                            index
+                    let kind = || {
+                        if thought {
+                            BlockKind::Reasoning
+                        } else {
+                            BlockKind::Text
                         }
                     };
+                    let index = self.blocks.ensure(Some(thought), kind, &mut events);
                     if !text.is_empty() {
                         events.push(StreamEvent::BlockDelta {
                             index,
@@ -601,7 +589,7 @@ impl StreamDecoder {
             .and_then(|candidate| get(candidate, "finishReason"))
             .and_then(Value::as_str)
         {
-            self.close(&mut events);
+            self.blocks.close(&mut events);
             let reason = decode_stop_reason(reason);
             events.push(StreamEvent::Finish(
                 if self.saw_tool_call && reason == StopReason::EndTurn {
@@ -617,14 +605,8 @@ impl StreamDecoder {
     /// Closes what is still open when the upstream stream ends.
     pub fn finish(&mut self) -> Vec<StreamEvent> {
         let mut events = Vec::new();
-        self.close(&mut events);
+        self.blocks.close(&mut events);
         events
-    }
-
-    fn close(&mut self, events: &mut Vec<StreamEvent>) {
-        if let Some((index, _)) = self.open.take() {
-            events.push(StreamEvent::BlockStop { index });
-        }
     }
 }
 

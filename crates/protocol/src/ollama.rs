@@ -6,8 +6,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::{
-    BlockKind, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message, Part,
-    Reasoning, ResponseCollector, ResponseFormat, Role, StopReason, StreamEvent, Tool, Usage,
+    BlockKind, BlockTracker, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message,
+    Part, Reasoning, ResponseCollector, ResponseFormat, Role, StopReason, StreamEvent, Tool, Usage,
     arguments_object, push_tool_result, text_of,
 };
 
@@ -392,8 +392,8 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, DecodeError> {
 #[derive(Debug, Default)]
 pub struct StreamDecoder {
     started: bool,
-    next_index: usize,
-    open: Option<(usize, bool)>,
+    /// `Some(thinking)` for text and reasoning blocks, `None` for a call.
+    blocks: BlockTracker<Option<bool>>,
     calls: usize,
 }
 
@@ -427,24 +427,14 @@ impl StreamDecoder {
                 .and_then(Value::as_str)
                 .filter(|t| !t.is_empty())
             {
-                let index = match self.open {
-                    Some((index, open)) if open == thought => index,
-                    _ => {
-                        self.close(&mut events);
-                        let index = self.next_index;
-                        self.next_index += 1;
-                        self.open = Some((index, thought));
-                        events.push(StreamEvent::BlockStart {
-                            index,
-                            kind: if thought {
-                                BlockKind::Reasoning
-                            } else {
-                                BlockKind::Text
-                            },
-                        });
-                        index
+                let kind = || {
+                    if thought {
+                        BlockKind::Reasoning
+                    } else {
+                        BlockKind::Text
                     }
                 };
+                let index = self.blocks.ensure(Some(thought), kind, &mut events);
                 events.push(StreamEvent::BlockDelta {
                     index,
                     delta: if thought {
@@ -461,22 +451,18 @@ impl StreamDecoder {
             .into_iter()
             .flatten()
         {
-            self.close(&mut events);
             self.calls += 1;
-            let index = self.next_index;
-            self.next_index += 1;
             let function = call.get("function").cloned().unwrap_or(Value::Null);
-            events.push(StreamEvent::BlockStart {
-                index,
-                kind: BlockKind::ToolCall {
-                    id: format!("call_{}", self.calls),
-                    name: function
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                },
-            });
+            let kind = BlockKind::ToolCall {
+                id: format!("call_{}", self.calls),
+                name: function
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            };
+            // Ollama sends each call whole: a block of one delta.
+            let index = self.blocks.start(None, kind, &mut events);
             events.push(StreamEvent::BlockDelta {
                 index,
                 delta: Delta::ToolArguments(
@@ -485,10 +471,10 @@ impl StreamDecoder {
                         .map_or_else(|| "{}".into(), Value::to_string),
                 ),
             });
-            events.push(StreamEvent::BlockStop { index });
+            self.blocks.close(&mut events);
         }
         if chunk.get("done").and_then(Value::as_bool) == Some(true) {
-            self.close(&mut events);
+            self.blocks.close(&mut events);
             let number = |name: &str| chunk.get(name).and_then(Value::as_u64).unwrap_or(0);
             events.push(StreamEvent::Usage(Usage {
                 input_tokens: number("prompt_eval_count"),
@@ -509,14 +495,8 @@ impl StreamDecoder {
     /// Closes what is still open when the upstream stream ends.
     pub fn finish(&mut self) -> Vec<StreamEvent> {
         let mut events = Vec::new();
-        self.close(&mut events);
+        self.blocks.close(&mut events);
         events
-    }
-
-    fn close(&mut self, events: &mut Vec<StreamEvent>) {
-        if let Some((index, _)) = self.open.take() {
-            events.push(StreamEvent::BlockStop { index });
-        }
     }
 }
 

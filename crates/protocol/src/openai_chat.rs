@@ -4,8 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::{
-    BlockKind, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message, Part,
-    Reasoning, ResponseFormat, Role, StopReason, StreamEvent, Tool, ToolChoice, Usage,
+    BlockKind, BlockTracker, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message,
+    Part, Reasoning, ResponseFormat, Role, StopReason, StreamEvent, Tool, ToolChoice, Usage,
     push_tool_result,
 };
 
@@ -681,9 +681,8 @@ pub fn encode_response(response: &ChatResponse, created: u64) -> Value {
 #[derive(Debug, Default)]
 pub struct StreamDecoder {
     started: bool,
-    next_index: usize,
-    /// The open block: its index, and for tool calls OpenAI's tool index.
-    open: Option<(usize, OpenBlock)>,
+    /// The open block; for tool calls, OpenAI's tool index.
+    blocks: BlockTracker<OpenBlock>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -735,8 +734,11 @@ impl StreamDecoder {
                     .and_then(Value::as_str)
                     .filter(|t| !t.is_empty())
                 {
-                    let index =
-                        self.ensure_open(OpenBlock::Reasoning, BlockKind::Reasoning, &mut events);
+                    let index = self.blocks.ensure(
+                        OpenBlock::Reasoning,
+                        || BlockKind::Reasoning,
+                        &mut events,
+                    );
                     events.push(StreamEvent::BlockDelta {
                         index,
                         delta: Delta::Reasoning(text.to_owned()),
@@ -749,7 +751,9 @@ impl StreamDecoder {
                 .and_then(Value::as_str)
                 .filter(|t| !t.is_empty())
             {
-                let index = self.ensure_open(OpenBlock::Text, BlockKind::Text, &mut events);
+                let index = self
+                    .blocks
+                    .ensure(OpenBlock::Text, || BlockKind::Text, &mut events);
                 events.push(StreamEvent::BlockDelta {
                     index,
                     delta: Delta::Text(text.to_owned()),
@@ -759,8 +763,10 @@ impl StreamDecoder {
                 for call in calls {
                     let tool_index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
                     let function = call.get("function");
-                    let is_open =
-                        matches!(self.open, Some((_, OpenBlock::Tool(open))) if open == tool_index);
+                    let is_open = matches!(
+                        self.blocks.open(),
+                        Some((_, OpenBlock::Tool(open))) if *open == tool_index
+                    );
                     if !is_open {
                         let kind = BlockKind::ToolCall {
                             id: call
@@ -774,10 +780,11 @@ impl StreamDecoder {
                                 .unwrap_or_default()
                                 .to_owned(),
                         };
-                        self.start_block(OpenBlock::Tool(tool_index), kind, &mut events);
+                        self.blocks
+                            .start(OpenBlock::Tool(tool_index), kind, &mut events);
                     }
                     if let (Some((index, _)), Some(arguments)) = (
-                        self.open,
+                        self.blocks.open(),
                         function
                             .and_then(|f| f.get("arguments"))
                             .and_then(Value::as_str)
@@ -791,7 +798,7 @@ impl StreamDecoder {
                 }
             }
             if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-                self.close(&mut events);
+                self.blocks.close(&mut events);
                 events.push(StreamEvent::Finish(decode_stop_reason(reason)));
             }
         }
@@ -804,40 +811,8 @@ impl StreamDecoder {
     /// Closes what is still open when the upstream stream ends.
     pub fn finish(&mut self) -> Vec<StreamEvent> {
         let mut events = Vec::new();
-        self.close(&mut events);
+        self.blocks.close(&mut events);
         events
-    }
-
-    fn ensure_open(
-        &mut self,
-        block: OpenBlock,
-        kind: BlockKind,
-        events: &mut Vec<StreamEvent>,
-    ) -> usize {
-        match self.open {
-            Some((index, open)) if open == block => index,
-            _ => self.start_block(block, kind, events),
-        }
-    }
-
-    fn start_block(
-        &mut self,
-        block: OpenBlock,
-        kind: BlockKind,
-        events: &mut Vec<StreamEvent>,
-    ) -> usize {
-        self.close(events);
-        let index = self.next_index;
-        self.next_index += 1;
-        self.open = Some((index, block));
-        events.push(StreamEvent::BlockStart { index, kind });
-        index
-    }
-
-    fn close(&mut self, events: &mut Vec<StreamEvent>) {
-        if let Some((index, _)) = self.open.take() {
-            events.push(StreamEvent::BlockStop { index });
-        }
     }
 }
 

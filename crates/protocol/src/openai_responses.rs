@@ -5,8 +5,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::{
-    BlockKind, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message, Part,
-    Reasoning, ResponseFormat, Role, StopReason, StreamEvent, Tool, ToolChoice, Usage, text_of,
+    BlockKind, BlockTracker, ChatRequest, ChatResponse, DecodeError, Delta, ImageSource, Message,
+    Part, Reasoning, ResponseFormat, Role, StopReason, StreamEvent, Tool, ToolChoice, Usage,
+    text_of,
 };
 
 fn invalid(message: impl Into<String>) -> DecodeError {
@@ -643,9 +644,8 @@ pub fn encode_response(response: &ChatResponse, created_at: u64) -> Value {
 /// Turns Responses stream events into canonical events.
 #[derive(Debug, Default)]
 pub struct StreamDecoder {
-    next_index: usize,
-    /// The open block: canonical index and whether it is text.
-    open: Option<(usize, bool)>,
+    /// The open block, keyed by whether it is text.
+    blocks: BlockTracker<bool>,
     saw_tool_call: bool,
     /// Signature (encrypted reasoning) to attach when the reasoning item ends.
     pending_signature: Option<String>,
@@ -706,7 +706,7 @@ impl StreamDecoder {
                 }
             }
             "response.output_text.delta" | "response.refusal.delta" => {
-                let index = match self.open {
+                let index = match self.blocks.open() {
                     Some((index, true)) => index,
                     _ => self.start(BlockKind::Text, true, &mut events),
                 };
@@ -722,7 +722,7 @@ impl StreamDecoder {
                 });
             }
             "response.function_call_arguments.delta" => {
-                if let Some((index, _)) = self.open {
+                if let Some((index, _)) = self.blocks.open() {
                     events.push(StreamEvent::BlockDelta {
                         index,
                         delta: Delta::ToolArguments(
@@ -736,7 +736,7 @@ impl StreamDecoder {
                 }
             }
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
-                if let Some((index, false)) = self.open {
+                if let Some((index, false)) = self.blocks.open() {
                     events.push(StreamEvent::BlockDelta {
                         index,
                         delta: Delta::Reasoning(
@@ -798,23 +798,20 @@ impl StreamDecoder {
 
     fn start(&mut self, kind: BlockKind, is_text: bool, events: &mut Vec<StreamEvent>) -> usize {
         self.close(events);
-        let index = self.next_index;
-        self.next_index += 1;
-        self.open = Some((index, is_text));
-        events.push(StreamEvent::BlockStart { index, kind });
-        index
+        self.blocks.start(is_text, kind, events)
     }
 
+    /// Ends the open block, attaching the signature its item carried.
     fn close(&mut self, events: &mut Vec<StreamEvent>) {
-        if let Some((index, _)) = self.open.take() {
-            if let Some(signature) = self.pending_signature.take() {
-                events.push(StreamEvent::BlockDelta {
-                    index,
-                    delta: Delta::Signature(signature),
-                });
-            }
-            events.push(StreamEvent::BlockStop { index });
+        if let Some((index, _)) = self.blocks.open()
+            && let Some(signature) = self.pending_signature.take()
+        {
+            events.push(StreamEvent::BlockDelta {
+                index,
+                delta: Delta::Signature(signature),
+            });
         }
+        self.blocks.close(events);
     }
 }
 
