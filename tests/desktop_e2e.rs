@@ -123,7 +123,7 @@ async fn overview_shows_the_gateway_and_counts_requests_live() {
     let data_dir = tempfile::tempdir().unwrap();
     let dead_port = free_port();
     let key = {
-        let store = Store::open_in_dir(data_dir.path()).unwrap();
+        let mut store = Store::open_in_dir(data_dir.path()).unwrap();
         store
             .add_provider(&NewProvider {
                 name: "Offline".into(),

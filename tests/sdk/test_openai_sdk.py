@@ -72,7 +72,7 @@ def test_requests_are_counted_and_survive_sigterm(switchyard):
     ):
         pass
     switchyard.stop()
-    totals = switchyard.cli_json("usage")
+    totals = switchyard.cli_json("usage")["totals"]
     assert totals["requests"] == 2
     assert totals["succeeded"] == 2
     assert totals["prompt_tokens"] == 18

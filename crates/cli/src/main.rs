@@ -2,6 +2,9 @@
 //! providers, API keys, settings and usage from the command line. It links no
 //! GUI library, so it runs on servers.
 
+mod routing;
+mod usage;
+
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -38,11 +41,25 @@ enum Command {
     /// Manage the API keys clients use to call the gateway
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Manage combos: model names that try several targets in order
+    /// Manage the accounts (keys) of providers: several per provider
     #[command(subcommand)]
-    Combo(ComboCommand),
-    /// Show request totals
-    Usage,
+    Account(routing::AccountCommand),
+    /// Manage combos: model names that try several targets
+    #[command(subcommand)]
+    Combo(routing::ComboCommand),
+    /// Manage aliases: short model names for a target or combo
+    #[command(subcommand)]
+    Alias(routing::AliasCommand),
+    /// Show or set model prices (USD per million tokens)
+    #[command(subcommand)]
+    Price(routing::PriceCommand),
+    /// Set quota limits per account and show quota windows
+    #[command(subcommand)]
+    Quota(routing::QuotaCommand),
+    /// Show usage and cost, in total or by provider, model, account, key or combo
+    Usage(usage::UsageArgs),
+    /// Show recent requests with the path each took
+    Log(usage::LogArgs),
     /// Show or change settings
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -74,6 +91,9 @@ enum ProviderCommand {
     Presets,
     /// Replace a provider's model list with what its models endpoint reports
     RefreshModels { name: String },
+    /// How the provider picks among its accounts: priority, round-robin,
+    /// sticky, or default (the account_strategy setting)
+    Strategy { name: String, strategy: String },
 }
 
 #[derive(Debug, Args)]
@@ -133,20 +153,6 @@ impl From<KindArg> for ProviderKind {
 }
 
 #[derive(Debug, Subcommand)]
-enum ComboCommand {
-    /// Add a combo: NAME becomes a model that tries TARGETS (`prefix/model`) in order
-    Add {
-        name: String,
-        #[arg(required = true, value_name = "TARGET")]
-        targets: Vec<String>,
-    },
-    /// List combos
-    List,
-    /// Remove a combo
-    Remove { name: String },
-}
-
-#[derive(Debug, Subcommand)]
 enum KeyCommand {
     /// Create a key and print it (it is shown only once)
     Create {
@@ -192,22 +198,15 @@ fn run(cli: Cli) -> Result<()> {
     let output = Output { json: cli.json };
     match cli.command {
         Command::Serve(args) => serve(&data_dir, args),
-        Command::Provider(command) => provider(&open_store(&data_dir)?, command, output),
+        Command::Provider(command) => provider(&mut open_store(&data_dir)?, command, output),
         Command::Key(command) => key(&open_store(&data_dir)?, command, output),
-        Command::Combo(command) => combo(&open_store(&data_dir)?, command, output),
-        Command::Usage => {
-            let totals = open_store(&data_dir)?.usage_totals()?;
-            output.print(&totals, || {
-                format!(
-                    "requests:          {}\nsucceeded:         {}\nfailed:            {}\nprompt tokens:     {}\ncompletion tokens: {}",
-                    totals.requests,
-                    totals.succeeded,
-                    totals.failed,
-                    totals.prompt_tokens,
-                    totals.completion_tokens
-                )
-            })
-        }
+        Command::Account(command) => routing::account(&open_store(&data_dir)?, command, output),
+        Command::Combo(command) => routing::combo(&open_store(&data_dir)?, command, output),
+        Command::Alias(command) => routing::alias(&open_store(&data_dir)?, command, output),
+        Command::Price(command) => routing::price(&open_store(&data_dir)?, command, output),
+        Command::Quota(command) => routing::quota(&open_store(&data_dir)?, command, output),
+        Command::Usage(args) => usage::usage(&open_store(&data_dir)?, args, output),
+        Command::Log(args) => usage::log(&open_store(&data_dir)?, args, output),
         Command::Config(command) => config(&open_store(&data_dir)?, command, output),
     }
 }
@@ -285,25 +284,38 @@ async fn shutdown_signal() {
     }
 }
 
-fn provider(store: &Store, command: ProviderCommand, output: Output) -> Result<()> {
+/// An upstream API key from the flag or environment, or standard input.
+pub(crate) fn read_secret(api_key: Option<String>, from_stdin: bool) -> Result<String> {
+    let api_key = match (api_key, from_stdin) {
+        (Some(key), _) => key,
+        (None, true) => {
+            let mut key = String::new();
+            std::io::stdin()
+                .read_to_string(&mut key)
+                .context("cannot read the API key from standard input")?;
+            key.trim().to_owned()
+        }
+        (None, false) => bail!(
+            "the provider's API key is missing: pass --api-key-stdin, set SWITCHYARD_PROVIDER_API_KEY, or pass --api-key"
+        ),
+    };
+    if api_key.is_empty() {
+        bail!("the provider's API key is empty");
+    }
+    Ok(api_key)
+}
+
+/// A Unix-millisecond time as UTC, to the second.
+pub(crate) fn when(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|time| time.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+fn provider(store: &mut Store, command: ProviderCommand, output: Output) -> Result<()> {
     match command {
         ProviderCommand::Add(args) => {
-            let api_key = match (args.api_key, args.api_key_stdin) {
-                (Some(key), _) => key,
-                (None, true) => {
-                    let mut key = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut key)
-                        .context("cannot read the API key from standard input")?;
-                    key.trim().to_owned()
-                }
-                (None, false) => bail!(
-                    "the provider's API key is missing: pass --api-key-stdin, set SWITCHYARD_PROVIDER_API_KEY, or pass --api-key"
-                ),
-            };
-            if api_key.is_empty() {
-                bail!("the provider's API key is empty");
-            }
+            let api_key = read_secret(args.api_key, args.api_key_stdin)?;
             let preset = match &args.preset {
                 Some(id) => Some(presets::preset(id).with_context(|| {
                     format!("no preset {id:?}; see `switchyard provider presets`")
@@ -413,7 +425,13 @@ fn provider(store: &Store, command: ProviderCommand, output: Output) -> Result<(
                 .connect_timeout(std::time::Duration::from_secs(10))
                 .timeout(std::time::Duration::from_secs(30))
                 .build()?;
-            let models = runtime.block_on(presets::fetch_models(&http, &provider))?;
+            let account = store
+                .accounts_of(provider.id)?
+                .into_iter()
+                .find(|account| account.enabled)
+                .context("the provider has no enabled account to ask with")?;
+            let models =
+                runtime.block_on(presets::fetch_models(&http, &provider, &account.api_key))?;
             let provider = store.set_provider_models(&provider.name, &models)?;
             output.print(&provider, || {
                 format!(
@@ -424,46 +442,8 @@ fn provider(store: &Store, command: ProviderCommand, output: Output) -> Result<(
                 )
             })
         }
-    }
-}
-
-fn combo(store: &Store, command: ComboCommand, output: Output) -> Result<()> {
-    match command {
-        ComboCommand::Add { name, targets } => {
-            if name.is_empty() || name.contains('/') {
-                bail!(
-                    "a combo name must be non-empty and contain no '/' (those name provider models)"
-                );
-            }
-            if let Some(bad) = targets.iter().find(|target| !target.contains('/')) {
-                bail!("the target {bad:?} is not a provider model: name it as <prefix>/<model>");
-            }
-            let combo = store.add_combo(&name, &targets)?;
-            output.print(&combo, || {
-                format!(
-                    "added combo {:?}: {}",
-                    combo.name,
-                    combo.targets.join(" -> ")
-                )
-            })
-        }
-        ComboCommand::List => {
-            let combos = store.list_combos()?;
-            output.print(&combos, || {
-                if combos.is_empty() {
-                    return "no combos yet: add one with `switchyard combo add NAME TARGET...`"
-                        .into();
-                }
-                combos
-                    .iter()
-                    .map(|combo| format!("{:<20} {}", combo.name, combo.targets.join(" -> ")))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-        }
-        ComboCommand::Remove { name } => {
-            let combo = store.remove_combo(&name)?;
-            output.print(&combo, || format!("removed combo {:?}", combo.name))
+        ProviderCommand::Strategy { name, strategy } => {
+            routing::set_provider_strategy(store, &name, &strategy, output)
         }
     }
 }
@@ -518,19 +498,24 @@ fn config(store: &Store, command: ConfigCommand, output: Output) -> Result<()> {
             let address = ListenAddress::default()
                 .resolve(&settings)
                 .map_err(anyhow::Error::msg)?;
-            let values = serde_json::json!({
-                "host": address.ip().to_string(),
-                "port": address.port(),
-                "allow_unauthenticated_loopback": settings.allow_unauthenticated_loopback,
-            });
-            output.print(&values, || {
-                format!(
-                    "host = {}\nport = {}\nallow_unauthenticated_loopback = {}",
-                    address.ip(),
-                    address.port(),
-                    settings.allow_unauthenticated_loopback
-                )
-            })
+            let mut values = serde_json::Map::new();
+            let mut text = Vec::new();
+            for key in SettingKey::ALL {
+                let stored = store.setting(key.name())?;
+                let shown = match (key, &stored) {
+                    (SettingKey::Host, None) => address.ip().to_string(),
+                    (SettingKey::Port, None) => address.port().to_string(),
+                    (_, Some(value)) => value.clone(),
+                    (_, None) => "(default)".to_owned(),
+                };
+                text.push(format!("{} = {shown}", key.name()));
+                let value = match key {
+                    SettingKey::Port => serde_json::json!(address.port()),
+                    _ => serde_json::Value::String(shown),
+                };
+                values.insert(key.name().to_owned(), value);
+            }
+            output.print(&values, || text.join("\n"))
         }
         ConfigCommand::Get { key } => {
             let key = SettingKey::parse(&key).map_err(anyhow::Error::msg)?;
@@ -579,12 +564,16 @@ fn check_base_url(base_url: &str) -> Result<String> {
 
 /// Prints results as text or JSON.
 #[derive(Debug, Clone, Copy)]
-struct Output {
+pub(crate) struct Output {
     json: bool,
 }
 
 impl Output {
-    fn print<T: Serialize>(self, value: &T, text: impl FnOnce() -> String) -> Result<()> {
+    pub(crate) fn print<T: Serialize>(
+        self,
+        value: &T,
+        text: impl FnOnce() -> String,
+    ) -> Result<()> {
         if self.json {
             println!("{}", serde_json::to_string_pretty(value)?);
         } else {

@@ -159,8 +159,9 @@ fn settings_are_validated_and_used_by_config_list() {
 #[test]
 fn usage_starts_at_zero() {
     let cli = Cli::new();
-    let totals = cli.json(&["usage"]);
-    assert_eq!(totals["requests"], 0);
+    let usage = cli.json(&["usage"]);
+    assert_eq!(usage["totals"]["requests"], 0);
+    assert_eq!(usage["by_account"], Value::Array(vec![]));
 }
 
 #[test]
@@ -175,8 +176,36 @@ fn serve_explains_a_taken_port() {
 #[test]
 fn combos_can_be_added_listed_and_removed() {
     let cli = Cli::new();
-    let combo = cli.json(&["combo", "add", "fast", "a/x", "b/y"]);
-    assert_eq!(combo["targets"], serde_json::json!(["a/x", "b/y"]));
+    let combo = cli.json(&[
+        "combo",
+        "add",
+        "fast",
+        "a/x",
+        "b/y=3",
+        "--strategy",
+        "weighted",
+    ]);
+    assert_eq!(combo["strategy"], "weighted");
+    assert_eq!(
+        combo["targets"],
+        serde_json::json!([
+            {"target": "a/x", "weight": 1, "enabled": true},
+            {"target": "b/y", "weight": 3, "enabled": true}
+        ])
+    );
+    // Nested combos and aliases, but no cycles.
+    cli.json(&["alias", "add", "quick", "fast"]);
+    cli.json(&["combo", "add", "outer", "quick", "c/z"]);
+    assert!(
+        cli.fails(&["alias", "add", "loop", "loop"])
+            .contains("cycle")
+    );
+    assert!(
+        cli.fails(&["combo", "add", "fast2", "missing"])
+            .contains("neither")
+    );
+    let disabled = cli.json(&["combo", "disable", "fast", "a/x"]);
+    assert_eq!(disabled["targets"][0]["enabled"], false);
     assert_eq!(cli.json(&["combo", "list"])[0]["name"], "fast");
     assert!(
         cli.fails(&["combo", "add", "bad/name", "a/x"])
@@ -190,6 +219,8 @@ fn combos_can_be_added_listed_and_removed() {
         cli.fails(&["combo", "add", "fast", "a/x"])
             .contains("already exists")
     );
+    cli.json(&["combo", "remove", "outer"]);
+    cli.json(&["alias", "remove", "quick"]);
     cli.json(&["combo", "remove", "fast"]);
     assert_eq!(cli.json(&["combo", "list"]), Value::Array(vec![]));
 }

@@ -28,6 +28,17 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// A short name for logs and the request log, such as `openai-chat`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OpenAiChat => "openai-chat",
+            Self::OpenAiResponses => "openai-responses",
+            Self::AnthropicMessages => "anthropic",
+            Self::Gemini => "gemini",
+            Self::Ollama => "ollama",
+        }
+    }
+
     /// The dialect a client uses on this path (OpenAI's unless known otherwise).
     pub fn for_path(path: &str) -> Self {
         if path.starts_with("/v1/messages") {

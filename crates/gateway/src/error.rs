@@ -20,6 +20,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Sentence for the user.
     pub message: String,
+    /// Seconds after which a retry may succeed, sent as `Retry-After`.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -34,6 +36,7 @@ impl ApiError {
             error_type,
             code,
             message,
+            retry_after_secs: None,
         }
     }
 
@@ -83,6 +86,37 @@ impl ApiError {
             StatusCode::BAD_GATEWAY,
             "upstream_error",
             "upstream_unreachable",
+            message.into(),
+        )
+    }
+
+    /// The provider did not answer in time (504).
+    pub fn upstream_timeout(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_error",
+            "upstream_timeout",
+            message.into(),
+        )
+    }
+
+    /// Every account that could serve the request is cooling down or out of
+    /// quota (429, with the time to retry in the message).
+    pub fn all_accounts_busy(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "all_accounts_cooling_down",
+            message.into(),
+        )
+    }
+
+    /// Every provider that could serve the request is failing (503).
+    pub fn providers_unavailable(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_error",
+            "providers_unavailable",
             message.into(),
         )
     }
@@ -140,7 +174,13 @@ impl ApiError {
 
     /// The response for a client speaking `dialect`.
     pub fn into_response_for(self, dialect: Dialect) -> Response {
-        (self.status, Json(self.to_json_for(dialect))).into_response()
+        let mut response = (self.status, Json(self.to_json_for(dialect))).into_response();
+        if let Some(seconds) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

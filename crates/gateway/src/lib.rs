@@ -8,19 +8,24 @@
 mod auth;
 pub mod dialect;
 mod error;
+mod health;
 pub mod presets;
+pub mod pricing;
+pub mod quota;
 mod routes;
+pub mod routing;
 pub mod settings;
 mod upstream;
 mod usage;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
-use switchyard_store::{Store, StoreError};
+use switchyard_store::{Cooldown, QuotaMetric, ReportedQuota, Store, StoreError, now_millis};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -30,6 +35,9 @@ pub use error::ApiError;
 pub use routes::router;
 pub use settings::{ListenAddress, Settings};
 pub use usage::UsageRecorder;
+
+use health::Health;
+use routing::{Candidate, Plan, Planner, RoutingConfig};
 
 /// Errors that stop the gateway from starting.
 #[derive(Debug, thiserror::Error)]
@@ -61,40 +69,193 @@ pub enum StartError {
     HttpClient(#[from] reqwest::Error),
 }
 
+/// The handlers' database connection and the routing configuration read
+/// through it, kept until the database changes.
+struct StoreCell {
+    store: Store,
+    config: Arc<RoutingConfig>,
+    /// SQLite's `data_version` when `config` was read.
+    version: i64,
+    /// This connection wrote something routing reads (a cooldown).
+    stale: bool,
+}
+
 /// Shared state of the running gateway, cloned into every handler.
 #[derive(Clone)]
 pub struct RouterState {
-    /// Connection used by request handlers for short reads (providers, keys, settings).
-    store: Arc<Mutex<Store>>,
+    /// Connection used by request handlers for short reads and rare writes.
+    store: Arc<Mutex<StoreCell>>,
     /// HTTP client for upstream requests; one pool for all providers.
     http: reqwest::Client,
     /// Queue to the usage writer.
     usage: UsageRecorder,
+    /// Circuit breakers and rotation counters.
+    health: Arc<Health>,
+    /// What providers last reported about each account's limits.
+    reported: Arc<Mutex<HashMap<(i64, QuotaMetric), ReportedQuota>>>,
 }
 
 impl RouterState {
     /// Builds the state around an open store and a usage recorder.
     pub fn new(store: Store, usage: UsageRecorder) -> Result<Self, StartError> {
+        let config = RoutingConfig::load(&store)?;
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(config.settings.connect_timeout)
             .tcp_nodelay(true)
             .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let reported = store
+            .list_reported_quotas()?
+            .into_iter()
+            .map(|report| ((report.account_id, report.metric), report))
+            .collect();
+        let version = store.data_version()?;
         Ok(Self {
-            store: Arc::new(Mutex::new(store)),
+            store: Arc::new(Mutex::new(StoreCell {
+                store,
+                config: Arc::new(config),
+                version,
+                stale: false,
+            })),
             http,
             usage,
+            health: Arc::default(),
+            reported: Arc::new(Mutex::new(reported)),
         })
+    }
+
+    fn cell(&self) -> std::sync::MutexGuard<'_, StoreCell> {
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `read` against the store. Handlers only do short reads here.
     fn with_store<T>(&self, read: impl FnOnce(&Store) -> T) -> T {
-        let store = self
-            .store
+        read(&self.cell().store)
+    }
+
+    /// The routing configuration, read again if the database changed since.
+    fn config(&self) -> Result<Arc<RoutingConfig>, ApiError> {
+        let mut cell = self.cell();
+        let version = cell.store.data_version().map_err(database_error)?;
+        if version != cell.version || cell.stale {
+            cell.config = Arc::new(RoutingConfig::load(&cell.store).map_err(database_error)?);
+            cell.version = version;
+            cell.stale = false;
+        }
+        Ok(Arc::clone(&cell.config))
+    }
+
+    /// Plans where a request for `model` may go.
+    fn plan(&self, config: &RoutingConfig, model: &str) -> Result<Plan, ApiError> {
+        let reported = self
+            .reported
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        read(&store)
+        let window_usage = |limit: &switchyard_store::QuotaLimit, now: i64| {
+            let since = quota::window_start(limit.window, now);
+            self.with_store(|store| store.account_usage_since(limit.account_id, since))
+                .inspect_err(|error| tracing::warn!(%error, "cannot count quota usage"))
+                .ok()
+                .map(|count| quota::WindowStanding::of(limit, &count, now))
+        };
+        Planner {
+            config,
+            health: &self.health,
+            reported: &reported,
+            window_usage: &window_usage,
+        }
+        .plan(model)
     }
+
+    /// Learns from a failed attempt: cools the account (or one of its models)
+    /// down, or counts the failure against the provider's breaker.
+    fn learn_failure(
+        &self,
+        config: &RoutingConfig,
+        candidate: &Candidate,
+        failure: health::Failure,
+        provider_says: Option<Duration>,
+        status: u16,
+        body: &str,
+    ) {
+        let provider = &candidate.provider.provider;
+        if failure.trips_breaker() {
+            if self.health.provider_failed(provider.id, &config.settings) {
+                tracing::warn!(provider = %provider.name, "circuit breaker opened");
+            }
+            return;
+        }
+        self.health.provider_answered(provider.id);
+        // An error about one model locks out that model only.
+        let model = if body.contains(candidate.upstream_model.as_str())
+            && !candidate.upstream_model.is_empty()
+        {
+            candidate.upstream_model.as_str()
+        } else {
+            ""
+        };
+        let previous = config.cooldown(candidate.account.id, model);
+        let Some((wait, failures)) =
+            health::next_cooldown(failure, previous, provider_says, &config.settings)
+        else {
+            return;
+        };
+        let cooldown = Cooldown {
+            account_id: candidate.account.id,
+            model: model.to_owned(),
+            until: now_millis() + wait.as_millis() as i64,
+            failures,
+            status,
+            reason: failure.describe().to_owned(),
+        };
+        tracing::info!(
+            provider = %provider.name,
+            account = %candidate.account.label,
+            model,
+            seconds = wait.as_secs(),
+            failures,
+            "account cooling down"
+        );
+        let mut cell = self.cell();
+        match cell.store.set_cooldown(&cooldown) {
+            Ok(()) => cell.stale = true,
+            Err(error) => tracing::error!(%error, "cannot store a cooldown"),
+        }
+    }
+
+    /// Learns from an answer: the provider is up, and an account that was
+    /// cooling down (this was its probe) is well again.
+    fn learn_success(&self, config: &RoutingConfig, candidate: &Candidate) {
+        self.health
+            .provider_answered(candidate.provider.provider.id);
+        for model in ["", candidate.upstream_model.as_str()] {
+            if config.cooldown(candidate.account.id, model).is_some() {
+                let mut cell = self.cell();
+                match cell.store.clear_cooldown(candidate.account.id, model) {
+                    Ok(()) => cell.stale = true,
+                    Err(error) => tracing::error!(%error, "cannot clear a cooldown"),
+                }
+            }
+        }
+    }
+
+    /// Keeps what a provider's headers said about an account's limits.
+    fn note_reported_quotas(&self, reports: &[ReportedQuota]) {
+        let mut reported = self
+            .reported
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for report in reports {
+            reported.insert((report.account_id, report.metric), report.clone());
+        }
+    }
+}
+
+fn database_error(error: StoreError) -> ApiError {
+    tracing::error!(%error, "cannot read the database");
+    ApiError::internal("the gateway could not read its database")
 }
 
 /// A gateway that is accepting requests.

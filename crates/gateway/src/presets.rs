@@ -165,20 +165,22 @@ pub enum ModelListError {
     },
 }
 
-/// Asks the provider's own models endpoint which models it offers.
+/// Asks the provider's own models endpoint which models it offers, with
+/// the key of one of its accounts.
 pub async fn fetch_models(
     http: &reqwest::Client,
     provider: &Provider,
+    api_key: &str,
 ) -> Result<Vec<String>, ModelListError> {
     let url = format!("{}/models", provider.base_url.trim_end_matches('/'));
     let request = match Dialect::of_provider(provider.kind) {
         Dialect::AnthropicMessages => http
             .get(url)
-            .header("x-api-key", &provider.api_key)
+            .header("x-api-key", api_key)
             .header("anthropic-version", "2023-06-01"),
-        Dialect::Gemini => http.get(url).header("x-goog-api-key", &provider.api_key),
+        Dialect::Gemini => http.get(url).header("x-goog-api-key", api_key),
         Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Ollama => {
-            http.get(url).bearer_auth(&provider.api_key)
+            http.get(url).bearer_auth(api_key)
         }
     };
     let response = request

@@ -13,13 +13,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
-use switchyard_store::{FailedAttempt, RequestRecord, now_millis};
+use switchyard_protocol::Usage;
+use switchyard_store::{Attempt, KEY_PREFIX, Price, RequestRecord, now_millis};
 use tower::ServiceBuilder;
 use tower::util::MapRequestLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::{CallerKey, require_api_key};
 use crate::dialect::Dialect;
+use crate::routing::{Candidate, Plan, PlanStep};
 use crate::upstream::{self, IncomingChat};
 use crate::{ApiError, RouterState};
 
@@ -137,9 +139,13 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 
 /// `GET /v1/models`: every model of every enabled provider as `prefix/model`.
 async fn list_models(State(state): State<RouterState>) -> Result<Json<Value>, ApiError> {
-    let (providers, combos) = state
+    let (providers, combos, aliases) = state
         .with_store(|store| {
-            Ok::<_, switchyard_store::StoreError>((store.list_providers()?, store.list_combos()?))
+            Ok::<_, switchyard_store::StoreError>((
+                store.list_providers()?,
+                store.list_combos()?,
+                store.list_aliases()?,
+            ))
         })
         .map_err(|error| {
             tracing::error!(%error, "cannot list providers");
@@ -153,7 +159,16 @@ async fn list_models(State(state): State<RouterState>) -> Result<Json<Value>, Ap
             "owned_by": "switchyard-combo",
         })
     });
+    let alias_models = aliases.iter().map(|alias| {
+        json!({
+            "id": alias.name,
+            "object": "model",
+            "created": alias.created_at / 1000,
+            "owned_by": "switchyard-alias",
+        })
+    });
     let data: Vec<Value> = combo_models
+        .chain(alias_models)
         .chain(
             providers
                 .iter()
@@ -330,8 +345,8 @@ async fn count_tokens(
         Err(error) => return error.into_response_for(dialect),
     };
     // An unknown model can still be counted locally.
-    let provider = upstream::resolve_provider(&state, &incoming.model).ok();
-    match upstream::count_tokens(&state, provider, incoming, &headers).await {
+    let candidate = first_candidate(&state, &incoming.model).ok();
+    match upstream::count_tokens(&state, candidate, incoming, &headers).await {
         Ok(counted) => Json(counted).into_response(),
         Err(error) => error.into_response_for(dialect),
     }
@@ -355,12 +370,20 @@ async fn embeddings(
         Err(error) => return pending.fail(error),
     };
     pending.record.model = incoming.model.clone();
-    let provider = match upstream::resolve_provider(&state, &incoming.model) {
-        Ok(provider) => provider,
+    let candidate = match first_candidate(&state, &incoming.model) {
+        Ok(candidate) => candidate,
         Err(error) => return pending.fail(error),
     };
-    pending.record.provider = Some(provider.name.clone());
-    upstream::forward_openai_json(&state, provider, "/embeddings", incoming, pending).await
+    pending.begin_attempt(&candidate);
+    upstream::forward_openai_json(&state, &candidate, "/embeddings", incoming, pending).await
+}
+
+/// The first account a request for `model` would go to.
+fn first_candidate(state: &RouterState, model: &str) -> Result<Candidate, ApiError> {
+    let config = state.config()?;
+    let plan = state.plan(&config, model)?;
+    let first = plan.candidates().next().cloned();
+    first.ok_or_else(|| nothing_to_try(model, &plan))
 }
 
 /// `POST /v1/chat/completions` (OpenAI Chat Completions).
@@ -433,9 +456,9 @@ async fn handle_chat(
     route_chat(state, pending, headers, incoming).await
 }
 
-/// Picks the provider for a parsed request and forwards it. A combo's targets
-/// are tried in order until one answers; a failure before anything reached
-/// the client moves on to the next target.
+/// Plans where a parsed request may go and forwards it: each candidate
+/// (target and account) in turn until one answers. A failure before
+/// anything reached the client moves on to the next candidate.
 async fn route_chat(
     state: &RouterState,
     mut pending: PendingRecord,
@@ -444,48 +467,40 @@ async fn route_chat(
 ) -> Response {
     pending.record.model = incoming.model.clone();
     pending.record.stream = incoming.stream;
-    let combo = if incoming.model.contains('/') {
-        None
-    } else {
-        match state.with_store(|store| store.combo_by_name(&incoming.model)) {
-            Ok(combo) => combo,
-            Err(error) => {
-                tracing::error!(%error, "cannot read combos");
-                return pending.fail(ApiError::internal(
-                    "the gateway could not read its database",
-                ));
-            }
-        }
+    let config = match state.config() {
+        Ok(config) => config,
+        Err(error) => return pending.fail(error),
     };
-    let targets = match combo {
-        Some(combo) => combo.targets,
-        None => vec![incoming.model.clone()],
+    let plan = match state.plan(&config, &incoming.model) {
+        Ok(plan) => plan,
+        Err(error) => return pending.fail(error),
     };
-    let mut last_error =
-        ApiError::model_not_found(format!("the combo {:?} has no targets", incoming.model));
-    for (position, target) in targets.iter().enumerate() {
-        let has_fallback = position + 1 < targets.len();
-        let provider = match upstream::resolve_provider(state, target) {
-            Ok(provider) => provider,
-            Err(error) if has_fallback => {
-                pending.record.failed_attempts.push(FailedAttempt {
-                    target: target.clone(),
-                    provider: None,
-                    status: error.status.as_u16(),
-                    latency_ms: 0,
-                });
-                last_error = error;
+    pending.record.combo = plan.combo.clone();
+    if config.settings.log_bodies {
+        pending.log_bodies = true;
+        pending.capture_request(&incoming.body_json());
+    }
+    let count = plan.candidates().count();
+    let mut tried = 0;
+    let mut last_error = None;
+    for step in &plan.steps {
+        let candidate = match step {
+            PlanStep::Skip(skipped) => {
+                pending.record.attempts.push(skipped.clone());
                 continue;
             }
-            Err(error) => return pending.fail(error),
+            PlanStep::Try(candidate) => candidate,
         };
-        pending.record.provider = Some(provider.name.clone());
-        let provider_name = provider.name.clone();
-        let attempt_started = Instant::now();
+        tried += 1;
+        let has_fallback = tried < count;
+        pending.begin_attempt(candidate);
+        if candidate.probe {
+            tracing::info!(provider = %candidate.provider_name(), "probing a provider whose circuit breaker was open");
+        }
         match upstream::forward_chat(
             state,
-            provider,
-            target,
+            &config,
+            candidate,
             &incoming,
             headers,
             pending,
@@ -494,20 +509,67 @@ async fn route_chat(
         .await
         {
             Ok(response) => return response,
-            Err((returned, error)) => {
-                tracing::info!(target = %target, provider = %provider_name, status = error.status.as_u16(), "falling back to the next target");
+            Err(fall_back) => {
+                let (returned, failed) = *fall_back;
+                tracing::info!(
+                    target = %candidate.target,
+                    provider = %candidate.provider_name(),
+                    account = %candidate.account.label,
+                    status = failed.error.status.as_u16(),
+                    reason = failed.failure.describe(),
+                    "falling back to the next candidate"
+                );
                 pending = returned;
-                pending.record.failed_attempts.push(FailedAttempt {
-                    target: target.clone(),
-                    provider: Some(provider_name),
-                    status: error.status.as_u16(),
-                    latency_ms: attempt_started.elapsed().as_millis() as u64,
-                });
-                last_error = error;
+                pending.end_attempt(
+                    failed.error.status.as_u16(),
+                    Some(failed.failure.describe()),
+                );
+                last_error = Some(failed.error);
             }
         }
     }
-    pending.fail(last_error)
+    pending.fail(last_error.unwrap_or_else(|| nothing_to_try(&incoming.model, &plan)))
+}
+
+/// The error when a plan has no candidate left: 429 with `Retry-After` when
+/// accounts are only cooling down, 503 when providers are failing.
+fn nothing_to_try(model: &str, plan: &Plan) -> ApiError {
+    let reasons: Vec<String> = plan
+        .skipped()
+        .map(|skipped| {
+            let who = match (&skipped.provider, &skipped.account) {
+                (Some(provider), Some(account)) => format!("{provider}/{account}"),
+                (Some(provider), None) => provider.clone(),
+                _ => skipped.target.clone(),
+            };
+            format!(
+                "{who}: {}",
+                skipped.error.as_deref().unwrap_or("unavailable")
+            )
+        })
+        .collect();
+    let detail = if reasons.is_empty() {
+        "it has no enabled target or account".to_owned()
+    } else {
+        reasons.join("; ")
+    };
+    if let Some(retry_at) = plan.retry_at {
+        let seconds = ((retry_at - now_millis()).max(0) as u64)
+            .div_ceil(1000)
+            .max(1);
+        return ApiError {
+            retry_after_secs: Some(seconds),
+            ..ApiError::all_accounts_busy(format!(
+                "no account can serve {model:?} right now; retry in {seconds}s ({detail})"
+            ))
+        };
+    }
+    if plan.skipped().all(|skipped| skipped.status == 404) {
+        return ApiError::model_not_found(format!("no target of {model:?} exists ({detail})"));
+    }
+    ApiError::providers_unavailable(format!(
+        "no provider can serve {model:?} right now ({detail})"
+    ))
 }
 
 /// The usage record of a request in progress. Finishing it queues it for the
@@ -519,11 +581,19 @@ pub(crate) struct PendingRecord {
     started: Instant,
     /// The record as known so far.
     pub(crate) record: RequestRecord,
+    /// The attempt in flight: its start and the price of its target.
+    attempt: Option<(Instant, Option<Price>)>,
+    /// Whether bodies are kept (the `log_bodies` setting).
+    log_bodies: bool,
+    /// The account key to take out of logged bodies.
+    secret: Option<String>,
     finished: bool,
 }
 
 /// Status recorded when the client disconnects before the answer is complete.
 const CLIENT_CLOSED_REQUEST: u16 = 499;
+/// Most bytes of a response body kept by body logging.
+const MAX_LOGGED_BODY: usize = 256 * 1024;
 
 impl PendingRecord {
     fn new(state: &RouterState, endpoint: &str, api_key_id: Option<i64>, dialect: Dialect) -> Self {
@@ -535,9 +605,82 @@ impl PendingRecord {
                 started_at: now_millis(),
                 api_key_id,
                 endpoint: endpoint.to_owned(),
+                dialect: Some(dialect.name().to_owned()),
                 ..RequestRecord::default()
             },
+            attempt: None,
+            log_bodies: false,
+            secret: None,
             finished: false,
+        }
+    }
+
+    /// Notes that `candidate` is being tried now.
+    pub(crate) fn begin_attempt(&mut self, candidate: &Candidate) {
+        self.record.target = Some(candidate.target.clone());
+        self.record.provider = Some(candidate.provider_name().to_owned());
+        self.record.account_id = Some(candidate.account.id);
+        self.record.account = Some(candidate.account.label.clone());
+        self.attempt = Some((Instant::now(), candidate.price.clone()));
+        if self.log_bodies {
+            self.secret = Some(candidate.account.api_key.clone());
+        }
+    }
+
+    /// Closes the attempt in flight with `status` and adds it to the path.
+    fn end_attempt(&mut self, status: u16, error: Option<&str>) {
+        let Some((started, _)) = self.attempt.take() else {
+            return;
+        };
+        self.record.attempts.push(Attempt {
+            target: self.record.target.clone().unwrap_or_default(),
+            provider: self.record.provider.clone(),
+            account: self.record.account.clone(),
+            status,
+            latency_ms: started.elapsed().as_millis() as u64,
+            error: error.map(str::to_owned),
+        });
+    }
+
+    /// Records the tokens of the answer and what they cost.
+    pub(crate) fn record_usage(&mut self, usage: &Usage) {
+        let record = &mut self.record;
+        record.prompt_tokens = Some(usage.input_tokens);
+        record.completion_tokens = Some(usage.output_tokens);
+        record.cached_tokens = Some(usage.cache_read_tokens);
+        record.reasoning_tokens = Some(usage.reasoning_tokens);
+        record.cost_usd = self
+            .attempt
+            .as_ref()
+            .and_then(|(_, price)| price.as_ref())
+            .map(|price| crate::pricing::cost_of(price, usage));
+    }
+
+    /// Notes that the first bytes of the answer are going out now.
+    pub(crate) fn first_byte(&mut self) {
+        if self.record.ttfb_ms.is_none() {
+            self.record.ttfb_ms = Some(self.started.elapsed().as_millis() as u64);
+        }
+    }
+
+    /// Keeps the request body, when body logging is on.
+    fn capture_request(&mut self, body: &[u8]) {
+        if self.log_bodies {
+            let request = redact_body(body, None);
+            self.record.bodies.get_or_insert_default().request = Some(request);
+        }
+    }
+
+    /// Appends to the logged response body, when body logging is on.
+    pub(crate) fn capture_response(&mut self, bytes: &[u8]) {
+        if !self.log_bodies {
+            return;
+        }
+        let secret = self.secret.as_deref();
+        let bodies = self.record.bodies.get_or_insert_default();
+        let response = bodies.response.get_or_insert_default();
+        if response.len() < MAX_LOGGED_BODY {
+            response.push_str(&redact_body(bytes, secret));
         }
     }
 
@@ -558,6 +701,8 @@ impl PendingRecord {
             return;
         }
         self.finished = true;
+        self.end_attempt(status, None);
+        self.first_byte();
         let mut record = std::mem::take(&mut self.record);
         record.status = status;
         record.latency_ms = self.started.elapsed().as_millis() as u64;
@@ -568,6 +713,58 @@ impl PendingRecord {
 impl Drop for PendingRecord {
     fn drop(&mut self) {
         self.complete(CLIENT_CLOSED_REQUEST);
+    }
+}
+
+/// A body as text for the request log, with secrets taken out: the
+/// account's key, Switchyard keys, and values of fields named like secrets.
+fn redact_body(body: &[u8], secret: Option<&str>) -> String {
+    let mut text = String::from_utf8_lossy(body).into_owned();
+    if let Some(secret) = secret.filter(|secret| secret.len() >= 4) {
+        text = text.replace(secret, "[redacted]");
+    }
+    if let Ok(mut json) = serde_json::from_str::<Value>(&text) {
+        redact_fields(&mut json);
+        text = json.to_string();
+    }
+    let mut redacted = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find(KEY_PREFIX) {
+        redacted.push_str(&rest[..at]);
+        redacted.push_str("[redacted]");
+        rest = rest[at..]
+            .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    }
+    redacted.push_str(rest);
+    redacted
+}
+
+/// Blanks the values of object fields whose names say they hold secrets.
+fn redact_fields(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (name, field) in map.iter_mut() {
+                let name = name.to_ascii_lowercase();
+                let secret = [
+                    "api_key",
+                    "apikey",
+                    "authorization",
+                    "password",
+                    "secret",
+                    "access_token",
+                    "refresh_token",
+                ]
+                .iter()
+                .any(|marker| name.contains(marker));
+                if secret && field.is_string() {
+                    *field = Value::String("[redacted]".into());
+                } else {
+                    redact_fields(field);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_fields),
+        _ => {}
     }
 }
 

@@ -4,8 +4,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use std::time::Duration;
 use switchyard_api_types::{DEFAULT_HOST, DEFAULT_PORT};
-use switchyard_store::{Store, StoreResult};
+
+use switchyard_store::{AccountStrategy, Store, StoreResult};
 
 /// Environment variable that overrides the bind address.
 pub const HOST_ENV: &str = "SWITCHYARD_HOST";
@@ -24,11 +26,43 @@ pub enum SettingKey {
     /// `true` lets clients on this machine call `/v1` without an API key.
     /// Requests from other machines always need one.
     AllowUnauthenticatedLoopback,
+    /// How providers pick among accounts unless set per provider.
+    AccountStrategy,
+    /// Requests on one account before the sticky strategy moves on.
+    StickyLimit,
+    /// Longest cooldown, in seconds, however often an account fails; when it
+    /// ends, one request probes the account.
+    CooldownCapSecs,
+    /// Consecutive failures that open a provider's circuit breaker.
+    BreakerThreshold,
+    /// Seconds a provider's open breaker stays open before one probe.
+    BreakerOpenSecs,
+    /// Seconds to wait for a TCP/TLS connection to a provider (read at start).
+    ConnectTimeoutSecs,
+    /// Seconds to wait for the first byte of a provider's answer.
+    FirstByteTimeoutSecs,
+    /// Seconds a stream may stay silent between chunks.
+    StreamIdleTimeoutSecs,
+    /// `true` keeps full request and response bodies of recent requests.
+    LogBodies,
 }
 
 impl SettingKey {
     /// Every known setting.
-    pub const ALL: [Self; 3] = [Self::Host, Self::Port, Self::AllowUnauthenticatedLoopback];
+    pub const ALL: [Self; 12] = [
+        Self::Host,
+        Self::Port,
+        Self::AllowUnauthenticatedLoopback,
+        Self::AccountStrategy,
+        Self::StickyLimit,
+        Self::CooldownCapSecs,
+        Self::BreakerThreshold,
+        Self::BreakerOpenSecs,
+        Self::ConnectTimeoutSecs,
+        Self::FirstByteTimeoutSecs,
+        Self::StreamIdleTimeoutSecs,
+        Self::LogBodies,
+    ];
 
     /// The name used in the CLI and the database.
     pub fn name(self) -> &'static str {
@@ -36,6 +70,15 @@ impl SettingKey {
             Self::Host => "host",
             Self::Port => "port",
             Self::AllowUnauthenticatedLoopback => "allow_unauthenticated_loopback",
+            Self::AccountStrategy => "account_strategy",
+            Self::StickyLimit => "sticky_limit",
+            Self::CooldownCapSecs => "cooldown_cap_secs",
+            Self::BreakerThreshold => "breaker_threshold",
+            Self::BreakerOpenSecs => "breaker_open_secs",
+            Self::ConnectTimeoutSecs => "connect_timeout_secs",
+            Self::FirstByteTimeoutSecs => "first_byte_timeout_secs",
+            Self::StreamIdleTimeoutSecs => "stream_idle_timeout_secs",
+            Self::LogBodies => "log_bodies",
         }
     }
 
@@ -59,13 +102,25 @@ impl SettingKey {
         match self {
             Self::Host => parse_host(value).map(|ip| ip.to_string()),
             Self::Port => parse_port(value).map(|port| port.to_string()),
-            Self::AllowUnauthenticatedLoopback => parse_bool(value).map(|flag| flag.to_string()),
+            Self::AllowUnauthenticatedLoopback | Self::LogBodies => {
+                parse_bool(value).map(|flag| flag.to_string())
+            }
+            Self::AccountStrategy => {
+                AccountStrategy::parse(value).map(|strategy| strategy.as_str().to_owned())
+            }
+            Self::StickyLimit
+            | Self::CooldownCapSecs
+            | Self::BreakerThreshold
+            | Self::BreakerOpenSecs
+            | Self::ConnectTimeoutSecs
+            | Self::FirstByteTimeoutSecs
+            | Self::StreamIdleTimeoutSecs => parse_positive(value).map(|n| n.to_string()),
         }
     }
 }
 
 /// The stored settings, decoded, with defaults for what is unset or unreadable.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Stored bind address, if set.
     pub host: Option<IpAddr>,
@@ -73,24 +128,93 @@ pub struct Settings {
     pub port: Option<u16>,
     /// Whether loopback clients may skip the API key.
     pub allow_unauthenticated_loopback: bool,
+    /// How providers pick among accounts unless set per provider.
+    pub account_strategy: AccountStrategy,
+    /// Requests on one account before the sticky strategy moves on.
+    pub sticky_limit: u64,
+    /// Longest cooldown, whatever the back-off or the provider says.
+    pub cooldown_cap: Duration,
+    /// Consecutive failures that open a provider's circuit breaker.
+    pub breaker_threshold: u64,
+    /// How long an open breaker stays open before a probe.
+    pub breaker_open: Duration,
+    /// Connection timeout to providers.
+    pub connect_timeout: Duration,
+    /// Longest wait for the first byte of an answer.
+    pub first_byte_timeout: Duration,
+    /// Longest silence between two chunks of a stream.
+    pub stream_idle_timeout: Duration,
+    /// Whether full bodies of recent requests are kept.
+    pub log_bodies: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: None,
+            allow_unauthenticated_loopback: false,
+            account_strategy: AccountStrategy::Priority,
+            sticky_limit: 5,
+            cooldown_cap: Duration::from_secs(15 * 60),
+            breaker_threshold: 5,
+            breaker_open: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            first_byte_timeout: Duration::from_secs(300),
+            stream_idle_timeout: Duration::from_secs(120),
+            log_bodies: false,
+        }
+    }
 }
 
 impl Settings {
     /// Reads the settings from the store. A stored value that does not parse
     /// (edited by hand) falls back to the default rather than failing.
     pub fn load(store: &Store) -> StoreResult<Self> {
-        Ok(Self {
-            host: store
-                .setting(SettingKey::Host.name())?
-                .and_then(|value| parse_host(&value).ok()),
-            port: store
-                .setting(SettingKey::Port.name())?
-                .and_then(|value| parse_port(&value).ok()),
-            allow_unauthenticated_loopback: store
-                .setting(SettingKey::AllowUnauthenticatedLoopback.name())?
-                .and_then(|value| parse_bool(&value).ok())
-                .unwrap_or(false),
-        })
+        let mut settings = Self::default();
+        for (name, value) in store.list_settings()? {
+            let Ok(key) = SettingKey::parse(&name) else {
+                continue;
+            };
+            let seconds = || parse_positive(&value).ok().map(Duration::from_secs);
+            match key {
+                SettingKey::Host => settings.host = parse_host(&value).ok(),
+                SettingKey::Port => settings.port = parse_port(&value).ok(),
+                SettingKey::AllowUnauthenticatedLoopback => {
+                    settings.allow_unauthenticated_loopback = parse_bool(&value).unwrap_or(false);
+                }
+                SettingKey::AccountStrategy => {
+                    if let Ok(strategy) = AccountStrategy::parse(&value) {
+                        settings.account_strategy = strategy;
+                    }
+                }
+                SettingKey::StickyLimit => {
+                    settings.sticky_limit = parse_positive(&value).unwrap_or(settings.sticky_limit);
+                }
+                SettingKey::BreakerThreshold => {
+                    settings.breaker_threshold =
+                        parse_positive(&value).unwrap_or(settings.breaker_threshold);
+                }
+                SettingKey::CooldownCapSecs => {
+                    settings.cooldown_cap = seconds().unwrap_or(settings.cooldown_cap);
+                }
+                SettingKey::BreakerOpenSecs => {
+                    settings.breaker_open = seconds().unwrap_or(settings.breaker_open);
+                }
+                SettingKey::ConnectTimeoutSecs => {
+                    settings.connect_timeout = seconds().unwrap_or(settings.connect_timeout);
+                }
+                SettingKey::FirstByteTimeoutSecs => {
+                    settings.first_byte_timeout = seconds().unwrap_or(settings.first_byte_timeout);
+                }
+                SettingKey::StreamIdleTimeoutSecs => {
+                    settings.stream_idle_timeout =
+                        seconds().unwrap_or(settings.stream_idle_timeout);
+                }
+                SettingKey::LogBodies => settings.log_bodies = parse_bool(&value).unwrap_or(false),
+            }
+        }
+        Ok(settings)
     }
 }
 
@@ -155,6 +279,13 @@ fn parse_port(value: &str) -> Result<u16, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{value:?} is not a port number (0-65535)"))
+}
+
+fn parse_positive(value: &str) -> Result<u64, String> {
+    match value.trim().parse::<u64>() {
+        Ok(number) if number > 0 => Ok(number),
+        _ => Err(format!("{value:?} is not a whole number above 0")),
+    }
 }
 
 fn parse_bool(value: &str) -> Result<bool, String> {

@@ -7,7 +7,7 @@
 //! the provider, and the answer is translated back event by event. A client
 //! that asked for no stream gets one JSON answer even if the provider streams.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::body::{Body, Bytes};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -19,10 +19,11 @@ use serde_json::{Map, Value};
 use switchyard_protocol::{
     BlockKind, ChatResponse, Delta, Part, ResponseCollector, StreamEvent, Usage,
 };
-use switchyard_store::Provider;
 
 use crate::dialect::{Dialect, StreamDecoder, StreamEncoder};
+use crate::health::{self, Failure};
 use crate::routes::{PendingRecord, response_with};
+use crate::routing::{Candidate, RoutingConfig};
 use crate::{ApiError, RouterState};
 
 /// Anthropic API version sent when the client did not name one.
@@ -58,6 +59,11 @@ impl IncomingChat {
         if !self.body.contains_key("stream") {
             self.stream = true;
         }
+    }
+
+    /// The request object as JSON bytes (for the request log).
+    pub(crate) fn body_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body).unwrap_or_default()
     }
 
     /// Parses a request body far enough to route it; the dialect's codec checks the rest.
@@ -111,64 +117,35 @@ fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// The enabled provider whose prefix starts `model` (`prefix/upstream-model`).
-pub(crate) fn resolve_provider(state: &RouterState, model: &str) -> Result<Provider, ApiError> {
-    let Some((prefix, upstream_model)) = model.split_once('/') else {
-        return Err(ApiError::model_not_found(format!(
-            "the model {model:?} does not exist: name models as <provider prefix>/<model>, see GET /v1/models"
-        )));
-    };
-    if upstream_model.is_empty() {
-        return Err(ApiError::model_not_found(format!(
-            "the model {model:?} names no model after the prefix {prefix:?}"
-        )));
-    }
-    let provider = state
-        .with_store(|store| store.provider_by_prefix(prefix))
-        .map_err(|error| {
-            tracing::error!(%error, "cannot read providers");
-            ApiError::internal("the gateway could not read its database")
-        })?;
-    match provider {
-        Some(provider) if provider.enabled => Ok(provider),
-        Some(provider) => Err(ApiError::model_not_found(format!(
-            "the model {model:?} belongs to provider {:?}, which is disabled",
-            provider.name
-        ))),
-        None => Err(ApiError::model_not_found(format!(
-            "the model {model:?} does not exist: no provider has the prefix {prefix:?}"
-        ))),
-    }
-}
-
 /// Forwards a JSON request to `path` under an OpenAI-compatible provider and
 /// relays the JSON answer (used for `/v1/embeddings`).
 pub(crate) async fn forward_openai_json(
     state: &RouterState,
-    provider: Provider,
+    candidate: &Candidate,
     path: &str,
     incoming: IncomingChat,
     pending: PendingRecord,
 ) -> Response {
-    if Dialect::of_provider(provider.kind) != Dialect::OpenAiChat {
+    if Dialect::of_provider(candidate.provider.provider.kind) != Dialect::OpenAiChat {
         return pending.fail(ApiError::bad_request(
             "unsupported_endpoint",
             format!(
                 "provider {:?} is not OpenAI-compatible, so it cannot serve {path}",
-                provider.name
+                candidate.provider_name()
             ),
         ));
     }
-    let IncomingChat {
-        model, mut body, ..
-    } = incoming;
-    let upstream_model = model.split_once('/').map_or(model.as_str(), |(_, m)| m);
+    let IncomingChat { mut body, .. } = incoming;
+    let upstream_model = candidate.upstream_model.as_str();
     body.insert("model".into(), Value::String(upstream_model.to_owned()));
-    let url = format!("{}{path}", provider.base_url.trim_end_matches('/'));
+    let url = format!(
+        "{}{path}",
+        candidate.provider.provider.base_url.trim_end_matches('/')
+    );
     let sent = state
         .http
         .post(url)
-        .bearer_auth(&provider.api_key)
+        .bearer_auth(&candidate.account.api_key)
         .json(&body)
         .send()
         .await;
@@ -177,7 +154,7 @@ pub(crate) async fn forward_openai_json(
         Err(error) => {
             return pending.fail(ApiError::upstream_unreachable(format!(
                 "cannot reach provider {:?}: {}",
-                provider.name,
+                candidate.provider_name(),
                 describe_transport_error(&error)
             )));
         }
@@ -190,16 +167,23 @@ pub(crate) async fn forward_openai_json(
         model: upstream_model.to_owned(),
     };
     if !response.status().is_success() {
-        return relay_upstream_error(&provider, response, &shape, pending).await;
+        return relay_upstream_error(candidate, response, &shape, pending).await;
     }
-    relay_json(&provider, response, shape, pending).await
+    relay_json(
+        candidate,
+        response,
+        shape,
+        pending,
+        Duration::from_secs(300),
+    )
+    .await
 }
 
 /// Answers `POST /v1/messages/count_tokens`: the provider's own count where it
 /// speaks Anthropic's API and answers, otherwise a local estimate.
 pub(crate) async fn count_tokens(
     state: &RouterState,
-    provider: Option<Provider>,
+    candidate: Option<Candidate>,
     incoming: IncomingChat,
     client_headers: &HeaderMap,
 ) -> Result<Value, ApiError> {
@@ -214,9 +198,9 @@ pub(crate) async fn count_tokens(
                 .map_err(|_| error)
         })
         .map_err(|error| ApiError::bad_request("invalid_request", error.message))?;
-    if let Some(provider) =
-        provider.filter(|p| Dialect::of_provider(p.kind) == Dialect::AnthropicMessages)
-    {
+    if let Some(candidate) = candidate.filter(|candidate| {
+        Dialect::of_provider(candidate.provider.provider.kind) == Dialect::AnthropicMessages
+    }) {
         let mut body = incoming.body;
         body.insert(
             "model".into(),
@@ -230,7 +214,7 @@ pub(crate) async fn count_tokens(
         );
         let url = format!(
             "{}/messages/count_tokens",
-            provider.base_url.trim_end_matches('/')
+            candidate.provider.provider.base_url.trim_end_matches('/')
         );
         let version = client_headers
             .get("anthropic-version")
@@ -239,7 +223,7 @@ pub(crate) async fn count_tokens(
         let answer = state
             .http
             .post(url)
-            .header("x-api-key", &provider.api_key)
+            .header("x-api-key", &candidate.account.api_key)
             .header("anthropic-version", version)
             .json(&body)
             .send()
@@ -251,7 +235,7 @@ pub(crate) async fn count_tokens(
         {
             return Ok(counted);
         }
-        tracing::debug!(provider = %provider.name, "provider could not count tokens; estimating");
+        tracing::debug!(provider = %candidate.provider_name(), "provider could not count tokens; estimating");
     }
     Ok(serde_json::json!({ "input_tokens": estimate_tokens(&canonical) }))
 }
@@ -309,35 +293,39 @@ impl ClientShape {
     }
 }
 
-/// Whether a failed attempt may be retried on the next target: rate limits,
-/// quota and auth failures, timeouts and server errors; never a bad request.
-fn may_fall_back(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 401 | 403 | 408 | 429) || status.is_server_error()
+/// An attempt that failed in a way another account or target may not.
+#[derive(Debug)]
+pub(crate) struct AttemptFailure {
+    /// What the client gets if no other attempt succeeds.
+    pub(crate) error: ApiError,
+    /// What kind of failure it was.
+    pub(crate) failure: Failure,
 }
 
-/// Sends the request to `provider` as `target` (`prefix/model`) and relays the
-/// answer to the client. When `has_fallback`, a failure before anything was
-/// sent to the client (connection, 429, 5xx, 401/403) comes back as `Err` so
-/// the caller can try its next target.
+/// A failed attempt handed back for the next candidate: the record so far
+/// and what went wrong.
+pub(crate) type FallBack = Box<(PendingRecord, AttemptFailure)>;
+
+/// Sends the request to `candidate` and relays the answer to the client.
+/// When `has_fallback`, a failure before anything was sent to the client
+/// (connection, timeout, 429, quota, 5xx, 401/403, 404) comes back as `Err`
+/// so the caller can try the next candidate. Either way the failure updates
+/// the account's cooldown and the provider's circuit breaker.
 pub(crate) async fn forward_chat(
     state: &RouterState,
-    provider: Provider,
-    target: &str,
+    config: &RoutingConfig,
+    candidate: &Candidate,
     incoming: &IncomingChat,
     client_headers: &HeaderMap,
-    pending: PendingRecord,
+    mut pending: PendingRecord,
     has_fallback: bool,
-) -> Result<Response, (PendingRecord, ApiError)> {
+) -> Result<Response, FallBack> {
     let stream = incoming.stream;
     let mut body = incoming.body.clone();
-    let model = target;
-    let upstream_model = model
-        .split_once('/')
-        .map_or(model, |(_, upstream_model)| upstream_model)
-        .to_owned();
+    let upstream_model = candidate.upstream_model.clone();
     let mut shape = ClientShape {
         dialect: pending.dialect,
-        upstream: Dialect::of_provider(provider.kind),
+        upstream: Dialect::of_provider(candidate.provider.provider.kind),
         stream,
         include_usage: false,
         model: upstream_model.clone(),
@@ -361,98 +349,151 @@ pub(crate) async fn forward_chat(
 
     let url = format!(
         "{}{}",
-        provider.base_url.trim_end_matches('/'),
+        candidate.provider.provider.base_url.trim_end_matches('/'),
         shape.upstream.upstream_path(&upstream_model, shape.stream)
     );
+    let api_key = &candidate.account.api_key;
     let mut upstream_request = state.http.post(url).json(&upstream_body);
     upstream_request = match shape.upstream {
-        Dialect::OpenAiChat | Dialect::OpenAiResponses => {
-            upstream_request.bearer_auth(&provider.api_key)
+        Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Ollama => {
+            upstream_request.bearer_auth(api_key)
         }
-        Dialect::Gemini => upstream_request.header("x-goog-api-key", &provider.api_key),
-        Dialect::Ollama => upstream_request.bearer_auth(&provider.api_key),
+        Dialect::Gemini => upstream_request.header("x-goog-api-key", api_key),
         Dialect::AnthropicMessages => {
             let client_says = |name: &str| {
                 (shape.dialect == Dialect::AnthropicMessages)
                     .then(|| client_headers.get(name).cloned())
                     .flatten()
             };
-            let mut upstream_request = upstream_request
-                .header("x-api-key", &provider.api_key)
-                .header(
-                    "anthropic-version",
-                    client_says("anthropic-version")
-                        .unwrap_or(HeaderValue::from_static(ANTHROPIC_VERSION)),
-                );
+            let mut upstream_request = upstream_request.header("x-api-key", api_key).header(
+                "anthropic-version",
+                client_says("anthropic-version")
+                    .unwrap_or(HeaderValue::from_static(ANTHROPIC_VERSION)),
+            );
             if let Some(beta) = client_says("anthropic-beta") {
                 upstream_request = upstream_request.header("anthropic-beta", beta);
             }
             upstream_request
         }
     };
-    let response = match upstream_request.send().await {
-        Ok(response) => response,
-        Err(error) => {
+    let settings = &config.settings;
+    let sent = tokio::time::timeout(settings.first_byte_timeout, upstream_request.send()).await;
+    let response = match sent {
+        Ok(Ok(response)) => response,
+        Ok(Err(error)) => {
+            let failure = if error.is_timeout() {
+                Failure::Timeout
+            } else {
+                Failure::Unreachable
+            };
             let error = ApiError::upstream_unreachable(format!(
                 "cannot reach provider {:?}: {}",
-                provider.name,
+                candidate.provider_name(),
                 describe_transport_error(&error)
             ));
-            if has_fallback {
-                return Err((pending, error));
-            }
-            return Ok(pending.fail(error));
+            state.learn_failure(config, candidate, failure, None, error.status.as_u16(), "");
+            return fail_or_fall_back(pending, error, failure, has_fallback);
+        }
+        Err(_) => {
+            let error = ApiError::upstream_timeout(format!(
+                "provider {:?} sent no answer within {}s",
+                candidate.provider_name(),
+                settings.first_byte_timeout.as_secs()
+            ));
+            state.learn_failure(config, candidate, Failure::Timeout, None, 504, "");
+            return fail_or_fall_back(pending, error, Failure::Timeout, has_fallback);
         }
     };
+    let now = switchyard_store::now_millis();
+    let reports = crate::quota::reported_in(response.headers(), candidate.account.id, now);
+    if !reports.is_empty() {
+        state.note_reported_quotas(&reports);
+        pending.record.reported_quotas = reports;
+    }
 
     let status = response.status();
     if !status.is_success() {
-        if has_fallback && may_fall_back(status) {
-            let text = redact(
-                &response.text().await.unwrap_or_default(),
-                &provider.api_key,
-            );
-            let detail = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|json| json["error"]["message"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| text.chars().take(300).collect());
-            let error = ApiError::upstream_status(
-                status,
-                format!(
-                    "provider {:?} answered {}: {}",
-                    provider.name,
-                    status.as_u16(),
-                    detail.trim()
-                ),
-            );
-            return Err((pending, error));
+        let headers = response.headers().clone();
+        let text = redact(
+            &response.text().await.unwrap_or_default(),
+            &candidate.account.api_key,
+        );
+        let failure = Failure::of_status(status, &text);
+        match failure {
+            Some(failure) => {
+                let wait = health::retry_after(&headers, &text, now);
+                state.learn_failure(config, candidate, failure, wait, status.as_u16(), &text);
+                if has_fallback {
+                    let error = ApiError::upstream_status(
+                        status,
+                        format!(
+                            "provider {:?} answered {}: {}",
+                            candidate.provider_name(),
+                            status.as_u16(),
+                            error_detail(&text)
+                        ),
+                    );
+                    return Err(Box::new((pending, AttemptFailure { error, failure })));
+                }
+            }
+            None => state.learn_success(config, candidate),
         }
-        return Ok(relay_upstream_error(&provider, response, &shape, pending).await);
+        return Ok(render_upstream_error(
+            candidate, status, &text, &shape, pending,
+        ));
     }
+    state.learn_success(config, candidate);
     let is_event_stream = response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/event-stream"));
+    let idle = settings.stream_idle_timeout;
     Ok(match (is_event_stream, shape.stream) {
-        (true, true) if shape.translates() => translate_event_stream(response, shape, pending),
-        (true, true) => relay_event_stream(response, shape.upstream, pending),
-        (true, false) => collect_event_stream(&provider, response, shape, pending).await,
-        (false, _) => relay_json(&provider, response, shape, pending).await,
+        (true, true) if shape.translates() => {
+            translate_event_stream(response, shape, pending, idle)
+        }
+        (true, true) => relay_event_stream(response, shape.upstream, pending, idle),
+        (true, false) => collect_event_stream(candidate, response, shape, pending, idle).await,
+        (false, _) => relay_json(candidate, response, shape, pending, idle).await,
     })
 }
 
+/// The error as the next candidate's business, or as the client's answer.
+fn fail_or_fall_back(
+    pending: PendingRecord,
+    error: ApiError,
+    failure: Failure,
+    has_fallback: bool,
+) -> Result<Response, FallBack> {
+    if has_fallback {
+        Err(Box::new((pending, AttemptFailure { error, failure })))
+    } else {
+        Ok(pending.fail(error))
+    }
+}
+
+/// The message inside an upstream error body, or the start of the body.
+fn error_detail(text: &str) -> String {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|json| json["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| text.chars().take(300).collect())
+        .trim()
+        .to_owned()
+}
+
 fn record_usage(pending: &mut PendingRecord, usage: &Usage) {
-    pending.record.prompt_tokens = Some(usage.input_tokens);
-    pending.record.completion_tokens = Some(usage.output_tokens);
+    pending.record_usage(usage);
 }
 
 /// Relays or translates a complete JSON answer and records its usage.
 async fn relay_json(
-    provider: &Provider,
+    candidate: &Candidate,
     response: reqwest::Response,
     shape: ClientShape,
     mut pending: PendingRecord,
+    idle: Duration,
 ) -> Response {
     let status = response.status();
     let content_type = response
@@ -461,13 +502,20 @@ async fn relay_json(
         .and_then(|value| value.to_str().ok())
         .unwrap_or("application/json")
         .to_owned();
-    let body = match response.bytes().await {
-        Ok(body) => body,
-        Err(error) => {
+    let body = match tokio::time::timeout(idle, response.bytes()).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(error)) => {
             return pending.fail(ApiError::upstream_unreachable(format!(
                 "provider {:?} broke off its answer: {}",
-                provider.name,
+                candidate.provider_name(),
                 describe_transport_error(&error)
+            )));
+        }
+        Err(_) => {
+            return pending.fail(ApiError::upstream_timeout(format!(
+                "provider {:?} stopped sending its answer for {}s",
+                candidate.provider_name(),
+                idle.as_secs()
             )));
         }
     };
@@ -475,6 +523,7 @@ async fn relay_json(
         if let Some(usage) = usage_in(shape.upstream, &body) {
             record_usage(&mut pending, &usage);
         }
+        pending.capture_response(&body);
         pending.finish(status);
         return response_with(status, &content_type, Body::from(body));
     }
@@ -483,7 +532,8 @@ async fn relay_json(
         Err(error) => {
             return pending.fail(ApiError::upstream_unreachable(format!(
                 "provider {:?} sent an answer that cannot be read: {}",
-                provider.name, error.message
+                candidate.provider_name(),
+                error.message
             )));
         }
     };
@@ -501,12 +551,14 @@ async fn relay_json(
             frames.extend(encoder.push(&event));
         }
         frames.extend(encoder.finish());
+        pending.capture_response(frames.as_bytes());
         pending.finish(StatusCode::OK);
         return stream_response(shape.dialect, Body::from(frames));
     }
     let encoded = shape
         .dialect
         .encode_response(&decoded, &shape.model, SystemTime::now());
+    pending.capture_response(encoded.to_string().as_bytes());
     pending.finish(StatusCode::OK);
     response_with(
         StatusCode::OK,
@@ -576,6 +628,7 @@ fn relay_event_stream(
     response: reqwest::Response,
     upstream: Dialect,
     pending: PendingRecord,
+    idle: Duration,
 ) -> Response {
     let events = response.bytes_stream().eventsource();
     let relay = PassthroughRelay {
@@ -586,8 +639,8 @@ fn relay_event_stream(
     };
     let frames = futures_util::stream::unfold(
         (Box::pin(events), relay),
-        |(mut events, mut relay)| async move {
-            let frame = relay.next_frame(events.next().await)?;
+        move |(mut events, mut relay)| async move {
+            let frame = relay.next_frame(next_within(&mut events, idle).await)?;
             Some((
                 Ok::<Bytes, std::convert::Infallible>(frame),
                 (events, relay),
@@ -615,6 +668,9 @@ impl PassthroughRelay {
     ) -> Option<Bytes> {
         match item {
             Some(Ok(event)) => {
+                if let Some(pending) = &mut self.pending {
+                    pending.first_byte();
+                }
                 // Only the few events that mention usage are decoded.
                 if event.data.contains(self.usage_marker)
                     && let Ok(decoded) = self.observer.push(&event.event, &event.data)
@@ -625,7 +681,11 @@ impl PassthroughRelay {
                         }
                     }
                 }
-                Some(encode_event(&event))
+                let frame = encode_event(&event);
+                if let Some(pending) = &mut self.pending {
+                    pending.capture_response(&frame);
+                }
+                Some(frame)
             }
             Some(Err(error)) => {
                 let mut pending = self.pending.take()?;
@@ -649,6 +709,22 @@ impl PassthroughRelay {
                 None
             }
         }
+    }
+}
+
+/// The next event of an upstream stream, or an error once it has been
+/// silent for `idle`.
+async fn next_within<S, E>(events: &mut S, idle: Duration) -> Option<Result<Event, String>>
+where
+    S: futures_util::Stream<Item = Result<Event, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    match tokio::time::timeout(idle, events.next()).await {
+        Ok(item) => item.map(|item| item.map_err(|error| error.to_string())),
+        Err(_) => Some(Err(format!(
+            "the provider sent nothing for {}s",
+            idle.as_secs()
+        ))),
     }
 }
 
@@ -691,6 +767,7 @@ fn translate_event_stream(
     response: reqwest::Response,
     shape: ClientShape,
     pending: PendingRecord,
+    idle: Duration,
 ) -> Response {
     let events = response.bytes_stream().eventsource();
     let translation = StreamTranslation {
@@ -703,7 +780,7 @@ fn translate_event_stream(
     };
     let frames = futures_util::stream::unfold(
         (Box::pin(events), translation),
-        |(mut events, mut translation)| async move {
+        move |(mut events, mut translation)| async move {
             // Some upstream events (pings, block ends) have no counterpart:
             // keep reading until there is something to send or the end.
             loop {
@@ -711,8 +788,12 @@ fn translate_event_stream(
                 if !pending {
                     return None;
                 }
-                let frames = translation.next_frames(events.next().await);
+                let frames = translation.next_frames(next_within(&mut events, idle).await);
                 if !frames.is_empty() {
+                    if let Some(pending) = &mut translation.pending {
+                        pending.first_byte();
+                        pending.capture_response(frames.as_bytes());
+                    }
                     return Some((
                         Ok::<Bytes, std::convert::Infallible>(Bytes::from(frames)),
                         (events, translation),
@@ -789,21 +870,22 @@ impl StreamTranslation {
 
 /// Reads a whole SSE answer and answers the client with one JSON body.
 async fn collect_event_stream(
-    provider: &Provider,
+    candidate: &Candidate,
     response: reqwest::Response,
     shape: ClientShape,
     mut pending: PendingRecord,
+    idle: Duration,
 ) -> Response {
     let mut events = Box::pin(response.bytes_stream().eventsource());
     let mut decoder = shape.upstream.stream_decoder();
     let mut collector = ResponseCollector::default();
-    while let Some(event) = events.next().await {
+    while let Some(event) = next_within(&mut events, idle).await {
         let event = match event {
             Ok(event) => event,
             Err(error) => {
                 return pending.fail(ApiError::upstream_unreachable(format!(
                     "provider {:?} broke off its stream: {error}",
-                    provider.name
+                    candidate.provider_name()
                 )));
             }
         };
@@ -812,7 +894,8 @@ async fn collect_event_stream(
             Err(error) => {
                 return pending.fail(ApiError::upstream_unreachable(format!(
                     "provider {:?} sent an unreadable event: {}",
-                    provider.name, error.message
+                    candidate.provider_name(),
+                    error.message
                 )));
             }
         }
@@ -824,7 +907,7 @@ async fn collect_event_stream(
     if let Some(message) = collector.error.take() {
         return pending.fail(ApiError::upstream_unreachable(format!(
             "provider {:?} reported an error: {message}",
-            provider.name
+            candidate.provider_name()
         )));
     }
     let collected = collector.finish();
@@ -834,6 +917,7 @@ async fn collect_event_stream(
     let encoded = shape
         .dialect
         .encode_response(&collected, &shape.model, SystemTime::now());
+    pending.capture_response(encoded.to_string().as_bytes());
     pending.finish(StatusCode::OK);
     response_with(
         StatusCode::OK,
@@ -846,20 +930,32 @@ async fn collect_event_stream(
 /// needed, an error body in the client's dialect is kept as is (clients match
 /// on its codes); otherwise its message is re-rendered in the client's dialect.
 async fn relay_upstream_error(
-    provider: &Provider,
+    candidate: &Candidate,
     response: reqwest::Response,
     shape: &ClientShape,
     pending: PendingRecord,
 ) -> Response {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    let text = redact(&text, &provider.api_key);
-    let upstream_json = serde_json::from_str::<Value>(&text)
+    let text = redact(&text, &candidate.account.api_key);
+    render_upstream_error(candidate, status, &text, shape, pending)
+}
+
+/// Renders an upstream error answer (`text`, already redacted) for the client.
+fn render_upstream_error(
+    candidate: &Candidate,
+    status: StatusCode,
+    text: &str,
+    shape: &ClientShape,
+    mut pending: PendingRecord,
+) -> Response {
+    let upstream_json = serde_json::from_str::<Value>(text)
         .ok()
         .filter(|value| value.get("error").is_some_and(Value::is_object));
     if !shape.translates()
         && let Some(json) = &upstream_json
     {
+        pending.capture_response(text.as_bytes());
         pending.finish(status);
         return response_with(status, "application/json", Body::from(json.to_string()));
     }
@@ -871,7 +967,7 @@ async fn relay_upstream_error(
         status,
         format!(
             "provider {:?} answered {}: {}",
-            provider.name,
+            candidate.provider_name(),
             status.as_u16(),
             detail.trim()
         ),
@@ -913,15 +1009,26 @@ fn usage_in(dialect: Dialect, json: &[u8]) -> Option<Usage> {
         _ => parsed.usage?,
     };
     let number = |name: &str| usage.get(name).and_then(Value::as_u64).unwrap_or(0);
+    let nested = |outer: &str, name: &str| {
+        usage
+            .get(outer)
+            .and_then(|details| details.get(name))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
     Some(match dialect {
         Dialect::OpenAiChat => Usage {
             input_tokens: number("prompt_tokens"),
             output_tokens: number("completion_tokens"),
+            cache_read_tokens: nested("prompt_tokens_details", "cached_tokens"),
+            reasoning_tokens: nested("completion_tokens_details", "reasoning_tokens"),
             ..Usage::default()
         },
         Dialect::OpenAiResponses => Usage {
             input_tokens: number("input_tokens"),
             output_tokens: number("output_tokens"),
+            cache_read_tokens: nested("input_tokens_details", "cached_tokens"),
+            reasoning_tokens: nested("output_tokens_details", "reasoning_tokens"),
             ..Usage::default()
         },
         Dialect::AnthropicMessages => Usage {
@@ -929,6 +1036,8 @@ fn usage_in(dialect: Dialect, json: &[u8]) -> Option<Usage> {
                 + number("cache_read_input_tokens")
                 + number("cache_creation_input_tokens"),
             output_tokens: number("output_tokens"),
+            cache_read_tokens: number("cache_read_input_tokens"),
+            cache_write_tokens: number("cache_creation_input_tokens"),
             ..Usage::default()
         },
         Dialect::Ollama => Usage {
@@ -939,6 +1048,8 @@ fn usage_in(dialect: Dialect, json: &[u8]) -> Option<Usage> {
         Dialect::Gemini => Usage {
             input_tokens: number("promptTokenCount"),
             output_tokens: number("candidatesTokenCount") + number("thoughtsTokenCount"),
+            cache_read_tokens: number("cachedContentTokenCount"),
+            reasoning_tokens: number("thoughtsTokenCount"),
             ..Usage::default()
         },
     })

@@ -5,9 +5,12 @@
 //! another process) do not block each other. Migrations are the numbered files
 //! in `/migrations`, embedded at compile time and applied on open.
 
+mod accounts;
 mod api_keys;
 mod combos;
+mod prices;
 mod providers;
+mod quotas;
 mod requests;
 mod settings;
 
@@ -18,10 +21,16 @@ use include_dir::{Dir, include_dir};
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 
+pub use accounts::{Account, Cooldown};
 pub use api_keys::{ApiKeyInfo, KEY_PREFIX, NewApiKey};
-pub use combos::Combo;
-pub use providers::{NewProvider, Provider, ProviderKind};
-pub use requests::{FailedAttempt, RequestRecord};
+pub use combos::{Alias, Combo, ComboStrategy, ComboTarget};
+pub use prices::Price;
+pub use providers::{AccountStrategy, NewProvider, Provider, ProviderKind};
+pub use quotas::{QuotaLimit, QuotaMetric, QuotaWindow, ReportedQuota, WindowCount};
+pub use requests::{
+    AccountFailures, Attempt, KEPT_BODIES, RequestBodies, RequestRecord, UsageDimension,
+    UsageQuery, UsageRow,
+};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "switchyard.db";
@@ -105,6 +114,14 @@ impl Store {
         Ok(self
             .conn
             .pragma_query_value(None, "journal_mode", |row| row.get(0))?)
+    }
+
+    /// A number that changes whenever another connection commits a change
+    /// (SQLite's `data_version`): cheap to poll, to know when to re-read.
+    pub fn data_version(&self) -> StoreResult<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |row| row.get(0))?)
     }
 
     /// Schema version, i.e. the number of migrations applied.

@@ -43,8 +43,8 @@ impl ProviderKind {
     }
 }
 
-/// A stored provider connection. `Debug` hides the API key.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+/// A stored provider: an upstream API with one or more accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Provider {
     /// Database id.
     pub id: i64,
@@ -56,29 +56,48 @@ pub struct Provider {
     pub prefix: String,
     /// Base URL of the API, such as `https://api.openai.com/v1` (no trailing slash).
     pub base_url: String,
-    /// Upstream API key. Secret: never log or return it.
-    #[serde(skip)]
-    pub api_key: String,
     /// Upstream model ids advertised in `/v1/models`.
     pub models: Vec<String>,
     /// Disabled providers are neither listed nor routed to.
     pub enabled: bool,
+    /// How requests pick among the accounts; `None` follows the global setting.
+    pub account_strategy: Option<AccountStrategy>,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
 }
 
-impl std::fmt::Debug for Provider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Provider")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .field("prefix", &self.prefix)
-            .field("base_url", &self.base_url)
-            .field("api_key", &"<redacted>")
-            .field("models", &self.models)
-            .field("enabled", &self.enabled)
-            .finish()
+/// How a request picks among a provider's accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccountStrategy {
+    /// Always the enabled, available account with the lowest priority number.
+    Priority,
+    /// A different account for each request, in turn.
+    RoundRobin,
+    /// The same account for a few requests (setting `sticky_limit`), then the next.
+    Sticky,
+}
+
+impl AccountStrategy {
+    /// Name stored in the database and typed by users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Priority => "priority",
+            Self::RoundRobin => "round-robin",
+            Self::Sticky => "sticky",
+        }
+    }
+
+    /// Parses a stored or typed name.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value {
+            "priority" => Ok(Self::Priority),
+            "round-robin" => Ok(Self::RoundRobin),
+            "sticky" => Ok(Self::Sticky),
+            other => Err(format!(
+                "unknown account strategy {other:?}; use priority, round-robin or sticky"
+            )),
+        }
     }
 }
 
@@ -93,7 +112,7 @@ pub struct NewProvider {
     pub prefix: String,
     /// Base URL of the API.
     pub base_url: String,
-    /// Upstream API key.
+    /// API key of the provider's first account (labelled `default`).
     pub api_key: String,
     /// Upstream model ids to advertise.
     pub models: Vec<String>,
@@ -102,9 +121,11 @@ pub struct NewProvider {
 }
 
 const PROVIDER_COLUMNS: &str =
-    "id, name, kind, prefix, base_url, api_key, models, enabled, created_at";
+    "id, name, kind, prefix, base_url, account_strategy, models, enabled, created_at";
 
-fn provider_from_row(row: &Row<'_>) -> rusqlite::Result<(Provider, String, String)> {
+type ProviderRow = (Provider, String, String, Option<String>);
+
+fn provider_from_row(row: &Row<'_>) -> rusqlite::Result<ProviderRow> {
     let kind: String = row.get(2)?;
     let models: String = row.get(6)?;
     Ok((
@@ -114,44 +135,49 @@ fn provider_from_row(row: &Row<'_>) -> rusqlite::Result<(Provider, String, Strin
             kind: ProviderKind::OpenaiCompatible,
             prefix: row.get(3)?,
             base_url: row.get(4)?,
-            api_key: row.get(5)?,
             models: Vec::new(),
             enabled: row.get(7)?,
+            account_strategy: None,
             created_at: row.get(8)?,
         },
         kind,
         models,
+        row.get(5)?,
     ))
 }
 
 /// Finishes decoding the columns that need more than SQLite's types.
-fn decode_provider(
-    (mut provider, kind, models): (Provider, String, String),
-) -> StoreResult<Provider> {
+fn decode_provider((mut provider, kind, models, strategy): ProviderRow) -> StoreResult<Provider> {
     provider.kind = ProviderKind::parse(&kind)?;
+    provider.account_strategy = strategy
+        .map(|strategy| AccountStrategy::parse(&strategy))
+        .transpose()
+        .map_err(StoreError::Corrupt)?;
     provider.models = serde_json::from_str(&models)
         .map_err(|error| StoreError::Corrupt(format!("models of {}: {error}", provider.name)))?;
     Ok(provider)
 }
 
 impl Store {
-    /// Adds a provider connection; names and prefixes must be unique.
-    pub fn add_provider(&self, new: &NewProvider) -> StoreResult<Provider> {
+    /// Adds a provider with one account labelled `default`; names and
+    /// prefixes must be unique.
+    pub fn add_provider(&mut self, new: &NewProvider) -> StoreResult<Provider> {
         let models = serde_json::to_string(&new.models)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        self.conn
+        let transaction = self.conn.transaction()?;
+        let now = now_millis();
+        transaction
             .execute(
-                "INSERT INTO providers (name, kind, prefix, base_url, api_key, models, enabled, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO providers (name, kind, prefix, base_url, models, enabled, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     new.name,
                     new.kind.as_str(),
                     new.prefix,
                     new.base_url,
-                    new.api_key,
                     models,
                     new.enabled,
-                    now_millis()
+                    now
                 ],
             )
             .map_err(|error| {
@@ -162,7 +188,13 @@ impl Store {
                     )
                 })
             })?;
-        let id = self.conn.last_insert_rowid();
+        let id = transaction.last_insert_rowid();
+        transaction.execute(
+            "INSERT INTO accounts (provider_id, label, api_key, priority, enabled, created_at)
+             VALUES (?1, 'default', ?2, 0, 1, ?3)",
+            params![id, new.api_key, now],
+        )?;
+        transaction.commit()?;
         self.provider_where("id = ?1", id)?
             .ok_or_else(|| StoreError::NotFound(format!("provider {id}")))
     }
@@ -227,7 +259,24 @@ impl Store {
         })
     }
 
-    /// Removes a provider connection; its request history stays.
+    /// Sets (or with `None` clears) how the provider picks among its accounts.
+    pub fn set_account_strategy(
+        &self,
+        name_or_prefix: &str,
+        strategy: Option<AccountStrategy>,
+    ) -> StoreResult<Provider> {
+        let provider = self.find_provider(name_or_prefix)?;
+        self.conn.execute(
+            "UPDATE providers SET account_strategy = ?1 WHERE id = ?2",
+            params![strategy.map(AccountStrategy::as_str), provider.id],
+        )?;
+        Ok(Provider {
+            account_strategy: strategy,
+            ..provider
+        })
+    }
+
+    /// Removes a provider and its accounts; its request history stays.
     pub fn remove_provider(&self, name_or_prefix: &str) -> StoreResult<Provider> {
         let provider = self.find_provider(name_or_prefix)?;
         self.conn
@@ -270,7 +319,7 @@ mod tests {
     #[test]
     fn add_list_toggle_remove() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_in_dir(dir.path()).unwrap();
+        let mut store = Store::open_in_dir(dir.path()).unwrap();
         let added = store.add_provider(&sample("Mock", "mock")).unwrap();
         assert_eq!(added.models, vec!["m1", "m2"]);
         assert_eq!(store.list_providers().unwrap(), vec![added.clone()]);
@@ -290,22 +339,11 @@ mod tests {
     #[test]
     fn duplicate_prefix_is_a_conflict_and_keeps_the_first() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_in_dir(dir.path()).unwrap();
+        let mut store = Store::open_in_dir(dir.path()).unwrap();
         store.add_provider(&sample("A", "same")).unwrap();
         let error = store.add_provider(&sample("B", "same")).unwrap_err();
         assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
         assert_eq!(store.list_providers().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn debug_output_hides_the_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_in_dir(dir.path()).unwrap();
-        let provider = store.add_provider(&sample("A", "a")).unwrap();
-        let printed = format!("{provider:?}");
-        assert!(!printed.contains("sk-secret-value"), "{printed}");
-        let json = serde_json::to_string(&provider).unwrap();
-        assert!(!json.contains("sk-secret-value"), "{json}");
     }
 
     #[test]
@@ -316,8 +354,9 @@ mod tests {
             .add_provider(&sample("A", "a"))
             .unwrap();
         let reopened = Store::open_in_dir(dir.path()).unwrap();
+        let provider = reopened.find_provider("a").unwrap();
         assert_eq!(
-            reopened.find_provider("a").unwrap().api_key,
+            reopened.accounts_of(provider.id).unwrap()[0].api_key,
             "sk-secret-value"
         );
     }

@@ -1,68 +1,223 @@
-//! The request log: one row per request the gateway answered, and totals over it.
+//! The request log: one row per answered request with its routing path,
+//! tokens, cost and timings, and the usage queries built on it.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use switchyard_api_types::UsageTotals;
 
-use crate::{Store, StoreError, StoreResult};
+use crate::{ReportedQuota, Store, StoreError, StoreResult};
 
-/// A try that failed before the request's final answer (a combo fell back).
+/// One try of a request on one target and account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailedAttempt {
+pub struct Attempt {
     /// The `prefix/model` target tried.
     pub target: String,
     /// Provider name, when the target named one.
     pub provider: Option<String>,
-    /// Status of the failure (502 for a connection error).
+    /// Account label, when an account was tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Status of the attempt (502 for a connection error, 504 for a timeout).
     pub status: u16,
     /// Time the attempt took, milliseconds.
     pub latency_ms: u64,
+    /// Why it failed or was skipped, in a few words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Full request and response bodies of a request, secrets redacted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RequestBodies {
+    /// The body the client sent.
+    pub request: Option<String>,
+    /// What the client received (a stream's frames, concatenated).
+    pub response: Option<String>,
 }
 
 /// One answered request, as recorded.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RequestRecord {
+    /// Database id (0 before it is stored).
+    pub id: i64,
     /// When the request arrived, Unix milliseconds.
     pub started_at: i64,
     /// The local API key used, if any.
     pub api_key_id: Option<i64>,
     /// Endpoint path, such as `/v1/chat/completions`.
     pub endpoint: String,
+    /// The client's dialect, such as `openai-chat`.
+    pub dialect: Option<String>,
     /// Model as the client named it.
     pub model: String,
-    /// Name of the provider that was tried, if routing got that far.
+    /// The combo (or alias) the model named, if any.
+    pub combo: Option<String>,
+    /// The `prefix/model` that gave the final answer.
+    pub target: Option<String>,
+    /// Name of the provider that gave the final answer (or was last tried).
     pub provider: Option<String>,
+    /// The account that gave the final answer.
+    pub account_id: Option<i64>,
+    /// That account's label.
+    pub account: Option<String>,
     /// Final HTTP status sent to the client.
     pub status: u16,
     /// Whether the client asked for a stream.
     pub stream: bool,
     /// Time from arrival to the end of the response, milliseconds.
     pub latency_ms: u64,
-    /// Prompt tokens, when the upstream reported them.
+    /// Time from arrival to the first byte of the answer, milliseconds.
+    pub ttfb_ms: Option<u64>,
+    /// Input tokens (cached ones included), when the upstream reported them.
     pub prompt_tokens: Option<u64>,
-    /// Completion tokens, when the upstream reported them.
+    /// Output tokens (reasoning included), when the upstream reported them.
     pub completion_tokens: Option<u64>,
-    /// Attempts that failed before the final one, in order.
-    pub failed_attempts: Vec<FailedAttempt>,
+    /// Input tokens read from the provider's cache.
+    pub cached_tokens: Option<u64>,
+    /// Output tokens spent on reasoning.
+    pub reasoning_tokens: Option<u64>,
+    /// What the request cost in USD, when the model has a price.
+    pub cost_usd: Option<f64>,
+    /// Every attempt in order, the final one last.
+    pub attempts: Vec<Attempt>,
+    /// Bodies, when body logging is on.
+    #[serde(skip)]
+    pub bodies: Option<RequestBodies>,
+    /// What the provider's headers said about the account's limits; stored
+    /// with the record.
+    #[serde(skip)]
+    pub reported_quotas: Vec<ReportedQuota>,
+}
+
+/// A dimension usage can be grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageDimension {
+    /// The provider that answered.
+    Provider,
+    /// The model as the client named it.
+    Model,
+    /// The account that answered, as `provider/label`.
+    Account,
+    /// The local API key used, by name.
+    ApiKey,
+    /// The combo or alias named.
+    Combo,
+}
+
+impl UsageDimension {
+    /// Parses a typed name (`provider`, `model`, `account`, `api-key`, `combo`).
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value {
+            "provider" => Ok(Self::Provider),
+            "model" => Ok(Self::Model),
+            "account" => Ok(Self::Account),
+            "api-key" | "api_key" | "key" => Ok(Self::ApiKey),
+            "combo" => Ok(Self::Combo),
+            other => Err(format!(
+                "unknown dimension {other:?}; use provider, model, account, api-key or combo"
+            )),
+        }
+    }
+
+    fn key_sql(self) -> &'static str {
+        match self {
+            Self::Provider => "provider",
+            Self::Model => "model",
+            Self::Account => "provider || '/' || account",
+            Self::ApiKey => "(SELECT name FROM api_keys WHERE api_keys.id = requests.api_key_id)",
+            Self::Combo => "combo",
+        }
+    }
+}
+
+/// What to total: a time range, a grouping and an optional time bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageQuery {
+    /// Only requests started at or after this, Unix milliseconds.
+    pub from: Option<i64>,
+    /// Only requests started before this, Unix milliseconds.
+    pub to: Option<i64>,
+    /// Group by this dimension; one group when `None`.
+    pub by: Option<UsageDimension>,
+    /// Split into buckets of this many milliseconds (a time series).
+    pub bucket_ms: Option<i64>,
+}
+
+/// Totals for one group (and bucket) of requests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UsageRow {
+    /// The group's value (`None` for requests without one, e.g. no combo).
+    pub key: Option<String>,
+    /// Start of the bucket, Unix milliseconds, for a time series.
+    pub bucket_start: Option<i64>,
+    /// Requests answered.
+    pub requests: u64,
+    /// Requests answered with a 2xx.
+    pub succeeded: u64,
+    /// Requests answered otherwise.
+    pub failed: u64,
+    /// Failed attempts before a final answer (fallbacks) in the group.
+    pub fallbacks: u64,
+    /// Input tokens.
+    pub prompt_tokens: u64,
+    /// Output tokens.
+    pub completion_tokens: u64,
+    /// Cached input tokens.
+    pub cached_tokens: u64,
+    /// Reasoning tokens.
+    pub reasoning_tokens: u64,
+    /// Cost in USD of the requests that had a price.
+    pub cost_usd: f64,
+}
+
+/// Failed attempts recorded against one account, from the attempts paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountFailures {
+    /// `provider/label`.
+    pub account: String,
+    /// Attempts on it that failed.
+    pub failures: u64,
+}
+
+/// Bodies kept when body logging is on; older ones are deleted.
+pub const KEPT_BODIES: u32 = 200;
+
+const RECORD_COLUMNS: &str = "id, started_at, api_key_id, endpoint, dialect, model, combo, target,
+     provider, account_id, account, status, stream, latency_ms, ttfb_ms, prompt_tokens,
+     completion_tokens, cached_tokens, reasoning_tokens, cost_usd, attempts";
+
+fn to_i64(value: Option<u64>) -> Option<i64> {
+    value.map(|value| value.min(i64::MAX as u64) as i64)
+}
+
+fn to_u64(value: Option<i64>) -> Option<u64> {
+    value.map(|value| value.max(0) as u64)
 }
 
 impl Store {
-    /// Appends records in one transaction.
+    /// Appends records in one transaction, with their bodies when they have them.
     pub fn record_requests(&mut self, records: &[RequestRecord]) -> StoreResult<()> {
         let transaction = self.conn.transaction()?;
+        let mut wrote_bodies = false;
         {
             let mut insert = transaction.prepare_cached(
-                "INSERT INTO requests (started_at, api_key_id, endpoint, model, provider, status,
-                                       stream, latency_ms, prompt_tokens, completion_tokens,
-                                       failed_attempts)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO requests (started_at, api_key_id, endpoint, dialect, model, combo,
+                                       target, provider, account_id, account, status, stream,
+                                       latency_ms, ttfb_ms, prompt_tokens, completion_tokens,
+                                       cached_tokens, reasoning_tokens, cost_usd, attempts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                         ?17, ?18, ?19, ?20)",
+            )?;
+            let mut insert_bodies = transaction.prepare_cached(
+                "INSERT INTO request_bodies (request_id, request, response) VALUES (?1, ?2, ?3)",
             )?;
             for record in records {
-                let failed_attempts = if record.failed_attempts.is_empty() {
+                let attempts = if record.attempts.is_empty() {
                     None
                 } else {
                     Some(
-                        serde_json::to_string(&record.failed_attempts)
+                        serde_json::to_string(&record.attempts)
                             .map_err(|error| StoreError::Corrupt(error.to_string()))?,
                     )
                 };
@@ -70,16 +225,44 @@ impl Store {
                     record.started_at,
                     record.api_key_id,
                     record.endpoint,
+                    record.dialect,
                     record.model,
+                    record.combo,
+                    record.target,
                     record.provider,
+                    record.account_id,
+                    record.account,
                     record.status,
                     record.stream,
                     record.latency_ms as i64,
-                    record.prompt_tokens.map(|tokens| tokens as i64),
-                    record.completion_tokens.map(|tokens| tokens as i64),
-                    failed_attempts,
+                    to_i64(record.ttfb_ms),
+                    to_i64(record.prompt_tokens),
+                    to_i64(record.completion_tokens),
+                    to_i64(record.cached_tokens),
+                    to_i64(record.reasoning_tokens),
+                    record.cost_usd,
+                    attempts,
                 ])?;
+                for quota in &record.reported_quotas {
+                    crate::quotas::upsert_reported(&transaction, quota)?;
+                }
+                if let Some(bodies) = &record.bodies {
+                    insert_bodies.execute(params![
+                        transaction.last_insert_rowid(),
+                        bodies.request,
+                        bodies.response
+                    ])?;
+                    wrote_bodies = true;
+                }
             }
+        }
+        if wrote_bodies {
+            transaction.execute(
+                "DELETE FROM request_bodies WHERE request_id <
+                   (SELECT MIN(request_id) FROM (SELECT request_id FROM request_bodies
+                                                 ORDER BY request_id DESC LIMIT ?1))",
+                [KEPT_BODIES],
+            )?;
         }
         transaction.commit()?;
         Ok(())
@@ -107,32 +290,129 @@ impl Store {
         })?)
     }
 
-    /// The most recent `limit` records, newest first.
-    pub fn recent_requests(&self, limit: u32) -> StoreResult<Vec<RequestRecord>> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT started_at, api_key_id, endpoint, model, provider, status, stream,
-                    latency_ms, prompt_tokens, completion_tokens, failed_attempts
-             FROM requests ORDER BY id DESC LIMIT ?1",
+    /// Totals grouped and bucketed as `query` says, largest groups first
+    /// (oldest bucket first in a time series).
+    pub fn usage_report(&self, query: &UsageQuery) -> StoreResult<Vec<UsageRow>> {
+        let key = query.by.map_or("NULL", UsageDimension::key_sql);
+        let bucket = match query.bucket_ms {
+            Some(size) if size > 0 => format!("(started_at / {size}) * {size}"),
+            _ => "NULL".to_owned(),
+        };
+        let sql = format!(
+            "SELECT {key} AS key, {bucket} AS bucket, COUNT(*),
+                    COUNT(*) FILTER (WHERE status BETWEEN 200 AND 299),
+                    COALESCE(SUM((SELECT COUNT(*) FROM json_each(COALESCE(attempts, '[]'))
+                                  WHERE json_extract(value, '$.status') NOT BETWEEN 200 AND 299)), 0),
+                    COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),
+                    COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(reasoning_tokens), 0),
+                    COALESCE(SUM(cost_usd), 0.0)
+             FROM requests
+             WHERE started_at >= ?1 AND started_at < ?2
+             GROUP BY key, bucket
+             ORDER BY bucket, COUNT(*) DESC, key"
+        );
+        let mut statement = self.conn.prepare(&sql)?;
+        let rows = statement.query_map(
+            params![query.from.unwrap_or(i64::MIN), query.to.unwrap_or(i64::MAX)],
+            |row| {
+                let requests = row.get::<_, i64>(2)?.max(0) as u64;
+                let succeeded = row.get::<_, i64>(3)?.max(0) as u64;
+                Ok(UsageRow {
+                    key: row.get(0)?,
+                    bucket_start: row.get(1)?,
+                    requests,
+                    succeeded,
+                    failed: requests - succeeded,
+                    fallbacks: row.get::<_, i64>(4)?.max(0) as u64,
+                    prompt_tokens: row.get::<_, i64>(5)?.max(0) as u64,
+                    completion_tokens: row.get::<_, i64>(6)?.max(0) as u64,
+                    cached_tokens: row.get::<_, i64>(7)?.max(0) as u64,
+                    reasoning_tokens: row.get::<_, i64>(8)?.max(0) as u64,
+                    cost_usd: row.get(9)?,
+                })
+            },
         )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Failed attempts per account over a time range (what fell back away
+    /// from each account), most first.
+    pub fn failures_by_account(
+        &self,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> StoreResult<Vec<AccountFailures>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT json_extract(value, '$.provider') || '/' || json_extract(value, '$.account') AS account,
+                    COUNT(*)
+             FROM requests, json_each(requests.attempts)
+             WHERE started_at >= ?1 AND started_at < ?2
+               AND json_extract(value, '$.status') NOT BETWEEN 200 AND 299
+               AND json_extract(value, '$.account') IS NOT NULL
+             GROUP BY account ORDER BY COUNT(*) DESC, account",
+        )?;
+        let rows = statement.query_map(
+            params![from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)],
+            |row| {
+                Ok(AccountFailures {
+                    account: row.get(0)?,
+                    failures: row.get::<_, i64>(1)?.max(0) as u64,
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The most recent `limit` records, newest first (without bodies).
+    pub fn recent_requests(&self, limit: u32) -> StoreResult<Vec<RequestRecord>> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM requests ORDER BY id DESC LIMIT ?1"
+        ))?;
         let rows = statement.query_map([limit], |row| {
             Ok(RequestRecord {
-                started_at: row.get(0)?,
-                api_key_id: row.get(1)?,
-                endpoint: row.get(2)?,
-                model: row.get(3)?,
-                provider: row.get(4)?,
-                status: row.get(5)?,
-                stream: row.get(6)?,
-                latency_ms: row.get::<_, i64>(7)? as u64,
-                prompt_tokens: row.get::<_, Option<i64>>(8)?.map(|tokens| tokens as u64),
-                completion_tokens: row.get::<_, Option<i64>>(9)?.map(|tokens| tokens as u64),
-                failed_attempts: row
-                    .get::<_, Option<String>>(10)?
+                id: row.get(0)?,
+                started_at: row.get(1)?,
+                api_key_id: row.get(2)?,
+                endpoint: row.get(3)?,
+                dialect: row.get(4)?,
+                model: row.get(5)?,
+                combo: row.get(6)?,
+                target: row.get(7)?,
+                provider: row.get(8)?,
+                account_id: row.get(9)?,
+                account: row.get(10)?,
+                status: row.get(11)?,
+                stream: row.get(12)?,
+                latency_ms: row.get::<_, i64>(13)?.max(0) as u64,
+                ttfb_ms: to_u64(row.get(14)?),
+                prompt_tokens: to_u64(row.get(15)?),
+                completion_tokens: to_u64(row.get(16)?),
+                cached_tokens: to_u64(row.get(17)?),
+                reasoning_tokens: to_u64(row.get(18)?),
+                cost_usd: row.get(19)?,
+                attempts: row
+                    .get::<_, Option<String>>(20)?
                     .and_then(|json| serde_json::from_str(&json).ok())
                     .unwrap_or_default(),
+                bodies: None,
+                reported_quotas: Vec::new(),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The logged bodies of request `id`, if body logging kept them.
+    pub fn request_bodies(&self, id: i64) -> StoreResult<Option<RequestBodies>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT request, response FROM request_bodies WHERE request_id = ?1")?
+            .query_row([id], |row| {
+                Ok(RequestBodies {
+                    request: row.get(0)?,
+                    response: row.get(1)?,
+                })
+            })
+            .optional()?)
     }
 }
 
@@ -143,16 +423,15 @@ mod tests {
     fn record(status: u16, tokens: Option<(u64, u64)>) -> RequestRecord {
         RequestRecord {
             started_at: 1,
-            api_key_id: None,
             endpoint: "/v1/chat/completions".into(),
             model: "mock/m".into(),
             provider: Some("Mock".into()),
+            account: Some("default".into()),
             status,
-            stream: false,
             latency_ms: 5,
             prompt_tokens: tokens.map(|t| t.0),
             completion_tokens: tokens.map(|t| t.1),
-            failed_attempts: Vec::new(),
+            ..RequestRecord::default()
         }
     }
 
@@ -182,5 +461,73 @@ mod tests {
         let recent = store.recent_requests(2).unwrap();
         assert_eq!(recent.len(), 2);
         assert_eq!(recent[0].prompt_tokens, Some(1));
+    }
+
+    #[test]
+    fn reports_group_by_dimension_and_bucket() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_in_dir(dir.path()).unwrap();
+        let failed = Attempt {
+            target: "a/m".into(),
+            provider: Some("A".into()),
+            account: Some("one".into()),
+            status: 429,
+            latency_ms: 1,
+            error: None,
+        };
+        let mut fell_back = record(200, Some((10, 5)));
+        fell_back.combo = Some("c".into());
+        fell_back.cost_usd = Some(0.5);
+        fell_back.started_at = 1_000;
+        fell_back.attempts = vec![
+            failed.clone(),
+            Attempt {
+                status: 200,
+                account: Some("default".into()),
+                ..failed.clone()
+            },
+        ];
+        let mut direct = record(200, Some((1, 1)));
+        direct.cost_usd = Some(0.25);
+        direct.started_at = 70_000;
+        store.record_requests(&[fell_back, direct]).unwrap();
+
+        let by_combo = store
+            .usage_report(&UsageQuery {
+                by: Some(UsageDimension::Combo),
+                ..UsageQuery::default()
+            })
+            .unwrap();
+        assert_eq!(by_combo.len(), 2);
+        let combo = by_combo
+            .iter()
+            .find(|row| row.key.as_deref() == Some("c"))
+            .unwrap();
+        assert_eq!((combo.requests, combo.fallbacks), (1, 1));
+        assert_eq!(combo.cost_usd, 0.5);
+
+        let series = store
+            .usage_report(&UsageQuery {
+                bucket_ms: Some(60_000),
+                ..UsageQuery::default()
+            })
+            .unwrap();
+        let buckets: Vec<_> = series.iter().map(|row| row.bucket_start).collect();
+        assert_eq!(buckets, [Some(0), Some(60_000)]);
+
+        let since = store
+            .usage_report(&UsageQuery {
+                from: Some(60_000),
+                ..UsageQuery::default()
+            })
+            .unwrap();
+        assert_eq!(since[0].requests, 1);
+        assert_eq!(
+            store.failures_by_account(None, None).unwrap(),
+            [AccountFailures {
+                account: "A/one".into(),
+                failures: 1
+            }]
+        );
     }
 }

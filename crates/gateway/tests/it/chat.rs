@@ -253,17 +253,7 @@ async fn unreachable_upstream_is_502() {
 #[tokio::test]
 async fn upstream_errors_keep_their_status_without_leaking_the_key() {
     let harness = Harness::start().await;
-    let (status, body) = error_of(
-        harness
-            .post_chat(json!({"model": "mock/fail-429", "messages": []}))
-            .await,
-    )
-    .await;
-    assert_eq!(status, 429);
-    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
-    assert!(!body.to_string().contains(UPSTREAM_KEY), "{body}");
-    assert!(body.to_string().contains("[redacted]"), "{body}");
-
+    // A server error first: a 429 would cool the account down.
     let (status, body) = error_of(
         harness
             .post_chat(json!({"model": "mock/fail-500-text", "messages": []}))
@@ -277,6 +267,16 @@ async fn upstream_errors_keep_their_status_without_leaking_the_key() {
             .unwrap()
             .contains("upstream exploded")
     );
+    let (status, body) = error_of(
+        harness
+            .post_chat(json!({"model": "mock/fail-429", "messages": []}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 429);
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    assert!(!body.to_string().contains(UPSTREAM_KEY), "{body}");
+    assert!(body.to_string().contains("[redacted]"), "{body}");
 }
 
 #[tokio::test]

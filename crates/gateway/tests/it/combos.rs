@@ -2,13 +2,19 @@
 //! connection failures, 429s and server errors, never on a bad request.
 
 use serde_json::{Value, json};
-use switchyard_store::{NewProvider, ProviderKind};
+use switchyard_store::{ComboStrategy, ComboTarget, NewProvider, ProviderKind};
 
 use crate::Harness;
 
 fn add_combo(harness: &Harness, name: &str, targets: &[&str]) {
-    let targets: Vec<String> = targets.iter().map(|target| (*target).to_owned()).collect();
-    harness.store().add_combo(name, &targets).unwrap();
+    let targets: Vec<ComboTarget> = targets
+        .iter()
+        .map(|target| ComboTarget::new(*target))
+        .collect();
+    harness
+        .store()
+        .add_combo(name, ComboStrategy::Fallback, &targets)
+        .unwrap();
 }
 
 fn add_dead_provider(harness: &Harness) {
@@ -61,12 +67,15 @@ async fn a_combo_falls_back_past_unreachable_and_rate_limited_targets() {
     assert!(text.contains("Hello "), "{text}");
 
     harness.stop().await;
-    let record = &harness.store().recent_requests(1).unwrap()[0];
+    let records = harness.store().recent_requests(2).unwrap();
+    let record = &records[1];
     assert_eq!(record.model, "resilient");
+    assert_eq!(record.combo.as_deref(), Some("resilient"));
     assert_eq!(record.provider.as_deref(), Some("Claude"));
+    assert_eq!(record.target.as_deref(), Some("claude/plain"));
     assert_eq!(record.status, 200);
     let path: Vec<(&str, u16)> = record
-        .failed_attempts
+        .attempts
         .iter()
         .map(|attempt| (attempt.target.as_str(), attempt.status))
         .collect();
@@ -75,8 +84,16 @@ async fn a_combo_falls_back_past_unreachable_and_rate_limited_targets() {
         [
             ("dead/x", 502),
             ("mock/fail-429", 429),
-            ("mock/fail-500-text", 500)
+            ("mock/fail-500-text", 500),
+            ("claude/plain", 200)
         ]
+    );
+    // The 429 put the Mock account in a cooldown: the stream skipped it.
+    let skipped = &records[0].attempts[1];
+    assert_eq!(skipped.target, "mock/fail-429");
+    assert!(
+        skipped.error.as_deref().unwrap().contains("cooling down"),
+        "{skipped:?}"
     );
 }
 

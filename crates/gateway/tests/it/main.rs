@@ -33,7 +33,7 @@ impl Harness {
     pub async fn start() -> Self {
         let upstream = MockUpstream::start().await;
         let data_dir = tempfile::tempdir().unwrap();
-        let store = Store::open_in_dir(data_dir.path()).unwrap();
+        let mut store = Store::open_in_dir(data_dir.path()).unwrap();
         store
             .add_provider(&NewProvider {
                 name: "Mock".into(),

@@ -1,0 +1,205 @@
+//! Quota windows: where each window starts and resets, what a provider's
+//! rate-limit headers say is left, and whether an account has run out.
+
+use axum::http::HeaderMap;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use serde::Serialize;
+use switchyard_store::{QuotaLimit, QuotaMetric, QuotaWindow, ReportedQuota, WindowCount};
+
+const FIVE_HOURS_MS: i64 = 5 * 3600 * 1000;
+
+/// Where the window containing `now_ms` starts, Unix milliseconds (UTC
+/// calendar for days, ISO weeks and months; rolling for five hours).
+pub fn window_start(window: QuotaWindow, now_ms: i64) -> i64 {
+    let Ok(now) = Timestamp::from_millisecond(now_ms) else {
+        return now_ms;
+    };
+    let today = now.to_zoned(TimeZone::UTC).date();
+    let start = match window {
+        QuotaWindow::FiveHours => return now_ms - FIVE_HOURS_MS,
+        QuotaWindow::Day => Some(today),
+        QuotaWindow::Week => today
+            .checked_sub(i64::from(today.weekday().to_monday_zero_offset()).days())
+            .ok(),
+        QuotaWindow::Month => Some(today.first_of_month()),
+    };
+    start
+        .and_then(|date| date.to_zoned(TimeZone::UTC).ok())
+        .map_or(now_ms, |zoned| zoned.timestamp().as_millisecond())
+}
+
+/// When the window resets: the next calendar boundary, or for the rolling
+/// five hours when its oldest request drops out.
+pub fn window_reset(window: QuotaWindow, now_ms: i64, oldest_in_window: Option<i64>) -> i64 {
+    let start = window_start(window, now_ms);
+    let next = |span: jiff::Span| {
+        Timestamp::from_millisecond(start)
+            .ok()
+            .and_then(|start| start.to_zoned(TimeZone::UTC).checked_add(span).ok())
+            .map_or(now_ms, |zoned| zoned.timestamp().as_millisecond())
+    };
+    match window {
+        QuotaWindow::FiveHours => oldest_in_window.unwrap_or(now_ms) + FIVE_HOURS_MS,
+        QuotaWindow::Day => next(1.day()),
+        QuotaWindow::Week => next(1.week()),
+        QuotaWindow::Month => next(1.month()),
+    }
+}
+
+/// One account's standing in one window, for lists and routing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WindowStanding {
+    /// The window.
+    pub window: QuotaWindow,
+    /// What is counted.
+    pub metric: QuotaMetric,
+    /// Counted so far in this window.
+    pub used: u64,
+    /// The limit.
+    pub max: u64,
+    /// When the window resets, Unix milliseconds.
+    pub resets_at: i64,
+}
+
+impl WindowStanding {
+    /// Works out a limit's standing from the window's count.
+    pub fn of(limit: &QuotaLimit, count: &WindowCount, now_ms: i64) -> Self {
+        Self {
+            window: limit.window,
+            metric: limit.metric,
+            used: match limit.metric {
+                QuotaMetric::Requests => count.requests,
+                QuotaMetric::Tokens => count.tokens,
+            },
+            max: limit.max,
+            resets_at: window_reset(limit.window, now_ms, count.oldest),
+        }
+    }
+
+    /// Whether nothing is left until the reset.
+    pub fn exhausted(&self) -> bool {
+        self.used >= self.max
+    }
+}
+
+/// What the response headers say about the account's limits: OpenAI's
+/// `x-ratelimit-*` and Anthropic's `anthropic-ratelimit-*` families.
+pub(crate) fn reported_in(headers: &HeaderMap, account_id: i64, now_ms: i64) -> Vec<ReportedQuota> {
+    let header = |name: String| {
+        headers
+            .get(name.as_str())
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+    };
+    let mut reports = Vec::new();
+    for metric in [QuotaMetric::Requests, QuotaMetric::Tokens] {
+        let kind = metric.as_str();
+        let (remaining, max, reset) = if let Some(remaining) =
+            header(format!("x-ratelimit-remaining-{kind}"))
+        {
+            (
+                remaining,
+                header(format!("x-ratelimit-limit-{kind}")),
+                header(format!("x-ratelimit-reset-{kind}")).and_then(|reset| {
+                    humantime::parse_duration(reset)
+                        .ok()
+                        .map(|wait| now_ms + wait.as_millis() as i64)
+                }),
+            )
+        } else if let Some(remaining) = header(format!("anthropic-ratelimit-{kind}-remaining")) {
+            (
+                remaining,
+                header(format!("anthropic-ratelimit-{kind}-limit")),
+                header(format!("anthropic-ratelimit-{kind}-reset"))
+                    .and_then(|reset| reset.parse::<Timestamp>().ok())
+                    .map(|reset| reset.as_millisecond()),
+            )
+        } else {
+            continue;
+        };
+        let Ok(remaining) = remaining.parse::<u64>() else {
+            continue;
+        };
+        reports.push(ReportedQuota {
+            account_id,
+            metric,
+            remaining,
+            max: max.and_then(|max| max.parse().ok()),
+            reset_at: reset,
+            updated_at: now_ms,
+        });
+    }
+    reports
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(text: &str) -> i64 {
+        text.parse::<Timestamp>().unwrap().as_millisecond()
+    }
+
+    #[test]
+    fn windows_follow_the_utc_calendar() {
+        // A Wednesday afternoon.
+        let now = ms("2026-11-25T15:30:00Z");
+        assert_eq!(
+            window_start(QuotaWindow::Day, now),
+            ms("2026-11-25T00:00:00Z")
+        );
+        assert_eq!(
+            window_start(QuotaWindow::Week, now),
+            ms("2026-11-23T00:00:00Z")
+        );
+        assert_eq!(
+            window_start(QuotaWindow::Month, now),
+            ms("2026-11-01T00:00:00Z")
+        );
+        assert_eq!(
+            window_reset(QuotaWindow::Day, now, None),
+            ms("2026-11-26T00:00:00Z")
+        );
+        assert_eq!(
+            window_reset(QuotaWindow::Week, now, None),
+            ms("2026-11-30T00:00:00Z")
+        );
+        assert_eq!(
+            window_reset(QuotaWindow::Month, now, None),
+            ms("2026-12-01T00:00:00Z")
+        );
+        assert_eq!(
+            window_reset(
+                QuotaWindow::FiveHours,
+                now,
+                Some(ms("2026-11-25T12:00:00Z"))
+            ),
+            ms("2026-11-25T17:00:00Z")
+        );
+    }
+
+    #[test]
+    fn rate_limit_headers_of_both_families_are_read() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-remaining-requests", "0".parse().unwrap());
+        headers.insert("x-ratelimit-limit-requests", "60".parse().unwrap());
+        headers.insert("x-ratelimit-reset-requests", "6m0s".parse().unwrap());
+        headers.insert(
+            "anthropic-ratelimit-tokens-remaining",
+            "1000".parse().unwrap(),
+        );
+        headers.insert(
+            "anthropic-ratelimit-tokens-reset",
+            "2026-11-25T16:00:00Z".parse().unwrap(),
+        );
+        let now = ms("2026-11-25T15:30:00Z");
+        let reports = reported_in(&headers, 7, now);
+        assert_eq!(reports.len(), 2);
+        assert_eq!(reports[0].remaining, 0);
+        assert_eq!(reports[0].max, Some(60));
+        assert_eq!(reports[0].reset_at, Some(now + 360_000));
+        assert_eq!(reports[1].metric, QuotaMetric::Tokens);
+        assert_eq!(reports[1].reset_at, Some(ms("2026-11-25T16:00:00Z")));
+    }
+}

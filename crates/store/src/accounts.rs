@@ -1,0 +1,291 @@
+//! Accounts of a provider (several keys or subscriptions behind one prefix)
+//! and their cooldowns, which survive a restart.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use crate::{Store, StoreError, StoreResult, conflict_on_unique, now_millis};
+
+/// One account of a provider. `Debug` and `Serialize` leave out the key.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    /// Database id.
+    pub id: i64,
+    /// The provider this account belongs to.
+    pub provider_id: i64,
+    /// Unique within the provider, e.g. `default` or `work`.
+    pub label: String,
+    /// Upstream API key. Secret: never log or return it.
+    #[serde(skip)]
+    pub api_key: String,
+    /// Lower goes first under the priority strategy.
+    pub priority: i64,
+    /// Disabled accounts are never routed to.
+    pub enabled: bool,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("provider_id", &self.provider_id)
+            .field("label", &self.label)
+            .field("api_key", &"<redacted>")
+            .field("priority", &self.priority)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+/// An account (or one model of it) that routing skips until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cooldown {
+    /// The account cooling down.
+    pub account_id: i64,
+    /// The upstream model locked out, or empty for the whole account.
+    pub model: String,
+    /// End of the cooldown, Unix milliseconds.
+    pub until: i64,
+    /// Consecutive failures so far (drives the back-off).
+    pub failures: u32,
+    /// Status of the failure that started it.
+    pub status: u16,
+    /// Why, in a few words (never a secret).
+    pub reason: String,
+}
+
+const ACCOUNT_COLUMNS: &str = "id, provider_id, label, api_key, priority, enabled, created_at";
+
+fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: row.get(0)?,
+        provider_id: row.get(1)?,
+        label: row.get(2)?,
+        api_key: row.get(3)?,
+        priority: row.get(4)?,
+        enabled: row.get(5)?,
+        created_at: row.get(6)?,
+    })
+}
+
+impl Store {
+    /// Adds an account to the provider `provider_id`; labels are unique per provider.
+    pub fn add_account(
+        &self,
+        provider_id: i64,
+        label: &str,
+        api_key: &str,
+        priority: i64,
+    ) -> StoreResult<Account> {
+        self.conn
+            .execute(
+                "INSERT INTO accounts (provider_id, label, api_key, priority, enabled, created_at)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+                params![provider_id, label, api_key, priority, now_millis()],
+            )
+            .map_err(|error| {
+                conflict_on_unique(error, || {
+                    format!("this provider already has an account labelled {label:?}")
+                })
+            })?;
+        let id = self.conn.last_insert_rowid();
+        self.account(id)
+    }
+
+    /// The account with this id.
+    pub fn account(&self, id: i64) -> StoreResult<Account> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"
+            ))?
+            .query_row([id], account_from_row)
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("account {id}")))
+    }
+
+    /// Every account of every provider, by provider, priority and id.
+    pub fn list_accounts(&self) -> StoreResult<Vec<Account>> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY provider_id, priority, id"
+        ))?;
+        let rows = statement.query_map([], account_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The accounts of one provider, by priority and id.
+    pub fn accounts_of(&self, provider_id: i64) -> StoreResult<Vec<Account>> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE provider_id = ?1 ORDER BY priority, id"
+        ))?;
+        let rows = statement.query_map([provider_id], account_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The account named `provider/label` (provider by name or prefix).
+    pub fn find_account(&self, path: &str) -> StoreResult<Account> {
+        let (provider, label) = path.rsplit_once('/').ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "account {path:?} (name accounts as <provider>/<label>)"
+            ))
+        })?;
+        let provider = self.find_provider(provider)?;
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE provider_id = ?1 AND label = ?2"
+            ))?
+            .query_row(params![provider.id, label], account_from_row)
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("account {path:?}")))
+    }
+
+    /// Enables or disables an account.
+    pub fn set_account_enabled(&self, id: i64, enabled: bool) -> StoreResult<Account> {
+        self.conn.execute(
+            "UPDATE accounts SET enabled = ?1 WHERE id = ?2",
+            params![enabled, id],
+        )?;
+        self.account(id)
+    }
+
+    /// Changes an account's priority (lower goes first).
+    pub fn set_account_priority(&self, id: i64, priority: i64) -> StoreResult<Account> {
+        self.conn.execute(
+            "UPDATE accounts SET priority = ?1 WHERE id = ?2",
+            params![priority, id],
+        )?;
+        self.account(id)
+    }
+
+    /// Removes an account, unless it is its provider's last one.
+    pub fn remove_account(&self, id: i64) -> StoreResult<Account> {
+        let account = self.account(id)?;
+        if self.accounts_of(account.provider_id)?.len() == 1 {
+            return Err(StoreError::Conflict(format!(
+                "{:?} is the provider's only account; remove the provider instead",
+                account.label
+            )));
+        }
+        self.conn
+            .execute("DELETE FROM accounts WHERE id = ?1", [id])?;
+        Ok(account)
+    }
+
+    /// Every stored cooldown, ended ones included.
+    pub fn list_cooldowns(&self) -> StoreResult<Vec<Cooldown>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT account_id, model, until, failures, status, reason FROM cooldowns
+             ORDER BY account_id, model",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(Cooldown {
+                account_id: row.get(0)?,
+                model: row.get(1)?,
+                until: row.get(2)?,
+                failures: row.get(3)?,
+                status: row.get(4)?,
+                reason: row.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stores (replacing) a cooldown.
+    pub fn set_cooldown(&self, cooldown: &Cooldown) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO cooldowns (account_id, model, until, failures, status, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                cooldown.account_id,
+                cooldown.model,
+                cooldown.until,
+                cooldown.failures,
+                cooldown.status,
+                cooldown.reason
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets one cooldown (after a successful probe).
+    pub fn clear_cooldown(&self, account_id: i64, model: &str) -> StoreResult<()> {
+        self.conn.execute(
+            "DELETE FROM cooldowns WHERE account_id = ?1 AND model = ?2",
+            params![account_id, model],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets every cooldown of an account (the "reset cooldown" action);
+    /// returns how many there were.
+    pub fn reset_cooldowns(&self, account_id: i64) -> StoreResult<usize> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM cooldowns WHERE account_id = ?1", [account_id])?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{NewProvider, ProviderKind, Store, StoreError};
+
+    #[test]
+    fn accounts_and_cooldowns_belong_to_their_provider() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_in_dir(dir.path()).unwrap();
+        let provider = store
+            .add_provider(&NewProvider {
+                name: "P".into(),
+                kind: ProviderKind::OpenaiCompatible,
+                prefix: "p".into(),
+                base_url: "http://127.0.0.1:9".into(),
+                api_key: "sk-first".into(),
+                models: vec![],
+                enabled: true,
+            })
+            .unwrap();
+        let second = store
+            .add_account(provider.id, "work", "sk-second", 5)
+            .unwrap();
+        assert!(matches!(
+            store.add_account(provider.id, "work", "x", 0),
+            Err(StoreError::Conflict(_))
+        ));
+        let labels: Vec<_> = store
+            .accounts_of(provider.id)
+            .unwrap()
+            .into_iter()
+            .map(|account| account.label)
+            .collect();
+        assert_eq!(labels, ["default", "work"]);
+        assert_eq!(store.find_account("p/work").unwrap(), second);
+        assert!(!format!("{second:?}").contains("sk-second"));
+        assert!(
+            !serde_json::to_string(&second)
+                .unwrap()
+                .contains("sk-second")
+        );
+
+        let cooldown = crate::Cooldown {
+            account_id: second.id,
+            model: String::new(),
+            until: 42,
+            failures: 2,
+            status: 429,
+            reason: "rate limited".into(),
+        };
+        store.set_cooldown(&cooldown).unwrap();
+        assert_eq!(store.list_cooldowns().unwrap(), [cooldown]);
+        assert_eq!(store.reset_cooldowns(second.id).unwrap(), 1);
+
+        store.remove_account(second.id).unwrap();
+        let only = store.accounts_of(provider.id).unwrap().remove(0);
+        assert!(matches!(
+            store.remove_account(only.id),
+            Err(StoreError::Conflict(_))
+        ));
+        store.remove_provider("p").unwrap();
+        assert!(store.list_accounts().unwrap().is_empty());
+    }
+}
