@@ -287,6 +287,12 @@ impl RunningGateway {
         let _ = tokio::task::spawn_blocking(move || usage.flush()).await;
     }
 
+    /// Waits until every usage record queued so far is written.
+    pub async fn flush_usage(&self) {
+        let usage = self.usage.clone();
+        let _ = tokio::task::spawn_blocking(move || usage.flush()).await;
+    }
+
     /// Waits until the server ends on its own (it only ends after [`Self::shutdown`]
     /// or a fatal accept error).
     pub async fn wait(&mut self) -> std::io::Result<()> {

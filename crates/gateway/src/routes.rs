@@ -639,6 +639,7 @@ impl PendingRecord {
             status,
             latency_ms: started.elapsed().as_millis() as u64,
             error: error.map(str::to_owned),
+            skipped: false,
         });
     }
 

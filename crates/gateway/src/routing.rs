@@ -303,6 +303,7 @@ impl Planner<'_> {
                 status,
                 latency_ms: 0,
                 error: Some(why),
+                skipped: true,
             }));
         };
         let entry = match self.config.providers.get(prefix) {

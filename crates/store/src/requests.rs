@@ -24,6 +24,9 @@ pub struct Attempt {
     /// Why it failed or was skipped, in a few words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Left out without a request (cooling down, over quota, breaker open).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
 }
 
 /// Full request and response bodies of a request, secrets redacted.
@@ -302,7 +305,8 @@ impl Store {
             "SELECT {key} AS key, {bucket} AS bucket, COUNT(*),
                     COUNT(*) FILTER (WHERE status BETWEEN 200 AND 299),
                     COALESCE(SUM((SELECT COUNT(*) FROM json_each(COALESCE(attempts, '[]'))
-                                  WHERE json_extract(value, '$.status') NOT BETWEEN 200 AND 299)), 0),
+                                  WHERE json_extract(value, '$.status') NOT BETWEEN 200 AND 299
+                                    AND json_extract(value, '$.skipped') IS NOT 1)), 0),
                     COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),
                     COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(reasoning_tokens), 0),
                     COALESCE(SUM(cost_usd), 0.0)
@@ -348,6 +352,7 @@ impl Store {
              FROM requests, json_each(requests.attempts)
              WHERE started_at >= ?1 AND started_at < ?2
                AND json_extract(value, '$.status') NOT BETWEEN 200 AND 299
+               AND json_extract(value, '$.skipped') IS NOT 1
                AND json_extract(value, '$.account') IS NOT NULL
              GROUP BY account ORDER BY COUNT(*) DESC, account",
         )?;
@@ -474,6 +479,7 @@ mod tests {
             status: 429,
             latency_ms: 1,
             error: None,
+            skipped: false,
         };
         let mut fell_back = record(200, Some((10, 5)));
         fell_back.combo = Some("c".into());

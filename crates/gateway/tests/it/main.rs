@@ -12,6 +12,8 @@ mod combos;
 mod gemini;
 mod mock_upstream;
 mod ollama;
+mod routing;
+mod scripted_upstream;
 mod translation;
 
 use std::path::Path;
@@ -99,6 +101,21 @@ impl Harness {
         if let Some(gateway) = self.gateway.take() {
             gateway.shutdown().await;
         }
+    }
+
+    /// Stops the gateway and starts a new one on the same data directory.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let gateway =
+            switchyard_gateway::start(self.data_dir.path(), "127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
+        self.gateway = Some(gateway);
+    }
+
+    /// Waits until the gateway has written every usage record so far.
+    pub async fn flush_usage(&self) {
+        self.gateway.as_ref().unwrap().flush_usage().await;
     }
 
     pub async fn post_messages(&self, body: serde_json::Value) -> reqwest::Response {
