@@ -574,11 +574,16 @@ impl Output {
         value: &T,
         text: impl FnOnce() -> String,
     ) -> Result<()> {
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(value)?);
+        use std::io::Write;
+        let printed = if self.json {
+            serde_json::to_string_pretty(value)?
         } else {
-            println!("{}", text());
+            text()
+        };
+        match writeln!(std::io::stdout().lock(), "{printed}") {
+            // A reader that stopped early (`| head`) is not an error.
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            result => Ok(result?),
         }
-        Ok(())
     }
 }

@@ -174,6 +174,7 @@ fn table(title: &str, rows: &Value, series: bool) -> String {
         }
     );
     for row in rows.as_array().into_iter().flatten() {
+        let number = |name: &str| row[name].as_u64().unwrap_or(0);
         let mut key = row["key"].as_str().unwrap_or("-").to_owned();
         if title == "totals" {
             key = "all".into();
@@ -184,12 +185,12 @@ fn table(title: &str, rows: &Value, series: bool) -> String {
         text.push_str(&format!(
             "  {:<32} {:>8} {:>6} {:>6} {:>9} {:>10} {:>10} {:>10.4}{}\n",
             key,
-            row["requests"],
-            row["succeeded"],
-            row["failed"],
-            row["fallbacks"],
-            row["prompt_tokens"],
-            row["completion_tokens"],
+            number("requests"),
+            number("succeeded"),
+            number("failed"),
+            number("fallbacks"),
+            number("prompt_tokens"),
+            number("completion_tokens"),
             row["cost_usd"].as_f64().unwrap_or(0.0),
             row.get("failed_attempts")
                 .map_or(String::new(), |n| format!("  {n}"))
@@ -229,7 +230,8 @@ pub(crate) fn log(store: &Store, args: LogArgs, output: Output) -> Result<()> {
             ));
             for attempt in &record.attempts {
                 text.push_str(&format!(
-                    "    {} {}/{} {} {}ms{}\n",
+                    "    {}{} {}/{} {} {}ms{}\n",
+                    if attempt.skipped { "skipped " } else { "" },
                     attempt.target,
                     attempt.provider.as_deref().unwrap_or("?"),
                     attempt.account.as_deref().unwrap_or("-"),

@@ -347,14 +347,14 @@ impl Store {
         to: Option<i64>,
     ) -> StoreResult<Vec<AccountFailures>> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT json_extract(value, '$.provider') || '/' || json_extract(value, '$.account') AS account,
+            "SELECT json_extract(value, '$.provider') || '/' || json_extract(value, '$.account') AS attempt_account,
                     COUNT(*)
              FROM requests, json_each(requests.attempts)
              WHERE started_at >= ?1 AND started_at < ?2
                AND json_extract(value, '$.status') NOT BETWEEN 200 AND 299
                AND json_extract(value, '$.skipped') IS NOT 1
                AND json_extract(value, '$.account') IS NOT NULL
-             GROUP BY account ORDER BY COUNT(*) DESC, account",
+             GROUP BY attempt_account ORDER BY COUNT(*) DESC, attempt_account",
         )?;
         let rows = statement.query_map(
             params![from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)],

@@ -510,3 +510,63 @@ async fn a_client_that_goes_away_cancels_the_upstream_request() {
     let record = &harness.store().recent_requests(1).unwrap()[0];
     assert_eq!(record.status, 499);
 }
+
+#[tokio::test]
+async fn a_stream_silent_for_longer_than_the_idle_timeout_ends_with_an_error_event() {
+    let mut harness = Harness::start().await;
+    harness
+        .store()
+        .set_setting("stream_idle_timeout_secs", "1")
+        .unwrap();
+    // `mock/gated` sends one chunk, then nothing until the test opens its gate.
+    let response = harness
+        .post_messages(
+            json!({"model": "mock/gated", "max_tokens": 10, "stream": true,
+                              "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("Hel"), "{text}");
+    assert!(text.contains("event: error"), "{text}");
+    assert!(text.contains("sent nothing for 1s"), "{text}");
+    harness.upstream.gate.notify_one();
+    harness.stop().await;
+    assert_eq!(harness.store().recent_requests(1).unwrap()[0].status, 502);
+}
+
+#[tokio::test]
+async fn bodies_are_logged_only_when_asked_and_without_secrets() {
+    let mut harness = Harness::start().await;
+    let upstream = ScriptedUpstream::start().await;
+    add_multi(
+        &harness,
+        &upstream,
+        &[("default", "sk-scripted-secret-123")],
+    );
+    assert_eq!(ask(&harness, "multi/m").await.0, 200);
+    harness.flush_usage().await;
+    let first = harness.store().recent_requests(1).unwrap()[0].id;
+    assert_eq!(harness.store().request_bodies(first).unwrap(), None);
+
+    harness.store().set_setting("log_bodies", "true").unwrap();
+    let local_key = harness.key.clone();
+    let response = harness
+        .post_chat(json!({
+            "model": "multi/m",
+            "messages": [{"role": "user", "content": format!("my key is {local_key}")}],
+            "metadata": {"api_key": "hunter2-secret"},
+        }))
+        .await;
+    assert_eq!(response.status(), 200);
+    harness.stop().await;
+    let record = &harness.store().recent_requests(1).unwrap()[0];
+    let bodies = harness.store().request_bodies(record.id).unwrap().unwrap();
+    let request = bodies.request.unwrap();
+    assert!(request.contains("my key is [redacted]"), "{request}");
+    assert!(
+        !request.contains(&local_key) && !request.contains("hunter2"),
+        "{request}"
+    );
+    assert!(bodies.response.unwrap().contains("scripted answer"));
+}
