@@ -129,6 +129,20 @@ pub(crate) fn retry_after(headers: &HeaderMap, body: &str, now_ms: i64) -> Optio
     humantime::parse_duration(delay).ok()
 }
 
+/// Whether an error body names `model` as a whole word (so `gpt-4o` is not
+/// found in `gpt-4o-mini`): the error is about that model only.
+pub(crate) fn mentions_model(body: &str, model: &str) -> bool {
+    if model.is_empty() {
+        return false;
+    }
+    let part_of_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':');
+    body.match_indices(model).any(|(at, _)| {
+        let before = body[..at].chars().next_back();
+        let after = body[at + model.len()..].chars().next();
+        !before.is_some_and(part_of_name) && !after.is_some_and(part_of_name)
+    })
+}
+
 /// The next cooldown of an account after `failure`, or `None` when the
 /// failure is not the account's.
 pub(crate) fn next_cooldown(
@@ -252,6 +266,21 @@ mod tests {
         assert_eq!(of(401, "invalid key"), Some(Failure::Unauthorized));
         assert_eq!(of(503, ""), Some(Failure::ServerError));
         assert_eq!(of(404, "no such model"), Some(Failure::ModelUnavailable));
+    }
+
+    #[test]
+    fn a_model_is_mentioned_only_as_a_whole_name() {
+        assert!(mentions_model(
+            "Rate limit reached for gpt-4o in org",
+            "gpt-4o"
+        ));
+        assert!(mentions_model(r#"{"model":"gpt-4o"}"#, "gpt-4o"));
+        assert!(!mentions_model(
+            "Rate limit reached for gpt-4o-mini",
+            "gpt-4o"
+        ));
+        assert!(!mentions_model("Rate limit reached", "m"));
+        assert!(!mentions_model("anything", ""));
     }
 
     #[test]

@@ -189,9 +189,7 @@ impl RouterState {
         }
         self.health.provider_answered(provider.id);
         // An error about one model locks out that model only.
-        let model = if body.contains(candidate.upstream_model.as_str())
-            && !candidate.upstream_model.is_empty()
-        {
+        let model = if health::mentions_model(body, &candidate.upstream_model) {
             candidate.upstream_model.as_str()
         } else {
             ""

@@ -570,3 +570,25 @@ async fn bodies_are_logged_only_when_asked_and_without_secrets() {
     );
     assert!(bodies.response.unwrap().contains("scripted answer"));
 }
+
+#[tokio::test]
+async fn an_error_about_one_model_locks_out_only_that_model() {
+    let harness = Harness::start().await;
+    let upstream = ScriptedUpstream::start().await;
+    add_multi(&harness, &upstream, &[("default", "k-a")]);
+    upstream.script(
+        "k-a",
+        [Reply::Error(
+            429,
+            "Quota exceeded for metric requests per model: big-model",
+            vec![],
+        )],
+    );
+    assert_eq!(ask(&harness, "multi/big-model").await.0, 429);
+    let cooldown = &harness.store().list_cooldowns().unwrap()[0];
+    assert_eq!(cooldown.model, "big-model");
+    // The same account still serves its other models.
+    assert_eq!(ask(&harness, "multi/small-model").await.0, 200);
+    assert_eq!(ask(&harness, "multi/big-model").await.0, 429);
+    assert_eq!(upstream.models_seen(), ["big-model", "small-model"]);
+}
