@@ -64,6 +64,10 @@ fn project_root() -> PathBuf {
 }
 
 /// The cargo that runs us, so native builds use the same toolchain.
+/// Tests make many throwaway databases: their secrets keys go to files next
+/// to them, never to the developer's keychain (see `crates/store/src/secrets.rs`).
+const SECRET_STORE_ENV: &str = "SWITCHYARD_SECRET_STORE";
+
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
@@ -181,6 +185,7 @@ struct Stage {
 
 fn test(root: &Path) -> Result<()> {
     let tools = setup::ensure(root, setup::Purpose::Test)?;
+
     let mut stages = Vec::new();
     let mut stage = |name: &'static str, result: Result<()>| {
         if let Err(error) = &result {
@@ -216,7 +221,11 @@ fn test(root: &Path) -> Result<()> {
         );
         stage(
             "rust-tests",
-            run_checked(cargo().args(["test", "--workspace", "--exclude", "switchyard-ui"])),
+            run_checked(
+                cargo()
+                    .args(["test", "--workspace", "--exclude", "switchyard-ui"])
+                    .env(SECRET_STORE_ENV, "file"),
+            ),
         );
         stage("sdk-tests", sdk_tests(root, &tools));
         stage("desktop-e2e", desktop_e2e(root, &tools));
@@ -247,7 +256,8 @@ fn sdk_tests(root: &Path, tools: &setup::Tools) -> Result<()> {
     run_checked(
         Command::new(&tools.python)
             .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/sdk"])
-            .env("SWITCHYARD_BIN", binary),
+            .env("SWITCHYARD_BIN", binary)
+            .env(SECRET_STORE_ENV, "file"),
     )
 }
 
@@ -287,6 +297,7 @@ fn desktop_e2e(root: &Path, tools: &setup::Tools) -> Result<()> {
             "--test-threads=1",
         ])
         .env("TAURI_DRIVER", tauri_driver)
+        .env(SECRET_STORE_ENV, "file")
         .env(
             "SWITCHYARD_E2E_SCREENSHOT",
             root.join("target").join("e2e").join("overview.png"),

@@ -83,7 +83,13 @@ impl Store {
             .execute(
                 "INSERT INTO accounts (provider_id, label, api_key, priority, enabled, created_at)
                  VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-                params![provider_id, label, api_key, priority, now_millis()],
+                params![
+                    provider_id,
+                    label,
+                    self.secrets.seal(api_key),
+                    priority,
+                    now_millis()
+                ],
             )
             .map_err(|error| {
                 conflict_on_unique(error, || {
@@ -96,13 +102,37 @@ impl Store {
 
     /// The account with this id.
     pub fn account(&self, id: i64) -> StoreResult<Account> {
-        self.conn
+        let account = self
+            .conn
             .prepare_cached(&format!(
                 "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"
             ))?
             .query_row([id], account_from_row)
             .optional()?
-            .ok_or_else(|| StoreError::NotFound(format!("account {id}")))
+            .ok_or_else(|| StoreError::NotFound(format!("account {id}")))?;
+        self.unseal(account)
+    }
+
+    /// Decrypts an account's secret as read from the database.
+    fn unseal(&self, mut account: Account) -> StoreResult<Account> {
+        account.api_key = self.secrets.open(&account.api_key)?;
+        Ok(account)
+    }
+
+    /// Seals secrets stored before encryption at rest (runs on open).
+    pub(crate) fn seal_plaintext_secrets(&self) -> StoreResult<()> {
+        let plaintext: Vec<(i64, String)> = self
+            .conn
+            .prepare("SELECT id, api_key FROM accounts WHERE api_key NOT LIKE 'enc:v1:%'")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, secret) in plaintext {
+            self.conn.execute(
+                "UPDATE accounts SET api_key = ?1 WHERE id = ?2",
+                params![self.secrets.seal(&secret), id],
+            )?;
+        }
+        Ok(())
     }
 
     /// Every account of every provider, by provider, priority and id.
@@ -111,7 +141,7 @@ impl Store {
             "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY provider_id, priority, id"
         ))?;
         let rows = statement.query_map([], account_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.map(|row| self.unseal(row?)).collect()
     }
 
     /// The accounts of one provider, by priority and id.
@@ -120,7 +150,7 @@ impl Store {
             "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE provider_id = ?1 ORDER BY priority, id"
         ))?;
         let rows = statement.query_map([provider_id], account_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.map(|row| self.unseal(row?)).collect()
     }
 
     /// The account named `provider/label` (provider by name or prefix).
@@ -138,6 +168,7 @@ impl Store {
             .query_row(params![provider.id, label], account_from_row)
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("account {path:?}")))
+            .and_then(|account| self.unseal(account))
     }
 
     /// Enables or disables an account.
@@ -287,5 +318,48 @@ mod tests {
         ));
         store.remove_provider("p").unwrap();
         assert!(store.list_accounts().unwrap().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod sealing_tests {
+    use crate::{NewProvider, ProviderKind, Store};
+
+    #[test]
+    fn account_keys_are_sealed_in_the_file_and_legacy_ones_get_sealed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_in_dir(dir.path()).unwrap();
+        let provider = store
+            .add_provider(&NewProvider {
+                name: "P".into(),
+                kind: ProviderKind::OpenaiCompatible,
+                prefix: "p".into(),
+                base_url: "http://127.0.0.1:9".into(),
+                api_key: "sk-plain-secret-1".into(),
+                models: vec![],
+                enabled: true,
+            })
+            .unwrap();
+        // A key written in plain text (as before encryption at rest).
+        store
+            .conn
+            .execute(
+                "INSERT INTO accounts (provider_id, label, api_key, created_at) VALUES (?1, 'old', 'sk-legacy-secret-2', 0)",
+                [provider.id],
+            )
+            .unwrap();
+        drop(store);
+        let store = Store::open_in_dir(dir.path()).unwrap();
+        let keys: Vec<_> = store
+            .accounts_of(provider.id)
+            .unwrap()
+            .into_iter()
+            .map(|account| account.api_key)
+            .collect();
+        assert_eq!(keys, ["sk-plain-secret-1", "sk-legacy-secret-2"]);
+        drop(store);
+        let bytes = std::fs::read(dir.path().join(crate::DATABASE_FILE)).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("sk-plain-secret-1") && !text.contains("sk-legacy-secret-2"));
     }
 }

@@ -12,13 +12,14 @@ mod prices;
 mod providers;
 mod quotas;
 mod requests;
+mod secrets;
 mod settings;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use include_dir::{Dir, include_dir};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use rusqlite_migration::{M, Migrations};
 
 pub use accounts::{Account, Cooldown};
@@ -31,6 +32,7 @@ pub use requests::{
     AccountFailures, Attempt, KEPT_BODIES, RequestBodies, RequestRecord, UsageDimension,
     UsageQuery, UsageRow,
 };
+pub use secrets::{KEY_FILE, KeyLocation, SECRET_STORE_ENV, SecretBox};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "switchyard.db";
@@ -63,6 +65,9 @@ pub enum StoreError {
     /// Stored data could not be decoded.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// The key that protects provider secrets is unavailable.
+    #[error("{0}")]
+    SecretKey(String),
 }
 
 /// Result alias for storage operations.
@@ -72,7 +77,11 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    secrets: SecretBox,
 }
+
+/// Setting that records where the secrets key is kept.
+const KEY_LOCATION_SETTING: &str = "internal.secret_key_location";
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -98,10 +107,33 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations().to_latest(&mut conn)?;
-        Ok(Self {
+        let recorded: Option<String> = conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                [KEY_LOCATION_SETTING],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let data_dir = path.parent().unwrap_or(Path::new("."));
+        let (secrets, new_location) = secrets::load_or_create(data_dir, recorded.as_deref())?;
+        if let Some(location) = new_location {
+            conn.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+                [KEY_LOCATION_SETTING, location.as_str()],
+            )?;
+        }
+        let store = Self {
             conn,
             path: path.to_owned(),
-        })
+            secrets,
+        };
+        store.seal_plaintext_secrets()?;
+        Ok(store)
+    }
+
+    /// Where the key to the stored secrets is kept.
+    pub fn secret_key_location(&self) -> KeyLocation {
+        self.secrets.location()
     }
 
     /// Path of the database file.

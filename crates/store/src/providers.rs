@@ -192,7 +192,7 @@ impl Store {
         transaction.execute(
             "INSERT INTO accounts (provider_id, label, api_key, priority, enabled, created_at)
              VALUES (?1, 'default', ?2, 0, 1, ?3)",
-            params![id, new.api_key, now],
+            params![id, self.secrets.seal(&new.api_key), now],
         )?;
         transaction.commit()?;
         self.provider_where("id = ?1", id)?

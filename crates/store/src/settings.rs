@@ -33,9 +33,9 @@ impl Store {
 
     /// Every stored setting, ordered by key.
     pub fn list_settings(&self) -> StoreResult<Vec<(String, String)>> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT key, value FROM settings ORDER BY key")?;
+        let mut statement = self.conn.prepare_cached(
+            "SELECT key, value FROM settings WHERE key NOT LIKE 'internal.%' ORDER BY key",
+        )?;
         let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
