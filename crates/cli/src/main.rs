@@ -2,6 +2,7 @@
 //! providers, API keys, settings and usage from the command line. It links no
 //! GUI library, so it runs on servers.
 
+mod connect;
 mod routing;
 mod usage;
 
@@ -41,6 +42,8 @@ enum Command {
     /// Manage the API keys clients use to call the gateway
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Log in to a subscription (Claude Code, Codex, GitHub Copilot, Qwen)
+    Connect(connect::ConnectArgs),
     /// Manage the accounts (keys) of providers: several per provider
     #[command(subcommand)]
     Account(routing::AccountCommand),
@@ -200,11 +203,16 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(&data_dir, args),
         Command::Provider(command) => provider(&mut open_store(&data_dir)?, command, output),
         Command::Key(command) => key(&open_store(&data_dir)?, command, output),
+        Command::Connect(args) => {
+            connect::connect(&open_store(&data_dir)?, &data_dir, args, output)
+        }
         Command::Account(command) => routing::account(&open_store(&data_dir)?, command, output),
         Command::Combo(command) => routing::combo(&open_store(&data_dir)?, command, output),
         Command::Alias(command) => routing::alias(&open_store(&data_dir)?, command, output),
         Command::Price(command) => routing::price(&open_store(&data_dir)?, command, output),
-        Command::Quota(command) => routing::quota(&open_store(&data_dir)?, command, output),
+        Command::Quota(command) => {
+            routing::quota(&open_store(&data_dir)?, &data_dir, command, output)
+        }
         Command::Usage(args) => usage::usage(&open_store(&data_dir)?, args, output),
         Command::Log(args) => usage::log(&open_store(&data_dir)?, args, output),
         Command::Config(command) => config(&open_store(&data_dir)?, command, output),

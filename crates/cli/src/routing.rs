@@ -123,8 +123,12 @@ pub(crate) enum QuotaCommand {
         window: String,
         metric: String,
     },
-    /// Show each account's windows, provider reports and cooldowns
-    List,
+    /// Show each account's windows, service usage, provider reports and cooldowns
+    List {
+        /// First refresh tokens and read each subscription's usage windows
+        #[arg(long)]
+        refresh: bool,
+    },
 }
 
 fn check_name(name: &str, what: &str) -> Result<()> {
@@ -195,6 +199,8 @@ pub(crate) fn account(store: &Store, command: AccountCommand, output: Output) ->
                     .collect();
                 let status = if !account.enabled {
                     "disabled".to_owned()
+                } else if account.needs_login {
+                    "needs a new login (switchyard connect)".to_owned()
                 } else if let Some(cooldown) = cooling.iter().max_by_key(|c| c.until) {
                     format!(
                         "cooling down{} until {} ({})",
@@ -214,6 +220,9 @@ pub(crate) fn account(store: &Store, command: AccountCommand, output: Output) ->
                     "provider": provider.map(|p| p.name.clone()),
                     "strategy": provider.and_then(|p| p.account_strategy).map(AccountStrategy::as_str),
                     "label": account.label,
+                    "auth": account.auth,
+                    "email": account.email,
+                    "expires_at": account.expires_at,
                     "priority": account.priority,
                     "enabled": account.enabled,
                     "status": status,
@@ -482,7 +491,12 @@ pub(crate) fn price(store: &Store, command: PriceCommand, output: Output) -> Res
     }
 }
 
-pub(crate) fn quota(store: &Store, command: QuotaCommand, output: Output) -> Result<()> {
+pub(crate) fn quota(
+    store: &Store,
+    data_dir: &std::path::Path,
+    command: QuotaCommand,
+    output: Output,
+) -> Result<()> {
     let parse = |window: &str, metric: &str| -> Result<(QuotaWindow, QuotaMetric)> {
         Ok((
             QuotaWindow::parse(window).map_err(anyhow::Error::msg)?,
@@ -535,8 +549,19 @@ pub(crate) fn quota(store: &Store, command: QuotaCommand, output: Output) -> Res
                 )
             })
         }
-        QuotaCommand::List => {
+        QuotaCommand::List { refresh } => {
+            let mut problems = Vec::new();
+            if refresh {
+                let runtime =
+                    tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+                for check in runtime.block_on(switchyard_gateway::maintain_accounts(data_dir))? {
+                    if let Err(reason) = check.windows {
+                        problems.push(format!("{}: {reason}", check.account));
+                    }
+                }
+            }
             let now = now_millis();
+            let service_quotas = store.list_service_quotas()?;
             let providers = store.list_providers()?;
             let limits = store.list_quota_limits()?;
             let reported = store.list_reported_quotas()?;
@@ -560,6 +585,8 @@ pub(crate) fn quota(store: &Store, command: QuotaCommand, output: Output) -> Res
                     "windows": windows,
                     "today": day,
                     "reported": reported.iter().filter(|r| r.account_id == account.id).collect::<Vec<_>>(),
+                    "service": service_quotas.iter().filter(|q| q.account_id == account.id).collect::<Vec<_>>(),
+                    "needs_login": account.needs_login,
                     "cooldowns": cooldowns.iter().filter(|c| c.account_id == account.id && c.until > now).collect::<Vec<_>>(),
                 }));
             }
@@ -582,6 +609,19 @@ pub(crate) fn quota(store: &Store, command: QuotaCommand, output: Output) -> Res
                             when(window["resets_at"].as_i64().unwrap_or(0))
                         ));
                     }
+                    if row["needs_login"] == true {
+                        text.push_str("  needs a new login: run `switchyard connect` again\n");
+                    }
+                    for window in row["service"].as_array().into_iter().flatten() {
+                        text.push_str(&format!(
+                            "  {}: {:.0}% used{}\n",
+                            window["window"].as_str().unwrap_or(""),
+                            window["used_percent"].as_f64().unwrap_or(0.0),
+                            window["resets_at"]
+                                .as_i64()
+                                .map_or(String::new(), |reset| format!(", resets {}", when(reset)))
+                        ));
+                    }
                     for report in row["reported"].as_array().into_iter().flatten() {
                         text.push_str(&format!(
                             "  provider says: {} {} left{}\n",
@@ -602,6 +642,9 @@ pub(crate) fn quota(store: &Store, command: QuotaCommand, output: Output) -> Res
                 }
                 if text.is_empty() {
                     text = "no accounts yet".into();
+                }
+                for problem in &problems {
+                    text.push_str(&format!("could not refresh {problem}\n"));
                 }
                 text.trim_end().to_owned()
             })

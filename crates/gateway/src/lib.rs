@@ -9,6 +9,7 @@ mod auth;
 pub mod dialect;
 mod error;
 mod health;
+pub mod oauth;
 pub mod presets;
 pub mod pricing;
 pub mod quota;
@@ -25,7 +26,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
-use switchyard_store::{Cooldown, QuotaMetric, ReportedQuota, Store, StoreError, now_millis};
+use switchyard_store::{
+    Cooldown, QuotaMetric, ReportedQuota, ServiceQuota, Store, StoreError, now_millis,
+};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -93,6 +96,10 @@ pub struct RouterState {
     health: Arc<Health>,
     /// What providers last reported about each account's limits.
     reported: Arc<Mutex<HashMap<(i64, QuotaMetric), ReportedQuota>>>,
+    /// The data directory (for `endpoints.json`).
+    data_dir: PathBuf,
+    /// Refresh locks and exchanged tokens.
+    credential_cache: Arc<oauth::credentials::CredentialCache>,
 }
 
 impl RouterState {
@@ -110,7 +117,13 @@ impl RouterState {
             .map(|report| ((report.account_id, report.metric), report))
             .collect();
         let version = store.data_version()?;
+        let data_dir = store
+            .path()
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_owned);
         Ok(Self {
+            data_dir,
+            credential_cache: Arc::default(),
             store: Arc::new(Mutex::new(StoreCell {
                 store,
                 config: Arc::new(config),
@@ -133,6 +146,14 @@ impl RouterState {
     /// Runs `read` against the store. Handlers only do short reads here.
     fn with_store<T>(&self, read: impl FnOnce(&Store) -> T) -> T {
         read(&self.cell().store)
+    }
+
+    /// Runs a write against the store and marks the routing snapshot stale.
+    fn with_store_mut<T>(&self, write: impl FnOnce(&Store) -> T) -> T {
+        let mut cell = self.cell();
+        let result = write(&cell.store);
+        cell.stale = true;
+        result
     }
 
     /// The routing configuration, read again if the database changed since.
@@ -251,6 +272,96 @@ impl RouterState {
     }
 }
 
+/// What account maintenance did for one subscription account.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AccountCheck {
+    /// `provider/label`.
+    pub account: String,
+    /// Usage windows read, or why none could be.
+    pub windows: Result<Vec<ServiceQuota>, String>,
+}
+
+impl RouterState {
+    /// Refreshes the tokens of subscription accounts that are due and reads
+    /// each service's usage windows into the database.
+    pub async fn maintain_accounts(&self) -> Vec<AccountCheck> {
+        let Ok(config) = self.config() else {
+            return Vec::new();
+        };
+        let mut checks = Vec::new();
+        for entry in config.providers.values() {
+            let Some(subscription) = entry.provider.subscription.as_deref() else {
+                continue;
+            };
+            let Ok(service) = oauth::service(subscription, &self.data_dir) else {
+                continue;
+            };
+            for account in entry
+                .accounts
+                .iter()
+                .filter(|a| a.enabled && !a.needs_login)
+            {
+                let candidate = Candidate {
+                    target: String::new(),
+                    upstream_model: String::new(),
+                    provider: Arc::clone(entry),
+                    account: account.clone(),
+                    probe: false,
+                    price: None,
+                };
+                let windows = match self.credentials(&candidate, false).await {
+                    Err(error) => Err(error.message),
+                    Ok(_) if service.endpoints.usage_url.is_none() => Ok(Vec::new()),
+                    Ok(credentials) => {
+                        // Copilot's usage is read with the GitHub token itself.
+                        let account = self
+                            .with_store(|store| store.account(account.id))
+                            .unwrap_or_else(|_| account.clone());
+                        let token = if service.id == "github-copilot" {
+                            account.api_key.clone()
+                        } else {
+                            credentials.token
+                        };
+                        let read = oauth::quota_readers::read(
+                            &self.http,
+                            &service,
+                            account.id,
+                            &token,
+                            &account.meta,
+                        )
+                        .await;
+                        if let Ok(windows) = &read {
+                            let _ = self.with_store_mut(|store| {
+                                store.set_service_quotas(account.id, windows)
+                            });
+                        }
+                        read
+                    }
+                };
+                checks.push(AccountCheck {
+                    account: format!("{}/{}", entry.provider.name, account.label),
+                    windows,
+                });
+            }
+        }
+        checks
+    }
+}
+
+/// Runs account maintenance once against the database in `data_dir` (what
+/// `switchyard quota --refresh` does; a running gateway does it every few
+/// minutes).
+pub async fn maintain_accounts(data_dir: &Path) -> Result<Vec<AccountCheck>, StartError> {
+    let store = Store::open_in_dir(data_dir)?;
+    let usage =
+        UsageRecorder::start(Store::open_in_dir(data_dir)?).map_err(StartError::UsageWriter)?;
+    let state = RouterState::new(store, usage)?;
+    Ok(state.maintain_accounts().await)
+}
+
+/// How often a running gateway refreshes tokens and reads usage windows.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(5 * 60);
+
 fn database_error(error: StoreError) -> ApiError {
     tracing::error!(%error, "cannot read the database");
     ApiError::internal("the gateway could not read its database")
@@ -262,6 +373,7 @@ pub struct RunningGateway {
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     usage: UsageRecorder,
+    maintenance: JoinHandle<()>,
 }
 
 impl RunningGateway {
@@ -273,6 +385,7 @@ impl RunningGateway {
     /// Stops accepting connections, lets open requests finish, and writes all
     /// pending usage records before returning.
     pub async fn shutdown(mut self) {
+        self.maintenance.abort();
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -317,6 +430,17 @@ pub async fn start(data_dir: &Path, address: SocketAddr) -> Result<RunningGatewa
         .local_addr()
         .map_err(|source| StartError::Bind { address, source })?;
     let state = RouterState::new(store, usage.clone())?;
+    let maintained = state.clone();
+    let maintenance = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(MAINTENANCE_EVERY).await;
+            for check in maintained.maintain_accounts().await {
+                if let Err(reason) = check.windows {
+                    tracing::warn!(account = %check.account, %reason, "account check failed");
+                }
+            }
+        }
+    });
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
     let service = routes::service(state);
     // Streams are written one small frame at a time: without TCP_NODELAY,
@@ -339,6 +463,7 @@ pub async fn start(data_dir: &Path, address: SocketAddr) -> Result<RunningGatewa
         shutdown: Some(shutdown),
         server,
         usage,
+        maintenance,
     })
 }
 

@@ -564,6 +564,12 @@ fn nothing_to_try(model: &str, plan: &Plan) -> ApiError {
             ))
         };
     }
+    if plan.skipped().all(|skipped| skipped.status == 401) {
+        return ApiError::upstream_status(
+            StatusCode::UNAUTHORIZED,
+            format!("no account can serve {model:?} until you log in again ({detail})"),
+        );
+    }
     if plan.skipped().all(|skipped| skipped.status == 404) {
         return ApiError::model_not_found(format!("no target of {model:?} exists ({detail})"));
     }

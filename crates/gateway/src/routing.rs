@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rand::Rng;
 use switchyard_store::{
     Account, AccountStrategy, Attempt, Combo, ComboStrategy, Cooldown, Price, Provider, QuotaLimit,
-    QuotaMetric, ReportedQuota, Store, StoreResult, now_millis,
+    QuotaMetric, ReportedQuota, ServiceQuota, Store, StoreResult, now_millis,
 };
 
 use crate::ApiError;
@@ -41,6 +41,7 @@ pub(crate) struct RoutingConfig {
     pub(crate) prices: PriceBook,
     cooldowns: HashMap<(i64, String), Cooldown>,
     limits: HashMap<i64, Vec<QuotaLimit>>,
+    service_quotas: HashMap<i64, Vec<ServiceQuota>>,
 }
 
 impl RoutingConfig {
@@ -64,6 +65,13 @@ impl RoutingConfig {
                 (entry.provider.prefix.clone(), Arc::new(entry))
             })
             .collect();
+        let mut service_quotas: HashMap<i64, Vec<ServiceQuota>> = HashMap::new();
+        for quota in store.list_service_quotas()? {
+            service_quotas
+                .entry(quota.account_id)
+                .or_default()
+                .push(quota);
+        }
         let mut limits: HashMap<i64, Vec<QuotaLimit>> = HashMap::new();
         for limit in store.list_quota_limits()? {
             limits.entry(limit.account_id).or_default().push(limit);
@@ -88,6 +96,7 @@ impl RoutingConfig {
                 .map(|cooldown| ((cooldown.account_id, cooldown.model.clone()), cooldown))
                 .collect(),
             limits,
+            service_quotas,
         })
     }
 
@@ -158,8 +167,8 @@ impl Plan {
 
 /// Why an account is left out of a plan.
 struct Unavailable {
-    /// When it becomes usable again, Unix ms.
-    until: i64,
+    /// When it becomes usable again, Unix ms (never by itself: `None`).
+    until: Option<i64>,
     reason: String,
 }
 
@@ -359,9 +368,20 @@ impl Planner<'_> {
         let price = self.config.prices.price(target);
         for account in self.ordered_accounts(entry) {
             if let Some(unavailable) = self.unavailable(account, upstream_model, now) {
-                let at = unavailable.until;
-                plan.retry_at = Some(plan.retry_at.map_or(at, |earliest| earliest.min(at)));
-                skip(plan, Some(provider), Some(account), 429, unavailable.reason);
+                let status = match unavailable.until {
+                    Some(at) => {
+                        plan.retry_at = Some(plan.retry_at.map_or(at, |earliest| earliest.min(at)));
+                        429
+                    }
+                    None => 401,
+                };
+                skip(
+                    plan,
+                    Some(provider),
+                    Some(account),
+                    status,
+                    unavailable.reason,
+                );
                 continue;
             }
             plan.steps.push(PlanStep::Try(Candidate {
@@ -407,13 +427,36 @@ impl Planner<'_> {
 
     /// Why `account` cannot serve `model` now, and until when.
     fn unavailable(&self, account: &Account, model: &str, now: i64) -> Option<Unavailable> {
+        if account.needs_login {
+            return Some(Unavailable {
+                until: None,
+                reason: "needs a new login (`switchyard connect`)".into(),
+            });
+        }
+        for quota in self
+            .config
+            .service_quotas
+            .get(&account.id)
+            .into_iter()
+            .flatten()
+        {
+            if quota.used_percent >= 100.0
+                && let Some(reset) = quota.resets_at
+                && reset > now
+            {
+                return Some(Unavailable {
+                    until: Some(reset),
+                    reason: format!("the service reports its {} window used up", quota.window),
+                });
+            }
+        }
         for key in ["", model] {
             if let Some(cooldown) = self.config.cooldown(account.id, key)
                 && cooldown.until > now
             {
                 let scope = if key.is_empty() { "account" } else { "model" };
                 return Some(Unavailable {
-                    until: cooldown.until,
+                    until: Some(cooldown.until),
                     reason: format!(
                         "{scope} cooling down for {}s after: {}",
                         ((cooldown.until - now) as u64).div_ceil(1000),
@@ -429,7 +472,7 @@ impl Planner<'_> {
                 && reset > now
             {
                 return Some(Unavailable {
-                    until: reset,
+                    until: Some(reset),
                     reason: format!("provider reports no {} left until reset", metric.as_str()),
                 });
             }
@@ -439,7 +482,7 @@ impl Planner<'_> {
                 && standing.exhausted()
             {
                 return Some(Unavailable {
-                    until: standing.resets_at,
+                    until: Some(standing.resets_at),
                     reason: format!(
                         "{} quota used up ({} of {} {})",
                         limit.window.as_str(),

@@ -22,12 +22,10 @@ use switchyard_protocol::{
 
 use crate::dialect::{Dialect, StreamDecoder, StreamEncoder};
 use crate::health::{self, Failure};
+use crate::oauth::executors::{self, ANTHROPIC_VERSION};
 use crate::routes::{PendingRecord, response_with};
 use crate::routing::{Candidate, RoutingConfig};
 use crate::{ApiError, RouterState};
-
-/// Anthropic API version sent when the client did not name one.
-const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// A chat request as received: the client's JSON object and what routing needs.
 #[derive(Debug)]
@@ -347,61 +345,86 @@ pub(crate) async fn forward_chat(
         Value::Object(body)
     };
 
-    let url = format!(
-        "{}{}",
-        candidate.provider.provider.base_url.trim_end_matches('/'),
-        shape.upstream.upstream_path(&upstream_model, shape.stream)
-    );
-    let api_key = &candidate.account.api_key;
-    let mut upstream_request = state.http.post(url).json(&upstream_body);
-    upstream_request = match shape.upstream {
-        Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Ollama => {
-            upstream_request.bearer_auth(api_key)
-        }
-        Dialect::Gemini => upstream_request.header("x-goog-api-key", api_key),
-        Dialect::AnthropicMessages => {
-            let client_says = |name: &str| {
-                (shape.dialect == Dialect::AnthropicMessages)
-                    .then(|| client_headers.get(name).cloned())
-                    .flatten()
-            };
-            let mut upstream_request = upstream_request.header("x-api-key", api_key).header(
-                "anthropic-version",
-                client_says("anthropic-version")
-                    .unwrap_or(HeaderValue::from_static(ANTHROPIC_VERSION)),
-            );
-            if let Some(beta) = client_says("anthropic-beta") {
-                upstream_request = upstream_request.header("anthropic-beta", beta);
-            }
-            upstream_request
+    let mut upstream_body = upstream_body;
+    executors::shape_body(candidate, &mut upstream_body);
+    let upstream_streams = shape.stream || executors::forces_stream(candidate);
+    let settings = &config.settings;
+    let mut credentials = match state.credentials(candidate, false).await {
+        Ok(credentials) => credentials,
+        Err(error) => {
+            let error = ApiError::upstream_status(StatusCode::UNAUTHORIZED, error.message);
+            return fail_or_fall_back(pending, error, Failure::Unauthorized, has_fallback);
         }
     };
-    let settings = &config.settings;
-    let sent = tokio::time::timeout(settings.first_byte_timeout, upstream_request.send()).await;
-    let response = match sent {
-        Ok(Ok(response)) => response,
-        Ok(Err(error)) => {
-            let failure = if error.is_timeout() {
-                Failure::Timeout
-            } else {
-                Failure::Unreachable
-            };
-            let error = ApiError::upstream_unreachable(format!(
-                "cannot reach provider {:?}: {}",
-                candidate.provider_name(),
-                describe_transport_error(&error)
-            ));
-            state.learn_failure(config, candidate, failure, None, error.status.as_u16(), "");
-            return fail_or_fall_back(pending, error, failure, has_fallback);
-        }
-        Err(_) => {
-            let error = ApiError::upstream_timeout(format!(
-                "provider {:?} sent no answer within {}s",
-                candidate.provider_name(),
-                settings.first_byte_timeout.as_secs()
-            ));
-            state.learn_failure(config, candidate, Failure::Timeout, None, 504, "");
-            return fail_or_fall_back(pending, error, Failure::Timeout, has_fallback);
+    let mut retried_after_refresh = false;
+    let response = loop {
+        let base_url = credentials
+            .base_url
+            .as_deref()
+            .unwrap_or(&candidate.provider.provider.base_url)
+            .trim_end_matches('/')
+            .to_owned();
+        let url = format!(
+            "{base_url}{}",
+            shape
+                .upstream
+                .upstream_path(&upstream_model, upstream_streams)
+        );
+        let upstream_request = executors::authorize(
+            state.http.post(url).json(&upstream_body),
+            candidate,
+            shape.upstream,
+            shape.dialect,
+            &credentials,
+            client_headers,
+        );
+        let sent = tokio::time::timeout(settings.first_byte_timeout, upstream_request.send()).await;
+        match sent {
+            Ok(Ok(response))
+                if response.status() == StatusCode::UNAUTHORIZED
+                    && credentials.refreshable
+                    && !retried_after_refresh =>
+            {
+                // The token may have been revoked or expired early: refresh once.
+                retried_after_refresh = true;
+                match state.credentials(candidate, true).await {
+                    Ok(refreshed) => credentials = refreshed,
+                    Err(error) => {
+                        let error =
+                            ApiError::upstream_status(StatusCode::UNAUTHORIZED, error.message);
+                        return fail_or_fall_back(
+                            pending,
+                            error,
+                            Failure::Unauthorized,
+                            has_fallback,
+                        );
+                    }
+                }
+            }
+            Ok(Ok(response)) => break response,
+            Ok(Err(error)) => {
+                let failure = if error.is_timeout() {
+                    Failure::Timeout
+                } else {
+                    Failure::Unreachable
+                };
+                let error = ApiError::upstream_unreachable(format!(
+                    "cannot reach provider {:?}: {}",
+                    candidate.provider_name(),
+                    describe_transport_error(&error)
+                ));
+                state.learn_failure(config, candidate, failure, None, error.status.as_u16(), "");
+                return fail_or_fall_back(pending, error, failure, has_fallback);
+            }
+            Err(_) => {
+                let error = ApiError::upstream_timeout(format!(
+                    "provider {:?} sent no answer within {}s",
+                    candidate.provider_name(),
+                    settings.first_byte_timeout.as_secs()
+                ));
+                state.learn_failure(config, candidate, Failure::Timeout, None, 504, "");
+                return fail_or_fall_back(pending, error, Failure::Timeout, has_fallback);
+            }
         }
     };
     let now = switchyard_store::now_millis();
@@ -415,7 +438,10 @@ pub(crate) async fn forward_chat(
     if !status.is_success() {
         let headers = response.headers().clone();
         let text = redact(
-            &response.text().await.unwrap_or_default(),
+            &redact(
+                &response.text().await.unwrap_or_default(),
+                &credentials.token,
+            ),
             &candidate.account.api_key,
         );
         let failure = Failure::of_status(status, &text);

@@ -15,9 +15,23 @@ pub struct Account {
     pub provider_id: i64,
     /// Unique within the provider, e.g. `default` or `work`.
     pub label: String,
-    /// Upstream API key. Secret: never log or return it.
+    /// Upstream API key, or an OAuth account's access token. Secret: never
+    /// log or return it.
     #[serde(skip)]
     pub api_key: String,
+    /// How the account authenticates.
+    pub auth: AccountAuth,
+    /// An OAuth account's refresh token. Secret.
+    #[serde(skip)]
+    pub refresh_token: Option<String>,
+    /// When the access token expires, Unix milliseconds.
+    pub expires_at: Option<i64>,
+    /// A refresh failed for good: the user must log in again.
+    pub needs_login: bool,
+    /// Whose account it is, when the provider said.
+    pub email: Option<String>,
+    /// Provider-specific facts learnt at login (account ids, resource URLs).
+    pub meta: serde_json::Map<String, serde_json::Value>,
     /// Lower goes first under the priority strategy.
     pub priority: i64,
     /// Disabled accounts are never routed to.
@@ -39,6 +53,40 @@ impl std::fmt::Debug for Account {
     }
 }
 
+/// How an account authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountAuth {
+    /// A static API key.
+    ApiKey,
+    /// OAuth tokens that the gateway refreshes.
+    Oauth,
+}
+
+/// Tokens from a login or a refresh.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthTokens {
+    /// The access token sent upstream.
+    pub access_token: String,
+    /// The refresh token, when the provider gave one.
+    pub refresh_token: Option<String>,
+    /// When the access token expires, Unix milliseconds.
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for OAuthTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthTokens")
+            .field("access_token", &"<redacted>")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
 /// An account (or one model of it) that routing skips until `until`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Cooldown {
@@ -56,9 +104,12 @@ pub struct Cooldown {
     pub reason: String,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, provider_id, label, api_key, priority, enabled, created_at";
+const ACCOUNT_COLUMNS: &str = "id, provider_id, label, api_key, priority, enabled, created_at,
+     auth, refresh_token, expires_at, needs_login, email, meta";
 
 fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
+    let auth: String = row.get(7)?;
+    let meta: String = row.get(12)?;
     Ok(Account {
         id: row.get(0)?,
         provider_id: row.get(1)?,
@@ -67,6 +118,16 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         priority: row.get(4)?,
         enabled: row.get(5)?,
         created_at: row.get(6)?,
+        auth: if auth == "oauth" {
+            AccountAuth::Oauth
+        } else {
+            AccountAuth::ApiKey
+        },
+        refresh_token: row.get(8)?,
+        expires_at: row.get(9)?,
+        needs_login: row.get(10)?,
+        email: row.get(11)?,
+        meta: serde_json::from_str(&meta).unwrap_or_default(),
     })
 }
 
@@ -113,10 +174,139 @@ impl Store {
         self.unseal(account)
     }
 
-    /// Decrypts an account's secret as read from the database.
+    /// Decrypts an account's secrets as read from the database.
     fn unseal(&self, mut account: Account) -> StoreResult<Account> {
         account.api_key = self.secrets.open(&account.api_key)?;
+        account.refresh_token = account
+            .refresh_token
+            .map(|token| self.secrets.open(&token))
+            .transpose()?;
         Ok(account)
+    }
+
+    /// Adds an OAuth account to a provider, or, when the provider already has
+    /// an account of the same `email`, updates that one (a second login).
+    pub fn save_oauth_account(
+        &self,
+        provider_id: i64,
+        label: &str,
+        tokens: &OAuthTokens,
+        email: Option<&str>,
+        meta: &serde_json::Map<String, serde_json::Value>,
+    ) -> StoreResult<Account> {
+        let existing = match email {
+            Some(email) => self
+                .accounts_of(provider_id)?
+                .into_iter()
+                .find(|account| account.email.as_deref() == Some(email)),
+            None => None,
+        };
+        let meta = serde_json::Value::Object(meta.clone()).to_string();
+        let refresh = tokens
+            .refresh_token
+            .as_deref()
+            .map(|t| self.secrets.seal(t));
+        let id = match existing {
+            Some(account) => {
+                self.conn.execute(
+                    "UPDATE accounts SET api_key = ?1, refresh_token = ?2, expires_at = ?3,
+                            needs_login = 0, meta = ?4, auth = 'oauth' WHERE id = ?5",
+                    params![
+                        self.secrets.seal(&tokens.access_token),
+                        refresh,
+                        tokens.expires_at,
+                        meta,
+                        account.id
+                    ],
+                )?;
+                account.id
+            }
+            None => {
+                self.conn
+                    .execute(
+                        "INSERT INTO accounts (provider_id, label, api_key, priority, enabled, created_at,
+                                               auth, refresh_token, expires_at, email, meta)
+                         VALUES (?1, ?2, ?3, 0, 1, ?4, 'oauth', ?5, ?6, ?7, ?8)",
+                        params![
+                            provider_id,
+                            label,
+                            self.secrets.seal(&tokens.access_token),
+                            now_millis(),
+                            refresh,
+                            tokens.expires_at,
+                            email,
+                            meta
+                        ],
+                    )
+                    .map_err(|error| {
+                        conflict_on_unique(error, || {
+                            format!("this provider already has an account labelled {label:?}")
+                        })
+                    })?;
+                self.conn.last_insert_rowid()
+            }
+        };
+        self.account(id)
+    }
+
+    /// Stores refreshed tokens (a rotated refresh token replaces the old one;
+    /// `None` keeps it) and clears the re-login mark.
+    pub fn update_tokens(&self, account_id: i64, tokens: &OAuthTokens) -> StoreResult<()> {
+        let refresh = tokens
+            .refresh_token
+            .as_deref()
+            .map(|t| self.secrets.seal(t));
+        self.conn.execute(
+            "UPDATE accounts SET api_key = ?1, refresh_token = COALESCE(?2, refresh_token),
+                    expires_at = ?3, needs_login = 0 WHERE id = ?4",
+            params![
+                self.secrets.seal(&tokens.access_token),
+                refresh,
+                tokens.expires_at,
+                account_id
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Renames an account (labels are unique per provider).
+    pub fn rename_account(&self, account_id: i64, label: &str) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "UPDATE accounts SET label = ?1 WHERE id = ?2",
+                params![label, account_id],
+            )
+            .map_err(|error| {
+                conflict_on_unique(error, || {
+                    format!("this provider already has an account labelled {label:?}")
+                })
+            })?;
+        Ok(())
+    }
+
+    /// Marks (or clears) that an account needs the user to log in again.
+    pub fn set_needs_login(&self, account_id: i64, needs_login: bool) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE accounts SET needs_login = ?1 WHERE id = ?2",
+            params![needs_login, account_id],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces an account's provider-specific facts.
+    pub fn set_account_meta(
+        &self,
+        account_id: i64,
+        meta: &serde_json::Map<String, serde_json::Value>,
+    ) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE accounts SET meta = ?1 WHERE id = ?2",
+            params![
+                serde_json::Value::Object(meta.clone()).to_string(),
+                account_id
+            ],
+        )?;
+        Ok(())
     }
 
     /// Seals secrets stored before encryption at rest (runs on open).

@@ -22,12 +22,12 @@ use include_dir::{Dir, include_dir};
 use rusqlite::{Connection, OptionalExtension};
 use rusqlite_migration::{M, Migrations};
 
-pub use accounts::{Account, Cooldown};
+pub use accounts::{Account, AccountAuth, Cooldown, OAuthTokens};
 pub use api_keys::{ApiKeyInfo, KEY_PREFIX, NewApiKey};
 pub use combos::{Alias, Combo, ComboStrategy, ComboTarget};
 pub use prices::Price;
 pub use providers::{AccountStrategy, NewProvider, Provider, ProviderKind};
-pub use quotas::{QuotaLimit, QuotaMetric, QuotaWindow, ReportedQuota, WindowCount};
+pub use quotas::{QuotaLimit, QuotaMetric, QuotaWindow, ReportedQuota, ServiceQuota, WindowCount};
 pub use requests::{
     AccountFailures, Attempt, KEPT_BODIES, RequestBodies, RequestRecord, UsageDimension,
     UsageQuery, UsageRow,

@@ -62,6 +62,9 @@ pub struct Provider {
     pub enabled: bool,
     /// How requests pick among the accounts; `None` follows the global setting.
     pub account_strategy: Option<AccountStrategy>,
+    /// The subscription service (`claude-code`, `codex`, ...) whose
+    /// conventions requests follow; `None` for plain API-key providers.
+    pub subscription: Option<String>,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
 }
@@ -121,7 +124,7 @@ pub struct NewProvider {
 }
 
 const PROVIDER_COLUMNS: &str =
-    "id, name, kind, prefix, base_url, account_strategy, models, enabled, created_at";
+    "id, name, kind, prefix, base_url, account_strategy, models, enabled, created_at, subscription";
 
 type ProviderRow = (Provider, String, String, Option<String>);
 
@@ -139,6 +142,7 @@ fn provider_from_row(row: &Row<'_>) -> rusqlite::Result<ProviderRow> {
             enabled: row.get(7)?,
             account_strategy: None,
             created_at: row.get(8)?,
+            subscription: row.get(9)?,
         },
         kind,
         models,
@@ -274,6 +278,48 @@ impl Store {
             account_strategy: strategy,
             ..provider
         })
+    }
+
+    /// Adds a subscription service's provider, without accounts yet (its
+    /// accounts come from logins).
+    pub fn add_subscription_provider(
+        &self,
+        name: &str,
+        kind: ProviderKind,
+        prefix: &str,
+        base_url: &str,
+        models: &[String],
+        subscription: &str,
+    ) -> StoreResult<Provider> {
+        let models = serde_json::to_string(models)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        self.conn
+            .execute(
+                "INSERT INTO providers (name, kind, prefix, base_url, models, enabled, created_at, subscription)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)",
+                params![name, kind.as_str(), prefix, base_url, models, now_millis(), subscription],
+            )
+            .map_err(|error| {
+                conflict_on_unique(error, || {
+                    format!("a provider named {name:?} or with prefix {prefix:?} already exists")
+                })
+            })?;
+        let id = self.conn.last_insert_rowid();
+        self.provider_where("id = ?1", id)?
+            .ok_or_else(|| StoreError::NotFound(format!("provider {id}")))
+    }
+
+    /// Marks a provider as a subscription service's (or, with `None`, a plain one).
+    pub fn set_subscription(
+        &self,
+        provider_id: i64,
+        subscription: Option<&str>,
+    ) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE providers SET subscription = ?1 WHERE id = ?2",
+            params![subscription, provider_id],
+        )?;
+        Ok(())
     }
 
     /// Removes a provider and its accounts; its request history stays.

@@ -249,3 +249,61 @@ impl Store {
         })?)
     }
 }
+
+/// A window a subscription service reports for an account (Claude's five
+/// hours and week, Codex's primary and secondary windows, Copilot's month).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceQuota {
+    /// The account it is about.
+    pub account_id: i64,
+    /// The service's name for the window, e.g. `five_hour`.
+    pub window: String,
+    /// How much of the window is used, 0-100.
+    pub used_percent: f64,
+    /// When the window resets, Unix milliseconds.
+    pub resets_at: Option<i64>,
+    /// When this was read, Unix milliseconds.
+    pub updated_at: i64,
+}
+
+impl Store {
+    /// Replaces what a service reported for an account.
+    pub fn set_service_quotas(&self, account_id: i64, quotas: &[ServiceQuota]) -> StoreResult<()> {
+        self.conn.execute(
+            "DELETE FROM service_quotas WHERE account_id = ?1",
+            [account_id],
+        )?;
+        for quota in quotas {
+            self.conn.execute(
+                "INSERT INTO service_quotas (account_id, window, used_percent, resets_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    account_id,
+                    quota.window,
+                    quota.used_percent,
+                    quota.resets_at,
+                    quota.updated_at
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Every service report.
+    pub fn list_service_quotas(&self) -> StoreResult<Vec<ServiceQuota>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT account_id, window, used_percent, resets_at, updated_at FROM service_quotas
+             ORDER BY account_id, window",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(ServiceQuota {
+                account_id: row.get(0)?,
+                window: row.get(1)?,
+                used_percent: row.get(2)?,
+                resets_at: row.get(3)?,
+                updated_at: row.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

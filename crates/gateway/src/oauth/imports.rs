@@ -1,0 +1,99 @@
+//! Importing the credentials an installed official CLI already holds
+//! (Claude Code, Codex, Qwen Code). The files are only read, never changed.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use switchyard_store::OAuthTokens;
+
+use super::flows::{Grant, jwt_claims};
+use super::providers::Service;
+
+/// Where `service`'s CLI keeps its credentials under `home`, if it has a file.
+pub fn credentials_path(service: &Service, home: &Path) -> Option<PathBuf> {
+    service.cli_credentials.map(|relative| home.join(relative))
+}
+
+/// The user's home directory.
+pub fn home_dir() -> Option<PathBuf> {
+    directories::BaseDirs::new().map(|dirs| dirs.home_dir().to_owned())
+}
+
+/// Reads the CLI's credentials file into a grant.
+pub fn import(service: &Service, home: &Path) -> Result<Grant, String> {
+    let path = credentials_path(service, home)
+        .ok_or_else(|| format!("{} has no credentials file to import", service.name))?;
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        format!(
+            "cannot read {} ({error}); log in with the {} CLI first, or use `switchyard connect {}`",
+            path.display(),
+            service.name,
+            service.id
+        )
+    })?;
+    let json: Value = serde_json::from_str(&text)
+        .map_err(|error| format!("{} is not JSON: {error}", path.display()))?;
+    let text_at =
+        |value: &Value, name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
+    let unreadable = || format!("{} does not hold {} tokens", path.display(), service.name);
+    let mut extra = Map::new();
+    let (access_token, refresh_token, expires_at, id_token) = match service.id {
+        "claude-code" => {
+            let oauth = json.get("claudeAiOauth").ok_or_else(unreadable)?;
+            if let Some(plan) = text_at(oauth, "subscriptionType") {
+                extra.insert("subscription_type".into(), plan.into());
+            }
+            (
+                text_at(oauth, "accessToken"),
+                text_at(oauth, "refreshToken"),
+                oauth.get("expiresAt").and_then(Value::as_i64),
+                None,
+            )
+        }
+        "codex" => {
+            let tokens = json.get("tokens").ok_or_else(unreadable)?;
+            let access = text_at(tokens, "access_token");
+            let expires_at = access
+                .as_deref()
+                .and_then(jwt_claims)
+                .and_then(|claims| claims.get("exp").and_then(Value::as_i64))
+                .map(|seconds| seconds * 1000);
+            if let Some(account_id) = text_at(tokens, "account_id") {
+                extra.insert("account_id".into(), account_id.into());
+            }
+            (
+                access,
+                text_at(tokens, "refresh_token"),
+                expires_at,
+                text_at(tokens, "id_token"),
+            )
+        }
+        "qwen" => {
+            if let Some(resource) = text_at(&json, "resource_url") {
+                extra.insert("resource_url".into(), resource.into());
+            }
+            (
+                text_at(&json, "access_token"),
+                text_at(&json, "refresh_token"),
+                json.get("expiry_date").and_then(Value::as_i64),
+                None,
+            )
+        }
+        _ => {
+            return Err(format!(
+                "{} has no credentials file to import",
+                service.name
+            ));
+        }
+    };
+    let access_token = access_token.ok_or_else(unreadable)?;
+    Ok(Grant {
+        tokens: OAuthTokens {
+            access_token,
+            refresh_token,
+            expires_at,
+        },
+        id_token,
+        extra,
+    })
+}

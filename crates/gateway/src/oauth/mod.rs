@@ -1,0 +1,112 @@
+//! Subscription accounts: logging in (authorization code with PKCE, device
+//! code, importing what an installed CLI holds, pasting a refresh token),
+//! keeping tokens fresh, shaping requests the way each service expects, and
+//! reading each service's usage windows.
+
+pub(crate) mod credentials;
+pub(crate) mod executors;
+pub mod flows;
+pub mod imports;
+pub mod providers;
+pub mod quota_readers;
+
+use serde_json::{Map, Value};
+use switchyard_store::{Account, Provider, Store};
+
+pub use flows::{AuthCodeLogin, DeviceLogin, Grant, LoginError, Pkce};
+pub use providers::{LoginKind, Service, service, services};
+
+/// What a grant says about whose account it is: an e-mail and the facts
+/// requests need later (ChatGPT account id, Qwen resource URL, ...).
+pub fn account_facts(service: &Service, grant: &Grant) -> (Option<String>, Map<String, Value>) {
+    let mut meta = Map::new();
+    let mut email = None;
+    match service.id {
+        "claude-code" => {
+            let account = grant.extra.get("account");
+            email = account
+                .and_then(|account| account.get("email_address"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if let Some(uuid) = account.and_then(|a| a.get("uuid")).and_then(Value::as_str) {
+                meta.insert("account_uuid".into(), uuid.into());
+            }
+            if let Some(kind) = grant.extra.get("subscription_type").and_then(Value::as_str) {
+                meta.insert("plan".into(), kind.into());
+            }
+        }
+        "codex" => {
+            let claims = grant.id_token.as_deref().and_then(flows::jwt_claims);
+            if let Some(claims) = &claims {
+                email = claims
+                    .get("email")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                let auth = claims.get("https://api.openai.com/auth");
+                for (from, to) in [
+                    ("chatgpt_account_id", "account_id"),
+                    ("chatgpt_plan_type", "plan"),
+                ] {
+                    if let Some(value) =
+                        auth.and_then(|auth| auth.get(from)).and_then(Value::as_str)
+                    {
+                        meta.insert(to.into(), value.into());
+                    }
+                }
+            }
+            if let Some(account_id) = grant.extra.get("account_id").and_then(Value::as_str) {
+                meta.entry("account_id").or_insert(account_id.into());
+            }
+        }
+        "qwen" => {
+            if let Some(resource) = grant.extra.get("resource_url").and_then(Value::as_str) {
+                meta.insert("resource_url".into(), resource.into());
+            }
+        }
+        _ => {}
+    }
+    (email, meta)
+}
+
+/// Stores a completed login as an account of the service's provider,
+/// creating the provider (with the service's prefix, or `prefix`) on first
+/// use. A second login to the same e-mail updates that account.
+pub fn save_login(
+    store: &Store,
+    service: &Service,
+    grant: &Grant,
+    label: Option<&str>,
+    prefix: Option<&str>,
+) -> Result<(Provider, Account), String> {
+    let existing = store
+        .list_providers()
+        .map_err(|error| error.to_string())?
+        .into_iter()
+        .find(|provider| provider.subscription.as_deref() == Some(service.id));
+    let provider = match existing {
+        Some(provider) => provider,
+        None => store
+            .add_subscription_provider(
+                service.name,
+                service.kind,
+                prefix.unwrap_or(service.prefix),
+                service.endpoints.api_base.as_deref().unwrap_or_default(),
+                &service
+                    .models
+                    .iter()
+                    .map(|m| (*m).to_owned())
+                    .collect::<Vec<_>>(),
+                service.id,
+            )
+            .map_err(|error| format!("{error} (pass --prefix to choose another prefix)"))?,
+    };
+    let (email, meta) = account_facts(service, grant);
+    let label = label
+        .map(str::to_owned)
+        .or_else(|| email.clone())
+        .unwrap_or_else(|| "default".into());
+    let account = store
+        .save_oauth_account(provider.id, &label, &grant.tokens, email.as_deref(), &meta)
+        .map_err(|error| error.to_string())?;
+    Ok((provider, account))
+}

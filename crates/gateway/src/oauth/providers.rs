@@ -1,0 +1,321 @@
+//! The subscription services Switchyard can log in to, as data: how the
+//! login works, where tokens are refreshed, where the API is, and what the
+//! official CLI stores on disk. Endpoints can be overridden per service in
+//! `endpoints.json` in the data directory (a corporate mirror, or the local
+//! mock servers of the tests), e.g. `{"claude-code": {"token_url": "..."}}`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use switchyard_store::ProviderKind;
+
+/// How a service's token endpoint wants its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyStyle {
+    /// `application/x-www-form-urlencoded` (RFC 6749).
+    Form,
+    /// A JSON object with the same fields.
+    Json,
+}
+
+/// How the user logs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginKind {
+    /// Authorization code with PKCE (RFC 7636), the browser redirecting to a
+    /// listener on this machine.
+    AuthorizationCode,
+    /// Device authorization grant (RFC 8628): a code the user types in a browser.
+    DeviceCode,
+}
+
+/// Where the authorization-code redirect lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redirect {
+    /// `http://localhost:{port}{path}`: the service only accepts this one.
+    Fixed {
+        /// Registered port.
+        port: u16,
+        /// Registered path.
+        path: &'static str,
+    },
+    /// `http://localhost:{any free port}/callback`.
+    Ephemeral,
+}
+
+/// Endpoints of a service; each can be overridden in `endpoints.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoints {
+    /// Browser authorization page (authorization-code logins).
+    pub authorize_url: Option<String>,
+    /// Device authorization endpoint (device-code logins).
+    pub device_url: Option<String>,
+    /// Token endpoint (code exchange, device polling, refresh).
+    pub token_url: Option<String>,
+    /// Base URL of the API requests go to.
+    pub api_base: Option<String>,
+    /// Usage or quota endpoint, where the service has one.
+    pub usage_url: Option<String>,
+    /// Extra exchange step (GitHub Copilot's token endpoint).
+    pub exchange_url: Option<String>,
+}
+
+impl Endpoints {
+    fn or(self, fallback: &Endpoints) -> Endpoints {
+        Endpoints {
+            authorize_url: self
+                .authorize_url
+                .or_else(|| fallback.authorize_url.clone()),
+            device_url: self.device_url.or_else(|| fallback.device_url.clone()),
+            token_url: self.token_url.or_else(|| fallback.token_url.clone()),
+            api_base: self.api_base.or_else(|| fallback.api_base.clone()),
+            usage_url: self.usage_url.or_else(|| fallback.usage_url.clone()),
+            exchange_url: self.exchange_url.or_else(|| fallback.exchange_url.clone()),
+        }
+    }
+}
+
+/// A subscription service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// Identifier used by `switchyard connect <id>`.
+    pub id: &'static str,
+    /// Display name, also the provider's default name.
+    pub name: &'static str,
+    /// Default model prefix.
+    pub prefix: &'static str,
+    /// Wire format of its API.
+    pub kind: ProviderKind,
+    /// Starter model list.
+    pub models: &'static [&'static str],
+    /// How the user logs in.
+    pub login: LoginKind,
+    /// Where an authorization-code redirect lands.
+    pub redirect: Redirect,
+    /// Public OAuth client id of the official CLI.
+    pub client_id: &'static str,
+    /// Scopes asked for.
+    pub scopes: &'static str,
+    /// Extra authorization parameters.
+    pub extra_authorize_params: &'static [(&'static str, &'static str)],
+    /// Whether the device-code request carries a PKCE challenge.
+    pub device_pkce: bool,
+    /// Body style of the token endpoint for code and device grants.
+    pub token_body: BodyStyle,
+    /// Body style of the token endpoint for refreshes.
+    pub refresh_body: BodyStyle,
+    /// What the user should know about the service's terms before logging in.
+    pub terms_note: Option<&'static str>,
+    /// Refresh this long before the access token expires.
+    pub refresh_lead: Duration,
+    /// Built-in endpoints.
+    pub endpoints: Endpoints,
+    /// Where the official CLI keeps its credentials, under the home directory.
+    pub cli_credentials: Option<&'static str>,
+}
+
+fn url(text: &str) -> Option<String> {
+    Some(text.to_owned())
+}
+
+/// Every known subscription service.
+pub fn services() -> Vec<Service> {
+    vec![
+        Service {
+            id: "claude-code",
+            name: "Claude Code",
+            prefix: "cc",
+            kind: ProviderKind::AnthropicCompatible,
+            models: &[
+                "claude-opus-4-5",
+                "claude-sonnet-4-5",
+                "claude-haiku-4-5",
+                "claude-opus-4-1",
+                "claude-sonnet-4",
+            ],
+            login: LoginKind::AuthorizationCode,
+            redirect: Redirect::Ephemeral,
+            client_id: "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
+            scopes: "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload",
+            extra_authorize_params: &[("code", "true")],
+            device_pkce: false,
+            token_body: BodyStyle::Json,
+            refresh_body: BodyStyle::Json,
+            terms_note: Some(
+                "Anthropic's terms say Claude Free/Pro/Max logins are meant for Claude Code and Claude.ai only; using one through another tool may breach them and Anthropic may refuse such requests. You decide.",
+            ),
+            refresh_lead: Duration::from_secs(60 * 60),
+            endpoints: Endpoints {
+                authorize_url: url("https://claude.ai/oauth/authorize"),
+                token_url: url("https://platform.claude.com/v1/oauth/token"),
+                api_base: url("https://api.anthropic.com/v1"),
+                usage_url: url("https://api.anthropic.com/api/oauth/usage"),
+                ..Endpoints::default()
+            },
+            cli_credentials: Some(".claude/.credentials.json"),
+        },
+        Service {
+            id: "codex",
+            name: "Codex",
+            prefix: "cx",
+            kind: ProviderKind::OpenaiResponses,
+            models: &["gpt-5-codex", "gpt-5", "gpt-5-codex-mini"],
+            login: LoginKind::AuthorizationCode,
+            redirect: Redirect::Fixed {
+                port: 1455,
+                path: "/auth/callback",
+            },
+            client_id: "app_EMoamEEZ73f0CkXaXp7hrann",
+            scopes: "openid profile email offline_access api.connectors.read api.connectors.invoke",
+            extra_authorize_params: &[
+                ("id_token_add_organizations", "true"),
+                ("codex_cli_simplified_flow", "true"),
+                ("originator", "codex_cli_rs"),
+            ],
+            device_pkce: false,
+            token_body: BodyStyle::Form,
+            refresh_body: BodyStyle::Json,
+            terms_note: None,
+            // Refresh tokens are single-use and may be shared with an
+            // imported Codex CLI: refresh only when the token runs out.
+            refresh_lead: Duration::from_secs(5 * 60),
+            endpoints: Endpoints {
+                authorize_url: url("https://auth.openai.com/oauth/authorize"),
+                token_url: url("https://auth.openai.com/oauth/token"),
+                api_base: url("https://chatgpt.com/backend-api/codex"),
+                usage_url: url("https://chatgpt.com/backend-api/wham/usage"),
+                ..Endpoints::default()
+            },
+            cli_credentials: Some(".codex/auth.json"),
+        },
+        Service {
+            id: "github-copilot",
+            name: "GitHub Copilot",
+            prefix: "gh",
+            kind: ProviderKind::OpenaiCompatible,
+            models: &[
+                "gpt-4.1",
+                "gpt-5-mini",
+                "claude-sonnet-4.5",
+                "gemini-2.5-pro",
+            ],
+            login: LoginKind::DeviceCode,
+            redirect: Redirect::Ephemeral,
+            client_id: "Iv1.b507a08c87ecfe98",
+            scopes: "read:user",
+            extra_authorize_params: &[],
+            device_pkce: false,
+            token_body: BodyStyle::Form,
+            refresh_body: BodyStyle::Form,
+            terms_note: None,
+            refresh_lead: Duration::from_secs(5 * 60),
+            endpoints: Endpoints {
+                device_url: url("https://github.com/login/device/code"),
+                token_url: url("https://github.com/login/oauth/access_token"),
+                exchange_url: url("https://api.github.com/copilot_internal/v2/token"),
+                api_base: url("https://api.githubcopilot.com"),
+                usage_url: url("https://api.github.com/copilot_internal/user"),
+                ..Endpoints::default()
+            },
+            cli_credentials: None,
+        },
+        Service {
+            id: "qwen",
+            name: "Qwen Code",
+            prefix: "qw",
+            kind: ProviderKind::OpenaiCompatible,
+            models: &["qwen3-coder-plus", "qwen3-coder-flash"],
+            login: LoginKind::DeviceCode,
+            redirect: Redirect::Ephemeral,
+            client_id: "f0304373b74a44d2b584a3fb70ca9e56",
+            scopes: "openid profile email model.completion",
+            extra_authorize_params: &[],
+            device_pkce: true,
+            token_body: BodyStyle::Form,
+            refresh_body: BodyStyle::Form,
+            terms_note: Some(
+                "Qwen ended its free OAuth tier on 2026-04-15; logins may work but requests can be refused.",
+            ),
+            refresh_lead: Duration::from_secs(20 * 60),
+            endpoints: Endpoints {
+                device_url: url("https://chat.qwen.ai/api/v1/oauth2/device/code"),
+                token_url: url("https://chat.qwen.ai/api/v1/oauth2/token"),
+                api_base: url("https://portal.qwen.ai/v1"),
+                ..Endpoints::default()
+            },
+            cli_credentials: Some(".qwen/oauth_creds.json"),
+        },
+    ]
+}
+
+/// The service called `id`, with the endpoint overrides of `data_dir`.
+pub fn service(id: &str, data_dir: &Path) -> Result<Service, String> {
+    let mut service = services()
+        .into_iter()
+        .find(|service| service.id == id)
+        .ok_or_else(|| {
+            let known: Vec<_> = services().iter().map(|s| s.id).collect();
+            format!("unknown service {id:?}; known: {}", known.join(", "))
+        })?;
+    if let Some(overrides) = endpoint_overrides(data_dir)?.remove(id) {
+        service.endpoints = overrides.or(&service.endpoints);
+    }
+    Ok(service)
+}
+
+/// File of endpoint overrides in the data directory.
+pub const ENDPOINTS_FILE: &str = "endpoints.json";
+
+fn endpoint_overrides(data_dir: &Path) -> Result<HashMap<String, Endpoints>, String> {
+    let path = data_dir.join(ENDPOINTS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|error| format!("{} is not valid: {error}", path.display())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(HashMap::new()),
+        Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_are_unique_and_complete() {
+        let all = services();
+        for service in &all {
+            assert_eq!(all.iter().filter(|s| s.id == service.id).count(), 1);
+            assert_eq!(all.iter().filter(|s| s.prefix == service.prefix).count(), 1);
+            assert!(service.endpoints.token_url.is_some(), "{}", service.id);
+            assert!(service.endpoints.api_base.is_some(), "{}", service.id);
+            match service.login {
+                LoginKind::AuthorizationCode => {
+                    assert!(service.endpoints.authorize_url.is_some())
+                }
+                LoginKind::DeviceCode => assert!(service.endpoints.device_url.is_some()),
+            }
+        }
+    }
+
+    #[test]
+    fn endpoints_json_overrides_single_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(ENDPOINTS_FILE),
+            r#"{"codex": {"token_url": "http://127.0.0.1:9/token"}}"#,
+        )
+        .unwrap();
+        let codex = service("codex", dir.path()).unwrap();
+        assert_eq!(
+            codex.endpoints.token_url.as_deref(),
+            Some("http://127.0.0.1:9/token")
+        );
+        assert_eq!(
+            codex.endpoints.authorize_url.as_deref(),
+            Some("https://auth.openai.com/oauth/authorize")
+        );
+        assert!(service("nope", dir.path()).is_err());
+    }
+}

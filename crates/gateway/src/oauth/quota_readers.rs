@@ -1,0 +1,168 @@
+//! Reading a subscription service's own usage windows for an account:
+//! Claude's five-hour and weekly windows, Codex's primary and secondary
+//! windows, GitHub Copilot's monthly premium requests.
+
+use serde_json::Value;
+use switchyard_store::{ServiceQuota, now_millis};
+
+use super::providers::Service;
+
+/// Fetches and reads the usage windows of the account whose token is `token`
+/// (for Codex, `account_id` goes along).
+pub async fn read(
+    http: &reqwest::Client,
+    service: &Service,
+    account_id: i64,
+    token: &str,
+    meta: &serde_json::Map<String, Value>,
+) -> Result<Vec<ServiceQuota>, String> {
+    let Some(url) = service.endpoints.usage_url.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let mut request = http.get(url).header("accept", "application/json");
+    request = match service.id {
+        "github-copilot" => request.header("authorization", format!("token {token}")),
+        "claude-code" => request
+            .bearer_auth(token)
+            .header("anthropic-beta", "oauth-2025-04-20"),
+        _ => request.bearer_auth(token),
+    };
+    if let Some(account) = meta.get("account_id").and_then(Value::as_str) {
+        request = request.header("chatgpt-account-id", account);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|_| format!("cannot reach {}'s usage endpoint", service.name))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!(
+            "{}'s usage endpoint answered {status}",
+            service.name
+        ));
+    }
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|_| format!("{}'s usage endpoint sent no JSON", service.name))?;
+    Ok(parse(service.id, account_id, &body))
+}
+
+/// Reads a usage answer of service `id`.
+pub fn parse(id: &str, account_id: i64, body: &Value) -> Vec<ServiceQuota> {
+    let now = now_millis();
+    let time = |value: &Value| -> Option<i64> {
+        value
+            .as_str()
+            .and_then(|text| text.parse::<jiff::Timestamp>().ok())
+            .map(|time| time.as_millisecond())
+            .or_else(|| value.as_i64().map(|seconds| seconds * 1000))
+    };
+    let mut quotas = Vec::new();
+    let mut push = |window: &str, used: Option<f64>, resets_at: Option<i64>| {
+        if let Some(used) = used {
+            quotas.push(ServiceQuota {
+                account_id,
+                window: window.to_owned(),
+                used_percent: used.clamp(0.0, 100.0),
+                resets_at,
+                updated_at: now,
+            });
+        }
+    };
+    match id {
+        "claude-code" => {
+            for window in [
+                "five_hour",
+                "seven_day",
+                "seven_day_opus",
+                "seven_day_sonnet",
+            ] {
+                let entry = &body[window];
+                push(
+                    window,
+                    entry["utilization"].as_f64(),
+                    time(&entry["resets_at"]),
+                );
+            }
+        }
+        "codex" => {
+            for (name, window) in [
+                ("primary", "primary_window"),
+                ("secondary", "secondary_window"),
+            ] {
+                let entry = &body["rate_limit"][window];
+                let reset = time(&entry["reset_at"]).or_else(|| {
+                    entry["reset_after_seconds"]
+                        .as_i64()
+                        .map(|s| now + s * 1000)
+                });
+                push(name, entry["used_percent"].as_f64(), reset);
+            }
+        }
+        "github-copilot" => {
+            let reset = body["quota_reset_date"]
+                .as_str()
+                .and_then(|date| date.parse::<jiff::civil::Date>().ok())
+                .and_then(|date| date.to_zoned(jiff::tz::TimeZone::UTC).ok())
+                .map(|zoned| zoned.timestamp().as_millisecond());
+            for (name, entry) in body["quota_snapshots"].as_object().into_iter().flatten() {
+                if entry["unlimited"].as_bool() == Some(true) {
+                    continue;
+                }
+                let used = entry["percent_remaining"].as_f64().map(|left| 100.0 - left);
+                push(name, used, reset);
+            }
+        }
+        _ => {}
+    }
+    quotas
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn each_service_answer_becomes_windows() {
+        let claude = parse(
+            "claude-code",
+            1,
+            &json!({"five_hour": {"utilization": 42.0, "resets_at": "2026-11-23T17:00:00Z"},
+                    "seven_day": {"utilization": 10.5, "resets_at": "2026-11-27T00:00:00Z"},
+                    "seven_day_opus": null}),
+        );
+        assert_eq!(claude.len(), 2);
+        assert_eq!(claude[0].window, "five_hour");
+        assert_eq!(claude[0].used_percent, 42.0);
+        assert_eq!(
+            claude[0].resets_at,
+            Some(
+                "2026-11-23T17:00:00Z"
+                    .parse::<jiff::Timestamp>()
+                    .unwrap()
+                    .as_millisecond()
+            )
+        );
+        let codex = parse(
+            "codex",
+            1,
+            &json!({"rate_limit": {"primary_window": {"used_percent": 100, "reset_at": 1_800_000_000},
+                                   "secondary_window": {"used_percent": 3, "reset_after_seconds": 60}}}),
+        );
+        assert_eq!(codex[0].used_percent, 100.0);
+        assert_eq!(codex[0].resets_at, Some(1_800_000_000_000));
+        let copilot = parse(
+            "github-copilot",
+            1,
+            &json!({"quota_reset_date": "2026-12-01",
+                    "quota_snapshots": {"chat": {"unlimited": true},
+                                        "premium_interactions": {"percent_remaining": 25.0, "unlimited": false}}}),
+        );
+        assert_eq!(copilot.len(), 1);
+        assert_eq!(copilot[0].window, "premium_interactions");
+        assert_eq!(copilot[0].used_percent, 75.0);
+    }
+}

@@ -1,0 +1,228 @@
+"""A mock of subscription services' authorization, token, usage and API
+servers, following the real protocols: authorization code with PKCE S256
+(RFC 7636), the device authorization grant (RFC 8628) with pending and
+slow_down answers, refresh tokens that rotate (each is single use), GitHub
+Copilot's token exchange, and API endpoints that refuse expired tokens.
+
+Tests point Switchyard at it with `endpoints.json` in the data directory."""
+
+import base64
+import hashlib
+import http.server
+import itertools
+import json
+import threading
+import time
+import urllib.parse
+
+EMAIL = "dev@example.com"
+CODEX_ACCOUNT = "acct-123"
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(claims):
+    return f"{b64url(b'{}')}.{b64url(json.dumps(claims).encode())}.sig"
+
+
+class State:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.counter = itertools.count(1)
+        self.codes = {}          # code -> (challenge, redirect_uri)
+        self.access = {}         # token -> expires (epoch s)
+        self.refresh = set()     # valid refresh tokens
+        self.copilot = {}        # copilot token -> expires
+        self.device_polls = 0
+        self.refreshes = 0
+        self.access_ttl = 7200
+        self.device_script = ["authorization_pending", "slow_down"]
+        self.requests = []       # (path, headers dict, body)
+
+    def issue(self, extra=None):
+        n = next(self.counter)
+        access, refresh = f"at-{n}", f"rt-{n}"
+        self.access[access] = time.time() + self.access_ttl
+        self.refresh.add(refresh)
+        body = {"access_token": access, "refresh_token": refresh, "token_type": "Bearer", "expires_in": self.access_ttl,
+                "id_token": jwt({"email": EMAIL, "https://api.openai.com/auth": {"chatgpt_account_id": CODEX_ACCOUNT, "chatgpt_plan_type": "plus"}}),
+                "account": {"uuid": "acc-uuid", "email_address": EMAIL}, "resource_url": None}
+        body.update(extra or {})
+        return body
+
+    def expire_access_tokens(self):
+        with self.lock:
+            for token in self.access:
+                self.access[token] = 0
+
+    def revoke_refresh_tokens(self):
+        with self.lock:
+            self.refresh.clear()
+
+    def valid(self, token):
+        return self.access.get(token, 0) > time.time()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    state = None
+    base = None
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, status, body, content_type="application/json", headers=()):
+        data = (body if isinstance(body, str) else json.dumps(body)).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self):
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if self.headers.get("Content-Type", "").startswith("application/json"):
+            return json.loads(raw) if raw else {}
+        return dict(urllib.parse.parse_qsl(raw))
+
+    def _bearer(self):
+        return self.headers.get("Authorization", "").removeprefix("Bearer ")
+
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        state = Handler.state
+        if url.path == "/authorize":
+            missing = [k for k in ("client_id", "redirect_uri", "code_challenge", "state") if k not in query]
+            if missing or query.get("code_challenge_method") != "S256" or query.get("response_type") != "code":
+                return self._reply(400, {"error": "invalid_request", "missing": missing})
+            code = f"code-{next(state.counter)}"
+            state.codes[code] = (query["code_challenge"], query["redirect_uri"])
+            location = f"{query['redirect_uri']}?{urllib.parse.urlencode({'code': code, 'state': query['state']})}"
+            return self._reply(302, "", "text/plain", [("Location", location)])
+        if url.path == "/copilot_internal/v2/token":
+            token = self.headers.get("Authorization", "").removeprefix("token ")
+            if not state.valid(token):
+                return self._reply(401, {"message": "Bad credentials"})
+            copilot = f"cop-{next(state.counter)}"
+            state.copilot[copilot] = time.time() + 1800
+            return self._reply(200, {"token": copilot, "expires_at": int(time.time()) + 1800, "refresh_in": 1500,
+                                     "endpoints": {"api": f"{Handler.base}/copilot"}})
+        if url.path == "/claude/usage":
+            if not state.valid(self._bearer()) or "oauth-2025-04-20" not in self.headers.get("anthropic-beta", ""):
+                return self._reply(401, {"type": "error", "error": {"type": "authentication_error", "message": "bad token"}})
+            return self._reply(200, {"five_hour": {"utilization": 42.0, "resets_at": "2030-01-01T17:00:00+00:00"},
+                                     "seven_day": {"utilization": 10.0, "resets_at": "2030-01-05T00:00:00+00:00"},
+                                     "seven_day_opus": None})
+        return self._reply(404, {"error": "not found"})
+
+    def do_POST(self):
+        url = urllib.parse.urlparse(self.path)
+        state = Handler.state
+        body = self._body()
+        with state.lock:
+            state.requests.append((url.path, dict(self.headers), body))
+        if url.path in ("/token", "/github/token"):
+            return self.token(body, github=url.path.startswith("/github"))
+        if url.path == "/device/code":
+            if "client_id" not in body:
+                return self._reply(400, {"error": "invalid_client"})
+            return self._reply(200, {"device_code": "dev-1", "user_code": "WDJB-MJHT", "verification_uri": f"{Handler.base}/device",
+                                     "expires_in": 120, "interval": 1})
+        if url.path == "/claude/v1/messages":
+            return self.claude(body)
+        if url.path == "/codex/responses":
+            return self.codex(body)
+        if url.path == "/copilot/chat/completions":
+            if state.copilot.get(self._bearer(), 0) < time.time() or self.headers.get("Copilot-Integration-Id") != "vscode-chat":
+                return self._reply(401, {"error": {"message": "unauthorized"}})
+            return self._reply(200, {"id": "c1", "object": "chat.completion", "created": 1, "model": body["model"],
+                                     "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi from copilot"}, "finish_reason": "stop"}],
+                                     "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
+        return self._reply(404, {"error": "not found"})
+
+    def token(self, body, github):
+        state = Handler.state
+        grant = body.get("grant_type")
+        with state.lock:
+            if grant == "authorization_code":
+                challenge, redirect = state.codes.pop(body.get("code"), (None, None))
+                verifier = body.get("code_verifier", "")
+                if challenge is None or b64url(hashlib.sha256(verifier.encode()).digest()) != challenge or redirect != body.get("redirect_uri"):
+                    return self._reply(400, {"error": "invalid_grant", "error_description": "bad code or verifier"})
+                return self._reply(200, state.issue())
+            if grant == "refresh_token":
+                state.refreshes += 1
+                token = body.get("refresh_token")
+                if token not in state.refresh:
+                    return self._reply(400, {"error": "invalid_grant", "error_description": "refresh token revoked or reused"})
+                state.refresh.discard(token)  # single use: rotates
+                return self._reply(200, state.issue())
+            if grant == "urn:ietf:params:oauth:grant-type:device_code":
+                state.device_polls += 1
+                if state.device_script:
+                    error = state.device_script.pop(0)
+                    # GitHub answers pending polls with 200; RFC 8628 servers with 400.
+                    return self._reply(200 if github else 400, {"error": error})
+                return self._reply(200, state.issue({"resource_url": "qwen.example"}))
+        return self._reply(400, {"error": "unsupported_grant_type"})
+
+    def claude(self, body):
+        state = Handler.state
+        beta = self.headers.get("anthropic-beta", "")
+        if not state.valid(self._bearer()) or "oauth-2025-04-20" not in beta:
+            return self._reply(401, {"type": "error", "error": {"type": "authentication_error", "message": "OAuth token has expired."}})
+        system = body.get("system") or []
+        if not (isinstance(system, list) and system and system[0].get("text", "").startswith("You are Claude Code")):
+            return self._reply(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "This credential is only authorized for use with Claude Code"}})
+        return self._reply(200, {"id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
+                                 "content": [{"type": "text", "text": "hi from claude"}], "stop_reason": "end_turn",
+                                 "stop_sequence": None, "usage": {"input_tokens": 7, "output_tokens": 3}})
+
+    def codex(self, body):
+        state = Handler.state
+        if (not state.valid(self._bearer()) or self.headers.get("chatgpt-account-id") != CODEX_ACCOUNT
+                or body.get("stream") is not True or body.get("store") is not False or "instructions" not in body):
+            return self._reply(401, {"error": {"message": "unauthorized or not shaped like Codex", "type": "invalid_request_error"}})
+        item = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+                "content": [{"type": "output_text", "text": "hi from codex", "annotations": []}]}
+        response = {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed", "model": body["model"],
+                    "output": [item], "usage": {"input_tokens": 4, "output_tokens": 2, "total_tokens": 6}}
+        events = [
+            ("response.created", {"response": {**response, "status": "in_progress", "output": []}}),
+            ("response.output_item.added", {"output_index": 0, "item": {**item, "status": "in_progress", "content": []}}),
+            ("response.content_part.added", {"item_id": "msg_1", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": ""}}),
+            ("response.output_text.delta", {"item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "hi from codex"}),
+            ("response.output_text.done", {"item_id": "msg_1", "output_index": 0, "content_index": 0, "text": "hi from codex"}),
+            ("response.output_item.done", {"output_index": 0, "item": item}),
+            ("response.completed", {"response": response}),
+        ]
+        text = "".join(f"event: {name}\ndata: {json.dumps({'type': name, **payload})}\n\n" for name, payload in events)
+        return self._reply(200, text, "text/event-stream")
+
+
+def start():
+    """Starts the mock; returns (server, state, base_url)."""
+    state = State()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    Handler.state, Handler.base = state, base
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, state, base
+
+
+def endpoints(base):
+    """The endpoints.json pointing every service at the mock."""
+    return {
+        "claude-code": {"authorize_url": f"{base}/authorize", "token_url": f"{base}/token",
+                        "api_base": f"{base}/claude/v1", "usage_url": f"{base}/claude/usage"},
+        "codex": {"authorize_url": f"{base}/authorize", "token_url": f"{base}/token", "api_base": f"{base}/codex"},
+        "github-copilot": {"device_url": f"{base}/device/code", "token_url": f"{base}/github/token",
+                           "exchange_url": f"{base}/copilot_internal/v2/token", "api_base": f"{base}/copilot"},
+        "qwen": {"device_url": f"{base}/device/code", "token_url": f"{base}/token", "api_base": f"{base}/qwen/v1"},
+    }

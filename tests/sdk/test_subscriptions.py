@@ -1,0 +1,187 @@
+"""Subscription logins through the real `switchyard connect` and requests
+through `switchyard serve`, against mock authorization, token, usage and API
+servers that follow the real protocols (see mock_oauth.py)."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import anthropic
+import openai
+import pytest
+
+import mock_oauth
+from conftest import Switchyard
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGTERM to stop the gateway")
+
+
+@pytest.fixture
+def oauth(tmp_path):
+    server, state, base = mock_oauth.start()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "endpoints.json").write_text(json.dumps(mock_oauth.endpoints(base)))
+    gateway = Switchyard(data)
+    yield gateway, state, base
+    if gateway.process and gateway.process.poll() is None:
+        gateway.process.kill()
+    server.shutdown()
+
+
+def connect(gateway, *args, env=None):
+    """Starts `switchyard connect`; returns the process and its first output line."""
+    process = subprocess.Popen([gateway.binary, "--data-dir", gateway.data_dir, "connect", *args],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **(env or {})})
+    return process, process.stdout.readline().strip()
+
+
+def finished(process):
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    return stdout
+
+
+def browser_login(gateway):
+    process, url = connect(gateway, "claude-code")
+    assert "/authorize?" in url and "code_challenge_method=S256" in url, url
+    # The "browser": the mock approves at once and redirects to the listener.
+    with urllib.request.urlopen(url, timeout=10) as page:
+        assert "Signed in" in page.read().decode()
+    return finished(process)
+
+
+def test_browser_login_refreshes_expired_tokens_once_and_marks_revoked_accounts(oauth):
+    gateway, state, _ = oauth
+    assert 'connected Claude Code account "dev@example.com"' in browser_login(gateway)
+    [account] = gateway.cli_json("account", "list")
+    assert (account["auth"], account["email"], account["label"]) == ("oauth", mock_oauth.EMAIL, mock_oauth.EMAIL)
+    database = (gateway.data_dir + "/switchyard.db")
+    assert b"at-1" not in open(database, "rb").read(), "tokens are encrypted at rest"
+
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    api = anthropic.Anthropic(base_url=gateway.root_url, api_key=gateway.key, max_retries=0)
+
+    def ask():
+        answer = api.messages.create(model="cc/claude-sonnet-4-5", max_tokens=50,
+                                     messages=[{"role": "user", "content": "hi"}])
+        return answer.content[0].text
+
+    assert ask() == "hi from claude"
+    assert state.refreshes == 0
+
+    # The provider expires the token early: one 401, one refresh, one retry.
+    state.expire_access_tokens()
+    assert ask() == "hi from claude"
+    assert state.refreshes == 1
+    # The rotated refresh token was stored: the next refresh uses it.
+    state.expire_access_tokens()
+    assert ask() == "hi from claude"
+    assert state.refreshes == 2
+
+    # Concurrent requests share one refresh.
+    state.expire_access_tokens()
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(ask())) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert results == ["hi from claude"] * 5
+    assert state.refreshes == 3
+
+    quota = gateway.cli("quota", "list", "--refresh")
+    assert "five_hour: 42% used, resets 2030-01-01 17:00:00Z" in quota, quota
+
+    # A revoked refresh token: the client gets a clear 401, the account is
+    # marked, and routing skips it until a new login.
+    state.revoke_refresh_tokens()
+    state.expire_access_tokens()
+    with pytest.raises(anthropic.AuthenticationError) as refused:
+        ask()
+    assert "log in again" in str(refused.value) or "new login" in str(refused.value)
+    [account] = gateway.cli_json("account", "list")
+    assert account["status"].startswith("needs a new login")
+    refreshes = state.refreshes
+    with pytest.raises(anthropic.AuthenticationError):
+        ask()
+    assert state.refreshes == refreshes, "a marked account is not retried"
+
+    # Logging in again updates the same account.
+    browser_login(gateway)
+    assert len(gateway.cli_json("account", "list")) == 1
+    assert ask() == "hi from claude"
+
+
+def test_device_code_login_and_copilot_token_exchange(oauth):
+    gateway, state, _ = oauth
+    process, user_code = connect(gateway, "github-copilot")
+    assert user_code == "WDJB-MJHT"
+    output = finished(process)
+    assert "connected GitHub Copilot" in output
+    # Pending, then slow_down (the client waited longer), then the tokens.
+    assert state.device_polls == 3
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    api = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+    answer = api.chat.completions.create(model="gh/gpt-4.1", messages=[{"role": "user", "content": "hi"}])
+    assert answer.choices[0].message.content == "hi from copilot"
+
+
+def test_imported_cli_credentials_are_read_not_changed_and_refreshed_ahead_of_expiry(oauth, tmp_path):
+    gateway, state, _ = oauth
+    home = tmp_path / "home"
+    (home / ".codex").mkdir(parents=True)
+    (home / ".claude").mkdir(parents=True)
+    codex = state.issue()
+    codex_file = home / ".codex" / "auth.json"
+    codex_file.write_text(json.dumps({"OPENAI_API_KEY": None, "tokens": {
+        "id_token": codex["id_token"], "access_token": codex["access_token"],
+        "refresh_token": codex["refresh_token"], "account_id": mock_oauth.CODEX_ACCOUNT},
+        "last_refresh": "2026-11-01T00:00:00Z"}))
+    claude = state.issue()
+    claude_file = home / ".claude" / ".credentials.json"
+    claude_file.write_text(json.dumps({"claudeAiOauth": {
+        "accessToken": claude["access_token"], "refreshToken": claude["refresh_token"],
+        "expiresAt": int(time.time() * 1000) - 60_000, "scopes": ["user:inference"], "subscriptionType": "max"}}))
+    before = (codex_file.read_bytes(), claude_file.read_bytes())
+
+    for service in ("codex", "claude-code"):
+        process, line = connect(gateway, service, "--import", env={"HOME": str(home)})
+        assert "connected" in line + finished(process)
+    assert (codex_file.read_bytes(), claude_file.read_bytes()) == before
+
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    api = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+    # Codex only streams and wants store:false; a JSON client still gets JSON.
+    answer = api.responses.create(model="cx/gpt-5-codex", input="hi")
+    assert answer.output_text == "hi from codex"
+    # The imported Claude token had already expired: it is refreshed before
+    # the request, so the API never sees it.
+    claude_api = anthropic.Anthropic(base_url=gateway.root_url, api_key=gateway.key, max_retries=0)
+    reply = claude_api.messages.create(model="cc/claude-haiku-4-5", max_tokens=20,
+                                       messages=[{"role": "user", "content": "hi"}])
+    assert reply.content[0].text == "hi from claude"
+    assert state.refreshes == 1
+    sent = [headers.get("Authorization") for path, headers, _ in state.requests if path == "/claude/v1/messages"]
+    assert sent and f"Bearer {claude['access_token']}" not in sent
+
+
+def test_a_pasted_refresh_token_becomes_an_account(oauth):
+    gateway, state, _ = oauth
+    token = state.issue()["refresh_token"]
+    result = subprocess.run([gateway.binary, "--data-dir", gateway.data_dir, "--json", "connect", "qwen",
+                             "--refresh-token-stdin", "--label", "pasted"],
+                            input=token, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    connected = json.loads(result.stdout)
+    assert connected["account"]["label"] == "pasted"
+    assert connected["provider"]["prefix"] == "qw"
+    assert state.refreshes == 1
