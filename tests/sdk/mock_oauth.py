@@ -40,15 +40,18 @@ class State:
         self.access_ttl = 7200
         self.device_script = ["authorization_pending", "slow_down"]
         self.requests = []       # (path, headers dict, body)
+        self.email = EMAIL       # whose account the next login is
+        self.owner = {}          # refresh token -> email
 
     def issue(self, extra=None):
         n = next(self.counter)
         access, refresh = f"at-{n}", f"rt-{n}"
         self.access[access] = time.time() + self.access_ttl
         self.refresh.add(refresh)
+        self.owner[refresh] = email = (extra or {}).pop("email", None) or self.email
         body = {"access_token": access, "refresh_token": refresh, "token_type": "Bearer", "expires_in": self.access_ttl,
-                "id_token": jwt({"email": EMAIL, "https://api.openai.com/auth": {"chatgpt_account_id": CODEX_ACCOUNT, "chatgpt_plan_type": "plus"}}),
-                "account": {"uuid": "acc-uuid", "email_address": EMAIL}, "resource_url": None}
+                "id_token": jwt({"email": email, "https://api.openai.com/auth": {"chatgpt_account_id": CODEX_ACCOUNT, "chatgpt_plan_type": "plus"}}),
+                "account": {"uuid": f"uuid-{email}", "email_address": email}, "resource_url": None}
         body.update(extra or {})
         return body
 
@@ -57,9 +60,9 @@ class State:
             for token in self.access:
                 self.access[token] = 0
 
-    def revoke_refresh_tokens(self):
+    def revoke_refresh_tokens(self, email=None):
         with self.lock:
-            self.refresh.clear()
+            self.refresh = {t for t in self.refresh if email is not None and self.owner.get(t) != email}
 
     def valid(self, token):
         return self.access.get(token, 0) > time.time()
@@ -161,7 +164,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if token not in state.refresh:
                     return self._reply(400, {"error": "invalid_grant", "error_description": "refresh token revoked or reused"})
                 state.refresh.discard(token)  # single use: rotates
-                return self._reply(200, state.issue())
+                return self._reply(200, state.issue({"email": state.owner.get(token)}))
             if grant == "urn:ietf:params:oauth:grant-type:device_code":
                 state.device_polls += 1
                 if state.device_script:
@@ -179,9 +182,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
         system = body.get("system") or []
         if not (isinstance(system, list) and system and system[0].get("text", "").startswith("You are Claude Code")):
             return self._reply(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "This credential is only authorized for use with Claude Code"}})
+        if body.get("stream"):
+            return self.claude_stream(body)
         return self._reply(200, {"id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
                                  "content": [{"type": "text", "text": "hi from claude"}], "stop_reason": "end_turn",
                                  "stop_sequence": None, "usage": {"input_tokens": 7, "output_tokens": 3}})
+
+    def claude_stream(self, body):
+        """A slow stream: one word every 0.3 s (long enough for a token to expire meanwhile)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def event(name, payload):
+            data = f"event: {name}\ndata: {json.dumps({'type': name, **payload})}\n\n".encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        event("message_start", {"message": {"id": "msg_s", "type": "message", "role": "assistant", "model": body["model"],
+                                            "content": [], "stop_reason": None, "stop_sequence": None,
+                                            "usage": {"input_tokens": 7, "output_tokens": 1}}})
+        event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+        for word in ["one ", "two ", "three ", "four"]:
+            time.sleep(0.3)
+            event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": word}})
+        event("content_block_stop", {"index": 0})
+        event("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 4}})
+        event("message_stop", {})
+        self.wfile.write(b"0\r\n\r\n")
 
     def codex(self, body):
         state = Handler.state

@@ -185,3 +185,46 @@ def test_a_pasted_refresh_token_becomes_an_account(oauth):
     assert connected["account"]["label"] == "pasted"
     assert connected["provider"]["prefix"] == "qw"
     assert state.refreshes == 1
+
+
+def test_two_accounts_of_one_service_fall_back_when_one_must_log_in_again(oauth):
+    gateway, state, _ = oauth
+    browser_login(gateway)
+    state.email = "second@example.com"
+    assert 'account "second@example.com"' in browser_login(gateway)
+    accounts = gateway.cli_json("account", "list")
+    assert [a["label"] for a in accounts] == [mock_oauth.EMAIL, "second@example.com"]
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    api = anthropic.Anthropic(base_url=gateway.root_url, api_key=gateway.key, max_retries=0)
+    # The first account's grant is revoked while its token expires: its
+    # refresh fails, it is marked, and the second account answers.
+    state.revoke_refresh_tokens(mock_oauth.EMAIL)
+    state.expire_access_tokens()
+    answer = api.messages.create(model="cc/claude-sonnet-4-5", max_tokens=20,
+                                 messages=[{"role": "user", "content": "hi"}])
+    assert answer.content[0].text == "hi from claude"
+    status = {a["label"]: a["status"] for a in gateway.cli_json("account", "list")}
+    assert status[mock_oauth.EMAIL].startswith("needs a new login")
+    assert status["second@example.com"] == "active"
+
+
+def test_a_token_expiring_during_a_stream_neither_breaks_it_nor_the_next_request(oauth):
+    gateway, state, _ = oauth
+    browser_login(gateway)
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    api = anthropic.Anthropic(base_url=gateway.root_url, api_key=gateway.key, max_retries=0)
+    words = []
+    with api.messages.stream(model="cc/claude-sonnet-4-5", max_tokens=20,
+                             messages=[{"role": "user", "content": "count"}]) as stream:
+        for index, text in enumerate(stream.text_stream):
+            words.append(text)
+            if index == 0:
+                # Mid-stream, the token expires and another request refreshes it.
+                state.expire_access_tokens()
+                other = api.messages.create(model="cc/claude-sonnet-4-5", max_tokens=20,
+                                            messages=[{"role": "user", "content": "hi"}])
+                assert other.content[0].text == "hi from claude"
+    assert "".join(words) == "one two three four"
+    assert state.refreshes == 1
