@@ -1,14 +1,27 @@
 //! The Switchyard desktop app: a Tauri shell that runs the gateway as a tokio
 //! task in-process, shows the Leptos dashboard in a window, and lives in the
-//! system tray. Closing the window hides it; Quit in the tray leaves.
+//! system tray. Closing the window hides it; Quit in the tray drains open
+//! requests and leaves. One instance only: a second launch focuses the first
+//! and hands it its `switchyard://` links.
 
 mod commands;
+pub mod deep_link;
+mod notices;
 mod state;
-pub mod tray;
+mod tray;
+pub mod tray_model;
 
-use tauri::{Manager, RunEvent, WindowEvent};
+use serde_json::json;
+use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime, WindowEvent};
+use tauri_plugin_autostart::MacosLauncher;
+use tauri_plugin_deep_link::DeepLinkExt;
 
+use crate::deep_link::DeepLink;
+use crate::notices::Notice;
 use crate::state::DesktopState;
+
+/// Argument the login item starts the app with: no window, only the tray.
+const START_HIDDEN: &str = "--hidden";
 
 /// Builds and runs the app until the user quits.
 pub fn run() {
@@ -20,16 +33,40 @@ pub fn run() {
         .init();
 
     let app = tauri::Builder::default()
+        // First, so a second launch is handed over before anything starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tray::show_dashboard(app);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_autostart::init(
+            MacosLauncher::LaunchAgent,
+            Some(vec![START_HIDDEN]),
+        ))
+        .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .invoke_handler(tauri::generate_handler![commands::get_overview])
         .setup(|app| {
-            let state = DesktopState::from_environment();
-            let endpoint_url = state.endpoint_url();
-            app.manage(state);
+            app.manage(DesktopState::from_environment());
+            if std::env::args().any(|arg| arg == START_HIDDEN)
+                && let Some(window) = app.get_webview_window("main")
+            {
+                let _ = window.hide();
+            }
             // Without a StatusNotifier host (plain X sessions, CI) there is no
             // tray: the app still works through its window.
-            if let Err(error) = tray::create(app.handle(), &endpoint_url) {
+            if let Err(error) = tray::create(app.handle()) {
                 tracing::warn!(%error, "no tray icon");
+            }
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                for url in event.urls() {
+                    open_link(&handle, url.as_str());
+                }
+            });
+            if let Ok(Some(urls)) = app.deep_link().get_current() {
+                for url in urls {
+                    open_link(app.handle(), url.as_str());
+                }
             }
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
@@ -62,4 +99,38 @@ pub fn run() {
         }
         _ => {}
     });
+}
+
+/// Validates a `switchyard://` link and hands it to the dashboard, or
+/// refuses it with a visible message. Nothing is acted on without the UI.
+fn open_link<R: Runtime>(app: &AppHandle<R>, link: &str) {
+    let services: Vec<&str> = switchyard_gateway::oauth::services()
+        .iter()
+        .map(|service| service.id)
+        .collect();
+    match DeepLink::parse(link, &services) {
+        Ok(parsed) => {
+            let payload = match parsed {
+                DeepLink::OAuthCallback { code, state } => {
+                    json!({"kind": "oauth-callback", "code": code, "state": state})
+                }
+                DeepLink::Connect { service } => json!({"kind": "connect", "service": service}),
+                DeepLink::ImportCombo { name, targets } => {
+                    json!({"kind": "import-combo", "name": name, "targets": targets})
+                }
+            };
+            tray::show_dashboard(app);
+            let _ = app.emit("deep-link", payload);
+        }
+        Err(refused) => {
+            tracing::warn!(%refused, "deep link refused");
+            notices::notify(
+                app,
+                Notice::RefusedLink,
+                "Switchyard refused a link",
+                &refused.0,
+            );
+            let _ = app.emit("deep-link-refused", refused.0);
+        }
+    }
 }

@@ -7,8 +7,12 @@ use std::sync::Mutex;
 
 use switchyard_api_types::{GatewayState, Overview};
 use switchyard_gateway::RunningGateway;
+use switchyard_gateway::quota::{WindowStanding, window_start};
 use switchyard_gateway::settings::{DATA_DIR_ENV, ListenAddress, Settings, endpoint_url};
-use switchyard_store::Store;
+use switchyard_store::{QuotaWindow, Store, StoreError, UsageQuery, now_millis};
+
+use crate::notices::Notice;
+use crate::tray_model::{TrayAccount, TraySnapshot, time_until};
 
 /// Shared state of the desktop app, managed by Tauri.
 pub(crate) struct DesktopState {
@@ -74,13 +78,72 @@ impl DesktopState {
         }
     }
 
-    /// Stops the gateway, letting open requests finish and writing usage.
+    /// Stops the gateway, letting open requests (streams included) finish
+    /// for up to ten seconds, and writes usage.
     pub(crate) async fn stop_gateway(&self) {
         let running = lock(&self.running).take();
         if let Some(gateway) = running {
-            gateway.shutdown().await;
+            if tokio::time::timeout(QUIT_DRAIN_LIMIT, gateway.shutdown())
+                .await
+                .is_err()
+            {
+                tracing::warn!("open requests did not finish in time; stopping anyway");
+            }
             self.set_gateway_state(GatewayState::Stopped);
         }
+    }
+
+    /// Pauses a running gateway, or starts a paused or failed one again.
+    pub(crate) async fn pause_or_resume(&self) {
+        match self.gateway_state() {
+            GatewayState::Running => self.stop_gateway().await,
+            GatewayState::Stopped | GatewayState::Failed { .. } => {
+                self.set_gateway_state(GatewayState::Starting);
+                self.start_gateway().await;
+            }
+            GatewayState::Starting => {}
+        }
+    }
+
+    /// Enables a disabled account or disables an enabled one.
+    pub(crate) fn toggle_account(&self, id: i64) -> Result<(), StoreError> {
+        let guard = lock(&self.store);
+        let store = guard
+            .as_ref()
+            .ok_or_else(|| StoreError::NotFound("the database".into()))?;
+        let account = store.account(id)?;
+        store.set_account_enabled(id, !account.enabled)?;
+        Ok(())
+    }
+
+    /// Whether a kind of notification is on (the default).
+    pub(crate) fn notice_enabled(&self, kind: Notice) -> bool {
+        let guard = lock(&self.store);
+        let stored = guard
+            .as_ref()
+            .and_then(|store| store.setting(kind.setting()).ok().flatten());
+        !matches!(stored.as_deref(), Some("false"))
+    }
+
+    /// What the tray shows now.
+    pub(crate) fn tray_snapshot(&self, launch_at_login: Option<bool>) -> TraySnapshot {
+        let mut snapshot = TraySnapshot {
+            endpoint_url: self.endpoint_url(),
+            gateway: self.gateway_state(),
+            requests_today: 0,
+            cost_today_usd: 0.0,
+            accounts: Vec::new(),
+            combos: Vec::new(),
+            launch_at_login,
+        };
+        let guard = lock(&self.store);
+        let Some(store) = guard.as_ref() else {
+            return snapshot;
+        };
+        if let Err(error) = fill_snapshot(store, &mut snapshot) {
+            tracing::warn!(%error, "cannot read the state for the tray");
+        }
+        snapshot
     }
 
     /// The gateway's lifecycle state.
@@ -116,6 +179,111 @@ impl DesktopState {
             data_dir: self.data_dir.display().to_string(),
         })
     }
+}
+
+/// How long Quit waits for open requests.
+const QUIT_DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn fill_snapshot(store: &Store, snapshot: &mut TraySnapshot) -> Result<(), StoreError> {
+    let now = now_millis();
+    let today = store.usage_report(&UsageQuery {
+        from: Some(window_start(QuotaWindow::Day, now)),
+        ..UsageQuery::default()
+    })?;
+    if let Some(totals) = today.first() {
+        snapshot.requests_today = totals.requests;
+        snapshot.cost_today_usd = totals.cost_usd;
+    }
+    snapshot.combos = store
+        .list_combos()?
+        .into_iter()
+        .map(|combo| combo.name)
+        .collect();
+    let providers = store.list_providers()?;
+    let cooldowns = store.list_cooldowns()?;
+    let service_quotas = store.list_service_quotas()?;
+    let limits = store.list_quota_limits()?;
+    for account in store.list_accounts()? {
+        let provider = providers
+            .iter()
+            .find(|p| p.id == account.provider_id)
+            .map_or("?", |p| p.name.as_str());
+        let cooling = cooldowns
+            .iter()
+            .filter(|c| c.account_id == account.id && c.until > now)
+            .max_by_key(|c| c.until);
+        let status = if !account.enabled {
+            "off".to_owned()
+        } else if account.needs_login {
+            "needs re-login".to_owned()
+        } else if let Some(cooldown) = cooling {
+            format!(
+                "cooling down until {}, {}",
+                clock_time(cooldown.until),
+                cooldown.reason
+            )
+        } else {
+            "ok".to_owned()
+        };
+        let mut quotas = Vec::new();
+        let mut alert = None;
+        for quota in service_quotas.iter().filter(|q| q.account_id == account.id) {
+            let resets = quota.resets_at.map_or(String::new(), |at| {
+                format!(", resets {}", time_until(at, now))
+            });
+            quotas.push(format!(
+                "{} {:.0}% used{resets}",
+                quota.window, quota.used_percent
+            ));
+            if quota.used_percent >= 90.0 {
+                alert = Some(format!(
+                    "{} window {:.0}% used",
+                    quota.window, quota.used_percent
+                ));
+            }
+        }
+        for limit in limits.iter().filter(|l| l.account_id == account.id) {
+            let count = store.account_usage_since(account.id, window_start(limit.window, now))?;
+            let standing = WindowStanding::of(limit, &count, now);
+            quotas.push(format!(
+                "{} {} {} / {}, resets {}",
+                limit.window.as_str(),
+                limit.metric.as_str(),
+                standing.used,
+                standing.max,
+                time_until(standing.resets_at, now)
+            ));
+            if standing.max > 0 && standing.used * 10 >= standing.max * 9 {
+                alert = Some(format!(
+                    "{} {} {} of {} used",
+                    limit.window.as_str(),
+                    limit.metric.as_str(),
+                    standing.used,
+                    standing.max
+                ));
+            }
+        }
+        snapshot.accounts.push(TrayAccount {
+            id: account.id,
+            name: format!("{provider}/{}", account.label),
+            enabled: account.enabled,
+            status,
+            quotas,
+            quota_alert: alert,
+        });
+    }
+    Ok(())
+}
+
+/// `14:05` in the machine's time zone.
+fn clock_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|time| {
+            time.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,94 +1,43 @@
-//! The tray icon and its menu. The menu is first described as plain data
-//! ([`tray_entries`]), so it can be tested without a desktop session.
+//! The real tray icon, built from [`crate::tray_model`] and rebuilt only
+//! when the model's entries change (checked every two seconds), so a busy
+//! gateway causes no rebuild storm.
 
-use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
-use tauri::tray::TrayIconBuilder;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Runtime};
+use tauri_plugin_autostart::ManagerExt as _;
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
+use crate::notices;
 use crate::state::DesktopState;
+use crate::tray_model::{TrayAction, TrayEntry, TraySnapshot, tooltip, tray_entries};
 
-/// What a tray menu item does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrayAction {
-    /// Show and focus the dashboard window.
-    OpenDashboard,
-    /// Put the `/v1` endpoint URL on the clipboard.
-    CopyEndpointUrl,
-    /// Stop the gateway and leave.
-    Quit,
+/// How often the tray compares its model with the app's state.
+const REFRESH_EVERY: Duration = Duration::from_secs(2);
+
+/// The tray icon and the entries it currently shows.
+pub(crate) struct TrayState<R: Runtime> {
+    icon: TrayIcon<R>,
+    shown: Mutex<Vec<TrayEntry>>,
+    last_snapshot: Mutex<Option<TraySnapshot>>,
 }
 
-impl TrayAction {
-    /// Menu item id of this action.
-    pub fn id(self) -> &'static str {
-        match self {
-            Self::OpenDashboard => "open-dashboard",
-            Self::CopyEndpointUrl => "copy-endpoint-url",
-            Self::Quit => "quit",
-        }
-    }
-
-    /// The action a menu item id stands for.
-    pub fn from_id(id: &str) -> Option<Self> {
-        [Self::OpenDashboard, Self::CopyEndpointUrl, Self::Quit]
-            .into_iter()
-            .find(|action| action.id() == id)
-    }
+/// The tray snapshot of the app right now.
+pub(crate) fn snapshot<R: Runtime>(app: &AppHandle<R>) -> TraySnapshot {
+    let launch_at_login = app.autolaunch().is_enabled().ok();
+    app.state::<DesktopState>().tray_snapshot(launch_at_login)
 }
 
-/// One line of the tray menu.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TrayEntry {
-    /// A clickable item.
-    Item {
-        /// What clicking does.
-        action: TrayAction,
-        /// The text shown.
-        label: String,
-    },
-    /// A separator line.
-    Separator,
-}
-
-/// The tray menu for a gateway reachable at `endpoint_url`.
-pub fn tray_entries(endpoint_url: &str) -> Vec<TrayEntry> {
-    vec![
-        TrayEntry::Item {
-            action: TrayAction::OpenDashboard,
-            label: "Open dashboard".into(),
-        },
-        TrayEntry::Item {
-            action: TrayAction::CopyEndpointUrl,
-            label: format!("Copy endpoint URL ({endpoint_url})"),
-        },
-        TrayEntry::Separator,
-        TrayEntry::Item {
-            action: TrayAction::Quit,
-            label: "Quit Switchyard".into(),
-        },
-    ]
-}
-
-/// Creates the tray icon with its menu.
-pub fn create<R: Runtime>(app: &AppHandle<R>, endpoint_url: &str) -> tauri::Result<()> {
-    let menu = Menu::new(app)?;
-    for entry in tray_entries(endpoint_url) {
-        match entry {
-            TrayEntry::Item { action, label } => {
-                menu.append(&MenuItem::with_id(
-                    app,
-                    action.id(),
-                    label,
-                    true,
-                    None::<&str>,
-                )?)?;
-            }
-            TrayEntry::Separator => menu.append(&PredefinedMenuItem::separator(app)?)?,
-        }
-    }
-    let mut tray = TrayIconBuilder::with_id("main")
-        .tooltip("Switchyard")
+/// Creates the tray icon and starts keeping it up to date.
+pub(crate) fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let current = snapshot(app);
+    let entries = tray_entries(&current);
+    let menu = build_menu(app, &entries)?;
+    let mut builder = TrayIconBuilder::with_id("main")
+        .tooltip(tooltip(&current))
         .menu(&menu)
         .on_menu_event(|app, event| {
             if let Some(action) = TrayAction::from_id(event.id().as_ref()) {
@@ -96,28 +45,143 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, endpoint_url: &str) -> tauri::Resu
             }
         });
     if let Some(icon) = app.default_window_icon() {
-        tray = tray.icon(icon.clone());
+        builder = builder.icon(icon.clone());
     }
-    tray.build(app)?;
+    let icon = builder.build(app)?;
+    app.manage(TrayState {
+        icon,
+        shown: Mutex::new(entries),
+        last_snapshot: Mutex::new(Some(current)),
+    });
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            tokio::time::sleep(REFRESH_EVERY).await;
+            refresh(&handle);
+        }
+    });
     Ok(())
 }
 
+/// Rebuilds the menu if the state changed what it shows, and raises the
+/// notifications the change calls for.
+pub(crate) fn refresh<R: Runtime>(app: &AppHandle<R>) {
+    let Some(tray) = app.try_state::<TrayState<R>>() else {
+        return;
+    };
+    let current = snapshot(app);
+    let previous = lock(&tray.last_snapshot).replace(current.clone());
+    if let Some(previous) = previous {
+        notices::on_change(app, &previous, &current);
+    }
+    let entries = tray_entries(&current);
+    let mut shown = lock(&tray.shown);
+    if *shown == entries {
+        return;
+    }
+    match build_menu(app, &entries) {
+        Ok(menu) => {
+            let _ = tray.icon.set_menu(Some(menu));
+            let _ = tray.icon.set_tooltip(Some(tooltip(&current)));
+            *shown = entries;
+        }
+        Err(error) => tracing::warn!(%error, "cannot rebuild the tray menu"),
+    }
+}
+
+fn build_menu<R: Runtime>(app: &AppHandle<R>, entries: &[TrayEntry]) -> tauri::Result<Menu<R>> {
+    let menu = Menu::new(app)?;
+    for item in build_items(app, entries)? {
+        menu.append(item.as_ref())?;
+    }
+    Ok(menu)
+}
+
+fn build_items<R: Runtime>(
+    app: &AppHandle<R>,
+    entries: &[TrayEntry],
+) -> tauri::Result<Vec<Box<dyn IsMenuItem<R>>>> {
+    let mut items: Vec<Box<dyn IsMenuItem<R>>> = Vec::new();
+    for entry in entries {
+        match entry {
+            TrayEntry::Label(text) => {
+                items.push(Box::new(MenuItem::new(app, text, false, None::<&str>)?));
+            }
+            TrayEntry::Item { action, label } => {
+                items.push(Box::new(MenuItem::with_id(
+                    app,
+                    action.id(),
+                    label,
+                    true,
+                    None::<&str>,
+                )?));
+            }
+            TrayEntry::Check {
+                action,
+                label,
+                checked,
+            } => {
+                items.push(Box::new(CheckMenuItem::with_id(
+                    app,
+                    action.id(),
+                    label,
+                    true,
+                    *checked,
+                    None::<&str>,
+                )?));
+            }
+            TrayEntry::Submenu { label, entries } => {
+                let children = build_items(app, entries)?;
+                let refs: Vec<&dyn IsMenuItem<R>> = children.iter().map(AsRef::as_ref).collect();
+                items.push(Box::new(Submenu::with_items(app, label, true, &refs)?));
+            }
+            TrayEntry::Separator => items.push(Box::new(PredefinedMenuItem::separator(app)?)),
+        }
+    }
+    Ok(items)
+}
+
 /// Carries out a tray action.
-pub fn perform<R: Runtime>(app: &AppHandle<R>, action: TrayAction) {
+pub(crate) fn perform<R: Runtime>(app: &AppHandle<R>, action: TrayAction) {
+    let state = app.state::<DesktopState>();
     match action {
         TrayAction::OpenDashboard => show_dashboard(app),
         TrayAction::CopyEndpointUrl => {
-            let url = app.state::<DesktopState>().endpoint_url();
-            if let Err(error) = app.clipboard().write_text(url) {
+            if let Err(error) = app.clipboard().write_text(state.endpoint_url()) {
                 tracing::warn!(%error, "cannot copy the endpoint URL");
             }
+        }
+        TrayAction::ToggleAccount(id) => {
+            if let Err(error) = state.toggle_account(id) {
+                tracing::warn!(%error, "cannot switch the account");
+            }
+            refresh(app);
+        }
+        TrayAction::PauseResume => {
+            let handle = app.clone();
+            tauri::async_runtime::spawn(async move {
+                handle.state::<DesktopState>().pause_or_resume().await;
+                refresh(&handle);
+            });
+        }
+        TrayAction::ToggleLaunchAtLogin => {
+            let autolaunch = app.autolaunch();
+            let result = match autolaunch.is_enabled() {
+                Ok(true) => autolaunch.disable(),
+                Ok(false) => autolaunch.enable(),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = result {
+                tracing::warn!(%error, "cannot change launch at login");
+            }
+            refresh(app);
         }
         TrayAction::Quit => app.exit(0),
     }
 }
 
 /// Shows, un-minimises and focuses the dashboard window.
-pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>) {
+pub(crate) fn show_dashboard<R: Runtime>(app: &AppHandle<R>) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.show();
         let _ = window.unminimize();
@@ -125,43 +189,8 @@ pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn menu_offers_open_copy_quit_in_order() {
-        let entries = tray_entries("http://127.0.0.1:20128/v1");
-        let actions: Vec<_> = entries
-            .iter()
-            .filter_map(|entry| match entry {
-                TrayEntry::Item { action, .. } => Some(*action),
-                TrayEntry::Separator => None,
-            })
-            .collect();
-        assert_eq!(
-            actions,
-            [
-                TrayAction::OpenDashboard,
-                TrayAction::CopyEndpointUrl,
-                TrayAction::Quit
-            ]
-        );
-        assert!(entries.contains(&TrayEntry::Item {
-            action: TrayAction::CopyEndpointUrl,
-            label: "Copy endpoint URL (http://127.0.0.1:20128/v1)".into()
-        }));
-    }
-
-    #[test]
-    fn ids_map_back_to_actions() {
-        for action in [
-            TrayAction::OpenDashboard,
-            TrayAction::CopyEndpointUrl,
-            TrayAction::Quit,
-        ] {
-            assert_eq!(TrayAction::from_id(action.id()), Some(action));
-        }
-        assert_eq!(TrayAction::from_id("other"), None);
-    }
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

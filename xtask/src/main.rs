@@ -252,7 +252,7 @@ fn test(root: &Path) -> Result<()> {
 /// The official `openai` Python SDK against the real `switchyard serve`.
 fn sdk_tests(root: &Path, tools: &setup::Tools) -> Result<()> {
     let binary = root.join("target").join("debug").join(exe("switchyard"));
-    run_checked(cargo().args(["build", "-p", "switchyard-cli"]))?;
+    run_checked(cargo().args(["build", "--workspace", "--exclude", "switchyard-ui"]))?;
     run_checked(
         Command::new(&tools.python)
             .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/sdk"])
@@ -269,7 +269,9 @@ fn desktop_e2e(root: &Path, tools: &setup::Tools) -> Result<()> {
         );
         return Ok(());
     };
-    run_checked(cargo().args(["build", "-p", "switchyard-desktop"]))?;
+    // `--workspace` (not `-p`): the same feature set as the test stage, so
+    // nothing built there is built again here.
+    run_checked(cargo().args(["build", "--workspace", "--exclude", "switchyard-ui"]))?;
     let mut command = if has_display() {
         cargo()
     } else {
@@ -287,8 +289,9 @@ fn desktop_e2e(root: &Path, tools: &setup::Tools) -> Result<()> {
     command
         .args([
             "test",
-            "-p",
-            "switchyard-desktop",
+            "--workspace",
+            "--exclude",
+            "switchyard-ui",
             "--test",
             "desktop_e2e",
             "--",

@@ -123,6 +123,16 @@ pub(crate) fn retry_after(headers: &HeaderMap, body: &str, now_ms: i64) -> Optio
             return Some(Duration::from_millis(wait.max(0) as u64));
         }
     }
+    // Codex: {"error": {"type": "usage_limit_reached", "resets_in_seconds": N, "resets_at": epoch s}}
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(body) {
+        let error = &json["error"];
+        if let Some(seconds) = error["resets_in_seconds"].as_u64() {
+            return Some(Duration::from_secs(seconds));
+        }
+        if let Some(at) = error["resets_at"].as_i64() {
+            return Some(Duration::from_millis((at * 1000 - now_ms).max(0) as u64));
+        }
+    }
     // Gemini: {"error": {"details": [{"@type": "...RetryInfo", "retryDelay": "30s"}]}}
     let delay = body.split("\"retryDelay\"").nth(1)?;
     let delay = delay.split('"').nth(1)?;
@@ -302,6 +312,11 @@ mod tests {
             Some(Duration::from_secs(12))
         );
         assert_eq!(retry_after(&HeaderMap::new(), "{}", 0), None);
+        let codex = r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":90}}"#;
+        assert_eq!(
+            retry_after(&HeaderMap::new(), codex, 0),
+            Some(Duration::from_secs(90))
+        );
     }
 
     #[test]

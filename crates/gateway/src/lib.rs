@@ -96,8 +96,9 @@ pub struct RouterState {
     health: Arc<Health>,
     /// What providers last reported about each account's limits.
     reported: Arc<Mutex<HashMap<(i64, QuotaMetric), ReportedQuota>>>,
-    /// The data directory (for `endpoints.json`).
-    data_dir: PathBuf,
+    /// The subscription services with the endpoint overrides of the data
+    /// directory's `endpoints.json` (read at start).
+    services: Arc<HashMap<&'static str, oauth::Service>>,
     /// Refresh locks and exchanged tokens.
     credential_cache: Arc<oauth::credentials::CredentialCache>,
 }
@@ -121,8 +122,12 @@ impl RouterState {
             .path()
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_owned);
+        let services = oauth::providers::resolved_services(&data_dir).unwrap_or_else(|error| {
+            tracing::error!(%error, "endpoint overrides ignored");
+            oauth::services().into_iter().map(|s| (s.id, s)).collect()
+        });
         Ok(Self {
-            data_dir,
+            services: Arc::new(services),
             credential_cache: Arc::default(),
             store: Arc::new(Mutex::new(StoreCell {
                 store,
@@ -293,7 +298,7 @@ impl RouterState {
             let Some(subscription) = entry.provider.subscription.as_deref() else {
                 continue;
             };
-            let Ok(service) = oauth::service(subscription, &self.data_dir) else {
+            let Some(service) = self.services.get(subscription).cloned() else {
                 continue;
             };
             for account in entry

@@ -45,11 +45,19 @@ pub enum SettingKey {
     StreamIdleTimeoutSecs,
     /// `true` keeps full request and response bodies of recent requests.
     LogBodies,
+    /// Desktop: notify when an account runs out and requests fall back.
+    NotifyFallback,
+    /// Desktop: notify when an account needs a new login.
+    NotifyRelogin,
+    /// Desktop: notify when a quota window is 90% used.
+    NotifyQuota,
+    /// Desktop: notify when a `switchyard://` link is refused.
+    NotifyRefusedLink,
 }
 
 impl SettingKey {
     /// Every known setting.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 16] = [
         Self::Host,
         Self::Port,
         Self::AllowUnauthenticatedLoopback,
@@ -62,6 +70,10 @@ impl SettingKey {
         Self::FirstByteTimeoutSecs,
         Self::StreamIdleTimeoutSecs,
         Self::LogBodies,
+        Self::NotifyFallback,
+        Self::NotifyRelogin,
+        Self::NotifyQuota,
+        Self::NotifyRefusedLink,
     ];
 
     /// The name used in the CLI and the database.
@@ -79,6 +91,10 @@ impl SettingKey {
             Self::FirstByteTimeoutSecs => "first_byte_timeout_secs",
             Self::StreamIdleTimeoutSecs => "stream_idle_timeout_secs",
             Self::LogBodies => "log_bodies",
+            Self::NotifyFallback => "notify_fallback",
+            Self::NotifyRelogin => "notify_relogin",
+            Self::NotifyQuota => "notify_quota",
+            Self::NotifyRefusedLink => "notify_refused_link",
         }
     }
 
@@ -102,9 +118,12 @@ impl SettingKey {
         match self {
             Self::Host => parse_host(value).map(|ip| ip.to_string()),
             Self::Port => parse_port(value).map(|port| port.to_string()),
-            Self::AllowUnauthenticatedLoopback | Self::LogBodies => {
-                parse_bool(value).map(|flag| flag.to_string())
-            }
+            Self::AllowUnauthenticatedLoopback
+            | Self::LogBodies
+            | Self::NotifyFallback
+            | Self::NotifyRelogin
+            | Self::NotifyQuota
+            | Self::NotifyRefusedLink => parse_bool(value).map(|flag| flag.to_string()),
             Self::AccountStrategy => {
                 AccountStrategy::parse(value).map(|strategy| strategy.as_str().to_owned())
             }
@@ -212,6 +231,11 @@ impl Settings {
                         seconds().unwrap_or(settings.stream_idle_timeout);
                 }
                 SettingKey::LogBodies => settings.log_bodies = parse_bool(&value).unwrap_or(false),
+                // Read by the desktop shell itself.
+                SettingKey::NotifyFallback
+                | SettingKey::NotifyRelogin
+                | SettingKey::NotifyQuota
+                | SettingKey::NotifyRefusedLink => {}
             }
         }
         Ok(settings)

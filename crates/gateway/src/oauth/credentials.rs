@@ -73,8 +73,13 @@ impl RouterState {
                 refreshable: false,
             });
         };
-        let service = providers::service(subscription, &self.data_dir)
-            .map_err(|message| CredentialError { message })?;
+        let service = self
+            .services
+            .get(subscription)
+            .cloned()
+            .ok_or_else(|| CredentialError {
+                message: format!("unknown subscription service {subscription:?}"),
+            })?;
         let account = if account.auth == AccountAuth::Oauth {
             self.fresh_account(&service, account, force).await?
         } else {

@@ -265,6 +265,20 @@ pub fn service(id: &str, data_dir: &Path) -> Result<Service, String> {
     Ok(service)
 }
 
+/// Every service with the endpoint overrides of `data_dir`, by id.
+pub fn resolved_services(data_dir: &Path) -> Result<HashMap<&'static str, Service>, String> {
+    let mut overrides = endpoint_overrides(data_dir)?;
+    Ok(services()
+        .into_iter()
+        .map(|mut service| {
+            if let Some(endpoints) = overrides.remove(service.id) {
+                service.endpoints = endpoints.or(&service.endpoints);
+            }
+            (service.id, service)
+        })
+        .collect())
+}
+
 /// File of endpoint overrides in the data directory.
 pub const ENDPOINTS_FILE: &str = "endpoints.json";
 

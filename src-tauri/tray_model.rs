@@ -1,0 +1,345 @@
+//! The tray menu as data: live state in ([`TraySnapshot`]), menu entries out
+//! ([`tray_entries`]). Pure, so it is tested without a display; the real
+//! tray (`tray.rs`) rebuilds itself only when these entries change.
+
+use switchyard_api_types::GatewayState;
+
+/// What the tray shows, read from the app's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraySnapshot {
+    /// The `/v1` URL clients use.
+    pub endpoint_url: String,
+    /// The embedded gateway's state.
+    pub gateway: GatewayState,
+    /// Requests recorded since midnight (UTC).
+    pub requests_today: u64,
+    /// What they cost, USD.
+    pub cost_today_usd: f64,
+    /// Every account of every provider.
+    pub accounts: Vec<TrayAccount>,
+    /// Combos by name.
+    pub combos: Vec<String>,
+    /// Whether the app starts at login; `None` when it cannot be told.
+    pub launch_at_login: Option<bool>,
+}
+
+/// One account in the tray.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrayAccount {
+    /// Database id.
+    pub id: i64,
+    /// `Provider/label`.
+    pub name: String,
+    /// Whether routing may use it.
+    pub enabled: bool,
+    /// A few words: `ok`, `cooling down until 14:05`, `needs re-login`.
+    pub status: String,
+    /// Its quota windows, e.g. `five_hour 42% used, resets in 2h 13m`.
+    pub quotas: Vec<String>,
+    /// Set when a window is 90% used or more, e.g. `five_hour 92% used`.
+    pub quota_alert: Option<String>,
+}
+
+/// What a tray item does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrayAction {
+    /// Show and focus the dashboard window.
+    OpenDashboard,
+    /// Put the `/v1` endpoint URL on the clipboard.
+    CopyEndpointUrl,
+    /// Stop or restart the gateway.
+    PauseResume,
+    /// Enable or disable an account.
+    ToggleAccount(i64),
+    /// Turn launching at login on or off.
+    ToggleLaunchAtLogin,
+    /// Stop the gateway and leave.
+    Quit,
+}
+
+impl TrayAction {
+    /// Menu item id of this action.
+    pub fn id(self) -> String {
+        match self {
+            Self::OpenDashboard => "open-dashboard".into(),
+            Self::CopyEndpointUrl => "copy-endpoint-url".into(),
+            Self::PauseResume => "pause-resume".into(),
+            Self::ToggleAccount(id) => format!("account:{id}"),
+            Self::ToggleLaunchAtLogin => "launch-at-login".into(),
+            Self::Quit => "quit".into(),
+        }
+    }
+
+    /// The action a menu item id stands for.
+    pub fn from_id(id: &str) -> Option<Self> {
+        if let Some(account) = id.strip_prefix("account:") {
+            return account.parse().ok().map(Self::ToggleAccount);
+        }
+        [
+            Self::OpenDashboard,
+            Self::CopyEndpointUrl,
+            Self::PauseResume,
+            Self::ToggleLaunchAtLogin,
+            Self::Quit,
+        ]
+        .into_iter()
+        .find(|action| action.id() == id)
+    }
+}
+
+/// One line of the tray menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrayEntry {
+    /// Text that cannot be clicked.
+    Label(String),
+    /// A clickable item.
+    Item {
+        /// What clicking does.
+        action: TrayAction,
+        /// The text shown.
+        label: String,
+    },
+    /// An item with a check mark.
+    Check {
+        /// What clicking does.
+        action: TrayAction,
+        /// The text shown.
+        label: String,
+        /// Whether it is checked.
+        checked: bool,
+    },
+    /// A submenu.
+    Submenu {
+        /// Its title.
+        label: String,
+        /// Its entries.
+        entries: Vec<TrayEntry>,
+    },
+    /// A separator line.
+    Separator,
+}
+
+/// The tray icon's tooltip for the gateway state.
+pub fn tooltip(snapshot: &TraySnapshot) -> String {
+    match &snapshot.gateway {
+        GatewayState::Running => format!("Switchyard: running on {}", snapshot.endpoint_url),
+        GatewayState::Starting => "Switchyard: starting".into(),
+        GatewayState::Stopped => "Switchyard: paused".into(),
+        GatewayState::Failed { message } => format!("Switchyard: stopped: {message}"),
+    }
+}
+
+/// The tray menu for `snapshot`.
+pub fn tray_entries(snapshot: &TraySnapshot) -> Vec<TrayEntry> {
+    let state = match &snapshot.gateway {
+        GatewayState::Running => "running",
+        GatewayState::Starting => "starting",
+        GatewayState::Stopped => "paused",
+        GatewayState::Failed { .. } => "stopped on an error",
+    };
+    let mut entries = vec![
+        TrayEntry::Label(format!("Switchyard {state} · {}", snapshot.endpoint_url)),
+        TrayEntry::Label(format!(
+            "Today: {} requests · ${:.2}",
+            snapshot.requests_today, snapshot.cost_today_usd
+        )),
+        TrayEntry::Separator,
+    ];
+    if snapshot.accounts.is_empty() {
+        entries.push(TrayEntry::Label("No accounts yet".into()));
+    }
+    for account in &snapshot.accounts {
+        entries.push(TrayEntry::Check {
+            action: TrayAction::ToggleAccount(account.id),
+            label: format!("{} ({})", account.name, account.status),
+            checked: account.enabled,
+        });
+    }
+    let quotas: Vec<TrayEntry> = snapshot
+        .accounts
+        .iter()
+        .flat_map(|account| {
+            account
+                .quotas
+                .iter()
+                .map(move |quota| TrayEntry::Label(format!("{}: {quota}", account.name)))
+        })
+        .collect();
+    if !quotas.is_empty() {
+        entries.push(TrayEntry::Submenu {
+            label: "Quota".into(),
+            entries: quotas,
+        });
+    }
+    if !snapshot.combos.is_empty() {
+        entries.push(TrayEntry::Submenu {
+            label: "Combos".into(),
+            entries: snapshot
+                .combos
+                .iter()
+                .map(|combo| TrayEntry::Label(combo.clone()))
+                .collect(),
+        });
+    }
+    entries.push(TrayEntry::Separator);
+    entries.push(TrayEntry::Item {
+        action: TrayAction::CopyEndpointUrl,
+        label: "Copy endpoint URL".into(),
+    });
+    entries.push(TrayEntry::Item {
+        action: TrayAction::OpenDashboard,
+        label: "Open dashboard".into(),
+    });
+    let pause = match snapshot.gateway {
+        GatewayState::Running => Some("Pause gateway"),
+        GatewayState::Stopped | GatewayState::Failed { .. } => Some("Resume gateway"),
+        GatewayState::Starting => None,
+    };
+    if let Some(label) = pause {
+        entries.push(TrayEntry::Item {
+            action: TrayAction::PauseResume,
+            label: label.into(),
+        });
+    }
+    if let Some(checked) = snapshot.launch_at_login {
+        entries.push(TrayEntry::Check {
+            action: TrayAction::ToggleLaunchAtLogin,
+            label: "Launch at login".into(),
+            checked,
+        });
+    }
+    entries.push(TrayEntry::Separator);
+    entries.push(TrayEntry::Item {
+        action: TrayAction::Quit,
+        label: "Quit Switchyard".into(),
+    });
+    entries
+}
+
+/// `in 2h 13m`, `in 5m`, `now`: how long until `at` (Unix ms) from `now`.
+pub fn time_until(at: i64, now: i64) -> String {
+    let minutes = (at - now).max(0) / 60_000;
+    match (minutes / 60, minutes % 60) {
+        (0, 0) => "now".into(),
+        (0, m) => format!("in {m}m"),
+        (h, m) if h < 48 => format!("in {h}h {m}m"),
+        (h, _) => format!("in {}d", h / 24),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> TraySnapshot {
+        TraySnapshot {
+            endpoint_url: "http://127.0.0.1:20128/v1".into(),
+            gateway: GatewayState::Running,
+            requests_today: 12,
+            cost_today_usd: 0.4567,
+            accounts: vec![
+                TrayAccount {
+                    id: 1,
+                    name: "Claude Code/me@example.com".into(),
+                    enabled: true,
+                    status: "ok".into(),
+                    quotas: vec!["five_hour 42% used, resets in 2h 13m".into()],
+                    quota_alert: None,
+                },
+                TrayAccount {
+                    id: 2,
+                    name: "OpenAI/default".into(),
+                    enabled: false,
+                    status: "off".into(),
+                    quotas: vec![],
+                    quota_alert: None,
+                },
+            ],
+            combos: vec!["coding".into()],
+            launch_at_login: Some(true),
+        }
+    }
+
+    #[test]
+    fn the_menu_follows_the_state() {
+        let entries = tray_entries(&snapshot());
+        assert_eq!(
+            entries[0],
+            TrayEntry::Label("Switchyard running · http://127.0.0.1:20128/v1".into())
+        );
+        assert_eq!(
+            entries[1],
+            TrayEntry::Label("Today: 12 requests · $0.46".into())
+        );
+        assert!(entries.contains(&TrayEntry::Check {
+            action: TrayAction::ToggleAccount(2),
+            label: "OpenAI/default (off)".into(),
+            checked: false
+        }));
+        assert!(entries.contains(&TrayEntry::Submenu {
+            label: "Quota".into(),
+            entries: vec![TrayEntry::Label(
+                "Claude Code/me@example.com: five_hour 42% used, resets in 2h 13m".into()
+            )]
+        }));
+        assert!(entries.contains(&TrayEntry::Item {
+            action: TrayAction::PauseResume,
+            label: "Pause gateway".into()
+        }));
+        assert!(entries.contains(&TrayEntry::Check {
+            action: TrayAction::ToggleLaunchAtLogin,
+            label: "Launch at login".into(),
+            checked: true
+        }));
+        assert_eq!(
+            entries.last(),
+            Some(&TrayEntry::Item {
+                action: TrayAction::Quit,
+                label: "Quit Switchyard".into()
+            })
+        );
+
+        let mut paused = snapshot();
+        paused.gateway = GatewayState::Stopped;
+        paused.launch_at_login = None;
+        paused.accounts.clear();
+        let entries = tray_entries(&paused);
+        assert!(entries.contains(&TrayEntry::Item {
+            action: TrayAction::PauseResume,
+            label: "Resume gateway".into()
+        }));
+        assert!(entries.contains(&TrayEntry::Label("No accounts yet".into())));
+        assert!(!entries.iter().any(|e| matches!(
+            e,
+            TrayEntry::Check {
+                action: TrayAction::ToggleLaunchAtLogin,
+                ..
+            }
+        )));
+        assert_eq!(tooltip(&paused), "Switchyard: paused");
+    }
+
+    #[test]
+    fn ids_map_back_to_actions() {
+        for action in [
+            TrayAction::OpenDashboard,
+            TrayAction::CopyEndpointUrl,
+            TrayAction::PauseResume,
+            TrayAction::ToggleAccount(42),
+            TrayAction::ToggleLaunchAtLogin,
+            TrayAction::Quit,
+        ] {
+            assert_eq!(TrayAction::from_id(&action.id()), Some(action));
+        }
+        assert_eq!(TrayAction::from_id("account:x"), None);
+        assert_eq!(TrayAction::from_id("other"), None);
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(time_until(0, 0), "now");
+        assert_eq!(time_until(5 * 60_000, 0), "in 5m");
+        assert_eq!(time_until((2 * 60 + 13) * 60_000, 0), "in 2h 13m");
+        assert_eq!(time_until(72 * 3_600_000, 0), "in 3d");
+    }
+}
