@@ -1,15 +1,226 @@
-//! Tauri commands the dashboard calls. Thin: each delegates to [`DesktopState`].
+//! Tauri commands the dashboard calls: each takes the store from
+//! [`DesktopState`] and delegates to [`crate::manage`]. The window's
+//! capability grants exactly these (see `build.rs` and `tauri.conf.json`).
 
-use switchyard_api_types::{CommandError, Overview};
-use tauri::State;
+use switchyard_api_types::{
+    AliasView, ApiKeyView, ComboView, CommandError, ConnectStart, CreatedApiKey, NewProviderInput,
+    Overview, PriceView, ProviderView, RequestView, SettingView, UsageQueryInput, UsageRowView,
+};
+use tauri::{AppHandle, Runtime, State};
 
+use crate::manage::{self, ManageResult};
 use crate::state::DesktopState;
 
 /// Everything the Overview page shows.
 #[tauri::command]
-pub(crate) fn get_overview(state: State<'_, DesktopState>) -> Result<Overview, CommandError> {
-    state.overview().map_err(|error| CommandError {
-        kind: "storage".into(),
-        message: error.to_string(),
-    })
+pub(crate) fn get_overview(state: State<'_, DesktopState>) -> ManageResult<Overview> {
+    state.overview().map_err(manage::store_error)
+}
+
+/// Providers with their accounts and live status.
+#[tauri::command]
+pub(crate) fn list_providers(state: State<'_, DesktopState>) -> ManageResult<Vec<ProviderView>> {
+    state.with_store(manage::list_providers)
+}
+
+/// Adds an API-key provider.
+#[tauri::command]
+pub(crate) fn add_provider(
+    state: State<'_, DesktopState>,
+    input: NewProviderInput,
+) -> ManageResult<()> {
+    state.with_store_mut(|store| manage::add_provider(store, input))
+}
+
+/// Enables or disables a provider.
+#[tauri::command]
+pub(crate) fn set_provider_enabled(
+    state: State<'_, DesktopState>,
+    name: String,
+    enabled: bool,
+) -> ManageResult<()> {
+    state.with_store(|store| manage::set_provider_enabled(store, &name, enabled))
+}
+
+/// Removes a provider.
+#[tauri::command]
+pub(crate) fn remove_provider(state: State<'_, DesktopState>, name: String) -> ManageResult<()> {
+    state.with_store(|store| manage::remove_provider(store, &name))
+}
+
+/// Sets how a provider picks accounts (`None`: the global setting).
+#[tauri::command]
+pub(crate) fn set_account_strategy(
+    state: State<'_, DesktopState>,
+    name: String,
+    strategy: Option<String>,
+) -> ManageResult<()> {
+    state.with_store(|store| manage::set_account_strategy(store, &name, strategy.as_deref()))
+}
+
+/// Adds an API-key account to a provider.
+#[tauri::command]
+pub(crate) fn add_account(
+    state: State<'_, DesktopState>,
+    provider: String,
+    label: String,
+    api_key: String,
+    priority: i64,
+) -> ManageResult<()> {
+    state.with_store(|store| manage::add_account(store, &provider, &label, &api_key, priority))
+}
+
+/// Enables or disables an account.
+#[tauri::command]
+pub(crate) fn set_account_enabled(
+    state: State<'_, DesktopState>,
+    id: i64,
+    enabled: bool,
+) -> ManageResult<()> {
+    state.with_store(|store| manage::set_account_enabled(store, id, enabled))
+}
+
+/// Changes an account's priority.
+#[tauri::command]
+pub(crate) fn set_account_priority(
+    state: State<'_, DesktopState>,
+    id: i64,
+    priority: i64,
+) -> ManageResult<()> {
+    state.with_store(|store| manage::set_account_priority(store, id, priority))
+}
+
+/// Ends an account's cooldowns.
+#[tauri::command]
+pub(crate) fn reset_cooldowns(state: State<'_, DesktopState>, id: i64) -> ManageResult<usize> {
+    state.with_store(|store| manage::reset_cooldowns(store, id))
+}
+
+/// Removes an account.
+#[tauri::command]
+pub(crate) fn remove_account(state: State<'_, DesktopState>, id: i64) -> ManageResult<()> {
+    state.with_store(|store| manage::remove_account(store, id))
+}
+
+/// Local API keys (never the keys).
+#[tauri::command]
+pub(crate) fn list_api_keys(state: State<'_, DesktopState>) -> ManageResult<Vec<ApiKeyView>> {
+    state.with_store(manage::list_api_keys)
+}
+
+/// Creates a key and returns it, the only time it is shown.
+#[tauri::command]
+pub(crate) fn create_api_key(
+    state: State<'_, DesktopState>,
+    name: String,
+) -> ManageResult<CreatedApiKey> {
+    state.with_store(|store| manage::create_api_key(store, &name))
+}
+
+/// Revokes a key.
+#[tauri::command]
+pub(crate) fn revoke_api_key(state: State<'_, DesktopState>, id: i64) -> ManageResult<()> {
+    state.with_store(|store| manage::revoke_api_key(store, id))
+}
+
+/// Combos.
+#[tauri::command]
+pub(crate) fn list_combos(state: State<'_, DesktopState>) -> ManageResult<Vec<ComboView>> {
+    state.with_store(manage::list_combos)
+}
+
+/// Adds or replaces a combo.
+#[tauri::command]
+pub(crate) fn save_combo(state: State<'_, DesktopState>, combo: ComboView) -> ManageResult<()> {
+    state.with_store(|store| manage::save_combo(store, combo))
+}
+
+/// Removes a combo.
+#[tauri::command]
+pub(crate) fn remove_combo(state: State<'_, DesktopState>, name: String) -> ManageResult<()> {
+    state.with_store(|store| manage::remove_combo(store, &name))
+}
+
+/// Aliases.
+#[tauri::command]
+pub(crate) fn list_aliases(state: State<'_, DesktopState>) -> ManageResult<Vec<AliasView>> {
+    state.with_store(manage::list_aliases)
+}
+
+/// Adds an alias.
+#[tauri::command]
+pub(crate) fn add_alias(
+    state: State<'_, DesktopState>,
+    name: String,
+    target: String,
+) -> ManageResult<()> {
+    state.with_store(|store| manage::add_alias(store, &name, &target))
+}
+
+/// Removes an alias.
+#[tauri::command]
+pub(crate) fn remove_alias(state: State<'_, DesktopState>, name: String) -> ManageResult<()> {
+    state.with_store(|store| manage::remove_alias(store, &name))
+}
+
+/// Prices, yours first.
+#[tauri::command]
+pub(crate) fn list_prices(state: State<'_, DesktopState>) -> ManageResult<Vec<PriceView>> {
+    state.with_store(manage::list_prices)
+}
+
+/// Sets a price.
+#[tauri::command]
+pub(crate) fn set_price(state: State<'_, DesktopState>, price: PriceView) -> ManageResult<()> {
+    state.with_store(|store| manage::set_price(store, price))
+}
+
+/// Removes a price of yours.
+#[tauri::command]
+pub(crate) fn remove_price(state: State<'_, DesktopState>, model: String) -> ManageResult<()> {
+    state.with_store(|store| manage::remove_price(store, &model))
+}
+
+/// Settings with their stored values.
+#[tauri::command]
+pub(crate) fn list_settings(state: State<'_, DesktopState>) -> ManageResult<Vec<SettingView>> {
+    state.with_store(manage::list_settings)
+}
+
+/// Changes (or with `None` unsets) a setting.
+#[tauri::command]
+pub(crate) fn set_setting(
+    state: State<'_, DesktopState>,
+    name: String,
+    value: Option<String>,
+) -> ManageResult<()> {
+    state.with_store(|store| manage::set_setting(store, &name, value.as_deref()))
+}
+
+/// Usage totals and time series.
+#[tauri::command]
+pub(crate) fn usage_report(
+    state: State<'_, DesktopState>,
+    query: UsageQueryInput,
+) -> ManageResult<Vec<UsageRowView>> {
+    state.with_store(|store| manage::usage_report(store, query))
+}
+
+/// The request log, newest first.
+#[tauri::command]
+pub(crate) fn recent_requests(
+    state: State<'_, DesktopState>,
+    limit: u32,
+) -> ManageResult<Vec<RequestView>> {
+    state.with_store(|store| manage::recent_requests(store, limit))
+}
+
+/// Starts logging in to a subscription service; the outcome arrives as an
+/// `account-connected` or `connect-failed` event.
+#[tauri::command]
+pub(crate) async fn start_connect<R: Runtime>(
+    app: AppHandle<R>,
+    service: String,
+) -> Result<ConnectStart, CommandError> {
+    crate::connect::start(app, &service).await
 }

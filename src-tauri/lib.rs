@@ -4,8 +4,12 @@
 //! requests and leaves. One instance only: a second launch focuses the first
 //! and hands it its `switchyard://` links.
 
+#[cfg(test)]
+mod command_list;
 mod commands;
+mod connect;
 pub mod deep_link;
+pub mod manage;
 mod notices;
 mod state;
 mod tray;
@@ -44,7 +48,37 @@ pub fn run() {
         ))
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_clipboard_manager::init())
-        .invoke_handler(tauri::generate_handler![commands::get_overview])
+        .plugin(tauri_plugin_opener::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::get_overview,
+            commands::list_providers,
+            commands::add_provider,
+            commands::set_provider_enabled,
+            commands::remove_provider,
+            commands::set_account_strategy,
+            commands::add_account,
+            commands::set_account_enabled,
+            commands::set_account_priority,
+            commands::reset_cooldowns,
+            commands::remove_account,
+            commands::list_api_keys,
+            commands::create_api_key,
+            commands::revoke_api_key,
+            commands::list_combos,
+            commands::save_combo,
+            commands::remove_combo,
+            commands::list_aliases,
+            commands::add_alias,
+            commands::remove_alias,
+            commands::list_prices,
+            commands::set_price,
+            commands::remove_price,
+            commands::list_settings,
+            commands::set_setting,
+            commands::usage_report,
+            commands::recent_requests,
+            commands::start_connect,
+        ])
         .setup(|app| {
             app.manage(DesktopState::from_environment());
             if std::env::args().any(|arg| arg == START_HIDDEN)
@@ -57,6 +91,7 @@ pub fn run() {
             if let Err(error) = tray::create(app.handle()) {
                 tracing::warn!(%error, "no tray icon");
             }
+            tray::watch(app.handle());
             let handle = app.handle().clone();
             app.deep_link().on_open_url(move |event| {
                 for url in event.urls() {
@@ -112,7 +147,19 @@ fn open_link<R: Runtime>(app: &AppHandle<R>, link: &str) {
         Ok(parsed) => {
             let payload = match parsed {
                 DeepLink::OAuthCallback { code, state } => {
-                    json!({"kind": "oauth-callback", "code": code, "state": state})
+                    // The waiting login checks the state; nothing else sees the code.
+                    let delivered = app
+                        .state::<DesktopState>()
+                        .deliver_login_callback(&code, &state);
+                    if !delivered {
+                        notices::notify(
+                            app,
+                            Notice::RefusedLink,
+                            "Switchyard refused a link",
+                            "a login callback arrived while no login was waiting",
+                        );
+                    }
+                    json!({"kind": "oauth-callback", "delivered": delivered})
                 }
                 DeepLink::Connect { service } => json!({"kind": "connect", "service": service}),
                 DeepLink::ImportCombo { name, targets } => {
@@ -132,5 +179,27 @@ fn open_link<R: Runtime>(app: &AppHandle<R>, link: &str) {
             );
             let _ = app.emit("deep-link-refused", refused.0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The window's capability grants exactly the app's commands.
+    #[test]
+    fn the_capability_grants_every_command_and_nothing_else() {
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../tauri.conf.json")).unwrap();
+        let granted: Vec<String> = config["app"]["security"]["capabilities"][0]["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_owned())
+            .filter(|p| !p.starts_with("core:"))
+            .collect();
+        let expected: Vec<String> = crate::command_list::COMMANDS
+            .iter()
+            .map(|command| format!("allow-{}", command.replace('_', "-")))
+            .collect();
+        assert_eq!(granted, expected);
     }
 }

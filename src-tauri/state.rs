@@ -22,6 +22,8 @@ pub(crate) struct DesktopState {
     /// Read connection for the Overview; `None` if the database could not be opened.
     store: Mutex<Option<Store>>,
     running: Mutex<Option<RunningGateway>>,
+    /// Where a `switchyard://oauth/callback` goes while a browser login waits.
+    pending_login: Mutex<Option<tokio::sync::mpsc::Sender<String>>>,
 }
 
 impl DesktopState {
@@ -50,7 +52,58 @@ impl DesktopState {
             gateway_state: Mutex::new(gateway_state),
             store: Mutex::new(opened.ok()),
             running: Mutex::new(None),
+            pending_login: Mutex::new(None),
         }
+    }
+
+    /// The data directory.
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    /// Runs `read` against the store, or fails if it could not be opened.
+    pub(crate) fn with_store<T>(
+        &self,
+        read: impl FnOnce(&Store) -> Result<T, switchyard_api_types::CommandError>,
+    ) -> Result<T, switchyard_api_types::CommandError> {
+        match &*lock(&self.store) {
+            Some(store) => read(store),
+            None => Err(no_database()),
+        }
+    }
+
+    /// Runs `write` against the store, or fails if it could not be opened.
+    pub(crate) fn with_store_mut<T>(
+        &self,
+        write: impl FnOnce(&mut Store) -> Result<T, switchyard_api_types::CommandError>,
+    ) -> Result<T, switchyard_api_types::CommandError> {
+        match &mut *lock(&self.store) {
+            Some(store) => write(store),
+            None => Err(no_database()),
+        }
+    }
+
+    /// Remembers where to send a login callback that arrives as a link.
+    pub(crate) fn set_pending_login(&self, sender: tokio::sync::mpsc::Sender<String>) {
+        *lock(&self.pending_login) = Some(sender);
+    }
+
+    /// Forgets the waiting login.
+    pub(crate) fn clear_pending_login(&self) {
+        *lock(&self.pending_login) = None;
+    }
+
+    /// Hands a login callback (`code`, `state`) to the waiting login;
+    /// false when no login waits.
+    pub(crate) fn deliver_login_callback(&self, code: &str, state: &str) -> bool {
+        let query = format!(
+            "?code={}&state={}",
+            url::form_urlencoded::byte_serialize(code.as_bytes()).collect::<String>(),
+            url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
+        );
+        lock(&self.pending_login)
+            .as_ref()
+            .is_some_and(|sender| sender.try_send(query).is_ok())
     }
 
     /// The `/v1` URL clients should use.
@@ -178,6 +231,13 @@ impl DesktopState {
             requests_served,
             data_dir: self.data_dir.display().to_string(),
         })
+    }
+}
+
+fn no_database() -> switchyard_api_types::CommandError {
+    switchyard_api_types::CommandError {
+        kind: "storage".into(),
+        message: "the database could not be opened; see the Overview".into(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tauri_plugin_autostart::ManagerExt as _;
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
@@ -22,7 +22,6 @@ const REFRESH_EVERY: Duration = Duration::from_secs(2);
 pub(crate) struct TrayState<R: Runtime> {
     icon: TrayIcon<R>,
     shown: Mutex<Vec<TrayEntry>>,
-    last_snapshot: Mutex<Option<TraySnapshot>>,
 }
 
 /// The tray snapshot of the app right now.
@@ -31,7 +30,7 @@ pub(crate) fn snapshot<R: Runtime>(app: &AppHandle<R>) -> TraySnapshot {
     app.state::<DesktopState>().tray_snapshot(launch_at_login)
 }
 
-/// Creates the tray icon and starts keeping it up to date.
+/// Creates the tray icon (kept up to date by [`watch`]).
 pub(crate) fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let current = snapshot(app);
     let entries = tray_entries(&current);
@@ -51,8 +50,19 @@ pub(crate) fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     app.manage(TrayState {
         icon,
         shown: Mutex::new(entries),
-        last_snapshot: Mutex::new(Some(current)),
     });
+    Ok(())
+}
+
+/// What the app showed last, to notice changes (kept with or without a tray).
+#[derive(Default)]
+pub(crate) struct LastSnapshot(Mutex<Option<TraySnapshot>>);
+
+/// Compares the app's state with what it showed every two seconds: on a
+/// change, notifies, tells the dashboard (`state-changed`) and rebuilds
+/// the tray menu if there is a tray.
+pub(crate) fn watch<R: Runtime>(app: &AppHandle<R>) {
+    app.manage(LastSnapshot::default());
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         loop {
@@ -60,20 +70,24 @@ pub(crate) fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
             refresh(&handle);
         }
     });
-    Ok(())
 }
 
 /// Rebuilds the menu if the state changed what it shows, and raises the
 /// notifications the change calls for.
 pub(crate) fn refresh<R: Runtime>(app: &AppHandle<R>) {
+    let current = snapshot(app);
+    if let Some(last) = app.try_state::<LastSnapshot>() {
+        let previous = lock(&last.0).replace(current.clone());
+        if previous.as_ref() != Some(&current) {
+            let _ = app.emit("state-changed", ());
+            if let Some(previous) = previous {
+                notices::on_change(app, &previous, &current);
+            }
+        }
+    }
     let Some(tray) = app.try_state::<TrayState<R>>() else {
         return;
     };
-    let current = snapshot(app);
-    let previous = lock(&tray.last_snapshot).replace(current.clone());
-    if let Some(previous) = previous {
-        notices::on_change(app, &previous, &current);
-    }
     let entries = tray_entries(&current);
     let mut shown = lock(&tray.shown);
     if *shown == entries {

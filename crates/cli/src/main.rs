@@ -12,10 +12,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
-use switchyard_gateway::presets;
 use switchyard_gateway::settings::{
     DATA_DIR_ENV, HOST_ENV, ListenAddress, PORT_ENV, SettingKey, Settings, endpoint_url,
 };
+use switchyard_gateway::{presets, validate};
 use switchyard_store::{NewProvider, ProviderKind, Store};
 
 /// Switchyard: one local endpoint for all your AI providers.
@@ -354,8 +354,8 @@ fn provider(store: &mut Store, command: ProviderCommand, output: Output) -> Resu
             } else {
                 args.models
             };
-            check_prefix(&prefix)?;
-            let base_url = check_base_url(&base_url)?;
+            validate::prefix(&prefix).map_err(anyhow::Error::msg)?;
+            let base_url = validate::base_url(&base_url).map_err(anyhow::Error::msg)?;
             let provider = store.add_provider(&NewProvider {
                 name: name.trim().to_owned(),
                 kind,
@@ -548,26 +548,6 @@ fn config(store: &Store, command: ConfigCommand, output: Output) -> Result<()> {
             })
         }
     }
-}
-
-fn check_prefix(prefix: &str) -> Result<()> {
-    let valid = !prefix.is_empty()
-        && prefix
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !valid {
-        bail!("the prefix {prefix:?} may only hold letters, digits, '-', '_' and '.'");
-    }
-    Ok(())
-}
-
-fn check_base_url(base_url: &str) -> Result<String> {
-    let trimmed = base_url.trim().trim_end_matches('/');
-    let has_scheme = trimmed.starts_with("http://") || trimmed.starts_with("https://");
-    if !has_scheme || trimmed.len() <= "https://".len() {
-        bail!("the base URL {base_url:?} must start with http:// or https://");
-    }
-    Ok(trimmed.to_owned())
 }
 
 /// Prints results as text or JSON.

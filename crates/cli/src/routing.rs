@@ -132,10 +132,7 @@ pub(crate) enum QuotaCommand {
 }
 
 fn check_name(name: &str, what: &str) -> Result<()> {
-    if name.is_empty() || name.contains('/') {
-        bail!("a {what} name must be non-empty and contain no '/' (those name provider models)");
-    }
-    Ok(())
+    switchyard_gateway::validate::model_name(name, what).map_err(anyhow::Error::msg)
 }
 
 fn parse_target(text: &str) -> Result<ComboTarget> {

@@ -18,6 +18,7 @@ pub mod routing;
 pub mod settings;
 mod upstream;
 mod usage;
+pub mod validate;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

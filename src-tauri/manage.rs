@@ -1,0 +1,616 @@
+//! What the dashboard can do, as plain functions over the store: each
+//! checks its input the way the CLI does and returns the shared view types.
+//! The Tauri commands in `commands.rs` are thin wrappers around these.
+
+use switchyard_api_types::{
+    AccountStatus, AccountView, AliasView, ApiKeyView, AttemptView, ComboTargetView, ComboView,
+    CommandError, CreatedApiKey, NewProviderInput, PriceView, ProviderView, QuotaWindowView,
+    RequestView, SettingView, UsageQueryInput, UsageRowView,
+};
+use switchyard_gateway::pricing::built_in_prices;
+use switchyard_gateway::quota::{WindowStanding, window_start};
+use switchyard_gateway::routing::check_targets;
+use switchyard_gateway::settings::SettingKey;
+use switchyard_gateway::validate;
+use switchyard_store::{
+    AccountAuth, AccountStrategy, ComboStrategy, ComboTarget, NewProvider, Price, ProviderKind,
+    Store, StoreError, UsageDimension, UsageQuery, now_millis,
+};
+
+/// Result of a management call.
+pub type ManageResult<T> = Result<T, CommandError>;
+
+fn invalid(message: impl Into<String>) -> CommandError {
+    CommandError {
+        kind: "invalid".into(),
+        message: message.into(),
+    }
+}
+
+/// Maps a storage error to a command error of the matching kind.
+pub fn store_error(error: StoreError) -> CommandError {
+    let kind = match &error {
+        StoreError::NotFound(_) => "not_found",
+        StoreError::Conflict(_) => "conflict",
+        _ => "storage",
+    };
+    CommandError {
+        kind: kind.into(),
+        message: error.to_string(),
+    }
+}
+
+/// Every provider with its accounts and their live status.
+pub fn list_providers(store: &Store) -> ManageResult<Vec<ProviderView>> {
+    let now = now_millis();
+    let accounts = store.list_accounts().map_err(store_error)?;
+    let cooldowns = store.list_cooldowns().map_err(store_error)?;
+    let service = store.list_service_quotas().map_err(store_error)?;
+    let limits = store.list_quota_limits().map_err(store_error)?;
+    let mut views = Vec::new();
+    for provider in store.list_providers().map_err(store_error)? {
+        let mut account_views = Vec::new();
+        for account in accounts.iter().filter(|a| a.provider_id == provider.id) {
+            let cooling = cooldowns
+                .iter()
+                .filter(|c| c.account_id == account.id && c.until > now)
+                .max_by_key(|c| c.until);
+            let status = if !account.enabled {
+                AccountStatus::Off
+            } else if account.needs_login {
+                AccountStatus::NeedsLogin
+            } else if let Some(cooldown) = cooling {
+                AccountStatus::CoolingDown {
+                    until: cooldown.until,
+                    reason: cooldown.reason.clone(),
+                    model: (!cooldown.model.is_empty()).then(|| cooldown.model.clone()),
+                }
+            } else {
+                AccountStatus::Ok
+            };
+            let mut quotas: Vec<QuotaWindowView> = service
+                .iter()
+                .filter(|q| q.account_id == account.id)
+                .map(|q| QuotaWindowView {
+                    window: q.window.clone(),
+                    used_percent: Some(q.used_percent),
+                    used: None,
+                    max: None,
+                    resets_at: q.resets_at,
+                })
+                .collect();
+            for limit in limits.iter().filter(|l| l.account_id == account.id) {
+                let count = store
+                    .account_usage_since(account.id, window_start(limit.window, now))
+                    .map_err(store_error)?;
+                let standing = WindowStanding::of(limit, &count, now);
+                quotas.push(QuotaWindowView {
+                    window: format!("{} {}", limit.window.as_str(), limit.metric.as_str()),
+                    used_percent: None,
+                    used: Some(standing.used),
+                    max: Some(standing.max),
+                    resets_at: Some(standing.resets_at),
+                });
+            }
+            account_views.push(AccountView {
+                id: account.id,
+                label: account.label.clone(),
+                auth: match account.auth {
+                    AccountAuth::ApiKey => "api_key".into(),
+                    AccountAuth::Oauth => "oauth".into(),
+                },
+                email: account.email.clone(),
+                priority: account.priority,
+                enabled: account.enabled,
+                status,
+                quotas,
+            });
+        }
+        views.push(ProviderView {
+            id: provider.id,
+            name: provider.name,
+            kind: provider.kind.as_str().into(),
+            prefix: provider.prefix,
+            base_url: provider.base_url,
+            models: provider.models,
+            enabled: provider.enabled,
+            account_strategy: provider.account_strategy.map(|s| s.as_str().to_owned()),
+            subscription: provider.subscription,
+            accounts: account_views,
+        });
+    }
+    Ok(views)
+}
+
+/// Adds an API-key provider.
+pub fn add_provider(store: &mut Store, input: NewProviderInput) -> ManageResult<()> {
+    validate::prefix(&input.prefix).map_err(invalid)?;
+    let base_url = validate::base_url(&input.base_url).map_err(invalid)?;
+    if input.name.trim().is_empty() {
+        return Err(invalid("the provider needs a name"));
+    }
+    if input.api_key.trim().is_empty() {
+        return Err(invalid("the provider's API key is empty"));
+    }
+    let kind = match input.kind.as_str() {
+        "openai" => ProviderKind::OpenaiCompatible,
+        "anthropic" => ProviderKind::AnthropicCompatible,
+        "gemini" => ProviderKind::Gemini,
+        "responses" => ProviderKind::OpenaiResponses,
+        other => return Err(invalid(format!("unknown provider kind {other:?}"))),
+    };
+    store
+        .add_provider(&NewProvider {
+            name: input.name.trim().to_owned(),
+            kind,
+            prefix: input.prefix,
+            base_url,
+            api_key: input.api_key.trim().to_owned(),
+            models: input.models,
+            enabled: true,
+        })
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+/// Enables or disables a provider.
+pub fn set_provider_enabled(store: &Store, name: &str, enabled: bool) -> ManageResult<()> {
+    store
+        .set_provider_enabled(name, enabled)
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+/// Removes a provider and its accounts.
+pub fn remove_provider(store: &Store, name: &str) -> ManageResult<()> {
+    store.remove_provider(name).map(|_| ()).map_err(store_error)
+}
+
+/// Sets a provider's account strategy (`None` for the global setting).
+pub fn set_account_strategy(store: &Store, name: &str, strategy: Option<&str>) -> ManageResult<()> {
+    let strategy = strategy
+        .map(AccountStrategy::parse)
+        .transpose()
+        .map_err(invalid)?;
+    store
+        .set_account_strategy(name, strategy)
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+/// Adds an API-key account to a provider.
+pub fn add_account(
+    store: &Store,
+    provider: &str,
+    label: &str,
+    api_key: &str,
+    priority: i64,
+) -> ManageResult<()> {
+    if label.is_empty() || label.contains('/') {
+        return Err(invalid(
+            "an account label must be non-empty and contain no '/'",
+        ));
+    }
+    if api_key.trim().is_empty() {
+        return Err(invalid("the API key is empty"));
+    }
+    let provider = store.find_provider(provider).map_err(store_error)?;
+    store
+        .add_account(provider.id, label, api_key.trim(), priority)
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+/// Enables or disables an account.
+pub fn set_account_enabled(store: &Store, id: i64, enabled: bool) -> ManageResult<()> {
+    store
+        .set_account_enabled(id, enabled)
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+/// Changes an account's priority.
+pub fn set_account_priority(store: &Store, id: i64, priority: i64) -> ManageResult<()> {
+    store
+        .set_account_priority(id, priority)
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+/// Ends an account's cooldowns now.
+pub fn reset_cooldowns(store: &Store, id: i64) -> ManageResult<usize> {
+    store.reset_cooldowns(id).map_err(store_error)
+}
+
+/// Removes an account (not a provider's last one).
+pub fn remove_account(store: &Store, id: i64) -> ManageResult<()> {
+    store.remove_account(id).map(|_| ()).map_err(store_error)
+}
+
+/// Every local API key.
+pub fn list_api_keys(store: &Store) -> ManageResult<Vec<ApiKeyView>> {
+    Ok(store
+        .list_api_keys()
+        .map_err(store_error)?
+        .into_iter()
+        .map(|key| ApiKeyView {
+            id: key.id,
+            name: key.name,
+            hint: key.hint,
+            created_at: key.created_at,
+            revoked: key.revoked_at.is_some(),
+        })
+        .collect())
+}
+
+/// Creates a key; the answer is the only time it is shown.
+pub fn create_api_key(store: &Store, name: &str) -> ManageResult<CreatedApiKey> {
+    let name = if name.trim().is_empty() {
+        "default"
+    } else {
+        name.trim()
+    };
+    let created = store.create_api_key(name).map_err(store_error)?;
+    Ok(CreatedApiKey {
+        id: created.info.id,
+        name: created.info.name.clone(),
+        key: created.key.clone(),
+    })
+}
+
+/// Revokes a key.
+pub fn revoke_api_key(store: &Store, id: i64) -> ManageResult<()> {
+    store.revoke_api_key(id).map_err(store_error)
+}
+
+/// Every combo.
+pub fn list_combos(store: &Store) -> ManageResult<Vec<ComboView>> {
+    Ok(store
+        .list_combos()
+        .map_err(store_error)?
+        .into_iter()
+        .map(|combo| ComboView {
+            name: combo.name,
+            strategy: combo.strategy.as_str().into(),
+            targets: combo
+                .targets
+                .into_iter()
+                .map(|t| ComboTargetView {
+                    target: t.target,
+                    weight: t.weight,
+                    enabled: t.enabled,
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// Adds a combo, or replaces the one of that name.
+pub fn save_combo(store: &Store, combo: ComboView) -> ManageResult<()> {
+    validate::model_name(&combo.name, "combo").map_err(invalid)?;
+    let strategy = ComboStrategy::parse(&combo.strategy).map_err(invalid)?;
+    if combo.targets.is_empty() {
+        return Err(invalid("a combo needs at least one target"));
+    }
+    let names: Vec<String> = combo.targets.iter().map(|t| t.target.clone()).collect();
+    check_targets(store, &combo.name, &names).map_err(invalid)?;
+    let targets: Vec<ComboTarget> = combo
+        .targets
+        .into_iter()
+        .map(|t| ComboTarget {
+            target: t.target,
+            weight: t.weight,
+            enabled: t.enabled,
+        })
+        .collect();
+    let exists = store
+        .combo_by_name(&combo.name)
+        .map_err(store_error)?
+        .is_some();
+    let saved = if exists {
+        store.update_combo(&combo.name, strategy, &targets)
+    } else {
+        store.add_combo(&combo.name, strategy, &targets)
+    };
+    saved.map(|_| ()).map_err(store_error)
+}
+
+/// Removes a combo.
+pub fn remove_combo(store: &Store, name: &str) -> ManageResult<()> {
+    store.remove_combo(name).map(|_| ()).map_err(store_error)
+}
+
+/// Every alias.
+pub fn list_aliases(store: &Store) -> ManageResult<Vec<AliasView>> {
+    Ok(store
+        .list_aliases()
+        .map_err(store_error)?
+        .into_iter()
+        .map(|alias| AliasView {
+            name: alias.name,
+            target: alias.target,
+        })
+        .collect())
+}
+
+/// Adds an alias.
+pub fn add_alias(store: &Store, name: &str, target: &str) -> ManageResult<()> {
+    validate::model_name(name, "alias").map_err(invalid)?;
+    check_targets(store, name, &[target.to_owned()]).map_err(invalid)?;
+    store
+        .add_alias(name, target)
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+/// Removes an alias.
+pub fn remove_alias(store: &Store, name: &str) -> ManageResult<()> {
+    store.remove_alias(name).map(|_| ()).map_err(store_error)
+}
+
+/// The user's prices, then the built-in ones.
+pub fn list_prices(store: &Store) -> ManageResult<Vec<PriceView>> {
+    let view = |price: Price, source: &str| PriceView {
+        model: price.model,
+        input_per_mtok: price.input_per_mtok,
+        output_per_mtok: price.output_per_mtok,
+        cache_read_per_mtok: price.cache_read_per_mtok,
+        cache_write_per_mtok: price.cache_write_per_mtok,
+        source: source.into(),
+    };
+    let mut prices: Vec<PriceView> = store
+        .list_prices()
+        .map_err(store_error)?
+        .into_iter()
+        .map(|price| view(price, "yours"))
+        .collect();
+    prices.extend(
+        built_in_prices()
+            .into_iter()
+            .map(|price| view(price, "built-in")),
+    );
+    Ok(prices)
+}
+
+/// Sets a price.
+pub fn set_price(store: &Store, price: PriceView) -> ManageResult<()> {
+    if price.model.trim().is_empty() {
+        return Err(invalid("the price needs a model"));
+    }
+    store
+        .set_price(&Price {
+            model: price.model.trim().to_owned(),
+            input_per_mtok: price.input_per_mtok,
+            output_per_mtok: price.output_per_mtok,
+            cache_read_per_mtok: price.cache_read_per_mtok,
+            cache_write_per_mtok: price.cache_write_per_mtok,
+        })
+        .map_err(|error| match error {
+            StoreError::Conflict(message) => invalid(message),
+            other => store_error(other),
+        })
+}
+
+/// Removes a price of yours.
+pub fn remove_price(store: &Store, model: &str) -> ManageResult<()> {
+    store.remove_price(model).map_err(store_error)
+}
+
+/// Every setting with its stored value.
+pub fn list_settings(store: &Store) -> ManageResult<Vec<SettingView>> {
+    SettingKey::ALL
+        .into_iter()
+        .map(|key| {
+            Ok(SettingView {
+                name: key.name().into(),
+                value: store.setting(key.name()).map_err(store_error)?,
+            })
+        })
+        .collect()
+}
+
+/// Changes a setting (checked and normalised), or with `None` unsets it.
+pub fn set_setting(store: &Store, name: &str, value: Option<&str>) -> ManageResult<()> {
+    let key = SettingKey::parse(name).map_err(invalid)?;
+    match value {
+        Some(value) => {
+            let value = key.normalize(value).map_err(invalid)?;
+            store.set_setting(key.name(), &value).map_err(store_error)
+        }
+        None => store
+            .unset_setting(key.name())
+            .map(|_| ())
+            .map_err(store_error),
+    }
+}
+
+/// Usage totals as `query` asks.
+pub fn usage_report(store: &Store, query: UsageQueryInput) -> ManageResult<Vec<UsageRowView>> {
+    let by = query
+        .by
+        .as_deref()
+        .map(UsageDimension::parse)
+        .transpose()
+        .map_err(invalid)?;
+    let rows = store
+        .usage_report(&UsageQuery {
+            from: query.from,
+            to: query.to,
+            by,
+            bucket_ms: query.bucket_ms,
+        })
+        .map_err(store_error)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| UsageRowView {
+            key: row.key,
+            bucket_start: row.bucket_start,
+            requests: row.requests,
+            succeeded: row.succeeded,
+            failed: row.failed,
+            fallbacks: row.fallbacks,
+            prompt_tokens: row.prompt_tokens,
+            completion_tokens: row.completion_tokens,
+            cached_tokens: row.cached_tokens,
+            reasoning_tokens: row.reasoning_tokens,
+            cost_usd: row.cost_usd,
+        })
+        .collect())
+}
+
+/// The most recent requests, newest first.
+pub fn recent_requests(store: &Store, limit: u32) -> ManageResult<Vec<RequestView>> {
+    Ok(store
+        .recent_requests(limit.min(1000))
+        .map_err(store_error)?
+        .into_iter()
+        .map(|record| RequestView {
+            id: record.id,
+            started_at: record.started_at,
+            dialect: record.dialect,
+            model: record.model,
+            status: record.status,
+            stream: record.stream,
+            latency_ms: record.latency_ms,
+            ttfb_ms: record.ttfb_ms,
+            prompt_tokens: record.prompt_tokens,
+            completion_tokens: record.completion_tokens,
+            cost_usd: record.cost_usd,
+            attempts: record
+                .attempts
+                .into_iter()
+                .map(|a| AttemptView {
+                    target: a.target,
+                    provider: a.provider,
+                    account: a.account,
+                    status: a.status,
+                    latency_ms: a.latency_ms,
+                    error: a.error,
+                    skipped: a.skipped,
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in_dir(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn providers_accounts_and_combos_round_trip_with_checks() {
+        let (_dir, mut store) = store();
+        let input = NewProviderInput {
+            name: "OpenAI".into(),
+            prefix: "oa".into(),
+            kind: "openai".into(),
+            base_url: "https://api.example.com/v1/".into(),
+            api_key: "sk-desktop-secret".into(),
+            models: vec!["gpt-x".into()],
+        };
+        add_provider(&mut store, input.clone()).unwrap();
+        let duplicate = add_provider(&mut store, input.clone()).unwrap_err();
+        assert_eq!(duplicate.kind, "conflict");
+        let bad = add_provider(
+            &mut store,
+            NewProviderInput {
+                prefix: "a/b".into(),
+                ..input
+            },
+        )
+        .unwrap_err();
+        assert_eq!(bad.kind, "invalid");
+        add_account(&store, "oa", "work", "sk-second", 1).unwrap();
+
+        let providers = list_providers(&store).unwrap();
+        assert_eq!(providers[0].base_url, "https://api.example.com/v1");
+        assert_eq!(providers[0].accounts.len(), 2);
+        assert_eq!(providers[0].accounts[0].status, AccountStatus::Ok);
+        assert!(
+            !serde_json::to_string(&providers)
+                .unwrap()
+                .contains("sk-desktop-secret")
+        );
+        let work = providers[0].accounts[1].id;
+        set_account_enabled(&store, work, false).unwrap();
+        assert_eq!(
+            list_providers(&store).unwrap()[0].accounts[1].status,
+            AccountStatus::Off
+        );
+
+        let combo = ComboView {
+            name: "fast".into(),
+            strategy: "round-robin".into(),
+            targets: vec![ComboTargetView {
+                target: "oa/gpt-x".into(),
+                weight: 1,
+                enabled: true,
+            }],
+        };
+        save_combo(&store, combo.clone()).unwrap();
+        save_combo(
+            &store,
+            ComboView {
+                strategy: "weighted".into(),
+                ..combo.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(list_combos(&store).unwrap()[0].strategy, "weighted");
+        let cycle = add_alias(&store, "loop", "loop").unwrap_err();
+        assert!(cycle.message.contains("cycle"), "{}", cycle.message);
+        assert!(
+            save_combo(
+                &store,
+                ComboView {
+                    name: "a/b".into(),
+                    ..combo
+                }
+            )
+            .is_err()
+        );
+
+        set_setting(&store, "cooldown_cap_secs", Some("60")).unwrap();
+        assert!(set_setting(&store, "cooldown_cap_secs", Some("soon")).is_err());
+        assert!(set_setting(&store, "colour", Some("red")).is_err());
+        let settings = list_settings(&store).unwrap();
+        assert!(
+            settings
+                .iter()
+                .any(|s| s.name == "cooldown_cap_secs" && s.value.as_deref() == Some("60"))
+        );
+
+        let key = create_api_key(&store, "ui").unwrap();
+        assert!(key.key.starts_with("sy-"));
+        assert!(!list_api_keys(&store).unwrap()[0].revoked);
+        revoke_api_key(&store, key.id).unwrap();
+        assert!(list_api_keys(&store).unwrap()[0].revoked);
+        assert!(
+            usage_report(
+                &store,
+                UsageQueryInput {
+                    by: Some("colour".into()),
+                    ..Default::default()
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            usage_report(&store, UsageQueryInput::default())
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            list_prices(&store)
+                .unwrap()
+                .iter()
+                .any(|p| p.model == "gpt-4o")
+        );
+    }
+}
