@@ -68,6 +68,15 @@ fn project_root() -> PathBuf {
 /// to them, never to the developer's keychain (see `crates/store/src/secrets.rs`).
 const SECRET_STORE_ENV: &str = "SWITCHYARD_SECRET_STORE";
 
+/// Builds every test target of the workspace without running them.
+const TEST_BUILD: &[&str] = &[
+    "test",
+    "--workspace",
+    "--exclude",
+    "switchyard-ui",
+    "--no-run",
+];
+
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
@@ -252,7 +261,8 @@ fn test(root: &Path) -> Result<()> {
 /// The official `openai` Python SDK against the real `switchyard serve`.
 fn sdk_tests(root: &Path, tools: &setup::Tools) -> Result<()> {
     let binary = root.join("target").join("debug").join(exe("switchyard"));
-    run_checked(cargo().args(["build", "--workspace", "--exclude", "switchyard-ui"]))?;
+    // The binary the Rust tests built (same features: nothing is rebuilt).
+    run_checked(cargo().args(TEST_BUILD))?;
     run_checked(
         Command::new(&tools.python)
             .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/sdk"])
@@ -269,9 +279,8 @@ fn desktop_e2e(root: &Path, tools: &setup::Tools) -> Result<()> {
         );
         return Ok(());
     };
-    // `--workspace` (not `-p`): the same feature set as the test stage, so
-    // nothing built there is built again here.
-    run_checked(cargo().args(["build", "--workspace", "--exclude", "switchyard-ui"]))?;
+    // The test stage's build, features and all: nothing is built again.
+    run_checked(cargo().args(TEST_BUILD))?;
     let mut command = if has_display() {
         cargo()
     } else {
@@ -287,13 +296,14 @@ fn desktop_e2e(root: &Path, tools: &setup::Tools) -> Result<()> {
         command
     };
     command
+        // Every test binary of the workspace, running only the ignored tests:
+        // the desktop end-to-end ones. Selecting `--test desktop_e2e` instead
+        // would resolve features differently and rebuild Tauri.
         .args([
             "test",
             "--workspace",
             "--exclude",
             "switchyard-ui",
-            "--test",
-            "desktop_e2e",
             "--",
             "--ignored",
             "--nocapture",

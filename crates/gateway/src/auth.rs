@@ -11,7 +11,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::dialect::Dialect;
-use crate::settings::Settings;
+use switchyard_store::hash_api_key;
+
 use crate::{ApiError, RouterState};
 
 /// The local API key a request was authorised with, if any.
@@ -33,19 +34,13 @@ pub(crate) async fn require_api_key(
 }
 
 async fn check_api_key(state: &RouterState, mut request: Request) -> Result<Request, ApiError> {
-    let presented = presented_key(&request).map(str::to_owned);
-    // One lookup for a presented key; the settings matter only without one.
-    let (key_id, allow_loopback) = state
-        .with_store(|store| match &presented {
-            Some(key) => store.verify_api_key(key).map(|id| (id, false)),
-            None => Settings::load(store).map(|s| (None, s.allow_unauthenticated_loopback)),
-        })
-        .map_err(|error| {
-            tracing::error!(%error, "cannot check API key");
-            ApiError::internal("the gateway could not read its database")
-        })?;
-
-    match (key_id, presented.is_some()) {
+    let presented = presented_key(&request);
+    // The key check reads the routing snapshot: no database query per request.
+    let config = state.config()?;
+    let key_id = presented.and_then(|key| config.api_keys.get(&hash_api_key(key)).copied());
+    let allow_loopback = config.settings.allow_unauthenticated_loopback;
+    let presented = presented.is_some();
+    match (key_id, presented) {
         (Some(id), _) => {
             request.extensions_mut().insert(CallerKey(Some(id)));
         }

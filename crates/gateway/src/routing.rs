@@ -42,6 +42,8 @@ pub(crate) struct RoutingConfig {
     cooldowns: HashMap<(i64, String), Cooldown>,
     limits: HashMap<i64, Vec<QuotaLimit>>,
     service_quotas: HashMap<i64, Vec<ServiceQuota>>,
+    /// SHA-256 (hex) of every active local API key, with its id.
+    pub(crate) api_keys: HashMap<String, i64>,
 }
 
 impl RoutingConfig {
@@ -97,6 +99,7 @@ impl RoutingConfig {
                 .collect(),
             limits,
             service_quotas,
+            api_keys: store.active_key_hashes()?,
         })
     }
 

@@ -291,6 +291,40 @@ impl ClientShape {
     }
 }
 
+/// The body sent upstream: translated (owned), or the client's own object
+/// written out with only `model` replaced.
+enum UpstreamBody<'a> {
+    Owned(Value),
+    Passthrough {
+        body: &'a Map<String, Value>,
+        model: Option<&'a str>,
+    },
+}
+
+impl serde::Serialize for UpstreamBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Self::Owned(value) => value.serialize(serializer),
+            Self::Passthrough { body, model } => {
+                let replaces = model.is_some() && body.contains_key("model");
+                let extra = usize::from(model.is_some() && !replaces);
+                let mut map = serializer.serialize_map(Some(body.len() + extra))?;
+                for (key, value) in body.iter() {
+                    match model {
+                        Some(model) if key == "model" => map.serialize_entry(key, model)?,
+                        _ => map.serialize_entry(key, value)?,
+                    }
+                }
+                if let (Some(model), false) = (model, replaces) {
+                    map.serialize_entry("model", model)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
 /// An attempt that failed in a way another account or target may not.
 #[derive(Debug)]
 pub(crate) struct AttemptFailure {
@@ -319,7 +353,6 @@ pub(crate) async fn forward_chat(
     has_fallback: bool,
 ) -> Result<Response, FallBack> {
     let stream = incoming.stream;
-    let mut body = incoming.body.clone();
     let upstream_model = candidate.upstream_model.clone();
     let mut shape = ClientShape {
         dialect: pending.dialect,
@@ -329,7 +362,8 @@ pub(crate) async fn forward_chat(
         model: upstream_model.clone(),
     };
     let upstream_body = if shape.translates() {
-        let mut canonical = match shape.dialect.decode_request(&Value::Object(body), stream) {
+        let body = Value::Object(incoming.body.clone());
+        let mut canonical = match shape.dialect.decode_request(&body, stream) {
             Ok(canonical) => canonical,
             Err(error) => {
                 return Ok(pending.fail(ApiError::bad_request("invalid_request", error.message)));
@@ -337,16 +371,27 @@ pub(crate) async fn forward_chat(
         };
         canonical.model = upstream_model.clone();
         shape.include_usage = canonical.include_usage;
-        shape.upstream.encode_request(&canonical)
-    } else {
+        let mut encoded = shape.upstream.encode_request(&canonical);
+        executors::shape_body(candidate, &mut encoded);
+        UpstreamBody::Owned(encoded)
+    } else if executors::shapes_body(candidate) {
+        let mut body = incoming.body.clone();
         if shape.upstream.model_in_body() {
             body.insert("model".into(), Value::String(upstream_model.clone()));
         }
-        Value::Object(body)
+        let mut body = Value::Object(body);
+        executors::shape_body(candidate, &mut body);
+        UpstreamBody::Owned(body)
+    } else {
+        // Passed through as received, only the model replaced: no copy.
+        UpstreamBody::Passthrough {
+            body: &incoming.body,
+            model: shape
+                .upstream
+                .model_in_body()
+                .then_some(upstream_model.as_str()),
+        }
     };
-
-    let mut upstream_body = upstream_body;
-    executors::shape_body(candidate, &mut upstream_body);
     let upstream_streams = shape.stream || executors::forces_stream(candidate);
     let settings = &config.settings;
     let mut credentials = match state.credentials(candidate, false).await {

@@ -47,6 +47,11 @@ impl std::fmt::Debug for NewApiKey {
     }
 }
 
+/// The SHA-256 of a key, hex, as stored.
+pub fn hash_api_key(key: &str) -> String {
+    hash_key(key)
+}
+
 fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
@@ -101,6 +106,15 @@ impl Store {
             return Err(StoreError::NotFound(format!("API key {id}")));
         }
         Ok(())
+    }
+
+    /// Hashes of every active (not revoked) key, with their ids.
+    pub fn active_key_hashes(&self) -> StoreResult<std::collections::HashMap<String, i64>> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT key_hash, id FROM api_keys WHERE revoked_at IS NULL")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The id of the active (not revoked) key equal to `key`, if any.

@@ -23,7 +23,7 @@ use rusqlite::{Connection, OptionalExtension};
 use rusqlite_migration::{M, Migrations};
 
 pub use accounts::{Account, AccountAuth, Cooldown, OAuthTokens};
-pub use api_keys::{ApiKeyInfo, KEY_PREFIX, NewApiKey};
+pub use api_keys::{ApiKeyInfo, KEY_PREFIX, NewApiKey, hash_api_key};
 pub use combos::{Alias, Combo, ComboStrategy, ComboTarget};
 pub use prices::Price;
 pub use providers::{AccountStrategy, NewProvider, Provider, ProviderKind};

@@ -30,6 +30,12 @@ fn subscription(candidate: &Candidate) -> Option<&str> {
     candidate.provider.provider.subscription.as_deref()
 }
 
+/// Whether the service changes request bodies (so a passthrough body must
+/// be copied first).
+pub(crate) fn shapes_body(candidate: &Candidate) -> bool {
+    matches!(subscription(candidate), Some("claude-code" | "codex"))
+}
+
 /// Adjusts the upstream body for the service.
 pub(crate) fn shape_body(candidate: &Candidate, body: &mut Value) {
     let Some(object) = body.as_object_mut() else {
