@@ -432,30 +432,14 @@ pub fn usage_report(store: &Store, query: UsageQueryInput) -> ManageResult<Vec<U
         .map(UsageDimension::parse)
         .transpose()
         .map_err(invalid)?;
-    let rows = store
+    store
         .usage_report(&UsageQuery {
             from: query.from,
             to: query.to,
             by,
             bucket_ms: query.bucket_ms,
         })
-        .map_err(store_error)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| UsageRowView {
-            key: row.key,
-            bucket_start: row.bucket_start,
-            requests: row.requests,
-            succeeded: row.succeeded,
-            failed: row.failed,
-            fallbacks: row.fallbacks,
-            prompt_tokens: row.prompt_tokens,
-            completion_tokens: row.completion_tokens,
-            cached_tokens: row.cached_tokens,
-            reasoning_tokens: row.reasoning_tokens,
-            cost_usd: row.cost_usd,
-        })
-        .collect())
+        .map_err(store_error)
 }
 
 /// The most recent requests, newest first.

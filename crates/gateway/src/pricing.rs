@@ -9,7 +9,7 @@ use switchyard_store::Price;
 
 /// Built-in prices in USD per million tokens: (model, input, output, cache
 /// read, cache write). Public list prices; users override what differs.
-const BUILT_IN: &[(&str, f64, f64, f64, f64)] = &[
+const BUILT_IN: &[BuiltIn] = &[
     ("gpt-4o", 2.50, 10.00, 1.25, 2.50),
     ("gpt-4o-mini", 0.15, 0.60, 0.075, 0.15),
     ("gpt-4.1", 2.00, 8.00, 0.50, 2.00),
@@ -43,18 +43,21 @@ const BUILT_IN: &[(&str, f64, f64, f64, f64)] = &[
     ("mistral-small-latest", 0.10, 0.30, 0.10, 0.10),
 ];
 
+type BuiltIn = (&'static str, f64, f64, f64, f64);
+
+fn built_in(&(model, input, output, read, write): &BuiltIn) -> Price {
+    Price {
+        model: model.to_owned(),
+        input_per_mtok: input,
+        output_per_mtok: output,
+        cache_read_per_mtok: Some(read),
+        cache_write_per_mtok: Some(write),
+    }
+}
+
 /// The built-in table as [`Price`]s.
 pub fn built_in_prices() -> Vec<Price> {
-    BUILT_IN
-        .iter()
-        .map(|&(model, input, output, read, write)| Price {
-            model: model.to_owned(),
-            input_per_mtok: input,
-            output_per_mtok: output,
-            cache_read_per_mtok: Some(read),
-            cache_write_per_mtok: Some(write),
-        })
-        .collect()
+    BUILT_IN.iter().map(built_in).collect()
 }
 
 /// User prices by model, consulted before the built-in table.
@@ -97,13 +100,7 @@ impl PriceBook {
                         .is_some_and(|rest| rest.starts_with('-') || rest.starts_with('@'))
             })
             .max_by_key(|(known, ..)| known.len())
-            .map(|&(model, input, output, read, write)| Price {
-                model: model.to_owned(),
-                input_per_mtok: input,
-                output_per_mtok: output,
-                cache_read_per_mtok: Some(read),
-                cache_write_per_mtok: Some(write),
-            })
+            .map(built_in)
     }
 }
 

@@ -449,10 +449,10 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::{NewProvider, ProviderKind, Store, StoreError};
+    use crate::{NewProvider, Provider, ProviderKind, Store, StoreError};
 
-    #[test]
-    fn accounts_and_cooldowns_belong_to_their_provider() {
+    /// A store in a temporary directory with provider `p` whose first key is `key`.
+    fn store_with_provider(key: &str) -> (tempfile::TempDir, Store, Provider) {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open_in_dir(dir.path()).unwrap();
         let provider = store
@@ -461,11 +461,17 @@ mod tests {
                 kind: ProviderKind::OpenaiCompatible,
                 prefix: "p".into(),
                 base_url: "http://127.0.0.1:9".into(),
-                api_key: "sk-first".into(),
+                api_key: key.into(),
                 models: vec![],
                 enabled: true,
             })
             .unwrap();
+        (dir, store, provider)
+    }
+
+    #[test]
+    fn accounts_and_cooldowns_belong_to_their_provider() {
+        let (_dir, store, provider) = store_with_provider("sk-first");
         let second = store
             .add_account(provider.id, "work", "sk-second", 5)
             .unwrap();
@@ -509,27 +515,10 @@ mod tests {
         store.remove_provider("p").unwrap();
         assert!(store.list_accounts().unwrap().is_empty());
     }
-}
-
-#[cfg(test)]
-mod sealing_tests {
-    use crate::{NewProvider, ProviderKind, Store};
 
     #[test]
     fn account_keys_are_sealed_in_the_file_and_legacy_ones_get_sealed_on_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open_in_dir(dir.path()).unwrap();
-        let provider = store
-            .add_provider(&NewProvider {
-                name: "P".into(),
-                kind: ProviderKind::OpenaiCompatible,
-                prefix: "p".into(),
-                base_url: "http://127.0.0.1:9".into(),
-                api_key: "sk-plain-secret-1".into(),
-                models: vec![],
-                enabled: true,
-            })
-            .unwrap();
+        let (dir, store, provider) = store_with_provider("sk-plain-secret-1");
         // A key written in plain text (as before encryption at rest).
         store
             .conn

@@ -90,6 +90,14 @@ pub struct Alias {
     pub created_at: i64,
 }
 
+fn alias_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Alias> {
+    Ok(Alias {
+        name: row.get(0)?,
+        target: row.get(1)?,
+        created_at: row.get(2)?,
+    })
+}
+
 type ComboRow = (i64, String, String, String, i64);
 
 fn decode((id, name, strategy, targets, created_at): ComboRow) -> StoreResult<Combo> {
@@ -238,13 +246,7 @@ impl Store {
         let mut statement = self
             .conn
             .prepare_cached("SELECT name, target, created_at FROM aliases ORDER BY name")?;
-        let rows = statement.query_map([], |row| {
-            Ok(Alias {
-                name: row.get(0)?,
-                target: row.get(1)?,
-                created_at: row.get(2)?,
-            })
-        })?;
+        let rows = statement.query_map([], alias_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -253,15 +255,7 @@ impl Store {
         let mut statement = self
             .conn
             .prepare_cached("SELECT name, target, created_at FROM aliases WHERE name = ?1")?;
-        Ok(statement
-            .query_row([name], |row| {
-                Ok(Alias {
-                    name: row.get(0)?,
-                    target: row.get(1)?,
-                    created_at: row.get(2)?,
-                })
-            })
-            .optional()?)
+        Ok(statement.query_row([name], alias_from_row).optional()?)
     }
 
     /// Removes the alias called `name`.

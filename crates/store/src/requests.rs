@@ -147,32 +147,9 @@ pub struct UsageQuery {
     pub bucket_ms: Option<i64>,
 }
 
-/// Totals for one group (and bucket) of requests.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct UsageRow {
-    /// The group's value (`None` for requests without one, e.g. no combo).
-    pub key: Option<String>,
-    /// Start of the bucket, Unix milliseconds, for a time series.
-    pub bucket_start: Option<i64>,
-    /// Requests answered.
-    pub requests: u64,
-    /// Requests answered with a 2xx.
-    pub succeeded: u64,
-    /// Requests answered otherwise.
-    pub failed: u64,
-    /// Failed attempts before a final answer (fallbacks) in the group.
-    pub fallbacks: u64,
-    /// Input tokens.
-    pub prompt_tokens: u64,
-    /// Output tokens.
-    pub completion_tokens: u64,
-    /// Cached input tokens.
-    pub cached_tokens: u64,
-    /// Reasoning tokens.
-    pub reasoning_tokens: u64,
-    /// Cost in USD of the requests that had a price.
-    pub cost_usd: f64,
-}
+/// Totals for one group (and bucket) of requests: the shared view type, so
+/// the CLI, the desktop and the UI read the same shape.
+pub type UsageRow = switchyard_api_types::UsageRowView;
 
 /// Failed attempts recorded against one account, from the attempts paths.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -127,16 +127,7 @@ async fn when_every_target_fails_the_last_error_is_answered() {
 async fn combos_are_listed_as_models() {
     let harness = Harness::start().await;
     add_combo(&harness, "best", &["mock/echo"]);
-    let models: Value = harness
-        .http
-        .get(harness.url("/v1/models"))
-        .bearer_auth(&harness.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = harness.get_json("/v1/models").await;
     assert_eq!(models["data"][0]["id"], "best");
     assert_eq!(models["data"][0]["owned_by"], "switchyard-combo");
 }

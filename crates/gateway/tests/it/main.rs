@@ -118,6 +118,19 @@ impl Harness {
         self.gateway.as_ref().unwrap().flush_usage().await;
     }
 
+    /// `GET path` with the test key, as JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn post_messages(&self, body: serde_json::Value) -> reqwest::Response {
         self.http
             .post(self.url("/v1/messages"))

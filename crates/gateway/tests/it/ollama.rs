@@ -72,16 +72,7 @@ async fn ollama_chat_without_stream_answers_once() {
 #[tokio::test]
 async fn ollama_tags_and_errors() {
     let harness = Harness::start().await;
-    let tags: Value = harness
-        .http
-        .get(harness.url("/api/tags"))
-        .bearer_auth(&harness.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tags: Value = harness.get_json("/api/tags").await;
     assert!(
         tags["models"]
             .as_array()

@@ -410,16 +410,7 @@ async fn combo_strategies_nesting_aliases_and_disabled_targets() {
     }
     assert_eq!(upstream.models_seen(), ["always", "always", "always"]);
 
-    let models: Value = harness
-        .http
-        .get(harness.url("/v1/models"))
-        .bearer_auth(&harness.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = harness.get_json("/v1/models").await;
     let ids: Vec<_> = models["data"]
         .as_array()
         .unwrap()
