@@ -188,3 +188,110 @@ async fn a_taken_port_is_explained_on_the_overview() {
     client.close().await.unwrap();
     drop(taken);
 }
+
+/// An OpenAI-compatible upstream that answers every chat request.
+async fn start_mock_upstream() -> String {
+    use axum::routing::post;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(|axum::Json(body): axum::Json<serde_json::Value>| async move {
+            axum::Json(json!({
+                "id": "chatcmpl-e2e", "object": "chat.completion", "created": 1, "model": body["model"],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+            }))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/v1")
+}
+
+async fn type_into(client: &Client, css: &str, text: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|error| panic!("no {css}: {error}"))
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|error| panic!("no {css}: {error}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs a display, D-Bus and tauri-driver: run by `cargo xtask test`"]
+async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_logs() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let key = Store::open_in_dir(data_dir.path())
+        .unwrap()
+        .create_api_key("e2e")
+        .unwrap()
+        .key;
+    let upstream = start_mock_upstream().await;
+    let port = free_port();
+    let (_driver, client) = launch_app(&[
+        ("SWITCHYARD_DATA_DIR", data_dir.path().display().to_string()),
+        ("SWITCHYARD_PORT", port.to_string()),
+    ])
+    .await;
+    wait_for_text(&client, "#gateway-state", |text| text == "Running").await;
+
+    click(&client, "#nav-providers").await;
+    wait_for_text(&client, "#no-providers", |text| {
+        text.contains("No providers")
+    })
+    .await;
+    type_into(&client, "#provider-name", "Mock").await;
+    type_into(&client, "#provider-prefix", "mock").await;
+    type_into(&client, "#provider-base-url", &upstream).await;
+    type_into(&client, "#provider-api-key", "sk-e2e-upstream").await;
+    type_into(&client, "#provider-models", "m").await;
+    click(&client, "#provider-submit").await;
+    wait_for_text(&client, "#provider-mock .account-status", |text| {
+        text == "ok"
+    })
+    .await;
+    save_screenshot(&client, "providers.png").await;
+
+    // The gateway in the app routes to the provider added through the window.
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "mock/m", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    click(&client, "#nav-logs").await;
+    let log = wait_for_text(&client, "#request-log", |text| text.contains("mock/m")).await;
+    assert!(log.contains("200"), "{log}");
+    save_screenshot(&client, "logs.png").await;
+
+    // Switching the account off in the window is seen by the gateway.
+    click(&client, "#nav-providers").await;
+    click(&client, "#provider-mock .account-toggle").await;
+    wait_for_text(&client, "#provider-mock .account-status", |text| {
+        text == "off"
+    })
+    .await;
+    let refused = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "mock/m", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(refused.status(), 200, "a disabled account is not used");
+    client.close().await.unwrap();
+}

@@ -2,8 +2,9 @@
 //! page runs outside Tauri (a plain browser), calls fail with a clear error
 //! instead of panicking.
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use switchyard_api_types::{CommandError, Overview};
+use switchyard_api_types::{CommandError, NewProviderInput, Overview, ProviderView, RequestView};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -14,9 +15,21 @@ extern "C" {
 
 /// Calls `command` with no arguments and decodes its answer.
 async fn invoke<T: DeserializeOwned>(command: &str) -> Result<T, CommandError> {
-    let answer = tauri_invoke(command, JsValue::from(js_sys::Object::new()))
-        .await
-        .map_err(command_error)?;
+    invoke_with(command, &serde_json::Map::new()).await
+}
+
+/// Calls `command` with `args` (an object whose keys are the command's
+/// parameters in camelCase) and decodes its answer.
+async fn invoke_with<T: DeserializeOwned, A: Serialize>(
+    command: &str,
+    args: &A,
+) -> Result<T, CommandError> {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    let args = args.serialize(&serializer).map_err(|error| CommandError {
+        kind: "encode".into(),
+        message: error.to_string(),
+    })?;
+    let answer = tauri_invoke(command, args).await.map_err(command_error)?;
     serde_wasm_bindgen::from_value(answer).map_err(|error| CommandError {
         kind: "decode".into(),
         message: format!("unexpected answer from {command}: {error}"),
@@ -48,4 +61,28 @@ fn command_error(value: JsValue) -> CommandError {
 /// What the Overview page shows.
 pub async fn get_overview() -> Result<Overview, CommandError> {
     invoke("get_overview").await
+}
+
+/// Providers with their accounts and live status.
+pub async fn list_providers() -> Result<Vec<ProviderView>, CommandError> {
+    invoke("list_providers").await
+}
+
+/// Adds an API-key provider.
+pub async fn add_provider(input: NewProviderInput) -> Result<(), CommandError> {
+    invoke_with("add_provider", &serde_json::json!({ "input": input })).await
+}
+
+/// Enables or disables an account.
+pub async fn set_account_enabled(id: i64, enabled: bool) -> Result<(), CommandError> {
+    invoke_with(
+        "set_account_enabled",
+        &serde_json::json!({ "id": id, "enabled": enabled }),
+    )
+    .await
+}
+
+/// The request log, newest first.
+pub async fn recent_requests(limit: u32) -> Result<Vec<RequestView>, CommandError> {
+    invoke_with("recent_requests", &serde_json::json!({ "limit": limit })).await
 }

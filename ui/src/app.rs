@@ -1,12 +1,37 @@
-//! The app frame: sidebar navigation and the current page.
+//! The app frame: sidebar navigation and the current page, chosen by the
+//! address's `#fragment` so the back button and reloads keep the page.
 
 use leptos::prelude::*;
 
+use crate::pages::logs::LogsPage;
 use crate::pages::overview::OverviewPage;
+use crate::pages::providers::ProvidersPage;
+
+/// The pages, by fragment and title.
+const PAGES: &[(&str, &str)] = &[
+    ("overview", "Overview"),
+    ("providers", "Providers"),
+    ("logs", "Logs"),
+];
+
+fn current_fragment() -> String {
+    let hash = window().location().hash().unwrap_or_default();
+    let fragment = hash.trim_start_matches('#');
+    if PAGES.iter().any(|(id, _)| *id == fragment) {
+        fragment.to_owned()
+    } else {
+        "overview".to_owned()
+    }
+}
 
 /// Root component.
 #[component]
 pub(crate) fn App() -> impl IntoView {
+    let page = RwSignal::new(current_fragment());
+    let listener = window_event_listener(leptos::ev::hashchange, move |_| {
+        page.set(current_fragment())
+    });
+    on_cleanup(move || listener.remove());
     view! {
         <div class="shell">
             <nav class="sidebar" aria-label="Sections">
@@ -14,10 +39,24 @@ pub(crate) fn App() -> impl IntoView {
                     <img src="icon.png" alt="" width="28" height="28"/>
                     <span>"Switchyard"</span>
                 </div>
-                <a class="nav-item active" href="#overview" aria-current="page">"Overview"</a>
+                {PAGES.iter().map(|(id, title)| {
+                    let id = *id;
+                    view! {
+                        <a
+                            class=move || if page.get() == id { "nav-item active" } else { "nav-item" }
+                            id=format!("nav-{id}")
+                            href=format!("#{id}")
+                            aria-current=move || (page.get() == id).then_some("page")
+                        >{*title}</a>
+                    }
+                }).collect_view()}
             </nav>
             <main class="content">
-                <OverviewPage/>
+                {move || match page.get().as_str() {
+                    "providers" => view! { <ProvidersPage/> }.into_any(),
+                    "logs" => view! { <LogsPage/> }.into_any(),
+                    _ => view! { <OverviewPage/> }.into_any(),
+                }}
             </main>
         </div>
     }

@@ -1,3 +1,5 @@
-//! One module per dashboard screen.
+//! One module per page.
 
+pub(crate) mod logs;
 pub(crate) mod overview;
+pub(crate) mod providers;
