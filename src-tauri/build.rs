@@ -6,6 +6,9 @@
 mod command_list;
 
 fn main() {
+    // The dashboard is embedded at compile time: a rebuilt dashboard must
+    // rebuild the app (tauri-build alone did not notice).
+    println!("cargo:rerun-if-changed=ui/dist");
     let manifest = tauri_build::AppManifest::new().commands(command_list::COMMANDS);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("the Tauri build script failed");

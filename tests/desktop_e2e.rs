@@ -99,6 +99,10 @@ async fn wait_for_text(client: &Client, css: &str, expected: impl Fn(&str) -> bo
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    save_screenshot(client, "failure.png").await;
+    if let Ok(source) = client.source().await {
+        println!("page source at the failure:\n{source}");
+    }
     panic!("{css} never showed what was expected; last text: {last:?}");
 }
 
@@ -277,6 +281,28 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     let log = wait_for_text(&client, "#request-log", |text| text.contains("mock/m")).await;
     assert!(log.contains("200"), "{log}");
     save_screenshot(&client, "logs.png").await;
+
+    // A combo built in the window, its targets reordered by the buttons.
+    click(&client, "#nav-combos").await;
+    wait_for_text(&client, "#no-combos", |text| text.contains("No combos")).await;
+    type_into(&client, "#combo-name", "coding").await;
+    for target in ["mock/m", "mock/other"] {
+        type_into(&client, "#combo-new-target", target).await;
+        click(&client, "#combo-add-target").await;
+    }
+    click(&client, "#combo-targets li:nth-child(2) .move-up").await;
+    click(&client, "#combo-save").await;
+    wait_for_text(&client, "#combo-coding .combo-targets", |text| {
+        text == "mock/other → mock/m"
+    })
+    .await;
+    save_screenshot(&client, "combos.png").await;
+
+    click(&client, "#nav-usage").await;
+    wait_for_text(&client, "#usage-chart", |_| true).await;
+    let usage = wait_for_text(&client, ".usage-table", |text| text.contains("Mock")).await;
+    assert!(usage.contains('1'), "{usage}");
+    save_screenshot(&client, "usage.png").await;
 
     // Switching the account off in the window is seen by the gateway.
     click(&client, "#nav-providers").await;

@@ -4,7 +4,10 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use switchyard_api_types::{CommandError, NewProviderInput, Overview, ProviderView, RequestView};
+use switchyard_api_types::{
+    ApiKeyView, ComboView, CommandError, CreatedApiKey, NewProviderInput, Overview, ProviderView,
+    RequestView, UsageQueryInput, UsageRowView,
+};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -85,4 +88,39 @@ pub async fn set_account_enabled(id: i64, enabled: bool) -> Result<(), CommandEr
 /// The request log, newest first.
 pub async fn recent_requests(limit: u32) -> Result<Vec<RequestView>, CommandError> {
     invoke_with("recent_requests", &serde_json::json!({ "limit": limit })).await
+}
+
+/// Combos.
+pub async fn list_combos() -> Result<Vec<ComboView>, CommandError> {
+    invoke("list_combos").await
+}
+
+/// Adds or replaces a combo.
+pub async fn save_combo(combo: ComboView) -> Result<(), CommandError> {
+    invoke_with("save_combo", &serde_json::json!({ "combo": combo })).await
+}
+
+/// Removes a combo.
+pub async fn remove_combo(name: String) -> Result<(), CommandError> {
+    invoke_with("remove_combo", &serde_json::json!({ "name": name })).await
+}
+
+/// Usage totals or a time series.
+pub async fn usage_report(query: UsageQueryInput) -> Result<Vec<UsageRowView>, CommandError> {
+    invoke_with("usage_report", &serde_json::json!({ "query": query })).await
+}
+
+/// Local API keys.
+pub async fn list_api_keys() -> Result<Vec<ApiKeyView>, CommandError> {
+    invoke("list_api_keys").await
+}
+
+/// Creates a key (shown once).
+pub async fn create_api_key(name: String) -> Result<CreatedApiKey, CommandError> {
+    invoke_with("create_api_key", &serde_json::json!({ "name": name })).await
+}
+
+/// Revokes a key.
+pub async fn revoke_api_key(id: i64) -> Result<(), CommandError> {
+    invoke_with("revoke_api_key", &serde_json::json!({ "id": id })).await
 }

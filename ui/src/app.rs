@@ -3,14 +3,18 @@
 
 use leptos::prelude::*;
 
+use crate::pages::combos::CombosPage;
 use crate::pages::logs::LogsPage;
 use crate::pages::overview::OverviewPage;
 use crate::pages::providers::ProvidersPage;
+use crate::pages::usage::UsagePage;
 
 /// The pages, by fragment and title.
 const PAGES: &[(&str, &str)] = &[
     ("overview", "Overview"),
     ("providers", "Providers"),
+    ("combos", "Combos"),
+    ("usage", "Usage"),
     ("logs", "Logs"),
 ];
 
@@ -54,6 +58,8 @@ pub(crate) fn App() -> impl IntoView {
             <main class="content">
                 {move || match page.get().as_str() {
                     "providers" => view! { <ProvidersPage/> }.into_any(),
+                    "combos" => view! { <CombosPage/> }.into_any(),
+                    "usage" => view! { <UsagePage/> }.into_any(),
                     "logs" => view! { <LogsPage/> }.into_any(),
                     _ => view! { <OverviewPage/> }.into_any(),
                 }}

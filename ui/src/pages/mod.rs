@@ -1,5 +1,7 @@
 //! One module per page.
 
+pub(crate) mod combos;
 pub(crate) mod logs;
 pub(crate) mod overview;
 pub(crate) mod providers;
+pub(crate) mod usage;
