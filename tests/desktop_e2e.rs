@@ -304,6 +304,43 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     assert!(usage.contains('1'), "{usage}");
     save_screenshot(&client, "usage.png").await;
 
+    // A daily limit set from the CLI's side shows as a window with its use.
+    {
+        let store = Store::open_in_dir(data_dir.path()).unwrap();
+        let account = store.find_account("mock/default").unwrap();
+        store
+            .set_quota_limit(&switchyard_store::QuotaLimit {
+                account_id: account.id,
+                window: switchyard_store::QuotaWindow::Day,
+                metric: switchyard_store::QuotaMetric::Requests,
+                max: 10,
+            })
+            .unwrap();
+    }
+    click(&client, "#nav-quota").await;
+    wait_for_text(&client, "#quota-list", |text| text.contains("1 / 10")).await;
+    save_screenshot(&client, "quota.png").await;
+
+    // Keys and settings from the window, with the app's own checks.
+    click(&client, "#nav-settings").await;
+    type_into(&client, "#key-name", "laptop").await;
+    click(&client, "#create-key").await;
+    wait_for_text(&client, "#created-key", |text| text.starts_with("sy-")).await;
+    wait_for_text(&client, "#api-keys", |text| text.contains("laptop")).await;
+    type_into(&client, "#setting-cooldown_cap_secs", "soon\n").await;
+    client
+        .execute(
+            "document.getElementById('setting-cooldown_cap_secs').dispatchEvent(new Event('change'))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_for_text(&client, "#settings-error", |text| {
+        text.contains("whole number")
+    })
+    .await;
+    save_screenshot(&client, "settings.png").await;
+
     // Switching the account off in the window is seen by the gateway.
     click(&client, "#nav-providers").await;
     click(&client, "#provider-mock .account-toggle").await;

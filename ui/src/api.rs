@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchyard_api_types::{
     ApiKeyView, ComboView, CommandError, CreatedApiKey, NewProviderInput, Overview, ProviderView,
-    RequestView, UsageQueryInput, UsageRowView,
+    RequestView, SettingView, UsageQueryInput, UsageRowView,
 };
 use wasm_bindgen::prelude::*;
 
@@ -123,4 +123,18 @@ pub async fn create_api_key(name: String) -> Result<CreatedApiKey, CommandError>
 /// Revokes a key.
 pub async fn revoke_api_key(id: i64) -> Result<(), CommandError> {
     invoke_with("revoke_api_key", &serde_json::json!({ "id": id })).await
+}
+
+/// Settings with their stored values.
+pub async fn list_settings() -> Result<Vec<SettingView>, CommandError> {
+    invoke("list_settings").await
+}
+
+/// Changes a setting, or with `None` returns it to its default.
+pub async fn set_setting(name: String, value: Option<String>) -> Result<(), CommandError> {
+    invoke_with(
+        "set_setting",
+        &serde_json::json!({ "name": name, "value": value }),
+    )
+    .await
 }

@@ -7,6 +7,8 @@ use crate::pages::combos::CombosPage;
 use crate::pages::logs::LogsPage;
 use crate::pages::overview::OverviewPage;
 use crate::pages::providers::ProvidersPage;
+use crate::pages::quota::QuotaPage;
+use crate::pages::settings::SettingsPage;
 use crate::pages::usage::UsagePage;
 
 /// The pages, by fragment and title.
@@ -15,7 +17,9 @@ const PAGES: &[(&str, &str)] = &[
     ("providers", "Providers"),
     ("combos", "Combos"),
     ("usage", "Usage"),
+    ("quota", "Quota"),
     ("logs", "Logs"),
+    ("settings", "Settings"),
 ];
 
 fn current_fragment() -> String {
@@ -61,6 +65,8 @@ pub(crate) fn App() -> impl IntoView {
                     "combos" => view! { <CombosPage/> }.into_any(),
                     "usage" => view! { <UsagePage/> }.into_any(),
                     "logs" => view! { <LogsPage/> }.into_any(),
+                    "quota" => view! { <QuotaPage/> }.into_any(),
+                    "settings" => view! { <SettingsPage/> }.into_any(),
                     _ => view! { <OverviewPage/> }.into_any(),
                 }}
             </main>
