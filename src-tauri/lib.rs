@@ -27,6 +27,10 @@ use crate::state::DesktopState;
 /// Argument the login item starts the app with: no window, only the tray.
 const START_HIDDEN: &str = "--hidden";
 
+/// Digest of the embedded dashboard (from `build.rs`): using it here makes a
+/// new dashboard rebuild this crate, and the log says which one runs.
+const UI_DIGEST: &str = env!("SWITCHYARD_UI_DIGEST");
+
 /// Builds and runs the app until the user quits.
 pub fn run() {
     tracing_subscriber::fmt()
@@ -35,6 +39,7 @@ pub fn run() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    tracing::debug!(dashboard = UI_DIGEST, "starting");
 
     let app = tauri::Builder::default()
         // First, so a second launch is handed over before anything starts.

@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use switchyard_api_types::RequestView;
 
+use super::load_polled;
 use crate::api;
 
 /// How often the log is re-read.
@@ -15,23 +14,8 @@ const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// The Logs page.
 #[component]
 pub(crate) fn LogsPage() -> impl IntoView {
-    let requests = RwSignal::new(None::<Vec<RequestView>>);
-    let problem = RwSignal::new(None::<String>);
-    let reload = move || {
-        spawn_local(async move {
-            match api::recent_requests(50).await {
-                Ok(fresh) => {
-                    requests.set(Some(fresh));
-                    problem.set(None);
-                }
-                Err(error) => problem.set(Some(error.message)),
-            }
-        });
-    };
-    reload();
-    if let Ok(handle) = set_interval_with_handle(reload, REFRESH_EVERY) {
-        on_cleanup(move || handle.clear());
-    }
+    let (loaded, _) = load_polled(|| api::recent_requests(50), Some(REFRESH_EVERY));
+    let (requests, problem) = (loaded.data, loaded.problem);
     view! {
         <header class="page-header"><h1>"Logs"</h1></header>
         {move || problem.get().map(|message| view! { <div class="banner error" role="alert">{message}</div> })}

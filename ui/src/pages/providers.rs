@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchyard_api_types::{AccountStatus, AccountView, NewProviderInput, ProviderView};
 
+use super::load_polled;
 use crate::api;
 
 /// How often the page re-reads the providers.
@@ -15,23 +16,8 @@ const REFRESH_EVERY: Duration = Duration::from_secs(2);
 /// The Providers page.
 #[component]
 pub(crate) fn ProvidersPage() -> impl IntoView {
-    let providers = RwSignal::new(None::<Vec<ProviderView>>);
-    let problem = RwSignal::new(None::<String>);
-    let reload = move || {
-        spawn_local(async move {
-            match api::list_providers().await {
-                Ok(fresh) => {
-                    providers.set(Some(fresh));
-                    problem.set(None);
-                }
-                Err(error) => problem.set(Some(error.message)),
-            }
-        });
-    };
-    reload();
-    if let Ok(handle) = set_interval_with_handle(reload, REFRESH_EVERY) {
-        on_cleanup(move || handle.clear());
-    }
+    let (loaded, reload) = load_polled(api::list_providers, Some(REFRESH_EVERY));
+    let (providers, problem) = (loaded.data, loaded.problem);
 
     view! {
         <header class="page-header"><h1>"Providers"</h1></header>

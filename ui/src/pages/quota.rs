@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use switchyard_api_types::{AccountStatus, ProviderView, QuotaWindowView};
+use switchyard_api_types::{AccountStatus, QuotaWindowView};
 
+use super::load_polled;
 use crate::api;
 
 const REFRESH_EVERY: Duration = Duration::from_secs(5);
@@ -33,20 +33,8 @@ fn percent(window: &QuotaWindowView) -> f64 {
 /// The Quota page.
 #[component]
 pub(crate) fn QuotaPage() -> impl IntoView {
-    let providers = RwSignal::new(None::<Vec<ProviderView>>);
-    let problem = RwSignal::new(None::<String>);
-    let reload = move || {
-        spawn_local(async move {
-            match api::list_providers().await {
-                Ok(fresh) => providers.set(Some(fresh)),
-                Err(error) => problem.set(Some(error.message)),
-            }
-        });
-    };
-    reload();
-    if let Ok(handle) = set_interval_with_handle(reload, REFRESH_EVERY) {
-        on_cleanup(move || handle.clear());
-    }
+    let (loaded, _) = load_polled(api::list_providers, Some(REFRESH_EVERY));
+    let (providers, problem) = (loaded.data, loaded.problem);
     view! {
         <header class="page-header"><h1>"Quota"</h1></header>
         {move || problem.get().map(|message| view! { <div class="banner error" role="alert">{message}</div> })}
