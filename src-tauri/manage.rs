@@ -3,9 +3,9 @@
 //! The Tauri commands in `commands.rs` are thin wrappers around these.
 
 use switchyard_api_types::{
-    AccountStatus, AccountView, AliasView, ApiKeyView, AttemptView, ComboTargetView, ComboView,
-    CommandError, CreatedApiKey, NewProviderInput, PriceView, ProviderView, QuotaWindowView,
-    RequestView, SettingView, UsageQueryInput, UsageRowView,
+    AccountStatus, AccountView, AliasView, ApiKeyView, ComboTargetView, ComboView, CommandError,
+    CreatedApiKey, NewProviderInput, PriceView, ProviderView, QuotaWindowView, RequestView,
+    SettingView, UsageQueryInput, UsageRowView,
 };
 use switchyard_gateway::pricing::built_in_prices;
 use switchyard_gateway::quota::{WindowStanding, window_start};
@@ -460,19 +460,7 @@ pub fn recent_requests(store: &Store, limit: u32) -> ManageResult<Vec<RequestVie
             prompt_tokens: record.prompt_tokens,
             completion_tokens: record.completion_tokens,
             cost_usd: record.cost_usd,
-            attempts: record
-                .attempts
-                .into_iter()
-                .map(|a| AttemptView {
-                    target: a.target,
-                    provider: a.provider,
-                    account: a.account,
-                    status: a.status,
-                    latency_ms: a.latency_ms,
-                    error: a.error,
-                    skipped: a.skipped,
-                })
-                .collect(),
+            attempts: record.attempts,
         })
         .collect())
 }

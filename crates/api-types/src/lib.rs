@@ -292,22 +292,26 @@ pub struct UsageRowView {
     pub cost_usd: f64,
 }
 
-/// One attempt of a logged request.
+/// One try of a request on one target and account, as stored in the request
+/// log (the store uses this type itself) and shown by the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptView {
-    /// `prefix/model`.
+    /// The `prefix/model` target tried.
     pub target: String,
-    /// Provider name.
+    /// Provider name, when the target named one.
     pub provider: Option<String>,
-    /// Account label.
+    /// Account label, when an account was tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
-    /// Status.
+    /// Status of the attempt (502 for a connection error, 504 for a timeout).
     pub status: u16,
-    /// Milliseconds.
+    /// Time the attempt took, milliseconds.
     pub latency_ms: u64,
-    /// Why it failed or was skipped.
+    /// Why it failed or was skipped, in a few words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Left out without a request.
+    /// Left out without a request (cooling down, over quota, breaker open).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skipped: bool,
 }
 

@@ -7,27 +7,9 @@ use switchyard_api_types::UsageTotals;
 
 use crate::{ReportedQuota, Store, StoreError, StoreResult};
 
-/// One try of a request on one target and account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attempt {
-    /// The `prefix/model` target tried.
-    pub target: String,
-    /// Provider name, when the target named one.
-    pub provider: Option<String>,
-    /// Account label, when an account was tried.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    /// Status of the attempt (502 for a connection error, 504 for a timeout).
-    pub status: u16,
-    /// Time the attempt took, milliseconds.
-    pub latency_ms: u64,
-    /// Why it failed or was skipped, in a few words.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Left out without a request (cooling down, over quota, breaker open).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub skipped: bool,
-}
+/// One try of a request on one target and account: the shared view type, so
+/// the log's JSON, the CLI and the dashboard read the same shape.
+pub type Attempt = switchyard_api_types::AttemptView;
 
 /// Full request and response bodies of a request, secrets redacted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
