@@ -31,4 +31,8 @@ pub(crate) const COMMANDS: &[&str] = &[
     "usage_report",
     "recent_requests",
     "start_connect",
+    "copy_api_key",
+    "update_status",
+    "check_for_updates",
+    "install_update",
 ];

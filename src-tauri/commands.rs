@@ -4,12 +4,14 @@
 
 use switchyard_api_types::{
     AliasView, ApiKeyView, ComboView, CommandError, ConnectStart, CreatedApiKey, NewProviderInput,
-    Overview, PriceView, ProviderView, RequestView, SettingView, UsageQueryInput, UsageRowView,
+    Overview, PriceView, ProviderView, RequestView, SettingView, UpdateStatusView, UsageQueryInput,
+    UsageRowView,
 };
 use tauri::{AppHandle, Runtime, State};
 
 use crate::manage::{self, ManageResult};
 use crate::state::DesktopState;
+use crate::updates::Updates;
 
 /// Everything the Overview page shows.
 #[tauri::command]
@@ -223,4 +225,46 @@ pub(crate) async fn start_connect<R: Runtime>(
     service: String,
 ) -> Result<ConnectStart, CommandError> {
     crate::connect::start(app, &service).await
+}
+
+/// Puts an API key on the clipboard: key `id`, or the newest copyable one
+/// (creating one if there is none). The key never goes to the webview.
+#[tauri::command]
+pub(crate) fn copy_api_key<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, DesktopState>,
+    id: Option<i64>,
+) -> ManageResult<()> {
+    use tauri_plugin_clipboard_manager::ClipboardExt;
+    let key = state.with_store(|store| manage::copyable_api_key(store, id))?;
+    app.clipboard()
+        .write_text(key)
+        .map_err(|error| CommandError {
+            kind: "clipboard".into(),
+            message: format!("cannot use the clipboard: {error}"),
+        })
+}
+
+/// Where the self-update stands.
+#[tauri::command]
+pub(crate) fn update_status(updates: State<'_, Updates>) -> UpdateStatusView {
+    updates.status()
+}
+
+/// Asks the release feed for an update now.
+#[tauri::command]
+pub(crate) async fn check_for_updates<R: Runtime>(app: AppHandle<R>) -> UpdateStatusView {
+    crate::updates::check(&app).await
+}
+
+/// Downloads, verifies and installs the available update, then restarts;
+/// progress arrives as `update-status` events.
+#[tauri::command]
+pub(crate) async fn install_update<R: Runtime>(app: AppHandle<R>) -> Result<(), CommandError> {
+    crate::updates::install(&app)
+        .await
+        .map_err(|message| CommandError {
+            kind: "update".into(),
+            message,
+        })
 }

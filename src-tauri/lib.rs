@@ -1,7 +1,8 @@
 //! The Switchyard desktop app: a Tauri shell that runs the gateway as a tokio
 //! task in-process, shows the Leptos dashboard in a window, and lives in the
-//! system tray. Closing the window hides it; Quit in the tray drains open
-//! requests and leaves. One instance only: a second launch focuses the first
+//! system tray. Closing the window hides it (dropping the webview unless
+//! `keep_window_loaded` is set); Quit in the tray drains open requests and
+//! leaves; updates are signed and installed on the user's word. One instance only: a second launch focuses the first
 //! and hands it its `switchyard://` links.
 
 #[cfg(test)]
@@ -14,6 +15,7 @@ mod notices;
 mod state;
 mod tray;
 pub mod tray_model;
+mod updates;
 
 use serde_json::json;
 use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime, WindowEvent};
@@ -54,6 +56,7 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .invoke_handler(tauri::generate_handler![
             commands::get_overview,
             commands::list_providers,
@@ -83,19 +86,28 @@ pub fn run() {
             commands::usage_report,
             commands::recent_requests,
             commands::start_connect,
+            commands::copy_api_key,
+            commands::update_status,
+            commands::check_for_updates,
+            commands::install_update,
         ])
         .setup(|app| {
             app.manage(DesktopState::from_environment());
             if std::env::args().any(|arg| arg == START_HIDDEN)
                 && let Some(window) = app.get_webview_window("main")
             {
-                let _ = window.hide();
+                if app.state::<DesktopState>().keep_window_loaded() {
+                    let _ = window.hide();
+                } else {
+                    let _ = window.destroy();
+                }
             }
             // Without a StatusNotifier host (plain X sessions, CI) there is no
             // tray: the app still works through its window.
             if let Err(error) = tray::create(app.handle()) {
                 tracing::warn!(%error, "no tray icon");
             }
+            updates::watch(app.handle());
             tray::watch(app.handle());
             let handle = app.handle().clone();
             app.deep_link().on_open_url(move |event| {
@@ -111,11 +123,17 @@ pub fn run() {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 handle.state::<DesktopState>().start_gateway().await;
+                forward_recorded(&handle).await;
             });
             Ok(())
         })
         .on_window_event(|window, event| {
-            if let WindowEvent::CloseRequested { api, .. } = event {
+            // Closing hides to the tray. Unless the user keeps it loaded,
+            // the webview is dropped to save memory; the tray, a second
+            // launch or a link opens it again.
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && window.state::<DesktopState>().keep_window_loaded()
+            {
                 api.prevent_close();
                 let _ = window.hide();
             }
@@ -139,6 +157,21 @@ pub fn run() {
         }
         _ => {}
     });
+}
+
+/// Emits `requests-recorded` (the running count) each time the gateway
+/// stores finished requests, so the dashboard's log is live; follows the
+/// gateway through pauses and restarts.
+async fn forward_recorded<R: Runtime>(app: &AppHandle<R>) {
+    loop {
+        if let Some(mut recorded) = app.state::<DesktopState>().recorded() {
+            while recorded.changed().await.is_ok() {
+                let count = *recorded.borrow_and_update();
+                let _ = app.emit("requests-recorded", count);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// Validates a `switchyard://` link and hands it to the dashboard, or

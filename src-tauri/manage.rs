@@ -239,23 +239,49 @@ pub fn list_api_keys(store: &Store) -> ManageResult<Vec<ApiKeyView>> {
             hint: key.hint,
             created_at: key.created_at,
             revoked: key.revoked_at.is_some(),
+            copyable: key.copyable,
         })
         .collect())
 }
 
-/// Creates a key; the answer is the only time it is shown.
+/// Creates a key, keeping a sealed copy so the tray and the dashboard can
+/// copy it again (keys made with the CLI are hash-only).
 pub fn create_api_key(store: &Store, name: &str) -> ManageResult<CreatedApiKey> {
     let name = if name.trim().is_empty() {
         "default"
     } else {
         name.trim()
     };
-    let created = store.create_api_key(name).map_err(store_error)?;
+    let created = store.create_copyable_api_key(name).map_err(store_error)?;
     Ok(CreatedApiKey {
         id: created.info.id,
         name: created.info.name.clone(),
         key: created.key.clone(),
     })
+}
+
+/// The key to put on the clipboard: the one with id `id` (which must have
+/// a copy kept), or else the newest copyable key, or else a new copyable
+/// key named `desktop` (so Copy API key always gives a working key).
+pub fn copyable_api_key(store: &Store, id: Option<i64>) -> ManageResult<String> {
+    if let Some(id) = id {
+        return store
+            .api_key_secret(id)
+            .map_err(store_error)?
+            .ok_or_else(|| {
+                invalid(format!(
+                    "API key {id} cannot be copied: it was revoked, or created with the CLI, \
+                     which shows a key only once"
+                ))
+            });
+    }
+    if let Some((_, key)) = store.newest_copyable_api_key().map_err(store_error)? {
+        return Ok(key);
+    }
+    Ok(store
+        .create_copyable_api_key("desktop")
+        .map_err(store_error)?
+        .key)
 }
 
 /// Revokes a key.

@@ -19,6 +19,8 @@ pub(crate) enum Notice {
     Quota,
     /// A `switchyard://` link was refused.
     RefusedLink,
+    /// An update is available.
+    Update,
 }
 
 impl Notice {
@@ -29,6 +31,7 @@ impl Notice {
             Self::Relogin => "notify_relogin",
             Self::Quota => "notify_quota",
             Self::RefusedLink => "notify_refused_link",
+            Self::Update => "notify_update",
         }
     }
 }

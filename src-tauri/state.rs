@@ -131,6 +131,12 @@ impl DesktopState {
         }
     }
 
+    /// Requests recorded by the running gateway (a counter that changes as
+    /// they are stored), or `None` while it is not running.
+    pub(crate) fn recorded(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        lock(&self.running).as_ref().map(RunningGateway::recorded)
+    }
+
     /// Stops the gateway, letting open requests (streams included) finish
     /// for up to ten seconds, and writes usage.
     pub(crate) async fn stop_gateway(&self) {
@@ -178,6 +184,29 @@ impl DesktopState {
         !matches!(stored.as_deref(), Some("false"))
     }
 
+    /// Whether the periodic update check is on (the default).
+    pub(crate) fn update_checks_enabled(&self) -> bool {
+        self.flag_setting("check_updates", true)
+    }
+
+    /// Whether the dashboard stays loaded while its window is closed
+    /// (off by default: the webview is dropped to save memory).
+    pub(crate) fn keep_window_loaded(&self) -> bool {
+        self.flag_setting("keep_window_loaded", false)
+    }
+
+    fn flag_setting(&self, name: &str, default: bool) -> bool {
+        let guard = lock(&self.store);
+        let stored = guard
+            .as_ref()
+            .and_then(|store| store.setting(name).ok().flatten());
+        match stored.as_deref() {
+            Some("true") => true,
+            Some("false") => false,
+            _ => default,
+        }
+    }
+
     /// What the tray shows now.
     pub(crate) fn tray_snapshot(&self, launch_at_login: Option<bool>) -> TraySnapshot {
         let mut snapshot = TraySnapshot {
@@ -188,6 +217,8 @@ impl DesktopState {
             accounts: Vec::new(),
             combos: Vec::new(),
             launch_at_login,
+            update_available: None,
+            update_note: None,
         };
         let guard = lock(&self.store);
         let Some(store) = guard.as_ref() else {

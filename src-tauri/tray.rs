@@ -5,6 +5,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use switchyard_api_types::UpdateState;
+use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
@@ -13,27 +15,58 @@ use tauri_plugin_clipboard_manager::ClipboardExt;
 
 use crate::notices;
 use crate::state::DesktopState;
-use crate::tray_model::{TrayAction, TrayEntry, TraySnapshot, tooltip, tray_entries};
+use crate::tray_model::{
+    TrayAction, TrayEntry, TrayLook, TraySnapshot, tooltip, tray_entries, tray_look, with_badge,
+};
+use crate::updates::{self, Updates};
 
 /// How often the tray compares its model with the app's state.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
-/// The tray icon and the entries it currently shows.
+/// The tray icon and the entries and look it currently shows.
 pub(crate) struct TrayState<R: Runtime> {
     icon: TrayIcon<R>,
-    shown: Mutex<Vec<TrayEntry>>,
+    shown: Mutex<(Vec<TrayEntry>, TrayLook)>,
 }
 
 /// The tray snapshot of the app right now.
 pub(crate) fn snapshot<R: Runtime>(app: &AppHandle<R>) -> TraySnapshot {
     let launch_at_login = app.autolaunch().is_enabled().ok();
-    app.state::<DesktopState>().tray_snapshot(launch_at_login)
+    let mut snapshot = app.state::<DesktopState>().tray_snapshot(launch_at_login);
+    if let Some(updates) = app.try_state::<Updates>() {
+        match updates.status().state {
+            UpdateState::Available { version, .. } => snapshot.update_available = Some(version),
+            UpdateState::Checking => snapshot.update_note = Some("Checking for updates…".into()),
+            UpdateState::Downloading { version, percent } => {
+                snapshot.update_note = Some(match percent {
+                    Some(percent) => format!("Downloading update {version}: {percent}%"),
+                    None => format!("Downloading update {version}…"),
+                });
+            }
+            UpdateState::Installed { version } => {
+                snapshot.update_note = Some(format!("Restarting into {version}…"));
+            }
+            UpdateState::Idle | UpdateState::UpToDate | UpdateState::Failed { .. } => {}
+        }
+    }
+    snapshot
+}
+
+/// The app icon as the tray shows it in this `look`.
+fn icon_for<R: Runtime>(app: &AppHandle<R>, look: TrayLook) -> Option<Image<'static>> {
+    let base = app.default_window_icon()?;
+    let rgba = match look.badge() {
+        Some(color) => with_badge(base.rgba(), base.width(), color),
+        None => base.rgba().to_vec(),
+    };
+    Some(Image::new_owned(rgba, base.width(), base.height()))
 }
 
 /// Creates the tray icon (kept up to date by [`watch`]).
 pub(crate) fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let current = snapshot(app);
     let entries = tray_entries(&current);
+    let look = tray_look(&current);
     let menu = build_menu(app, &entries)?;
     let mut builder = TrayIconBuilder::with_id("main")
         .tooltip(tooltip(&current))
@@ -43,13 +76,13 @@ pub(crate) fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
                 perform(app, action);
             }
         });
-    if let Some(icon) = app.default_window_icon() {
-        builder = builder.icon(icon.clone());
+    if let Some(icon) = icon_for(app, look) {
+        builder = builder.icon(icon);
     }
     let icon = builder.build(app)?;
     app.manage(TrayState {
         icon,
-        shown: Mutex::new(entries),
+        shown: Mutex::new((entries, look)),
     });
     Ok(())
 }
@@ -89,15 +122,20 @@ pub(crate) fn refresh<R: Runtime>(app: &AppHandle<R>) {
         return;
     };
     let entries = tray_entries(&current);
+    let look = tray_look(&current);
     let mut shown = lock(&tray.shown);
-    if *shown == entries {
+    if shown.1 != look {
+        let _ = tray.icon.set_icon(icon_for(app, look));
+        shown.1 = look;
+    }
+    if shown.0 == entries {
         return;
     }
     match build_menu(app, &entries) {
         Ok(menu) => {
             let _ = tray.icon.set_menu(Some(menu));
             let _ = tray.icon.set_tooltip(Some(tooltip(&current)));
-            *shown = entries;
+            shown.0 = entries;
         }
         Err(error) => tracing::warn!(%error, "cannot rebuild the tray menu"),
     }
@@ -165,6 +203,31 @@ pub(crate) fn perform<R: Runtime>(app: &AppHandle<R>, action: TrayAction) {
                 tracing::warn!(%error, "cannot copy the endpoint URL");
             }
         }
+        TrayAction::CopyApiKey => {
+            let copied = state
+                .with_store(|store| crate::manage::copyable_api_key(store, None))
+                .map_err(|error| error.message)
+                .and_then(|key| {
+                    app.clipboard()
+                        .write_text(key)
+                        .map_err(|error| error.to_string())
+                });
+            if let Err(error) = copied {
+                tracing::warn!(%error, "cannot copy an API key");
+            }
+        }
+        TrayAction::CheckForUpdates => {
+            let handle = app.clone();
+            tauri::async_runtime::spawn(async move {
+                updates::check(&handle).await;
+            });
+        }
+        TrayAction::InstallUpdate => {
+            let handle = app.clone();
+            tauri::async_runtime::spawn(async move {
+                let _ = updates::install(&handle).await;
+            });
+        }
         TrayAction::ToggleAccount(id) => {
             if let Err(error) = state.toggle_account(id) {
                 tracing::warn!(%error, "cannot switch the account");
@@ -194,13 +257,27 @@ pub(crate) fn perform<R: Runtime>(app: &AppHandle<R>, action: TrayAction) {
     }
 }
 
-/// Shows, un-minimises and focuses the dashboard window.
+/// Shows, un-minimises and focuses the dashboard window, creating it again
+/// (from `tauri.conf.json`) if it was dropped when hidden.
 pub(crate) fn show_dashboard<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(window) = app.get_webview_window("main") {
-        let _ = window.show();
-        let _ = window.unminimize();
-        let _ = window.set_focus();
-    }
+    let window = match app.get_webview_window("main") {
+        Some(window) => window,
+        None => {
+            let Some(config) = app.config().app.windows.first() else {
+                return;
+            };
+            match tauri::WebviewWindowBuilder::from_config(app, config).and_then(|b| b.build()) {
+                Ok(window) => window,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot open the dashboard window");
+                    return;
+                }
+            }
+        }
+    };
+    let _ = window.show();
+    let _ = window.unminimize();
+    let _ = window.set_focus();
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

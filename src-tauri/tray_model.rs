@@ -21,6 +21,71 @@ pub struct TraySnapshot {
     pub combos: Vec<String>,
     /// Whether the app starts at login; `None` when it cannot be told.
     pub launch_at_login: Option<bool>,
+    /// The version of an update waiting for the user's consent.
+    pub update_available: Option<String>,
+    /// A line on an update under way, such as `Downloading update 0.2.0: 42%`.
+    pub update_note: Option<String>,
+}
+
+/// The look of the tray icon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrayLook {
+    /// The gateway serves requests: the plain icon.
+    Running,
+    /// Paused or starting: a grey badge.
+    Paused,
+    /// Stopped on an error, or an account needs a new login: a red badge.
+    Error,
+}
+
+impl TrayLook {
+    /// The badge colour drawn on the icon (RGBA), if any.
+    pub fn badge(self) -> Option<[u8; 4]> {
+        match self {
+            Self::Running => None,
+            Self::Paused => Some([0x8a, 0x8f, 0x98, 0xff]),
+            Self::Error => Some([0xd9, 0x34, 0x2b, 0xff]),
+        }
+    }
+}
+
+/// How the icon looks for `snapshot`.
+pub fn tray_look(snapshot: &TraySnapshot) -> TrayLook {
+    match snapshot.gateway {
+        GatewayState::Failed { .. } => TrayLook::Error,
+        GatewayState::Starting | GatewayState::Stopped => TrayLook::Paused,
+        GatewayState::Running
+            if snapshot
+                .accounts
+                .iter()
+                .any(|a| a.enabled && a.status.starts_with("needs re-login")) =>
+        {
+            TrayLook::Error
+        }
+        GatewayState::Running => TrayLook::Running,
+    }
+}
+
+/// `rgba` (a `width`-pixel-wide icon) with a round badge of `color` in its
+/// lower-right corner, ringed in white so it reads on dark and light bars.
+pub fn with_badge(rgba: &[u8], width: u32, color: [u8; 4]) -> Vec<u8> {
+    let mut out = rgba.to_vec();
+    let size = width as f32;
+    let height = (rgba.len() / 4) as u32 / width.max(1);
+    let radius = size * 0.22;
+    let (cx, cy) = (size - radius - 0.5, height as f32 - radius - 0.5);
+    for y in 0..height {
+        for x in 0..width {
+            let distance = ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt();
+            let pixel = ((y * width + x) * 4) as usize;
+            if distance <= radius * 0.72 {
+                out[pixel..pixel + 4].copy_from_slice(&color);
+            } else if distance <= radius {
+                out[pixel..pixel + 4].copy_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+            }
+        }
+    }
+    out
 }
 
 /// One account in the tray.
@@ -47,6 +112,12 @@ pub enum TrayAction {
     OpenDashboard,
     /// Put the `/v1` endpoint URL on the clipboard.
     CopyEndpointUrl,
+    /// Put an API key on the clipboard.
+    CopyApiKey,
+    /// Ask the release feed for an update now.
+    CheckForUpdates,
+    /// Download, verify and install the available update, then restart.
+    InstallUpdate,
     /// Stop or restart the gateway.
     PauseResume,
     /// Enable or disable an account.
@@ -63,6 +134,9 @@ impl TrayAction {
         match self {
             Self::OpenDashboard => "open-dashboard".into(),
             Self::CopyEndpointUrl => "copy-endpoint-url".into(),
+            Self::CopyApiKey => "copy-api-key".into(),
+            Self::CheckForUpdates => "check-for-updates".into(),
+            Self::InstallUpdate => "install-update".into(),
             Self::PauseResume => "pause-resume".into(),
             Self::ToggleAccount(id) => format!("account:{id}"),
             Self::ToggleLaunchAtLogin => "launch-at-login".into(),
@@ -78,6 +152,9 @@ impl TrayAction {
         [
             Self::OpenDashboard,
             Self::CopyEndpointUrl,
+            Self::CopyApiKey,
+            Self::CheckForUpdates,
+            Self::InstallUpdate,
             Self::PauseResume,
             Self::ToggleLaunchAtLogin,
             Self::Quit,
@@ -187,6 +264,10 @@ pub fn tray_entries(snapshot: &TraySnapshot) -> Vec<TrayEntry> {
         label: "Copy endpoint URL".into(),
     });
     entries.push(TrayEntry::Item {
+        action: TrayAction::CopyApiKey,
+        label: "Copy API key".into(),
+    });
+    entries.push(TrayEntry::Item {
         action: TrayAction::OpenDashboard,
         label: "Open dashboard".into(),
     });
@@ -206,6 +287,19 @@ pub fn tray_entries(snapshot: &TraySnapshot) -> Vec<TrayEntry> {
             action: TrayAction::ToggleLaunchAtLogin,
             label: "Launch at login".into(),
             checked,
+        });
+    }
+    if let Some(note) = &snapshot.update_note {
+        entries.push(TrayEntry::Label(note.clone()));
+    } else if let Some(version) = &snapshot.update_available {
+        entries.push(TrayEntry::Item {
+            action: TrayAction::InstallUpdate,
+            label: format!("Install update {version} and restart"),
+        });
+    } else {
+        entries.push(TrayEntry::Item {
+            action: TrayAction::CheckForUpdates,
+            label: "Check for updates".into(),
         });
     }
     entries.push(TrayEntry::Separator);
@@ -257,6 +351,8 @@ mod tests {
             ],
             combos: vec!["coding".into()],
             launch_at_login: Some(true),
+            update_available: None,
+            update_note: None,
         }
     }
 
@@ -320,10 +416,81 @@ mod tests {
     }
 
     #[test]
+    fn copy_key_and_updates_are_in_the_menu() {
+        let entries = tray_entries(&snapshot());
+        for (action, label) in [
+            (TrayAction::CopyEndpointUrl, "Copy endpoint URL"),
+            (TrayAction::CopyApiKey, "Copy API key"),
+            (TrayAction::CheckForUpdates, "Check for updates"),
+        ] {
+            assert!(entries.contains(&TrayEntry::Item {
+                action,
+                label: label.into()
+            }));
+        }
+        let mut ready = snapshot();
+        ready.update_available = Some("0.2.0".into());
+        let entries = tray_entries(&ready);
+        assert!(entries.contains(&TrayEntry::Item {
+            action: TrayAction::InstallUpdate,
+            label: "Install update 0.2.0 and restart".into()
+        }));
+        assert!(!entries.iter().any(|e| matches!(
+            e,
+            TrayEntry::Item {
+                action: TrayAction::CheckForUpdates,
+                ..
+            }
+        )));
+        ready.update_note = Some("Downloading update 0.2.0: 42%".into());
+        let entries = tray_entries(&ready);
+        assert!(entries.contains(&TrayEntry::Label("Downloading update 0.2.0: 42%".into())));
+        assert!(!entries.iter().any(|e| matches!(
+            e,
+            TrayEntry::Item {
+                action: TrayAction::InstallUpdate,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn the_icon_shows_the_gateway_state() {
+        let mut current = snapshot();
+        assert_eq!(tray_look(&current), TrayLook::Running);
+        current.accounts[0].status = "needs re-login".into();
+        assert_eq!(tray_look(&current), TrayLook::Error);
+        current.accounts[0].enabled = false;
+        assert_eq!(tray_look(&current), TrayLook::Running);
+        current.gateway = GatewayState::Stopped;
+        assert_eq!(tray_look(&current), TrayLook::Paused);
+        current.gateway = GatewayState::Failed {
+            message: "port in use".into(),
+        };
+        assert_eq!(tray_look(&current), TrayLook::Error);
+        assert_eq!(TrayLook::Running.badge(), None);
+    }
+
+    #[test]
+    fn a_badge_marks_the_lower_right_corner_only() {
+        let blank = vec![0u8; 32 * 32 * 4];
+        let red = TrayLook::Error.badge().unwrap();
+        let badged = with_badge(&blank, 32, red);
+        let pixel = |x: usize, y: usize| &badged[(y * 32 + x) * 4..(y * 32 + x) * 4 + 4];
+        assert_eq!(pixel(0, 0), [0, 0, 0, 0]);
+        assert_eq!(pixel(31, 0), [0, 0, 0, 0]);
+        assert_eq!(pixel(25, 25), red);
+        assert_eq!(badged.len(), blank.len());
+    }
+
+    #[test]
     fn ids_map_back_to_actions() {
         for action in [
             TrayAction::OpenDashboard,
             TrayAction::CopyEndpointUrl,
+            TrayAction::CopyApiKey,
+            TrayAction::CheckForUpdates,
+            TrayAction::InstallUpdate,
             TrayAction::PauseResume,
             TrayAction::ToggleAccount(42),
             TrayAction::ToggleLaunchAtLogin,

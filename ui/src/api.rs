@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchyard_api_types::{
     ApiKeyView, ComboView, CommandError, CreatedApiKey, NewProviderInput, Overview, ProviderView,
-    RequestView, SettingView, UsageQueryInput, UsageRowView,
+    RequestView, SettingView, UpdateStatusView, UsageQueryInput, UsageRowView,
 };
 use wasm_bindgen::prelude::*;
 
@@ -14,6 +14,60 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "core"], js_name = invoke)]
     async fn tauri_invoke(command: &str, args: JsValue) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "event"], js_name = listen)]
+    async fn tauri_listen(event: &str, handler: &js_sys::Function) -> Result<JsValue, JsValue>;
+}
+
+/// A listener registered with the app, removed when its component goes.
+struct Listener {
+    handler: Option<Closure<dyn FnMut(JsValue)>>,
+    unlisten: Option<js_sys::Function>,
+    removed: bool,
+}
+
+/// Calls `handler` with the payload of every `event` the app emits while
+/// the calling component lives (payloads that do not decode are skipped).
+pub fn on_event<T: DeserializeOwned + 'static>(event: &'static str, handler: impl Fn(T) + 'static) {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let closure = Closure::<dyn FnMut(JsValue)>::new(move |message: JsValue| {
+        let payload =
+            js_sys::Reflect::get(&message, &JsValue::from_str("payload")).unwrap_or(JsValue::NULL);
+        if let Ok(value) = serde_wasm_bindgen::from_value(payload) {
+            handler(value);
+        }
+    });
+    let function: js_sys::Function = closure.as_ref().unchecked_ref::<js_sys::Function>().clone();
+    let listener = Rc::new(RefCell::new(Listener {
+        handler: Some(closure),
+        unlisten: None,
+        removed: false,
+    }));
+    let registering = listener.clone();
+    leptos::task::spawn_local(async move {
+        let Ok(unlisten) = tauri_listen(event, &function).await else {
+            return;
+        };
+        let unlisten: js_sys::Function = unlisten.unchecked_into();
+        let mut state = registering.borrow_mut();
+        if state.removed {
+            let _ = unlisten.call0(&JsValue::NULL);
+            state.handler = None;
+        } else {
+            state.unlisten = Some(unlisten);
+        }
+    });
+    let owned = send_wrapper::SendWrapper::new(listener);
+    leptos::prelude::on_cleanup(move || {
+        let mut state = owned.borrow_mut();
+        state.removed = true;
+        if let Some(unlisten) = state.unlisten.take() {
+            let _ = unlisten.call0(&JsValue::NULL);
+            state.handler = None;
+        }
+    });
 }
 
 /// Calls `command` with no arguments and decodes its answer.
@@ -137,4 +191,24 @@ pub async fn set_setting(name: String, value: Option<String>) -> Result<(), Comm
         &serde_json::json!({ "name": name, "value": value }),
     )
     .await
+}
+
+/// Puts API key `id` (or the newest copyable one) on the clipboard.
+pub async fn copy_api_key(id: Option<i64>) -> Result<(), CommandError> {
+    invoke_with("copy_api_key", &serde_json::json!({ "id": id })).await
+}
+
+/// Where the self-update stands.
+pub async fn update_status() -> Result<UpdateStatusView, CommandError> {
+    invoke("update_status").await
+}
+
+/// Asks the release feed for an update now.
+pub async fn check_for_updates() -> Result<UpdateStatusView, CommandError> {
+    invoke("check_for_updates").await
+}
+
+/// Installs the available update and restarts.
+pub async fn install_update() -> Result<(), CommandError> {
+    invoke("install_update").await
 }

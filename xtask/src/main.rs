@@ -318,9 +318,12 @@ fn desktop_e2e(root: &Path, tools: &setup::Tools) -> Result<()> {
     run_checked(&mut command)
 }
 
-/// actionlint (from PyPI) on the CI workflow.
+/// actionlint (from PyPI) on the CI and release workflows.
 fn workflow_lint(root: &Path, tools: &setup::Tools) -> Result<()> {
+    let workflows = root.join(".github").join("workflows");
     run_checked(
-        Command::new(&tools.actionlint).arg(root.join(".github").join("workflows").join("ci.yml")),
+        Command::new(&tools.actionlint)
+            .arg(workflows.join("ci.yml"))
+            .arg(workflows.join("release.yml")),
     )
 }

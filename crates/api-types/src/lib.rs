@@ -182,6 +182,8 @@ pub struct ApiKeyView {
     pub created_at: i64,
     /// Whether it was revoked.
     pub revoked: bool,
+    /// Whether a sealed copy is kept, so it can be copied again.
+    pub copyable: bool,
 }
 
 /// A key just created: the only time the key itself is shown.
@@ -360,4 +362,261 @@ pub enum ConnectStart {
         /// Where to type it.
         verification_uri: String,
     },
+}
+
+/// Where the app's self-update stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum UpdateState {
+    /// No check yet.
+    Idle,
+    /// Asking the release feed.
+    Checking,
+    /// The feed has nothing newer.
+    UpToDate,
+    /// A signed update is available; installing waits for the user.
+    Available {
+        /// Its version.
+        version: String,
+        /// Release notes, if the feed has them.
+        notes: Option<String>,
+    },
+    /// Downloading (then verifying) the update.
+    Downloading {
+        /// Its version.
+        version: String,
+        /// Percent done, when the size is known.
+        percent: Option<u8>,
+    },
+    /// Installed; the app restarts into it.
+    Installed {
+        /// Its version.
+        version: String,
+    },
+    /// The check or the install failed (a refused signature included).
+    Failed {
+        /// What went wrong, in plain words.
+        message: String,
+    },
+}
+
+/// The self-update status shown in Settings and the tray.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateStatusView {
+    /// The running version.
+    pub current_version: String,
+    /// Where the update stands.
+    pub state: UpdateState,
+    /// When the feed was last asked, Unix ms.
+    pub checked_at: Option<i64>,
+}
+
+/// A coding tool that `switchyard setup` (and the dashboard) can point at the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ToolId {
+    /// Anthropic's Claude Code CLI.
+    ClaudeCode,
+    /// OpenAI's Codex CLI.
+    Codex,
+    /// Google's Gemini CLI.
+    GeminiCli,
+    /// OpenCode (sst/opencode).
+    Opencode,
+    /// The Continue extension for VS Code and JetBrains.
+    Continue,
+    /// The Cline VS Code extension.
+    Cline,
+    /// The Roo Code VS Code extension.
+    RooCode,
+    /// The Cursor editor.
+    Cursor,
+    /// OpenClaw.
+    Openclaw,
+    /// Factory's Droid CLI.
+    Droid,
+}
+
+impl ToolId {
+    /// Every tool, in the order they are listed.
+    pub const ALL: [Self; 10] = [
+        Self::ClaudeCode,
+        Self::Codex,
+        Self::GeminiCli,
+        Self::Opencode,
+        Self::Continue,
+        Self::Cline,
+        Self::RooCode,
+        Self::Cursor,
+        Self::Openclaw,
+        Self::Droid,
+    ];
+
+    /// The id as written on the command line and in JSON, such as `claude-code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClaudeCode => "claude-code",
+            Self::Codex => "codex",
+            Self::GeminiCli => "gemini-cli",
+            Self::Opencode => "opencode",
+            Self::Continue => "continue",
+            Self::Cline => "cline",
+            Self::RooCode => "roo-code",
+            Self::Cursor => "cursor",
+            Self::Openclaw => "openclaw",
+            Self::Droid => "droid",
+        }
+    }
+
+    /// Parses an id, accepting a few obvious aliases (`claude`, `gemini`, `roo`, `factory`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim().to_ascii_lowercase();
+        let id = match text.as_str() {
+            "claude" | "claude-code" => Self::ClaudeCode,
+            "codex" | "codex-cli" => Self::Codex,
+            "gemini" | "gemini-cli" => Self::GeminiCli,
+            "opencode" => Self::Opencode,
+            "continue" => Self::Continue,
+            "cline" => Self::Cline,
+            "roo" | "roo-code" | "roocode" => Self::RooCode,
+            "cursor" => Self::Cursor,
+            "openclaw" => Self::Openclaw,
+            "droid" | "factory" => Self::Droid,
+            _ => return None,
+        };
+        Some(id)
+    }
+}
+
+/// How Switchyard sets a tool up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolSetupKind {
+    /// Switchyard edits the tool's own configuration file.
+    File,
+    /// The tool keeps its settings where Switchyard cannot write them (an
+    /// editor's internal state); Switchyard shows the values to paste.
+    Manual,
+}
+
+/// A tool Switchyard knows how to set up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    /// Stable id.
+    pub id: ToolId,
+    /// Display name.
+    pub name: String,
+    /// Whether Switchyard writes the configuration or shows values to paste.
+    pub setup: ToolSetupKind,
+    /// The files Switchyard edits, written with `~` for the home directory.
+    pub config_files: Vec<String>,
+    /// The API dialect the tool speaks to the gateway.
+    pub speaks: String,
+    /// Whether a model (or combo) name must be chosen to set the tool up.
+    pub model_required: bool,
+}
+
+/// What Switchyard should point a tool at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolSetupOptions {
+    /// The gateway's root URL, such as `http://127.0.0.1:20128` (a trailing
+    /// `/v1` is accepted and ignored; each tool gets the form it needs).
+    pub base_url: String,
+    /// A Switchyard API key for the tool to send; `None` keeps the key the
+    /// tool's Switchyard entry already has, if any.
+    pub api_key: Option<String>,
+    /// A model, combo or alias name; `None` keeps the tool's current one.
+    pub model: Option<String>,
+}
+
+/// One value to paste into a tool that Switchyard cannot configure itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualValue {
+    /// The field's name as the tool labels it.
+    pub label: String,
+    /// What to paste.
+    pub value: String,
+    /// Whether the value is an API key (shown once, never logged).
+    pub secret: bool,
+}
+
+/// Exact steps and values for setting a tool up by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualSetup {
+    /// Where to go in the tool, in order.
+    pub steps: Vec<String>,
+    /// The values to paste.
+    pub values: Vec<ManualValue>,
+    /// A known limitation, in plain words.
+    pub caveat: Option<String>,
+}
+
+/// A tool's state on this machine: installed, and pointed at Switchyard or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolStatus {
+    /// Which tool.
+    pub tool: ToolId,
+    /// Display name.
+    pub name: String,
+    /// Whether Switchyard writes the configuration or shows values to paste.
+    pub setup: ToolSetupKind,
+    /// Whether the tool looks installed (its config folder or its program was found).
+    pub installed: bool,
+    /// What was found, such as `~/.codex` or `codex on PATH`.
+    pub detected: Vec<String>,
+    /// The configuration file Switchyard reads and writes (for manual tools,
+    /// the extension or app folder found).
+    pub config_path: Option<String>,
+    /// Whether that file exists.
+    pub config_exists: bool,
+    /// Whether the tool's active setting points at this gateway; `None` for
+    /// manual tools, whose settings Switchyard cannot read.
+    pub configured_for_switchyard: Option<bool>,
+    /// The base URL the tool's active setting uses.
+    pub current_base_url: Option<String>,
+    /// The model the tool's active setting uses.
+    pub current_model: Option<String>,
+    /// Whether an API key is set in the active setting (the key itself is never shown).
+    pub has_api_key: bool,
+    /// Whether Switchyard holds a backup of the file as it was before its first change.
+    pub has_backup: bool,
+    /// Where that backup is.
+    pub backup_path: Option<String>,
+    /// Why the file could not be read (malformed, unreadable), in plain words.
+    pub problem: Option<String>,
+    /// For manual tools: what to paste, for the gateway this status was asked for.
+    pub manual: Option<ManualSetup>,
+}
+
+/// What setting a tool up did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolApplied {
+    /// Which tool.
+    pub tool: ToolId,
+    /// True when nothing was written and `manual` says what to paste.
+    pub is_manual: bool,
+    /// Files written.
+    pub files_written: Vec<String>,
+    /// Whether this change made the backup (false when one already existed).
+    pub backup_created: bool,
+    /// Where the backup of the original files is.
+    pub backup_path: Option<String>,
+    /// For manual tools: the steps and values.
+    pub manual: Option<ManualSetup>,
+    /// Things the user should know, such as an environment variable to export.
+    pub notes: Vec<String>,
+}
+
+/// What restoring a tool's original configuration did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolRestored {
+    /// Which tool.
+    pub tool: ToolId,
+    /// Files put back as they were before Switchyard's first change.
+    pub restored: Vec<String>,
+    /// Files removed because they did not exist before Switchyard created them.
+    pub removed: Vec<String>,
+    /// Copies of files that had changed since Switchyard wrote them, saved
+    /// before restoring so those changes are not lost.
+    pub saved_copies: Vec<String>,
 }

@@ -404,6 +404,11 @@ impl RunningGateway {
         let _ = tokio::task::spawn_blocking(move || usage.flush()).await;
     }
 
+    /// Requests recorded since start; changes each time a batch is stored.
+    pub fn recorded(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.usage.written()
+    }
+
     /// Waits until every usage record queued so far is written.
     pub async fn flush_usage(&self) {
         let usage = self.usage.clone();

@@ -53,11 +53,18 @@ pub enum SettingKey {
     NotifyQuota,
     /// Desktop: notify when a `switchyard://` link is refused.
     NotifyRefusedLink,
+    /// Desktop: notify when an update is available.
+    NotifyUpdate,
+    /// Desktop: look for updates at start and every few hours.
+    CheckUpdates,
+    /// Desktop: keep the dashboard loaded while its window is closed
+    /// (opens faster, uses more memory); by default it is dropped.
+    KeepWindowLoaded,
 }
 
 impl SettingKey {
     /// Every known setting.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 19] = [
         Self::Host,
         Self::Port,
         Self::AllowUnauthenticatedLoopback,
@@ -74,6 +81,9 @@ impl SettingKey {
         Self::NotifyRelogin,
         Self::NotifyQuota,
         Self::NotifyRefusedLink,
+        Self::NotifyUpdate,
+        Self::CheckUpdates,
+        Self::KeepWindowLoaded,
     ];
 
     /// The name used in the CLI and the database.
@@ -95,6 +105,9 @@ impl SettingKey {
             Self::NotifyRelogin => "notify_relogin",
             Self::NotifyQuota => "notify_quota",
             Self::NotifyRefusedLink => "notify_refused_link",
+            Self::NotifyUpdate => "notify_update",
+            Self::CheckUpdates => "check_updates",
+            Self::KeepWindowLoaded => "keep_window_loaded",
         }
     }
 
@@ -123,7 +136,10 @@ impl SettingKey {
             | Self::NotifyFallback
             | Self::NotifyRelogin
             | Self::NotifyQuota
-            | Self::NotifyRefusedLink => parse_bool(value).map(|flag| flag.to_string()),
+            | Self::NotifyRefusedLink
+            | Self::NotifyUpdate
+            | Self::CheckUpdates
+            | Self::KeepWindowLoaded => parse_bool(value).map(|flag| flag.to_string()),
             Self::AccountStrategy => {
                 AccountStrategy::parse(value).map(|strategy| strategy.as_str().to_owned())
             }
@@ -235,7 +251,10 @@ impl Settings {
                 SettingKey::NotifyFallback
                 | SettingKey::NotifyRelogin
                 | SettingKey::NotifyQuota
-                | SettingKey::NotifyRefusedLink => {}
+                | SettingKey::NotifyRefusedLink
+                | SettingKey::NotifyUpdate
+                | SettingKey::CheckUpdates
+                | SettingKey::KeepWindowLoaded => {}
             }
         }
         Ok(settings)

@@ -1,6 +1,8 @@
 //! Usage recording off the hot path: handlers queue a [`RequestRecord`] and a
 //! dedicated thread writes batches to SQLite, so a slow disk never delays a
-//! response. [`UsageRecorder::flush`] waits until everything queued is stored.
+//! response. [`UsageRecorder::flush`] waits until everything queued is stored;
+//! [`UsageRecorder::written`] tells watchers (the desktop's live log) each
+//! time a batch lands.
 
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::time::Duration;
@@ -23,6 +25,7 @@ enum UsageMessage {
 #[derive(Clone)]
 pub struct UsageRecorder {
     queue: Sender<UsageMessage>,
+    written: tokio::sync::watch::Receiver<u64>,
 }
 
 impl UsageRecorder {
@@ -30,10 +33,16 @@ impl UsageRecorder {
     /// ends once every clone of the recorder is dropped.
     pub fn start(store: Store) -> std::io::Result<Self> {
         let (queue, inbox) = mpsc::channel();
+        let (count, written) = tokio::sync::watch::channel(0);
         std::thread::Builder::new()
             .name("switchyard-usage".into())
-            .spawn(move || write_batches(store, inbox))?;
-        Ok(Self { queue })
+            .spawn(move || write_batches(store, inbox, count))?;
+        Ok(Self { queue, written })
+    }
+
+    /// The number of records written so far, changing after each batch.
+    pub fn written(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.written.clone()
     }
 
     /// Queues a record; never blocks.
@@ -50,7 +59,11 @@ impl UsageRecorder {
     }
 }
 
-fn write_batches(mut store: Store, inbox: Receiver<UsageMessage>) {
+fn write_batches(
+    mut store: Store,
+    inbox: Receiver<UsageMessage>,
+    written: tokio::sync::watch::Sender<u64>,
+) {
     let mut batch = Vec::new();
     let mut waiting = Vec::new();
     let mut open = true;
@@ -87,8 +100,11 @@ fn write_batches(mut store: Store, inbox: Receiver<UsageMessage>) {
             };
         }
         if !batch.is_empty() {
-            if let Err(error) = store.record_requests(&batch) {
-                tracing::error!(%error, records = batch.len(), "cannot record usage");
+            match store.record_requests(&batch) {
+                Ok(()) => written.send_modify(|count| *count += batch.len() as u64),
+                Err(error) => {
+                    tracing::error!(%error, records = batch.len(), "cannot record usage");
+                }
             }
             batch.clear();
         }

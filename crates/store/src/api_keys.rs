@@ -1,7 +1,9 @@
 //! Local API keys that clients present to the gateway's `/v1` endpoints.
 //!
-//! Only a SHA-256 hash of each key is stored: the key is shown once, at creation.
-//! Keys are 192 random bits, so an unsalted fast hash is enough.
+//! Gateways check keys against a SHA-256 hash. Keys are 192 random bits, so
+//! an unsalted fast hash is enough. A key created as *copyable* (by the
+//! desktop app) also keeps a sealed copy, so it can be copied again later;
+//! other keys are shown once, at creation.
 
 use rand::Rng;
 use rusqlite::{OptionalExtension, params};
@@ -26,6 +28,8 @@ pub struct ApiKeyInfo {
     pub created_at: i64,
     /// Revocation time, if revoked.
     pub revoked_at: Option<i64>,
+    /// Whether a sealed copy of the key is kept (it can be copied again).
+    pub copyable: bool,
 }
 
 /// A key just created: the only time its secret is available.
@@ -57,15 +61,28 @@ fn hash_key(key: &str) -> String {
 }
 
 impl Store {
-    /// Creates a key labelled `name` and returns it with its secret.
+    /// Creates a key labelled `name` and returns it with its secret, which
+    /// is not kept.
     pub fn create_api_key(&self, name: &str) -> StoreResult<NewApiKey> {
+        self.insert_api_key(name, false)
+    }
+
+    /// Creates a key labelled `name` and keeps a sealed copy of it, so
+    /// [`Store::api_key_secret`] can give it back later.
+    pub fn create_copyable_api_key(&self, name: &str) -> StoreResult<NewApiKey> {
+        self.insert_api_key(name, true)
+    }
+
+    fn insert_api_key(&self, name: &str, copyable: bool) -> StoreResult<NewApiKey> {
         let random: [u8; 24] = rand::rng().random();
         let key = format!("{KEY_PREFIX}{}", hex::encode(random));
         let hint = format!("{}…", &key[..KEY_PREFIX.len() + 6]);
         let created_at = now_millis();
+        let sealed = copyable.then(|| self.secrets.seal(&key));
         self.conn.execute(
-            "INSERT INTO api_keys (name, key_hash, key_hint, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![name, hash_key(&key), hint, created_at],
+            "INSERT INTO api_keys (name, key_hash, key_hint, created_at, sealed_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name, hash_key(&key), hint, created_at, sealed],
         )?;
         Ok(NewApiKey {
             info: ApiKeyInfo {
@@ -74,6 +91,7 @@ impl Store {
                 hint,
                 created_at,
                 revoked_at: None,
+                copyable,
             },
             key,
         })
@@ -82,7 +100,8 @@ impl Store {
     /// All keys, revoked ones included, oldest first.
     pub fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyInfo>> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT id, name, key_hint, created_at, revoked_at FROM api_keys ORDER BY id",
+            "SELECT id, name, key_hint, created_at, revoked_at, sealed_key IS NOT NULL
+             FROM api_keys ORDER BY id",
         )?;
         let rows = statement.query_map([], |row| {
             Ok(ApiKeyInfo {
@@ -91,9 +110,42 @@ impl Store {
                 hint: row.get(2)?,
                 created_at: row.get(3)?,
                 revoked_at: row.get(4)?,
+                copyable: row.get(5)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The key with this id, if it is active and a copy of it was kept.
+    pub fn api_key_secret(&self, id: i64) -> StoreResult<Option<String>> {
+        let sealed: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT sealed_key FROM api_keys WHERE id = ?1 AND revoked_at IS NULL",
+                [id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        sealed
+            .flatten()
+            .map(|sealed| self.secrets.open(&sealed))
+            .transpose()
+    }
+
+    /// The newest active key whose copy was kept, with its id.
+    pub fn newest_copyable_api_key(&self) -> StoreResult<Option<(i64, String)>> {
+        let row: Option<(i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT id, sealed_key FROM api_keys
+                 WHERE revoked_at IS NULL AND sealed_key IS NOT NULL
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(id, sealed)| Ok((id, self.secrets.open(&sealed)?)))
+            .transpose()
     }
 
     /// Revokes the key with this id; revoking twice keeps the first time.
@@ -165,5 +217,39 @@ mod tests {
         let needle = created.key.as_bytes();
         assert!(!bytes.windows(needle.len()).any(|window| window == needle));
         assert!(!format!("{created:?}").contains(&created.key));
+    }
+
+    #[test]
+    fn a_copyable_key_is_sealed_and_given_back_until_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in_dir(dir.path()).unwrap();
+        let plain = store.create_api_key("cli").unwrap();
+        assert_eq!(store.api_key_secret(plain.info.id).unwrap(), None);
+        assert_eq!(store.newest_copyable_api_key().unwrap(), None);
+        let kept = store.create_copyable_api_key("desktop").unwrap();
+        assert!(kept.info.copyable);
+        assert_eq!(
+            store.api_key_secret(kept.info.id).unwrap().as_deref(),
+            Some(kept.key.as_str())
+        );
+        assert_eq!(
+            store.newest_copyable_api_key().unwrap(),
+            Some((kept.info.id, kept.key.clone()))
+        );
+        let listed = store.list_api_keys().unwrap();
+        assert_eq!(
+            listed.iter().map(|k| k.copyable).collect::<Vec<_>>(),
+            [false, true]
+        );
+        drop(store);
+        // Sealed: the key itself is nowhere in the file.
+        let bytes = std::fs::read(dir.path().join(crate::DATABASE_FILE)).unwrap();
+        let needle = kept.key.as_bytes();
+        assert!(!bytes.windows(needle.len()).any(|window| window == needle));
+
+        let store = Store::open_in_dir(dir.path()).unwrap();
+        store.revoke_api_key(kept.info.id).unwrap();
+        assert_eq!(store.api_key_secret(kept.info.id).unwrap(), None);
+        assert_eq!(store.newest_copyable_api_key().unwrap(), None);
     }
 }

@@ -1,9 +1,10 @@
 //! The Settings page: every gateway and app setting with its stored value,
-//! changed in place (checked by the app, errors shown), plus API keys.
+//! changed in place (checked by the app, errors shown), API keys, and the
+//! app's self-update (live progress from `update-status` events).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use switchyard_api_types::{ApiKeyView, SettingView};
+use switchyard_api_types::{ApiKeyView, SettingView, UpdateState, UpdateStatusView};
 
 use crate::api;
 
@@ -37,6 +38,16 @@ pub(crate) fn SettingsPage() -> impl IntoView {
             reload();
         });
     };
+    let update = RwSignal::new(None::<UpdateStatusView>);
+    spawn_local(async move {
+        if let Ok(status) = api::update_status().await {
+            update.set(Some(status));
+        }
+    });
+    api::on_event("update-status", move |status: UpdateStatusView| {
+        update.set(Some(status))
+    });
+    let copied = RwSignal::new(None::<i64>);
     let new_key_name = RwSignal::new(String::new());
     let create_key = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -53,7 +64,7 @@ pub(crate) fn SettingsPage() -> impl IntoView {
         {move || problem.get().map(|message| view! { <div class="banner error" role="alert" id="settings-error">{message}</div> })}
         <section class="panel">
             <h2>"API keys"</h2>
-            <p class="muted">"Clients send one as " <code>"Authorization: Bearer <key>"</code>". A key is shown once, when created."</p>
+            <p class="muted">"Clients send one as " <code>"Authorization: Bearer <key>"</code>". Keys made here can be copied again (a sealed copy is kept); keys made with the CLI are shown once."</p>
             {move || created.get().map(|key| view! { <pre class="mono" id="created-key">{key}</pre> })}
             <table id="api-keys">
                 <tbody>
@@ -64,6 +75,14 @@ pub(crate) fn SettingsPage() -> impl IntoView {
                                 <td>{key.name.clone()}</td>
                                 <td class="mono muted">{format!("{}…", key.hint)}</td>
                                 <td>{if key.revoked { "revoked" } else { "active" }}</td>
+                                <td>{(key.copyable && !key.revoked).then(|| view! {
+                                    <button class="secondary copy-key" on:click=move |_| spawn_local(async move {
+                                        match api::copy_api_key(Some(id)).await {
+                                            Ok(()) => copied.set(Some(id)),
+                                            Err(error) => problem.set(Some(error.message)),
+                                        }
+                                    })>{move || if copied.get() == Some(id) { "Copied" } else { "Copy" }}</button>
+                                })}</td>
                                 <td>{(!key.revoked).then(|| view! {
                                     <button class="secondary danger" on:click=move |_| spawn_local(async move {
                                         if let Err(error) = api::revoke_api_key(id).await { problem.set(Some(error.message)); }
@@ -80,6 +99,43 @@ pub(crate) fn SettingsPage() -> impl IntoView {
                     on:input=move |ev| new_key_name.set(event_target_value(&ev))/>
                 <button type="submit" class="secondary" id="create-key">"Create key"</button>
             </form>
+        </section>
+        <section class="panel" id="updates">
+            <h2>"Updates"</h2>
+            {move || update.get().map(|status| {
+                let (line, can_install) = match &status.state {
+                    UpdateState::Idle => ("Not checked yet.".to_owned(), false),
+                    UpdateState::Checking => ("Checking…".to_owned(), false),
+                    UpdateState::UpToDate => ("Switchyard is up to date.".to_owned(), false),
+                    UpdateState::Available { version, .. } => (format!("Version {version} is available (signed; verified before it is installed)."), true),
+                    UpdateState::Downloading { version, percent } => (match percent {
+                        Some(percent) => format!("Downloading {version}: {percent}%"),
+                        None => format!("Downloading {version}…"),
+                    }, false),
+                    UpdateState::Installed { version } => (format!("Installed {version}; restarting."), false),
+                    UpdateState::Failed { message } => (message.clone(), false),
+                };
+                let busy = matches!(status.state, UpdateState::Checking | UpdateState::Downloading { .. } | UpdateState::Installed { .. });
+                let percent = match status.state { UpdateState::Downloading { percent, .. } => percent, _ => None };
+                view! {
+                    <p>"Running version " <span class="mono" id="current-version">{status.current_version.clone()}</span></p>
+                    <p id="update-state">{line}</p>
+                    {percent.map(|percent| view! { <progress max="100" value=percent.to_string()></progress> })}
+                    <div class="inline-form">
+                        <button class="secondary" id="check-updates" disabled=busy on:click=move |_| spawn_local(async move {
+                            match api::check_for_updates().await {
+                                Ok(status) => update.set(Some(status)),
+                                Err(error) => problem.set(Some(error.message)),
+                            }
+                        })>"Check for updates"</button>
+                        {can_install.then(|| view! {
+                            <button id="install-update" on:click=move |_| spawn_local(async move {
+                                if let Err(error) = api::install_update().await { problem.set(Some(error.message)); }
+                            })>"Install and restart"</button>
+                        })}
+                    </div>
+                }
+            })}
         </section>
         <section class="panel">
             <h2>"Gateway and app"</h2>
