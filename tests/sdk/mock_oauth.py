@@ -3,6 +3,11 @@ servers, following the real protocols: authorization code with PKCE S256
 (RFC 7636), the device authorization grant (RFC 8628) with pending and
 slow_down answers, refresh tokens that rotate (each is single use), GitHub
 Copilot's token exchange, and API endpoints that refuse expired tokens.
+Google (the Gemini CLI's login) is strict like the real one: an installed-app
+client secret is required, unknown token parameters are refused, and refresh
+tokens are not rotated; behind it, Code Assist's loadCodeAssist, onboardUser
+with a long-running operation, the `{model, project, request}` envelope and
+retrieveUserQuota.
 
 Tests point Switchyard at it with `endpoints.json` in the data directory."""
 
@@ -17,6 +22,13 @@ import urllib.parse
 
 EMAIL = "dev@example.com"
 CODEX_ACCOUNT = "acct-123"
+GOOGLE_CLIENT_ID = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com"
+GOOGLE_CLIENT_SECRET = "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"
+GOOGLE_PROJECT = "proj-free-123"
+GOOGLE_TOKEN_PARAMETERS = {
+    "authorization_code": {"grant_type", "code", "redirect_uri", "client_id", "client_secret", "code_verifier"},
+    "refresh_token": {"grant_type", "refresh_token", "client_id", "client_secret"},
+}
 
 
 def b64url(data):
@@ -42,6 +54,9 @@ class State:
         self.requests = []       # (path, headers dict, body)
         self.email = EMAIL       # whose account the next login is
         self.owner = {}          # refresh token -> email
+        self.onboarded = False   # Code Assist: whether onboardUser ran
+        self.owner_of_access = {}  # Google access token -> email
+        self.operation_polls = 0
 
     def issue(self, extra=None):
         n = next(self.counter)
@@ -107,6 +122,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             state.codes[code] = (query["code_challenge"], query["redirect_uri"])
             location = f"{query['redirect_uri']}?{urllib.parse.urlencode({'code': code, 'state': query['state']})}"
             return self._reply(302, "", "text/plain", [("Location", location)])
+        if url.path == "/google/auth":
+            # Google's installed-app rules: a loopback IP redirect, offline access.
+            if (query.get("client_id") != GOOGLE_CLIENT_ID or not query.get("redirect_uri", "").startswith("http://127.0.0.1:")
+                    or query.get("access_type") != "offline" or "cloud-platform" not in query.get("scope", "")
+                    or query.get("code_challenge_method") != "S256" or "state" not in query):
+                return self._reply(400, {"error": "invalid_request"})
+            code = f"4/code-{next(state.counter)}"
+            state.codes[code] = (query["code_challenge"], query["redirect_uri"])
+            location = f"{query['redirect_uri']}?{urllib.parse.urlencode({'state': query['state'], 'code': code, 'scope': query['scope']})}"
+            return self._reply(302, "", "text/plain", [("Location", location)])
+        if url.path == "/google/userinfo":
+            if not state.valid(self._bearer()):
+                return self._reply(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+            return self._reply(200, {"id": "1", "email": state.owner_of_access.get(self._bearer(), state.email), "verified_email": True})
+        if url.path.startswith("/codeassist/v1internal/operations/"):
+            if not state.valid(self._bearer()):
+                return self.google_unauthenticated()
+            state.operation_polls += 1
+            state.onboarded = True
+            return self._reply(200, {"name": url.path.removeprefix("/codeassist/v1internal/"), "done": True,
+                                     "response": {"@type": "type.googleapis.com/google.internal.cloud.code.v1internal.OnboardUserResponse",
+                                                  "cloudaicompanionProject": {"id": GOOGLE_PROJECT, "name": "Free project"}}})
         if url.path == "/copilot_internal/v2/token":
             token = self.headers.get("Authorization", "").removeprefix("token ")
             if not state.valid(token):
@@ -129,6 +166,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self._body()
         with state.lock:
             state.requests.append((url.path, dict(self.headers), body))
+        if url.path == "/google/token":
+            return self.google_token(body)
+        if url.path.startswith("/codeassist/v1internal:"):
+            return self.code_assist(url.path.removeprefix("/codeassist/v1internal:"), dict(urllib.parse.parse_qsl(url.query)), body)
         if url.path in ("/token", "/github/token"):
             return self.token(body, github=url.path.startswith("/github"))
         if url.path == "/device/code":
@@ -173,6 +214,88 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self._reply(200 if github else 400, {"error": error})
                 return self._reply(200, state.issue({"resource_url": "qwen.example"}))
         return self._reply(400, {"error": "unsupported_grant_type"})
+
+    def google_token(self, body):
+        state = Handler.state
+        grant = body.get("grant_type")
+        allowed = GOOGLE_TOKEN_PARAMETERS.get(grant)
+        if allowed is None:
+            return self._reply(400, {"error": "unsupported_grant_type", "error_description": f"Invalid grant_type: {grant}"})
+        unknown = sorted(set(body) - allowed)
+        if unknown:
+            return self._reply(400, {"error": "invalid_request", "error_description": f"Parameter not allowed for this message type: {unknown[0]}"})
+        if body.get("client_id") != GOOGLE_CLIENT_ID or body.get("client_secret") != GOOGLE_CLIENT_SECRET:
+            return self._reply(401, {"error": "invalid_client", "error_description": "Unauthorized"})
+        with state.lock:
+            if grant == "authorization_code":
+                challenge, redirect = state.codes.pop(body.get("code"), (None, None))
+                verifier = body.get("code_verifier", "")
+                if challenge is None or b64url(hashlib.sha256(verifier.encode()).digest()) != challenge or redirect != body.get("redirect_uri"):
+                    return self._reply(400, {"error": "invalid_grant", "error_description": "Bad Request"})
+                issued = state.issue()
+                state.owner_of_access[issued["access_token"]] = state.email
+                return self._reply(200, {k: issued[k] for k in ("access_token", "refresh_token", "expires_in", "token_type")}
+                                   | {"scope": "https://www.googleapis.com/auth/cloud-platform openid"})
+            state.refreshes += 1
+            token = body.get("refresh_token")
+            if token not in state.refresh:
+                return self._reply(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
+            # Google does not rotate refresh tokens: the same one stays valid.
+            n = next(state.counter)
+            access = f"ya29.at-{n}"
+            state.access[access] = time.time() + state.access_ttl
+            state.owner_of_access[access] = state.owner.get(token, state.email)
+            return self._reply(200, {"access_token": access, "expires_in": state.access_ttl, "token_type": "Bearer",
+                                     "scope": "https://www.googleapis.com/auth/cloud-platform"})
+
+    def google_unauthenticated(self):
+        return self._reply(401, {"error": {"code": 401, "message": "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+                                           "status": "UNAUTHENTICATED"}})
+
+    def code_assist(self, method, query, body):
+        state = Handler.state
+        if not state.valid(self._bearer()):
+            return self.google_unauthenticated()
+        if method == "loadCodeAssist":
+            free = {"id": "free-tier", "name": "Gemini Code Assist for individuals", "isDefault": True,
+                    "userDefinedCloudaicompanionProject": False}
+            if not state.onboarded:
+                return self._reply(200, {"allowedTiers": [free]})
+            return self._reply(200, {"currentTier": free, "allowedTiers": [free], "cloudaicompanionProject": GOOGLE_PROJECT})
+        if method == "onboardUser":
+            if body.get("tierId") != "free-tier" or body.get("cloudaicompanionProject"):
+                return self._reply(400, {"error": {"code": 400, "message": "Precondition Failed", "status": "FAILED_PRECONDITION"}})
+            return self._reply(200, {"name": "operations/onboard-1", "done": False})
+        if method == "retrieveUserQuota":
+            if body.get("project") != GOOGLE_PROJECT:
+                return self._reply(403, {"error": {"code": 403, "message": "no such project", "status": "PERMISSION_DENIED"}})
+            return self._reply(200, {"buckets": [
+                {"modelId": "gemini-2.5-pro", "tokenType": "REQUESTS", "remainingFraction": 0.6, "resetTime": "2030-01-02T00:00:00Z"},
+                {"modelId": "gemini-2.5-flash", "tokenType": "REQUESTS", "remainingFraction": 1, "resetTime": "2030-01-02T00:00:00Z"}]})
+        if method not in ("generateContent", "streamGenerateContent"):
+            return self._reply(404, {"error": {"code": 404, "message": f"Method not found: {method}", "status": "NOT_FOUND"}})
+        request = body.get("request") or {}
+        if (body.get("project") != GOOGLE_PROJECT or not body.get("model") or not request.get("contents")
+                or not self.headers.get("User-Agent", "").startswith("GeminiCLI/")):
+            return self._reply(400, {"error": {"code": 400, "message": "Invalid JSON payload: not a Code Assist request", "status": "INVALID_ARGUMENT"}})
+        usage = {"promptTokenCount": 5, "candidatesTokenCount": 3, "totalTokenCount": 8}
+
+        def chunk(text, finish=None, with_usage=False):
+            candidate = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
+            if finish:
+                candidate["finishReason"] = finish
+            response = {"candidates": [candidate], "modelVersion": body["model"]}
+            if with_usage:
+                response["usageMetadata"] = usage
+            return {"response": response, "traceId": "trace-1"}
+
+        if method == "generateContent":
+            return self._reply(200, chunk("hi from gemini", "STOP", True))
+        if query.get("alt") != "sse":
+            return self._reply(400, {"error": {"code": 400, "message": "alt=sse expected", "status": "INVALID_ARGUMENT"}})
+        chunks = [chunk("hi "), chunk("from "), chunk("gemini", "STOP", True)]
+        text = "".join(f"data: {json.dumps(c)}\r\n\r\n" for c in chunks)
+        return self._reply(200, text, "text/event-stream")
 
     def claude(self, body):
         state = Handler.state
@@ -254,4 +377,7 @@ def endpoints(base):
         "github-copilot": {"device_url": f"{base}/device/code", "token_url": f"{base}/github/token",
                            "exchange_url": f"{base}/copilot_internal/v2/token", "api_base": f"{base}/copilot"},
         "qwen": {"device_url": f"{base}/device/code", "token_url": f"{base}/token", "api_base": f"{base}/qwen/v1"},
+        "gemini-cli": {"authorize_url": f"{base}/google/auth", "token_url": f"{base}/google/token",
+                       "userinfo_url": f"{base}/google/userinfo", "api_base": f"{base}/codeassist/v1internal",
+                       "usage_url": f"{base}/codeassist/v1internal:retrieveUserQuota"},
     }

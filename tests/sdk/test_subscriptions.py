@@ -228,3 +228,85 @@ def test_a_token_expiring_during_a_stream_neither_breaks_it_nor_the_next_request
                 assert other.content[0].text == "hi from claude"
     assert "".join(words) == "one two three four"
     assert state.refreshes == 1
+
+
+def gemini_login(gateway):
+    process, url = connect(gateway, "gemini-cli")
+    assert "/google/auth?" in url and "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in url, url
+    assert "code_challenge_method=S256" in url and "access_type=offline" in url, url
+    with urllib.request.urlopen(url, timeout=10) as page:
+        assert "Signed in" in page.read().decode()
+    return finished(process)
+
+
+def code_assist_calls(state, method):
+    return [body for path, _, body in state.requests if path == f"/codeassist/v1internal:{method}"]
+
+
+def test_gemini_cli_login_onboards_and_code_assist_answers_every_dialect(oauth):
+    gateway, state, _ = oauth
+    assert 'connected Gemini CLI account "dev@example.com"' in gemini_login(gateway)
+    # A first login onboards the account to the free tier and waits for the operation.
+    assert len(code_assist_calls(state, "onboardUser")) == 1 and state.operation_polls == 1
+    [account] = gateway.cli_json("account", "list")
+    assert account["email"] == mock_oauth.EMAIL
+
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    api = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+
+    def ask():
+        answer = api.chat.completions.create(model="gc/gemini-2.5-pro", messages=[{"role": "user", "content": "hi"}])
+        return answer.choices[0].message.content
+
+    assert ask() == "hi from gemini"
+    [sent] = code_assist_calls(state, "generateContent")
+    assert (sent["model"], sent["project"]) == ("gemini-2.5-pro", mock_oauth.GOOGLE_PROJECT)
+    assert sent["request"]["contents"][0]["parts"][0]["text"] == "hi"
+
+    stream = api.chat.completions.create(model="gc/gemini-2.5-pro", stream=True,
+                                         messages=[{"role": "user", "content": "hi"}])
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == "hi from gemini"
+
+    # A Gemini client's body passes through, only wrapped and unwrapped.
+    from google import genai
+    from google.genai import types
+    client = genai.Client(api_key=gateway.key, http_options=types.HttpOptions(base_url=gateway.root_url))
+    assert client.models.generate_content(model="gc/gemini-2.5-pro", contents="hi").text == "hi from gemini"
+    streamed = client.models.generate_content_stream(model="gc/gemini-2.5-pro", contents="hi")
+    assert "".join(chunk.text or "" for chunk in streamed) == "hi from gemini"
+
+    # An expired token is refreshed once; Google keeps the same refresh token.
+    state.expire_access_tokens()
+    assert ask() == "hi from gemini"
+    assert state.refreshes == 1
+    state.expire_access_tokens()
+    assert ask() == "hi from gemini"
+    assert state.refreshes == 2
+
+    quota = gateway.cli("quota", "list", "--refresh")
+    assert "model:gemini-2.5-pro: 40% used, resets 2030-01-02 00:00:00Z" in quota, quota
+
+
+def test_gemini_cli_import_reads_the_cli_file_without_changing_it(oauth, tmp_path):
+    gateway, state, _ = oauth
+    issued = state.issue()
+    home = tmp_path / "home"
+    (home / ".gemini").mkdir(parents=True)
+    creds = home / ".gemini" / "oauth_creds.json"
+    # The Gemini CLI's own file, its access token already expired.
+    creds.write_text(json.dumps({"access_token": issued["access_token"], "refresh_token": issued["refresh_token"],
+                                 "scope": "https://www.googleapis.com/auth/cloud-platform", "token_type": "Bearer",
+                                 "expiry_date": int(time.time() * 1000) - 60_000}))
+    state.expire_access_tokens()
+    before = creds.read_bytes()
+    process, line = connect(gateway, "gemini-cli", "--import", env={"HOME": str(home)})
+    assert "connected Gemini CLI" in line + finished(process)
+    assert creds.read_bytes() == before
+    assert state.refreshes == 1, "the expired access token was refreshed before onboarding"
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    api = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+    answer = api.chat.completions.create(model="gc/gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}])
+    assert answer.choices[0].message.content == "hi from gemini"
+    assert state.refreshes == 1

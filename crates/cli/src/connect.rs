@@ -15,7 +15,7 @@ use crate::Output;
 
 #[derive(Debug, Args)]
 pub(crate) struct ConnectArgs {
-    /// The service: claude-code, codex, github-copilot, qwen (omit to list them)
+    /// The service: claude-code, codex, gemini-cli, github-copilot, kiro, qwen (omit to list them)
     service: Option<String>,
     /// Label of the account [default: its e-mail, else `default`]
     #[arg(long)]
@@ -90,7 +90,8 @@ pub(crate) fn connect(
     }
     let grant = if args.import {
         let home = imports::home_dir().context("cannot find the home directory")?;
-        oauth::imports::import(&service, &home).map_err(anyhow::Error::msg)?
+        let grant = oauth::imports::import(&service, &home).map_err(anyhow::Error::msg)?;
+        runtime.block_on(oauth::complete_login(&http, &service, grant))?
     } else if args.refresh_token_stdin {
         let mut token = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut token)
@@ -99,7 +100,15 @@ pub(crate) fn connect(
         if token.is_empty() {
             bail!("the refresh token is empty");
         }
-        runtime.block_on(oauth::flows::refresh(&http, &service, token))?
+        runtime.block_on(async {
+            let mut grant = oauth::flows::refresh(&http, &service, token).await?;
+            // Services that do not rotate refresh tokens (Google) send none back.
+            grant
+                .tokens
+                .refresh_token
+                .get_or_insert_with(|| token.to_owned());
+            oauth::complete_login(&http, &service, grant).await
+        })?
     } else {
         match service.login {
             LoginKind::AuthorizationCode => runtime.block_on(async {

@@ -443,6 +443,14 @@ impl Planner<'_> {
             .into_iter()
             .flatten()
         {
+            // A window of one model (`model:<id>`) does not hold back the others.
+            if quota
+                .window
+                .strip_prefix("model:")
+                .is_some_and(|scoped| scoped != model)
+            {
+                continue;
+            }
             if quota.used_percent >= 100.0
                 && let Some(reset) = quota.resets_at
                 && reset > now

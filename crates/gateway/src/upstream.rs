@@ -163,6 +163,7 @@ pub(crate) async fn forward_openai_json(
         stream: false,
         include_usage: false,
         model: upstream_model.to_owned(),
+        wrapped: false,
     };
     if !response.status().is_success() {
         return relay_upstream_error(candidate, response, &shape, pending).await;
@@ -283,6 +284,8 @@ struct ClientShape {
     include_usage: bool,
     /// The model name shown to the client.
     model: String,
+    /// Answers arrive wrapped as `{"response": ...}` (Code Assist).
+    wrapped: bool,
 }
 
 impl ClientShape {
@@ -360,6 +363,15 @@ pub(crate) async fn forward_chat(
         stream,
         include_usage: false,
         model: upstream_model.clone(),
+        wrapped: executors::wraps_response(candidate),
+    };
+    let settings = &config.settings;
+    let mut credentials = match state.credentials(candidate, false).await {
+        Ok(credentials) => credentials,
+        Err(error) => {
+            let error = ApiError::upstream_status(StatusCode::UNAUTHORIZED, error.message);
+            return fail_or_fall_back(pending, error, Failure::Unauthorized, has_fallback);
+        }
     };
     let upstream_body = if shape.translates() {
         let body = Value::Object(incoming.body.clone());
@@ -372,7 +384,7 @@ pub(crate) async fn forward_chat(
         canonical.model = upstream_model.clone();
         shape.include_usage = canonical.include_usage;
         let mut encoded = shape.upstream.encode_request(&canonical);
-        executors::shape_body(candidate, &mut encoded);
+        executors::shape_body(candidate, &credentials, &mut encoded);
         UpstreamBody::Owned(encoded)
     } else if executors::shapes_body(candidate) {
         let mut body = incoming.body.clone();
@@ -380,7 +392,7 @@ pub(crate) async fn forward_chat(
             body.insert("model".into(), Value::String(upstream_model.clone()));
         }
         let mut body = Value::Object(body);
-        executors::shape_body(candidate, &mut body);
+        executors::shape_body(candidate, &credentials, &mut body);
         UpstreamBody::Owned(body)
     } else {
         // Passed through as received, only the model replaced: no copy.
@@ -393,14 +405,6 @@ pub(crate) async fn forward_chat(
         }
     };
     let upstream_streams = shape.stream || executors::forces_stream(candidate);
-    let settings = &config.settings;
-    let mut credentials = match state.credentials(candidate, false).await {
-        Ok(credentials) => credentials,
-        Err(error) => {
-            let error = ApiError::upstream_status(StatusCode::UNAUTHORIZED, error.message);
-            return fail_or_fall_back(pending, error, Failure::Unauthorized, has_fallback);
-        }
-    };
     let mut retried_after_refresh = false;
     let response = loop {
         let base_url = credentials
@@ -411,9 +415,7 @@ pub(crate) async fn forward_chat(
             .to_owned();
         let url = format!(
             "{base_url}{}",
-            shape
-                .upstream
-                .upstream_path(&upstream_model, upstream_streams)
+            executors::upstream_path(candidate, shape.upstream, &upstream_model, upstream_streams)
         );
         let upstream_request = executors::authorize(
             state.http.post(url).json(&upstream_body),
@@ -524,7 +526,7 @@ pub(crate) async fn forward_chat(
         (true, true) if shape.translates() => {
             translate_event_stream(response, shape, pending, idle)
         }
-        (true, true) => relay_event_stream(response, shape.upstream, pending, idle),
+        (true, true) => relay_event_stream(response, shape.upstream, shape.wrapped, pending, idle),
         (true, false) => collect_event_stream(candidate, response, shape, pending, idle).await,
         (false, _) => relay_json(candidate, response, shape, pending, idle).await,
     })
@@ -589,6 +591,14 @@ async fn relay_json(
                 idle.as_secs()
             )));
         }
+    };
+    let body = match std::str::from_utf8(&body)
+        .ok()
+        .filter(|_| shape.wrapped)
+        .and_then(executors::unwrap_response)
+    {
+        Some(inner) => Bytes::from(inner),
+        None => body,
     };
     if !shape.translates() {
         if let Some(usage) = usage_in(shape.upstream, &body) {
@@ -698,26 +708,25 @@ fn stream_response(dialect: Dialect, body: Body) -> Response {
 fn relay_event_stream(
     response: reqwest::Response,
     upstream: Dialect,
+    wrapped: bool,
     pending: PendingRecord,
     idle: Duration,
 ) -> Response {
-    let events = response.bytes_stream().eventsource();
+    let events = upstream_events(response, wrapped);
     let relay = PassthroughRelay {
         pending: Some(pending),
         observer: upstream.stream_decoder(),
         usage_marker: upstream.usage_marker(),
         usage: None,
     };
-    let frames = futures_util::stream::unfold(
-        (Box::pin(events), relay),
-        move |(mut events, mut relay)| async move {
+    let frames =
+        futures_util::stream::unfold((events, relay), move |(mut events, mut relay)| async move {
             let frame = relay.next_frame(next_within(&mut events, idle).await)?;
             Some((
                 Ok::<Bytes, std::convert::Infallible>(frame),
                 (events, relay),
             ))
-        },
-    );
+        });
     stream_response(upstream, Body::from_stream(frames))
 }
 
@@ -783,6 +792,29 @@ impl PassthroughRelay {
     }
 }
 
+/// An upstream's answer as a stream of events.
+type UpstreamEvents =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Event, String>> + Send>>;
+
+/// The events of an SSE answer, each opened from its `{"response": ...}`
+/// envelope when `wrapped`.
+fn upstream_events(response: reqwest::Response, wrapped: bool) -> UpstreamEvents {
+    Box::pin(
+        response
+            .bytes_stream()
+            .eventsource()
+            .map(move |item| match item {
+                Ok(mut event) => {
+                    if wrapped && let Some(inner) = executors::unwrap_response(&event.data) {
+                        event.data = inner;
+                    }
+                    Ok(event)
+                }
+                Err(error) => Err(error.to_string()),
+            }),
+    )
+}
+
 /// The next event of an upstream stream, or an error once it has been
 /// silent for `idle`.
 async fn next_within<S, E>(events: &mut S, idle: Duration) -> Option<Result<Event, String>>
@@ -840,7 +872,7 @@ fn translate_event_stream(
     pending: PendingRecord,
     idle: Duration,
 ) -> Response {
-    let events = response.bytes_stream().eventsource();
+    let events = upstream_events(response, shape.wrapped);
     let translation = StreamTranslation {
         decoder: shape.upstream.stream_decoder(),
         encoder: shape
@@ -850,7 +882,7 @@ fn translate_event_stream(
         usage: None,
     };
     let frames = futures_util::stream::unfold(
-        (Box::pin(events), translation),
+        (events, translation),
         move |(mut events, mut translation)| async move {
             // Some upstream events (pings, block ends) have no counterpart:
             // keep reading until there is something to send or the end.
@@ -947,7 +979,7 @@ async fn collect_event_stream(
     mut pending: PendingRecord,
     idle: Duration,
 ) -> Response {
-    let mut events = Box::pin(response.bytes_stream().eventsource());
+    let mut events = upstream_events(response, shape.wrapped);
     let mut decoder = shape.upstream.stream_decoder();
     let mut collector = ResponseCollector::default();
     while let Some(event) = next_within(&mut events, idle).await {

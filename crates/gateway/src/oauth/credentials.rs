@@ -7,12 +7,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use switchyard_store::{Account, AccountAuth, now_millis};
 
 use crate::RouterState;
 use crate::routing::Candidate;
 
+use super::code_assist;
 use super::flows::{self, LoginError};
 use super::providers;
 
@@ -25,6 +26,8 @@ pub(crate) struct Credentials {
     pub(crate) base_url: Option<String>,
     /// Whether a 401 is worth one refresh and retry.
     pub(crate) refreshable: bool,
+    /// The account's facts as of now (Code Assist project, Kiro profile).
+    pub(crate) meta: Map<String, Value>,
 }
 
 /// Why no credentials could be had.
@@ -64,6 +67,7 @@ impl RouterState {
                 token: account.api_key.clone(),
                 base_url: None,
                 refreshable: false,
+                meta: Map::new(),
             });
         }
         let Some(subscription) = subscription else {
@@ -71,6 +75,7 @@ impl RouterState {
                 token: account.api_key.clone(),
                 base_url: None,
                 refreshable: false,
+                meta: Map::new(),
             });
         };
         let service = self
@@ -89,6 +94,7 @@ impl RouterState {
             token: account.api_key.clone(),
             base_url: None,
             refreshable: account.auth == AccountAuth::Oauth,
+            meta: account.meta.clone(),
         };
         match service.id {
             "github-copilot" => {
@@ -96,6 +102,19 @@ impl RouterState {
                 credentials.token = token;
                 credentials.base_url = Some(api);
                 credentials.refreshable = true;
+            }
+            "gemini-cli" if !account.meta.contains_key("project_id") => {
+                // Logged in elsewhere (or onboarding was pending): find the
+                // project now, once.
+                let setup = code_assist::setup(&self.http, &service, &account.api_key).await?;
+                credentials
+                    .meta
+                    .insert("project_id".into(), setup.project.into());
+                if let Some(tier) = setup.tier {
+                    credentials.meta.insert("tier".into(), tier.into());
+                }
+                let _ = self
+                    .with_store_mut(|store| store.set_account_meta(account.id, &credentials.meta));
             }
             "qwen" => {
                 if let Some(resource) = account.meta.get("resource_url").and_then(Value::as_str) {

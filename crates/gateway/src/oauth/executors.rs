@@ -1,8 +1,10 @@
 //! Request shaping per subscription service, where its backend differs from
 //! the public API of its wire format: authentication headers, the client
-//! identification it expects, and body rules (Codex always streams and
-//! stores nothing; Claude subscription tokens need Claude Code's system
-//! prompt first).
+//! identification it expects, body rules (Codex always streams and stores
+//! nothing; Claude subscription tokens need Claude Code's system prompt
+//! first), and envelopes (the Gemini CLI's Code Assist backend takes a
+//! Gemini request as `{model, project, request}` at `v1internal:<method>` and
+//! answers `{response: ...}`).
 
 use axum::http::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
@@ -20,10 +22,44 @@ const CLAUDE_CODE_SYSTEM: &str = "You are Claude Code, Anthropic's official CLI 
 /// Instructions Codex requires when the client sent none.
 const CODEX_DEFAULT_INSTRUCTIONS: &str = "You are a helpful coding assistant.";
 
+/// Gemini CLI's version in the user agent Code Assist sees.
+const GEMINI_CLI_VERSION: &str = "0.55.0";
+
 /// Whether the service only answers streams (the client may still get JSON:
 /// the stream is collected).
 pub(crate) fn forces_stream(candidate: &Candidate) -> bool {
     subscription(candidate) == Some("codex")
+}
+
+/// Path of the chat endpoint under the provider's base URL.
+pub(crate) fn upstream_path(
+    candidate: &Candidate,
+    upstream: Dialect,
+    model: &str,
+    stream: bool,
+) -> String {
+    match subscription(candidate) {
+        Some("gemini-cli") if stream => ":streamGenerateContent?alt=sse".into(),
+        Some("gemini-cli") => ":generateContent".into(),
+        _ => upstream.upstream_path(model, stream),
+    }
+}
+
+/// Whether answers come wrapped as `{"response": <answer>, ...}`, in JSON
+/// and in each stream event.
+pub(crate) fn wraps_response(candidate: &Candidate) -> bool {
+    subscription(candidate) == Some("gemini-cli")
+}
+
+/// The answer inside a `{"response": ...}` envelope, or `None` when `text`
+/// is no envelope (an error, a keep-alive).
+pub(crate) fn unwrap_response(text: &str) -> Option<String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(mut envelope)) => {
+            envelope.remove("response").map(|inner| inner.to_string())
+        }
+        _ => None,
+    }
 }
 
 fn subscription(candidate: &Candidate) -> Option<&str> {
@@ -33,11 +69,27 @@ fn subscription(candidate: &Candidate) -> Option<&str> {
 /// Whether the service changes request bodies (so a passthrough body must
 /// be copied first).
 pub(crate) fn shapes_body(candidate: &Candidate) -> bool {
-    matches!(subscription(candidate), Some("claude-code" | "codex"))
+    matches!(
+        subscription(candidate),
+        Some("claude-code" | "codex" | "gemini-cli")
+    )
 }
 
 /// Adjusts the upstream body for the service.
-pub(crate) fn shape_body(candidate: &Candidate, body: &mut Value) {
+pub(crate) fn shape_body(candidate: &Candidate, credentials: &Credentials, body: &mut Value) {
+    if subscription(candidate) == Some("gemini-cli") {
+        // Code Assist's `CAGenerateContentRequest`.
+        let request = std::mem::take(body);
+        let mut prompt_id = [0u8; 8];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut prompt_id);
+        *body = json!({
+            "model": candidate.upstream_model,
+            "project": credentials.meta.get("project_id"),
+            "user_prompt_id": prompt_id.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "request": request,
+        });
+        return;
+    }
     let Some(object) = body.as_object_mut() else {
         return;
     };
@@ -160,6 +212,15 @@ pub(crate) fn authorize(
         Some("qwen") => request
             .bearer_auth(token)
             .header("x-dashscope-authtype", "qwen-oauth"),
+        Some("gemini-cli") => request.bearer_auth(token).header(
+            "user-agent",
+            format!(
+                "GeminiCLI/{GEMINI_CLI_VERSION}/{} ({}; {}; terminal)",
+                candidate.upstream_model,
+                node_platform(),
+                node_arch()
+            ),
+        ),
         _ => match upstream {
             Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Ollama => {
                 request.bearer_auth(token)
@@ -177,5 +238,38 @@ pub(crate) fn authorize(
                 request
             }
         },
+    }
+}
+
+/// The platform as Node.js names it (the Gemini CLI's user agent uses it).
+fn node_platform() -> &'static str {
+    match std::env::consts::OS {
+        "macos" => "darwin",
+        "windows" => "win32",
+        other => other,
+    }
+}
+
+/// The architecture as Node.js names it.
+fn node_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_assist_envelopes_are_opened() {
+        assert_eq!(
+            unwrap_response(r#"{"response":{"candidates":[]},"traceId":"t"}"#).as_deref(),
+            Some(r#"{"candidates":[]}"#)
+        );
+        assert_eq!(unwrap_response(r#"{"candidates":[]}"#), None);
+        assert_eq!(unwrap_response("[DONE]"), None);
     }
 }

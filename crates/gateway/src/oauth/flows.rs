@@ -170,11 +170,24 @@ async fn token_request(
 }
 
 /// Reads a grant out of a token response, or the error it carries.
-fn grant_from(
+pub(crate) fn grant_from(
     service: &Service,
     status: reqwest::StatusCode,
     mut body: Map<String, Value>,
 ) -> Result<Grant, LoginError> {
+    // AWS SSO OIDC and Kiro answer in camelCase.
+    for (camel, snake) in [
+        ("accessToken", "access_token"),
+        ("refreshToken", "refresh_token"),
+        ("expiresIn", "expires_in"),
+        ("idToken", "id_token"),
+    ] {
+        if !body.contains_key(snake)
+            && let Some(value) = body.remove(camel)
+        {
+            body.insert(snake.into(), value);
+        }
+    }
     if let Some(error) = body.get("error").and_then(Value::as_str) {
         let description = body
             .get("error_description")
@@ -232,17 +245,15 @@ pub async fn refresh(
         token_body: service.refresh_body,
         ..service.clone()
     };
-    let (status, body) = token_request(
-        http,
-        &refresh_style,
-        url,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", service.client_id),
-        ],
-    )
-    .await?;
+    let mut fields = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+        ("client_id", service.client_id),
+    ];
+    if let Some(secret) = service.client_secret {
+        fields.push(("client_secret", secret));
+    }
+    let (status, body) = token_request(http, &refresh_style, url, &fields).await?;
     grant_from(service, status, body)
 }
 
@@ -293,9 +304,10 @@ async fn callback(
 impl AuthCodeLogin {
     /// Starts the callback listener and builds the authorization URL.
     pub async fn start(service: Service) -> Result<Self, LoginError> {
-        let (port, path) = match service.redirect {
-            Redirect::Fixed { port, path } => (port, path),
-            Redirect::Ephemeral => (0, "/callback"),
+        let (port, path, host) = match service.redirect {
+            Redirect::Fixed { port, path } => (port, path, "localhost"),
+            Redirect::Ephemeral => (0, "/callback", "localhost"),
+            Redirect::Loopback { path } => (0, path, "127.0.0.1"),
         };
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
@@ -314,7 +326,7 @@ impl AuthCodeLogin {
                 reason: error.to_string(),
             })?
             .port();
-        let redirect_uri = format!("http://localhost:{port}{path}");
+        let redirect_uri = format!("http://{host}:{port}{path}");
         let (sender, callbacks) = mpsc::channel(4);
         let (stop_listener, stopped) = oneshot::channel::<()>();
         let app = axum::Router::new()
@@ -408,21 +420,22 @@ impl AuthCodeLogin {
             &self.service.endpoints.token_url,
             "token URL",
         )?;
-        let (status, body) = token_request(
-            http,
-            &self.service,
-            url,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", &self.redirect_uri),
-                ("client_id", self.service.client_id),
-                ("code_verifier", &self.pkce.verifier),
-                ("state", &state),
-            ],
-        )
-        .await?;
-        grant_from(&self.service, status, body)
+        let mut fields = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", self.redirect_uri.as_str()),
+            ("client_id", self.service.client_id),
+            ("code_verifier", self.pkce.verifier.as_str()),
+        ];
+        if let Some(secret) = self.service.client_secret {
+            fields.push(("client_secret", secret));
+        }
+        if self.service.state_in_token_request {
+            fields.push(("state", state.as_str()));
+        }
+        let (status, body) = token_request(http, &self.service, url, &fields).await?;
+        let grant = grant_from(&self.service, status, body)?;
+        super::complete_login(http, &self.service, grant).await
     }
 }
 
@@ -465,6 +478,11 @@ pub struct DeviceLogin {
 }
 
 impl DeviceLogin {
+    /// Time left before the code expires.
+    pub fn expires_in(&self) -> Duration {
+        self.expires_at.saturating_duration_since(Instant::now())
+    }
+
     /// Asks the service for a device code.
     pub async fn start(http: &reqwest::Client, service: Service) -> Result<Self, LoginError> {
         let url = endpoint(
@@ -546,7 +564,10 @@ impl DeviceLogin {
                     continue;
                 }
                 Some("expired_token") => return Err(LoginError::TimedOut(0)),
-                _ => return grant_from(&self.service, status, body),
+                _ => {
+                    let grant = grant_from(&self.service, status, body)?;
+                    return super::complete_login(http, &self.service, grant).await;
+                }
             }
         }
     }

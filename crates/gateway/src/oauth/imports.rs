@@ -1,5 +1,5 @@
 //! Importing the credentials an installed official CLI already holds
-//! (Claude Code, Codex, Qwen Code). The files are only read, never changed.
+//! (Claude Code, Codex, Gemini CLI, Qwen Code). The files are only read, never changed.
 
 use std::path::{Path, PathBuf};
 
@@ -68,6 +68,14 @@ pub fn import(service: &Service, home: &Path) -> Result<Grant, String> {
                 text_at(tokens, "id_token"),
             )
         }
+        "gemini-cli" => (
+            // google-auth-library's Credentials, as the Gemini CLI writes them.
+            text_at(&json, "access_token"),
+            text_at(&json, "refresh_token"),
+            json.get("expiry_date")
+                .and_then(|at| at.as_i64().or_else(|| at.as_f64().map(|at| at as i64))),
+            text_at(&json, "id_token"),
+        ),
         "qwen" => {
             if let Some(resource) = text_at(&json, "resource_url") {
                 extra.insert("resource_url".into(), resource.into());

@@ -3,6 +3,7 @@
 //! keeping tokens fresh, shaping requests the way each service expects, and
 //! reading each service's usage windows.
 
+pub mod code_assist;
 pub(crate) mod credentials;
 pub(crate) mod executors;
 pub mod flows;
@@ -58,6 +59,30 @@ pub fn account_facts(service: &Service, grant: &Grant) -> (Option<String>, Map<S
                 meta.entry("account_id").or_insert(account_id.into());
             }
         }
+        "gemini-cli" => {
+            email = grant
+                .extra
+                .get("email")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| {
+                    grant
+                        .id_token
+                        .as_deref()
+                        .and_then(flows::jwt_claims)
+                        .and_then(|claims| {
+                            claims
+                                .get("email")
+                                .and_then(Value::as_str)
+                                .map(str::to_owned)
+                        })
+                });
+            for key in ["project_id", "tier"] {
+                if let Some(value) = grant.extra.get(key).and_then(Value::as_str) {
+                    meta.insert(key.into(), value.into());
+                }
+            }
+        }
         "qwen" => {
             if let Some(resource) = grant.extra.get("resource_url").and_then(Value::as_str) {
                 meta.insert("resource_url".into(), resource.into());
@@ -66,6 +91,46 @@ pub fn account_facts(service: &Service, grant: &Grant) -> (Option<String>, Map<S
         _ => {}
     }
     (email, meta)
+}
+
+/// What a login needs beyond the tokens, fetched once they are there: for
+/// the Gemini CLI, the account's e-mail and its Code Assist project
+/// (onboarding the account on first use). Runs after every login, import and
+/// pasted refresh token; an imported access token that has run out is
+/// refreshed first (Google does not rotate refresh tokens, so the CLI's own
+/// copy stays valid).
+pub async fn complete_login(
+    http: &reqwest::Client,
+    service: &Service,
+    mut grant: Grant,
+) -> Result<Grant, LoginError> {
+    if service.id == "gemini-cli" {
+        let expired = grant.tokens.expires_at.is_some_and(|at| {
+            at - (service.refresh_lead.as_millis() as i64) <= switchyard_store::now_millis()
+        });
+        if expired && let Some(refresh_token) = grant.tokens.refresh_token.clone() {
+            let fresh = flows::refresh(http, service, &refresh_token).await?;
+            grant.tokens.access_token = fresh.tokens.access_token;
+            grant.tokens.expires_at = fresh.tokens.expires_at;
+            if fresh.tokens.refresh_token.is_some() {
+                grant.tokens.refresh_token = fresh.tokens.refresh_token;
+            }
+        }
+        let token = grant.tokens.access_token.clone();
+        if !grant.extra.contains_key("email")
+            && let Some(email) = code_assist::user_email(http, service, &token).await
+        {
+            grant.extra.insert("email".into(), email.into());
+        }
+        let setup = code_assist::setup(http, service, &token).await?;
+        grant
+            .extra
+            .insert("project_id".into(), setup.project.into());
+        if let Some(tier) = setup.tier {
+            grant.extra.insert("tier".into(), tier.into());
+        }
+    }
+    Ok(grant)
 }
 
 /// Stores a completed login as an account of the service's provider,

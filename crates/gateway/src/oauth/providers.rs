@@ -42,6 +42,26 @@ pub enum Redirect {
     },
     /// `http://localhost:{any free port}/callback`.
     Ephemeral,
+    /// `http://127.0.0.1:{any free port}{path}`: Google wants a loopback IP
+    /// literal for installed apps.
+    Loopback {
+        /// Path of the callback.
+        path: &'static str,
+    },
+}
+
+/// How a device-code login talks to the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceProtocol {
+    /// RFC 8628: form posts with snake_case fields, a fixed public client id.
+    Rfc8628,
+    /// AWS SSO OIDC (AWS Builder ID): the client registers itself first
+    /// (`RegisterClient`), then `StartDeviceAuthorization` and `CreateToken`,
+    /// all JSON with camelCase fields.
+    AwsSsoOidc {
+        /// The access portal the user signs in to.
+        start_url: &'static str,
+    },
 }
 
 /// Endpoints of a service; each can be overridden in `endpoints.json`.
@@ -60,6 +80,13 @@ pub struct Endpoints {
     pub usage_url: Option<String>,
     /// Extra exchange step (GitHub Copilot's token endpoint).
     pub exchange_url: Option<String>,
+    /// Who the token belongs to (Google's userinfo).
+    pub userinfo_url: Option<String>,
+    /// Dynamic client registration (AWS SSO OIDC `RegisterClient`).
+    pub register_url: Option<String>,
+    /// Refresh endpoint for tokens not issued by `token_url` (Kiro's social
+    /// logins, imported from the Kiro IDE).
+    pub refresh_url: Option<String>,
 }
 
 impl Endpoints {
@@ -73,6 +100,9 @@ impl Endpoints {
             api_base: self.api_base.or_else(|| fallback.api_base.clone()),
             usage_url: self.usage_url.or_else(|| fallback.usage_url.clone()),
             exchange_url: self.exchange_url.or_else(|| fallback.exchange_url.clone()),
+            userinfo_url: self.userinfo_url.or_else(|| fallback.userinfo_url.clone()),
+            register_url: self.register_url.or_else(|| fallback.register_url.clone()),
+            refresh_url: self.refresh_url.or_else(|| fallback.refresh_url.clone()),
         }
     }
 }
@@ -96,6 +126,14 @@ pub struct Service {
     pub redirect: Redirect,
     /// Public OAuth client id of the official CLI.
     pub client_id: &'static str,
+    /// The installed-app "secret" some official CLIs embed (Google's); it is
+    /// public by design and sent where the service asks for it.
+    pub client_secret: Option<&'static str>,
+    /// Whether the code exchange repeats `state` (Claude's token endpoint
+    /// wants it; Google's refuses parameters it does not know).
+    pub state_in_token_request: bool,
+    /// How a device-code login works.
+    pub device: DeviceProtocol,
     /// Scopes asked for.
     pub scopes: &'static str,
     /// Extra authorization parameters.
@@ -138,6 +176,9 @@ pub fn services() -> Vec<Service> {
             login: LoginKind::AuthorizationCode,
             redirect: Redirect::Ephemeral,
             client_id: "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
+            client_secret: None,
+            state_in_token_request: true,
+            device: DeviceProtocol::Rfc8628,
             scopes: "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload",
             extra_authorize_params: &[("code", "true")],
             device_pkce: false,
@@ -168,6 +209,9 @@ pub fn services() -> Vec<Service> {
                 path: "/auth/callback",
             },
             client_id: "app_EMoamEEZ73f0CkXaXp7hrann",
+            client_secret: None,
+            state_in_token_request: true,
+            device: DeviceProtocol::Rfc8628,
             scopes: "openid profile email offline_access api.connectors.read api.connectors.invoke",
             extra_authorize_params: &[
                 ("id_token_add_organizations", "true"),
@@ -204,6 +248,9 @@ pub fn services() -> Vec<Service> {
             login: LoginKind::DeviceCode,
             redirect: Redirect::Ephemeral,
             client_id: "Iv1.b507a08c87ecfe98",
+            client_secret: None,
+            state_in_token_request: true,
+            device: DeviceProtocol::Rfc8628,
             scopes: "read:user",
             extra_authorize_params: &[],
             device_pkce: false,
@@ -230,6 +277,9 @@ pub fn services() -> Vec<Service> {
             login: LoginKind::DeviceCode,
             redirect: Redirect::Ephemeral,
             client_id: "f0304373b74a44d2b584a3fb70ca9e56",
+            client_secret: None,
+            state_in_token_request: true,
+            device: DeviceProtocol::Rfc8628,
             scopes: "openid profile email model.completion",
             extra_authorize_params: &[],
             device_pkce: true,
@@ -246,6 +296,48 @@ pub fn services() -> Vec<Service> {
                 ..Endpoints::default()
             },
             cli_credentials: Some(".qwen/oauth_creds.json"),
+        },
+        Service {
+            id: "gemini-cli",
+            name: "Gemini CLI",
+            prefix: "gc",
+            kind: ProviderKind::Gemini,
+            models: &[
+                "gemini-3-flash-preview",
+                "gemini-3-pro-preview",
+                "gemini-2.5-pro",
+                "gemini-2.5-flash",
+            ],
+            login: LoginKind::AuthorizationCode,
+            redirect: Redirect::Loopback {
+                path: "/oauth2callback",
+            },
+            // The Gemini CLI's installed-app client (google-gemini/gemini-cli,
+            // packages/core/src/code_assist/oauth2.ts).
+            client_id: "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com",
+            client_secret: Some("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"),
+            state_in_token_request: false,
+            device: DeviceProtocol::Rfc8628,
+            scopes: "https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
+            // Offline access with consent, so Google returns a refresh token
+            // even to a second login.
+            extra_authorize_params: &[("access_type", "offline"), ("prompt", "consent")],
+            device_pkce: false,
+            token_body: BodyStyle::Form,
+            refresh_body: BodyStyle::Form,
+            terms_note: Some(
+                "Google has suspended accounts used through third-party tools; a Gemini CLI login is meant for the Gemini CLI. You decide.",
+            ),
+            refresh_lead: Duration::from_secs(5 * 60),
+            endpoints: Endpoints {
+                authorize_url: url("https://accounts.google.com/o/oauth2/v2/auth"),
+                token_url: url("https://oauth2.googleapis.com/token"),
+                userinfo_url: url("https://www.googleapis.com/oauth2/v2/userinfo"),
+                api_base: url("https://cloudcode-pa.googleapis.com/v1internal"),
+                usage_url: url("https://cloudcode-pa.googleapis.com/v1internal:retrieveUserQuota"),
+                ..Endpoints::default()
+            },
+            cli_credentials: Some(".gemini/oauth_creds.json"),
         },
     ]
 }

@@ -1,6 +1,8 @@
 //! Reading a subscription service's own usage windows for an account:
 //! Claude's five-hour and weekly windows, Codex's primary and secondary
-//! windows, GitHub Copilot's monthly premium requests.
+//! windows, GitHub Copilot's monthly premium requests, Code Assist's
+//! per-model buckets (windows named `model:<id>`, which routing applies to
+//! that model only).
 
 use serde_json::Value;
 use switchyard_store::{ServiceQuota, now_millis};
@@ -19,7 +21,14 @@ pub async fn read(
     let Some(url) = service.endpoints.usage_url.as_deref() else {
         return Ok(Vec::new());
     };
-    let mut request = http.get(url).header("accept", "application/json");
+    let mut request = if service.id == "gemini-cli" {
+        // `retrieveUserQuota` is a POST naming the Code Assist project.
+        http.post(url)
+            .json(&serde_json::json!({"project": meta.get("project_id")}))
+    } else {
+        http.get(url)
+    }
+    .header("accept", "application/json");
     request = match service.id {
         "github-copilot" => request.header("authorization", format!("token {token}")),
         "claude-code" => request
@@ -27,7 +36,11 @@ pub async fn read(
             .header("anthropic-beta", "oauth-2025-04-20"),
         _ => request.bearer_auth(token),
     };
-    if let Some(account) = meta.get("account_id").and_then(Value::as_str) {
+    if let Some(account) = meta
+        .get("account_id")
+        .and_then(Value::as_str)
+        .filter(|_| service.id == "codex")
+    {
         request = request.header("chatgpt-account-id", account);
     }
     let response = request
@@ -114,6 +127,25 @@ pub fn parse(id: &str, account_id: i64, body: &Value) -> Vec<ServiceQuota> {
                 push(name, used, reset);
             }
         }
+        "gemini-cli" => {
+            for bucket in body["buckets"].as_array().into_iter().flatten() {
+                let Some(model) = bucket["modelId"].as_str() else {
+                    continue;
+                };
+                let mut window = format!("model:{model}");
+                if let Some(kind) = bucket["tokenType"]
+                    .as_str()
+                    .filter(|kind| *kind != "REQUESTS")
+                {
+                    window.push(' ');
+                    window.push_str(&kind.to_ascii_lowercase());
+                }
+                let used = bucket["remainingFraction"]
+                    .as_f64()
+                    .map(|left| (1.0 - left) * 100.0);
+                push(&window, used, time(&bucket["resetTime"]));
+            }
+        }
         _ => {}
     }
     quotas
@@ -164,5 +196,16 @@ mod tests {
         assert_eq!(copilot.len(), 1);
         assert_eq!(copilot[0].window, "premium_interactions");
         assert_eq!(copilot[0].used_percent, 75.0);
+        let gemini = parse(
+            "gemini-cli",
+            1,
+            &json!({"buckets": [{"modelId": "gemini-2.5-pro", "tokenType": "REQUESTS", "remainingFraction": 0.25,
+                                 "resetTime": "2030-01-02T00:00:00Z"},
+                                {"modelId": "gemini-2.5-flash", "remainingFraction": 1.0}]}),
+        );
+        assert_eq!(gemini.len(), 2);
+        assert_eq!(gemini[0].window, "model:gemini-2.5-pro");
+        assert_eq!(gemini[0].used_percent, 75.0);
+        assert_eq!(gemini[1].used_percent, 0.0);
     }
 }
