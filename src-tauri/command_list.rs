@@ -35,4 +35,10 @@ pub(crate) const COMMANDS: &[&str] = &[
     "update_status",
     "check_for_updates",
     "install_update",
+    "list_services",
+    "import_account",
+    "connect_with_refresh_token",
+    "copy_text",
+    "tray_preview",
+    "request_bodies",
 ];

@@ -4,8 +4,8 @@
 
 use switchyard_api_types::{
     AliasView, ApiKeyView, ComboView, CommandError, ConnectStart, CreatedApiKey, NewProviderInput,
-    Overview, PriceView, ProviderView, RequestView, SettingView, UpdateStatusView, UsageQueryInput,
-    UsageRowView,
+    Overview, PriceView, ProviderView, RequestView, ServiceView, SettingView, UpdateStatusView,
+    UsageQueryInput, UsageRowView,
 };
 use tauri::{AppHandle, Runtime, State};
 
@@ -267,4 +267,68 @@ pub(crate) async fn install_update<R: Runtime>(app: AppHandle<R>) -> Result<(), 
             kind: "update".into(),
             message,
         })
+}
+
+/// The subscription services, with what can be imported on this machine.
+#[tauri::command]
+pub(crate) fn list_services() -> Vec<ServiceView> {
+    crate::connect::services()
+}
+
+/// Imports the credentials a service's official CLI holds; the outcome
+/// arrives as an `account-connected` or `connect-failed` event.
+#[tauri::command]
+pub(crate) fn import_account<R: Runtime>(
+    app: AppHandle<R>,
+    service: String,
+) -> Result<(), CommandError> {
+    crate::connect::import(app, &service)
+}
+
+/// Adds an account from a pasted refresh token (proved by one refresh);
+/// the outcome arrives as an `account-connected` or `connect-failed` event.
+#[tauri::command]
+pub(crate) async fn connect_with_refresh_token<R: Runtime>(
+    app: AppHandle<R>,
+    service: String,
+    token: String,
+) -> Result<(), CommandError> {
+    crate::connect::with_refresh_token(app, &service, &token).await
+}
+
+/// Puts `text` (a device code, an address) on the clipboard.
+#[tauri::command]
+pub(crate) fn copy_text<R: Runtime>(app: AppHandle<R>, text: String) -> Result<(), CommandError> {
+    use tauri_plugin_clipboard_manager::ClipboardExt;
+    app.clipboard()
+        .write_text(text)
+        .map_err(|error| CommandError {
+            kind: "clipboard".into(),
+            message: format!("cannot use the clipboard: {error}"),
+        })
+}
+
+/// The tray menu as text lines, for the dashboard's preview (desktops
+/// without a tray show it there).
+#[tauri::command]
+pub(crate) fn tray_preview<R: Runtime>(app: AppHandle<R>) -> Vec<String> {
+    let snapshot = crate::tray::snapshot(&app);
+    crate::tray_model::menu_lines(&crate::tray_model::tray_entries(&snapshot))
+}
+
+/// The bodies kept for request `id`, if `log_bodies` was on when it ran.
+#[tauri::command]
+pub(crate) fn request_bodies(
+    state: State<'_, DesktopState>,
+    id: i64,
+) -> ManageResult<Option<switchyard_api_types::RequestBodiesView>> {
+    state.with_store(|store| {
+        Ok(store
+            .request_bodies(id)
+            .map_err(manage::store_error)?
+            .map(|bodies| switchyard_api_types::RequestBodiesView {
+                request: bodies.request,
+                response: bodies.response,
+            }))
+    })
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use switchyard_api_types::{CommandError, ConnectStart};
+use switchyard_api_types::{CommandError, ConnectStart, ServiceView};
 use switchyard_gateway::oauth::{self, AuthCodeLogin, DeviceLogin, LoginKind};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tauri_plugin_opener::OpenerExt;
@@ -51,7 +51,7 @@ pub(crate) async fn start<R: Runtime>(
             let handle = app.clone();
             tauri::async_runtime::spawn(async move {
                 let result = login.finish(&http, LOGIN_TIMEOUT, pasted).await;
-                finish(&handle, &service, result);
+                finish(&handle, &service, result.map_err(|error| error.to_string()));
             });
             Ok(ConnectStart::Browser { url })
         }
@@ -62,27 +62,87 @@ pub(crate) async fn start<R: Runtime>(
             let start = ConnectStart::Device {
                 user_code: login.user_code.clone(),
                 verification_uri: login.verification_uri.clone(),
+                verification_uri_complete: login.verification_uri_complete.clone(),
+                expires_in_secs: login.expires_in().as_secs(),
             };
             let handle = app.clone();
             tauri::async_runtime::spawn(async move {
                 let result = tokio::time::timeout(LOGIN_TIMEOUT, login.finish(&http))
                     .await
                     .unwrap_or(Err(oauth::LoginError::TimedOut(LOGIN_TIMEOUT.as_secs())));
-                finish(&handle, &service, result);
+                finish(&handle, &service, result.map_err(|error| error.to_string()));
             });
             Ok(start)
         }
     }
 }
 
+/// The services, with whether their CLI's credentials are on this machine.
+pub(crate) fn services() -> Vec<ServiceView> {
+    let home = oauth::imports::home_dir();
+    oauth::services()
+        .into_iter()
+        .map(|service| ServiceView {
+            id: service.id.into(),
+            name: service.name.into(),
+            prefix: service.prefix.into(),
+            login: match service.login {
+                LoginKind::AuthorizationCode => "browser".into(),
+                LoginKind::DeviceCode => "device".into(),
+            },
+            import_from: home
+                .as_deref()
+                .and_then(|home| oauth::imports::credentials_path(&service, home))
+                .filter(|path| path.is_file())
+                .map(|path| path.display().to_string()),
+            terms_note: service.terms_note.map(Into::into),
+        })
+        .collect()
+}
+
+/// Imports the credentials `service`'s official CLI holds (read only; the
+/// file is never changed) and saves the account.
+pub(crate) fn import<R: Runtime>(app: AppHandle<R>, service: &str) -> Result<(), CommandError> {
+    let data_dir = app.state::<DesktopState>().data_dir().to_owned();
+    let service = oauth::service(service, &data_dir).map_err(failed)?;
+    let home = oauth::imports::home_dir().ok_or_else(|| failed("cannot find the home folder"))?;
+    let result = oauth::imports::import(&service, &home);
+    finish(&app, &service, result);
+    Ok(())
+}
+
+/// Saves an account from a pasted refresh token, after one refresh proves it.
+pub(crate) async fn with_refresh_token<R: Runtime>(
+    app: AppHandle<R>,
+    service: &str,
+    token: &str,
+) -> Result<(), CommandError> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(failed("paste a refresh token first"));
+    }
+    let data_dir = app.state::<DesktopState>().data_dir().to_owned();
+    let service = oauth::service(service, &data_dir).map_err(failed)?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|error| failed(error.to_string()))?;
+    let result = oauth::flows::refresh(&http, &service, token)
+        .await
+        .map_err(|error| error.to_string());
+    finish(&app, &service, result);
+    Ok(())
+}
+
 fn finish<R: Runtime>(
     app: &AppHandle<R>,
     service: &oauth::Service,
-    result: Result<oauth::Grant, oauth::LoginError>,
+    result: Result<oauth::Grant, String>,
 ) {
     let state = app.state::<DesktopState>();
     state.clear_pending_login();
-    let saved = result.map_err(|error| error.to_string()).and_then(|grant| {
+    let saved = result.and_then(|grant| {
         state
             .with_store(|store| {
                 oauth::save_login(store, service, &grant, None, None).map_err(failed)

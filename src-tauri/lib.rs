@@ -90,6 +90,12 @@ pub fn run() {
             commands::update_status,
             commands::check_for_updates,
             commands::install_update,
+            commands::list_services,
+            commands::import_account,
+            commands::connect_with_refresh_token,
+            commands::copy_text,
+            commands::tray_preview,
+            commands::request_bodies,
         ])
         .setup(|app| {
             app.manage(DesktopState::from_environment());

@@ -310,6 +310,33 @@ pub fn tray_entries(snapshot: &TraySnapshot) -> Vec<TrayEntry> {
     entries
 }
 
+/// The menu as text lines, as the dashboard's tray preview shows it (for
+/// desktops without a tray): `[x]` checked, `[ ]` unchecked, submenu
+/// entries indented, separators as `---`.
+pub fn menu_lines(entries: &[TrayEntry]) -> Vec<String> {
+    fn walk(entries: &[TrayEntry], indent: &str, lines: &mut Vec<String>) {
+        for entry in entries {
+            match entry {
+                TrayEntry::Label(text) | TrayEntry::Item { label: text, .. } => {
+                    lines.push(format!("{indent}{text}"));
+                }
+                TrayEntry::Check { label, checked, .. } => {
+                    let mark = if *checked { "[x]" } else { "[ ]" };
+                    lines.push(format!("{indent}{mark} {label}"));
+                }
+                TrayEntry::Submenu { label, entries } => {
+                    lines.push(format!("{indent}{label} ▸"));
+                    walk(entries, &format!("{indent}    "), lines);
+                }
+                TrayEntry::Separator => lines.push(format!("{indent}---")),
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    walk(entries, "", &mut lines);
+    lines
+}
+
 /// `in 2h 13m`, `in 5m`, `now`: how long until `at` (Unix ms) from `now`.
 pub fn time_until(at: i64, now: i64) -> String {
     let minutes = (at - now).max(0) / 60_000;
@@ -481,6 +508,18 @@ mod tests {
         assert_eq!(pixel(31, 0), [0, 0, 0, 0]);
         assert_eq!(pixel(25, 25), red);
         assert_eq!(badged.len(), blank.len());
+    }
+
+    #[test]
+    fn the_menu_reads_as_text() {
+        let lines = menu_lines(&tray_entries(&snapshot()));
+        assert!(lines.contains(&"[x] Claude Code/me@example.com (ok)".to_owned()));
+        assert!(lines.contains(&"[ ] OpenAI/default (off)".to_owned()));
+        assert!(lines.contains(&"Quota ▸".to_owned()));
+        assert!(lines.contains(
+            &"    Claude Code/me@example.com: five_hour 42% used, resets in 2h 13m".to_owned()
+        ));
+        assert_eq!(lines.last().map(String::as_str), Some("Quit Switchyard"));
     }
 
     #[test]

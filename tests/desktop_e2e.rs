@@ -358,3 +358,118 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     assert_ne!(refused.status(), 200, "a disabled account is not used");
     client.close().await.unwrap();
 }
+
+/// A GitHub-style device authorization server (RFC 8628): a code, then
+/// `authorization_pending` for the first two polls, then a token.
+async fn start_mock_device_login() -> String {
+    use axum::routing::post;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let polls = Arc::new(AtomicU32::new(0));
+    let verification = format!("{base}/login/device");
+    let app = axum::Router::new()
+        .route(
+            "/login/device/code",
+            post(move || {
+                let verification = verification.clone();
+                async move {
+                    axum::Json(json!({
+                        "device_code": "device-e2e", "user_code": "WDJB-MJHT",
+                        "verification_uri": verification, "expires_in": 900, "interval": 1
+                    }))
+                }
+            }),
+        )
+        .route(
+            "/login/oauth/access_token",
+            post(move |body: String| {
+                let polls = polls.clone();
+                async move {
+                    assert!(body.contains("device_code=device-e2e"), "{body}");
+                    if polls.fetch_add(1, Ordering::SeqCst) < 2 {
+                        axum::Json(json!({"error": "authorization_pending"}))
+                    } else {
+                        axum::Json(json!({
+                            "access_token": "gho_e2e", "token_type": "bearer", "scope": "read:user"
+                        }))
+                    }
+                }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+#[tokio::test]
+#[ignore = "needs a display, D-Bus and tauri-driver: run by `cargo xtask test`"]
+async fn a_device_code_login_connects_an_account_and_the_tray_follows_its_switch() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let login = start_mock_device_login().await;
+    // Pointing the service at the mock is configuration, as for a mirror.
+    std::fs::write(
+        data_dir.path().join("endpoints.json"),
+        json!({"github-copilot": {
+            "device_url": format!("{login}/login/device/code"),
+            "token_url": format!("{login}/login/oauth/access_token"),
+            "exchange_url": format!("{login}/copilot_internal/v2/token"),
+            "api_base": format!("{login}/copilot"),
+            "usage_url": format!("{login}/copilot_internal/user")
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let port = free_port();
+    let (_driver, client) = launch_app(&[
+        ("SWITCHYARD_DATA_DIR", data_dir.path().display().to_string()),
+        ("SWITCHYARD_PORT", port.to_string()),
+        ("HOME", home.path().display().to_string()),
+    ])
+    .await;
+    wait_for_text(&client, "#gateway-state", |text| text == "Running").await;
+
+    click(&client, "#nav-providers").await;
+    wait_for_text(&client, "#service-github-copilot", |text| {
+        text.contains("GitHub Copilot")
+    })
+    .await;
+    click(&client, "#service-github-copilot .connect-login").await;
+    wait_for_text(&client, "#device-code", |text| text == "WDJB-MJHT").await;
+    let countdown = wait_for_text(&client, "#device-countdown", |text| {
+        text.contains("expires in")
+    })
+    .await;
+    assert!(countdown.contains("expires in 1"), "{countdown}");
+    save_screenshot(&client, "connect-device-code.png").await;
+    // The app polls; the mock approves on the third poll.
+    wait_for_text(&client, "#connect-done", |text| text.contains("Connected")).await;
+    wait_for_text(&client, "#provider-gh .account-status", |text| text == "ok").await;
+    save_screenshot(&client, "providers-connected.png").await;
+
+    // The tray model follows the account's switch (shown on the Overview
+    // for desktops without a tray).
+    click(&client, "#nav-overview").await;
+    wait_for_text(&client, "#tray-preview", |text| {
+        text.contains("[x] GitHub Copilot/") && text.contains("(ok)")
+    })
+    .await;
+    click(&client, "#nav-providers").await;
+    click(&client, "#provider-gh .account-toggle").await;
+    wait_for_text(&client, "#provider-gh .account-status", |text| {
+        text == "off"
+    })
+    .await;
+    click(&client, "#nav-overview").await;
+    let tray = wait_for_text(&client, "#tray-preview", |text| {
+        text.contains("[ ] GitHub Copilot/")
+    })
+    .await;
+    assert!(
+        tray.contains("Copy API key") && tray.contains("Check for updates"),
+        "{tray}"
+    );
+    save_screenshot(&client, "overview-at-a-glance.png").await;
+    client.close().await.unwrap();
+}

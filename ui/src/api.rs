@@ -5,8 +5,9 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchyard_api_types::{
-    ApiKeyView, ComboView, CommandError, CreatedApiKey, NewProviderInput, Overview, ProviderView,
-    RequestView, SettingView, UpdateStatusView, UsageQueryInput, UsageRowView,
+    ApiKeyView, ComboView, CommandError, ConnectStart, CreatedApiKey, NewProviderInput, Overview,
+    ProviderView, RequestView, ServiceView, SettingView, UpdateStatusView, UsageQueryInput,
+    UsageRowView,
 };
 use wasm_bindgen::prelude::*;
 
@@ -211,4 +212,48 @@ pub async fn check_for_updates() -> Result<UpdateStatusView, CommandError> {
 /// Installs the available update and restarts.
 pub async fn install_update() -> Result<(), CommandError> {
     invoke("install_update").await
+}
+
+/// The subscription services the app can log in to.
+pub async fn list_services() -> Result<Vec<ServiceView>, CommandError> {
+    invoke("list_services").await
+}
+
+/// Starts a login; the outcome arrives as an event.
+pub async fn start_connect(service: String) -> Result<ConnectStart, CommandError> {
+    invoke_with("start_connect", &serde_json::json!({ "service": service })).await
+}
+
+/// Imports a service's CLI credentials; the outcome arrives as an event.
+pub async fn import_account(service: String) -> Result<(), CommandError> {
+    invoke_with("import_account", &serde_json::json!({ "service": service })).await
+}
+
+/// Adds an account from a refresh token; the outcome arrives as an event.
+pub async fn connect_with_refresh_token(
+    service: String,
+    token: String,
+) -> Result<(), CommandError> {
+    invoke_with(
+        "connect_with_refresh_token",
+        &serde_json::json!({ "service": service, "token": token }),
+    )
+    .await
+}
+
+/// Puts `text` on the clipboard.
+pub async fn copy_text(text: String) -> Result<(), CommandError> {
+    invoke_with("copy_text", &serde_json::json!({ "text": text })).await
+}
+
+/// The tray menu as text lines.
+pub async fn tray_preview() -> Result<Vec<String>, CommandError> {
+    invoke("tray_preview").await
+}
+
+/// The bodies kept for request `id` (with `log_bodies` on).
+pub async fn request_bodies(
+    id: i64,
+) -> Result<Option<switchyard_api_types::RequestBodiesView>, CommandError> {
+    invoke_with("request_bodies", &serde_json::json!({ "id": id })).await
 }

@@ -361,7 +361,29 @@ pub enum ConnectStart {
         user_code: String,
         /// Where to type it.
         verification_uri: String,
+        /// A link with the code filled in, when the service gives one.
+        verification_uri_complete: Option<String>,
+        /// Seconds until the code expires.
+        expires_in_secs: u64,
     },
+}
+
+/// A subscription service the app can log in to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceView {
+    /// Id used by `connect`, such as `claude-code`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Default model prefix, such as `cc`.
+    pub prefix: String,
+    /// `browser` or `device`.
+    pub login: String,
+    /// Where its official CLI keeps credentials on this machine, when that
+    /// file exists (so it can be imported).
+    pub import_from: Option<String>,
+    /// A caution about the provider's terms, if any.
+    pub terms_note: Option<String>,
 }
 
 /// Where the app's self-update stands.
@@ -619,4 +641,14 @@ pub struct ToolRestored {
     /// Copies of files that had changed since Switchyard wrote them, saved
     /// before restoring so those changes are not lost.
     pub saved_copies: Vec<String>,
+}
+
+/// The bodies kept for one request (only while `log_bodies` is on; keys
+/// redacted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestBodiesView {
+    /// What the client sent.
+    pub request: Option<String>,
+    /// What the client received.
+    pub response: Option<String>,
 }

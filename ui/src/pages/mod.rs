@@ -1,6 +1,7 @@
 //! One module per page, and the loading pattern they share.
 
 pub(crate) mod combos;
+pub(crate) mod connect;
 pub(crate) mod logs;
 pub(crate) mod overview;
 pub(crate) mod providers;

@@ -1,6 +1,8 @@
-//! The Overview page: where the gateway listens, whether it runs, how many
-//! providers are configured and how many requests it has served. Refreshed
-//! every second from the `get_overview` command.
+//! The Overview page: where the gateway listens (with copy buttons for the
+//! URL and an API key), whether it runs, how many providers are configured
+//! and requests served, the tray menu as text (today's requests and cost,
+//! each account's state and quota; also for desktops without a tray), and
+//! the last few requests. Refreshed every second.
 
 use std::time::Duration;
 
@@ -38,6 +40,41 @@ pub(crate) fn OverviewPage() -> impl IntoView {
         move || overview.with(|overview| overview.as_ref().map(read).unwrap_or_else(|| "…".into()))
     };
     let state = move || overview.with(|overview| overview.as_ref().map(|o| o.gateway.clone()));
+    let tray = RwSignal::new(Vec::<String>::new());
+    let recent = RwSignal::new(Vec::<switchyard_api_types::RequestView>::new());
+    let load_more = move || {
+        spawn_local(async move {
+            if let Ok(lines) = api::tray_preview().await {
+                tray.set(lines);
+            }
+            if let Ok(requests) = api::recent_requests(5).await {
+                recent.set(requests);
+            }
+        });
+    };
+    load_more();
+    if let Ok(handle) = set_interval_with_handle(load_more, Duration::from_secs(2)) {
+        on_cleanup(move || handle.clear());
+    }
+    let copied = RwSignal::new("");
+    let copy_url = move |_| {
+        let url = overview.with_untracked(|o| o.as_ref().map(|o| o.endpoint_url.clone()));
+        spawn_local(async move {
+            if let Some(url) = url
+                && api::copy_text(url).await.is_ok()
+            {
+                copied.set("url");
+            }
+        });
+    };
+    let copy_key = move |_| {
+        spawn_local(async move {
+            match api::copy_api_key(None).await {
+                Ok(()) => copied.set("key"),
+                Err(error) => load_error.set(Some(error.message)),
+            }
+        });
+    };
 
     view! {
         <header class="page-header">
@@ -72,10 +109,43 @@ pub(crate) fn OverviewPage() -> impl IntoView {
         </section>
         <section class="panel">
             <h2>"Connect your tools"</h2>
-            <p>"Point any OpenAI-compatible client at this base URL and use a key from "
-                <code>"switchyard key create"</code>":"</p>
+            <p>"Point any OpenAI-, Anthropic-, Gemini- or Ollama-speaking client at this base URL with an API key (or set it up on the Tools page):"</p>
             <pre class="mono" id="endpoint-url">{field(|o| o.endpoint_url.clone())}</pre>
+            <div class="inline-form">
+                <button class="secondary" id="copy-endpoint" on:click=copy_url>
+                    {move || if copied.get() == "url" { "Copied" } else { "Copy URL" }}</button>
+                <button class="secondary" id="copy-key" on:click=copy_key>
+                    {move || if copied.get() == "key" { "Copied" } else { "Copy API key" }}</button>
+            </div>
             <p class="muted">"Data directory: " <span class="mono">{field(|o| o.data_dir.clone())}</span></p>
+        </section>
+        <section class="panel">
+            <h2>"At a glance"</h2>
+            <p class="muted">"The tray menu, as text: today's requests and cost, each account's state and quota."</p>
+            <ul class="tray-preview mono" id="tray-preview">
+                {move || tray.get().into_iter().filter(|line| line.trim() != "---").map(|line| view! { <li>{line}</li> }).collect_view()}
+            </ul>
+        </section>
+        <section class="panel">
+            <h2>"Last requests"</h2>
+            {move || {
+                let list = recent.get();
+                if list.is_empty() {
+                    view! { <p class="muted" id="no-recent">"No requests yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <table id="recent-requests"><tbody>
+                            {list.into_iter().map(|request| view! {
+                                <tr>
+                                    <td class="mono">{request.model.clone()}</td>
+                                    <td class=if request.status < 400 { "ok" } else { "bad" }>{request.status}</td>
+                                    <td class="muted">{format!("{} ms", request.latency_ms)}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody></table>
+                    }.into_any()
+                }
+            }}
         </section>
     }
 }

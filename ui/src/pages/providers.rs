@@ -27,8 +27,7 @@ pub(crate) fn ProvidersPage() -> impl IntoView {
         {move || match providers.get() {
             None => view! { <p class="muted">"Loading…"</p> }.into_any(),
             Some(list) if list.is_empty() => view! {
-                <p class="muted" id="no-providers">"No providers yet: add one below, or run "
-                    <code>"switchyard connect"</code>" for a subscription."</p>
+                <p class="muted" id="no-providers">"No providers yet: connect a subscription or add an API-key provider below."</p>
             }.into_any(),
             Some(list) => view! {
                 <div class="provider-list">
@@ -36,6 +35,7 @@ pub(crate) fn ProvidersPage() -> impl IntoView {
                 </div>
             }.into_any(),
         }}
+        <super::connect::ConnectPanel on_connected=reload/>
         <AddProviderForm on_added=reload/>
     }
 }

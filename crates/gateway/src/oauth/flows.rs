@@ -483,6 +483,11 @@ impl DeviceLogin {
         self.expires_at.saturating_duration_since(Instant::now())
     }
 
+    /// Time left before the code expires.
+    pub fn expires_in(&self) -> Duration {
+        self.expires_at.saturating_duration_since(Instant::now())
+    }
+
     /// Asks the service for a device code.
     pub async fn start(http: &reqwest::Client, service: Service) -> Result<Self, LoginError> {
         let url = endpoint(
