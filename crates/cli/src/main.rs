@@ -4,6 +4,7 @@
 
 mod connect;
 mod routing;
+mod setup;
 mod usage;
 
 use std::io::Read;
@@ -66,6 +67,8 @@ enum Command {
     /// Show or change settings
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Point coding tools (Claude Code, Codex, Gemini CLI, ...) at the gateway
+    Setup(setup::SetupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +219,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Usage(args) => usage::usage(&open_store(&data_dir)?, args, output),
         Command::Log(args) => usage::log(&open_store(&data_dir)?, args, output),
         Command::Config(command) => config(&open_store(&data_dir)?, command, output),
+        Command::Setup(args) => setup::setup(&data_dir, args, output),
     }
 }
 
