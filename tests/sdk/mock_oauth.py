@@ -7,7 +7,11 @@ Google (the Gemini CLI's login) is strict like the real one: an installed-app
 client secret is required, unknown token parameters are refused, and refresh
 tokens are not rotated; behind it, Code Assist's loadCodeAssist, onboardUser
 with a long-running operation, the `{model, project, request}` envelope and
-retrieveUserQuota.
+retrieveUserQuota. Kiro: AWS SSO OIDC (RegisterClient, StartDeviceAuthorization
+and CreateToken, JSON in camelCase, pending answers as 400s), Kiro's social
+refresh endpoint, and CodeWhisperer's generateAssistantResponse answering in
+real AWS event-stream frames (prelude, string headers, payload, both CRC32s),
+cut into pieces that straddle frame boundaries.
 
 Tests point Switchyard at it with `endpoints.json` in the data directory."""
 
@@ -16,9 +20,11 @@ import hashlib
 import http.server
 import itertools
 import json
+import struct
 import threading
 import time
 import urllib.parse
+import zlib
 
 EMAIL = "dev@example.com"
 CODEX_ACCOUNT = "acct-123"
@@ -29,6 +35,24 @@ GOOGLE_TOKEN_PARAMETERS = {
     "authorization_code": {"grant_type", "code", "redirect_uri", "client_id", "client_secret", "code_verifier"},
     "refresh_token": {"grant_type", "refresh_token", "client_id", "client_secret"},
 }
+
+
+KIRO_START_URL = "https://view.awsapps.com/start"
+
+
+def event_stream_frame(headers, payload):
+    """One AWS event-stream message: prelude (total and header lengths, CRC32),
+    headers (name, type 7 = string, 2-byte length, value), payload, CRC32."""
+    encoded = b"".join(bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(value.encode())) + value.encode()
+                       for name, value in headers.items())
+    prelude = struct.pack(">II", 12 + len(encoded) + len(payload) + 4, len(encoded))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def kiro_event(kind, payload):
+    return event_stream_frame({":event-type": kind, ":content-type": "application/json", ":message-type": "event"},
+                              json.dumps(payload).encode())
 
 
 def b64url(data):
@@ -56,6 +80,9 @@ class State:
         self.owner = {}          # refresh token -> email
         self.onboarded = False   # Code Assist: whether onboardUser ran
         self.owner_of_access = {}  # Google access token -> email
+        self.aws_clients = {}    # registered clientId -> clientSecret
+        self.aws_devices = {}    # deviceCode -> clientId
+        self.kiro_requests = []  # generateAssistantResponse bodies
         self.operation_polls = 0
 
     def issue(self, extra=None):
@@ -166,6 +193,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self._body()
         with state.lock:
             state.requests.append((url.path, dict(self.headers), body))
+        if url.path.startswith("/aws/oidc/"):
+            return self.aws_oidc(url.path.removeprefix("/aws/oidc/"), body)
+        if url.path == "/kiro/auth/refreshToken":
+            return self.kiro_social_refresh(body)
+        if url.path == "/kiro/api/generateAssistantResponse":
+            return self.kiro(body)
         if url.path == "/google/token":
             return self.google_token(body)
         if url.path.startswith("/codeassist/v1internal:"):
@@ -247,6 +280,101 @@ class Handler(http.server.BaseHTTPRequestHandler):
             state.owner_of_access[access] = state.owner.get(token, state.email)
             return self._reply(200, {"access_token": access, "expires_in": state.access_ttl, "token_type": "Bearer",
                                      "scope": "https://www.googleapis.com/auth/cloud-platform"})
+
+    def aws_error(self, status, error, description, kind):
+        return self._reply(status, {"error": error, "error_description": description}, headers=[("x-amzn-ErrorType", kind)])
+
+    def aws_oidc(self, operation, body):
+        """AWS SSO OIDC, restJson1: camelCase JSON bodies, errors as {error, error_description}."""
+        state = Handler.state
+        if self.headers.get("Content-Type", "").split(";")[0] != "application/json":
+            return self.aws_error(400, "invalid_request", "JSON expected", "InvalidRequestException")
+        with state.lock:
+            if operation == "client/register":
+                if body.get("clientType") != "public" or not body.get("clientName") or "codewhisperer:conversations" not in body.get("scopes", []):
+                    return self.aws_error(400, "invalid_client_metadata", "bad registration", "InvalidClientMetadataException")
+                n = next(state.counter)
+                client_id, secret = f"client-{n}", f"client-secret-{n}"
+                state.aws_clients[client_id] = secret
+                return self._reply(200, {"clientId": client_id, "clientSecret": secret, "clientIdIssuedAt": int(time.time()),
+                                         "clientSecretExpiresAt": int(time.time()) + 90 * 86400})
+            if state.aws_clients.get(body.get("clientId")) != body.get("clientSecret"):
+                return self.aws_error(401, "invalid_client", "unknown client", "InvalidClientException")
+            if operation == "device_authorization":
+                if body.get("startUrl") != KIRO_START_URL:
+                    return self.aws_error(400, "invalid_request", "bad start URL", "InvalidRequestException")
+                state.aws_devices["aws-device-1"] = body["clientId"]
+                return self._reply(200, {"deviceCode": "aws-device-1", "userCode": "KIRO-CODE", "verificationUri": f"{Handler.base}/aws/device",
+                                         "verificationUriComplete": f"{Handler.base}/aws/device?user_code=KIRO-CODE", "expiresIn": 600, "interval": 1})
+            if operation != "token":
+                return self._reply(404, {"message": "not found"})
+            grant = body.get("grantType")
+            if grant == "urn:ietf:params:oauth:grant-type:device_code":
+                if state.aws_devices.get(body.get("deviceCode")) != body["clientId"]:
+                    return self.aws_error(400, "invalid_grant", "unknown device code", "InvalidGrantException")
+                state.device_polls += 1
+                if state.device_script:
+                    error = state.device_script.pop(0)
+                    kind = "AuthorizationPendingException" if error == "authorization_pending" else "SlowDownException"
+                    return self.aws_error(400, error, None, kind)
+            elif grant == "refresh_token":
+                state.refreshes += 1
+                token = body.get("refreshToken")
+                if token not in state.refresh:
+                    return self.aws_error(400, "invalid_grant", "Invalid refresh token provided", "InvalidGrantException")
+                state.refresh.discard(token)
+            else:
+                return self.aws_error(400, "unsupported_grant_type", None, "UnsupportedGrantTypeException")
+            issued = state.issue()
+            return self._reply(200, {"accessToken": issued["access_token"], "tokenType": "Bearer", "expiresIn": state.access_ttl,
+                                     "refreshToken": issued["refresh_token"]})
+
+    def kiro_social_refresh(self, body):
+        state = Handler.state
+        with state.lock:
+            state.refreshes += 1
+            token = body.get("refreshToken")
+            if token not in state.refresh:
+                return self._reply(401, {"message": "Invalid refresh token"})
+            state.refresh.discard(token)
+            issued = state.issue()
+        return self._reply(200, {"accessToken": issued["access_token"], "refreshToken": issued["refresh_token"], "expiresIn": state.access_ttl,
+                                 "profileArn": "arn:aws:codewhisperer:us-east-1:699475941385:profile/EHGA3GRVQMUK"})
+
+    def kiro(self, body):
+        state = Handler.state
+        if not state.valid(self._bearer()):
+            return self._reply(403, {"message": "The bearer token included in the request is invalid.", "reason": None},
+                               headers=[("x-amzn-ErrorType", "AccessDeniedException")])
+        conversation = body.get("conversationState") or {}
+        current = (conversation.get("currentMessage") or {}).get("userInputMessage") or {}
+        if (self.headers.get("X-Amz-Target") != "AmazonCodeWhispererStreamingService.GenerateAssistantResponse"
+                or not body.get("profileArn", "").startswith("arn:aws:codewhisperer:") or not conversation.get("conversationId")
+                or not current.get("content") or not current.get("modelId") or conversation.get("chatTriggerType") != "MANUAL"):
+            return self._reply(400, {"message": "Improperly formed request."}, headers=[("x-amzn-ErrorType", "ValidationException")])
+        with state.lock:
+            state.kiro_requests.append(body)
+        tools = (current.get("userInputMessageContext") or {}).get("tools")
+        frames = [kiro_event("messageMetadataEvent", {"conversationId": conversation["conversationId"]})]
+        frames += [kiro_event("assistantResponseEvent", {"content": piece}) for piece in ("hi ", "from ", "kiro")]
+        if tools:
+            name = tools[0]["toolSpecification"]["name"]
+            frames += [kiro_event("toolUseEvent", {"toolUseId": "tooluse_1", "name": name, "input": piece})
+                       for piece in ('{"city"', ': "Paris"}')]
+            frames.append(kiro_event("toolUseEvent", {"toolUseId": "tooluse_1", "name": name, "stop": True}))
+        frames.append(kiro_event("meteringEvent", {"unit": "credit", "unitPlural": "credits", "usage": 0.02}))
+        frames.append(kiro_event("contextUsageEvent", {"contextUsagePercentage": 0.5}))
+        data = b"".join(frames)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        # Pieces of 37 bytes: frames arrive split, several per piece, and across pieces.
+        for start in range(0, len(data), 37):
+            piece = data[start:start + 37]
+            self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
 
     def google_unauthenticated(self):
         return self._reply(401, {"error": {"code": 401, "message": "Request had invalid authentication credentials. Expected OAuth 2 access token.",
@@ -380,4 +508,7 @@ def endpoints(base):
         "gemini-cli": {"authorize_url": f"{base}/google/auth", "token_url": f"{base}/google/token",
                        "userinfo_url": f"{base}/google/userinfo", "api_base": f"{base}/codeassist/v1internal",
                        "usage_url": f"{base}/codeassist/v1internal:retrieveUserQuota"},
+        "kiro": {"register_url": f"{base}/aws/oidc/client/register", "device_url": f"{base}/aws/oidc/device_authorization",
+                 "token_url": f"{base}/aws/oidc/token", "refresh_url": f"{base}/kiro/auth/refreshToken",
+                 "api_base": f"{base}/kiro/api"},
     }

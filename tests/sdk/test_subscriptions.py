@@ -310,3 +310,81 @@ def test_gemini_cli_import_reads_the_cli_file_without_changing_it(oauth, tmp_pat
     answer = api.chat.completions.create(model="gc/gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].message.content == "hi from gemini"
     assert state.refreshes == 1
+
+
+def test_kiro_builder_id_device_login_and_event_stream_answers(oauth):
+    gateway, state, _ = oauth
+    process, user_code = connect(gateway, "kiro", "--label", "builder")
+    assert user_code == "KIRO-CODE"
+    assert "connected Kiro" in finished(process)
+    # Registered a client, then pending, slow_down, tokens.
+    assert len(state.aws_clients) == 1 and state.device_polls == 3
+    [secret] = state.aws_clients.values()
+    assert secret.encode() not in open(gateway.data_dir + "/switchyard.db", "rb").read(), "the client secret is sealed"
+
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    api = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+
+    def ask():
+        answer = api.chat.completions.create(model="kr/claude-sonnet-4.5", messages=[
+            {"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}])
+        return answer
+
+    answer = ask()
+    assert answer.choices[0].message.content == "hi from kiro"
+    assert answer.usage.prompt_tokens == 1000, "estimated from the context share Kiro reports"
+    sent = state.kiro_requests[-1]
+    current = sent["conversationState"]["currentMessage"]["userInputMessage"]
+    assert (current["modelId"], current["content"]) == ("claude-sonnet-4.5", "Be brief.\n\nhi")
+    assert sent["profileArn"].startswith("arn:aws:codewhisperer:us-east-1:")
+
+    stream = api.chat.completions.create(model="kr/claude-sonnet-4.5", stream=True,
+                                         messages=[{"role": "user", "content": "hi"}])
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == "hi from kiro"
+
+    # Tool input arrives in pieces across toolUseEvents and becomes one call.
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}}}}]
+    called = api.chat.completions.create(model="kr/claude-sonnet-4.5", tools=tools,
+                                         messages=[{"role": "user", "content": "weather?"}])
+    [call] = called.choices[0].message.tool_calls
+    assert (call.function.name, json.loads(call.function.arguments)) == ("get_weather", {"city": "Paris"})
+    assert called.choices[0].finish_reason == "tool_calls"
+    anthropic_api = anthropic.Anthropic(base_url=gateway.root_url, api_key=gateway.key, max_retries=0)
+    with anthropic_api.messages.stream(model="kr/claude-sonnet-4.5", max_tokens=50,
+                                       messages=[{"role": "user", "content": "hi"}]) as streamed:
+        assert "".join(streamed.text_stream) == "hi from kiro"
+
+    # CodeWhisperer refuses an expired token with 403: one refresh through
+    # the registered client, one retry.
+    state.expire_access_tokens()
+    assert ask().choices[0].message.content == "hi from kiro"
+    assert state.refreshes == 1
+    refreshed = [body for path, _, body in state.requests if path == "/aws/oidc/token" and body.get("grantType") == "refresh_token"]
+    assert refreshed and refreshed[0]["clientId"] in state.aws_clients
+
+
+def test_kiro_import_of_a_social_login_refreshes_through_kiro(oauth, tmp_path):
+    gateway, state, _ = oauth
+    issued = state.issue()
+    home = tmp_path / "home"
+    cache = home / ".aws" / "sso" / "cache"
+    cache.mkdir(parents=True)
+    token_file = cache / "kiro-auth-token.json"
+    token_file.write_text(json.dumps({"accessToken": issued["access_token"], "refreshToken": issued["refresh_token"],
+                                      "expiresAt": "2020-01-01T00:00:00.000Z", "authMethod": "social", "provider": "Google",
+                                      "profileArn": "arn:aws:codewhisperer:us-east-1:699475941385:profile/EHGA3GRVQMUK"}))
+    before = token_file.read_bytes()
+    process, line = connect(gateway, "kiro", "--import", env={"HOME": str(home)})
+    assert "connected Kiro" in line + finished(process)
+    assert token_file.read_bytes() == before
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    api = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+    answer = api.chat.completions.create(model="kr/claude-haiku-4.5", messages=[{"role": "user", "content": "hi"}])
+    assert answer.choices[0].message.content == "hi from kiro"
+    # The imported token had run out: refreshed once, through Kiro's endpoint.
+    assert state.refreshes == 1
+    assert [path for path, _, _ in state.requests if path == "/kiro/auth/refreshToken"] == ["/kiro/auth/refreshToken"]
+    assert token_file.read_bytes() == before

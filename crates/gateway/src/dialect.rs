@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use switchyard_protocol::{
-    ChatRequest, ChatResponse, DecodeError, StreamEvent, anthropic_messages, gemini, ollama,
+    ChatRequest, ChatResponse, DecodeError, StreamEvent, anthropic_messages, gemini, kiro, ollama,
     openai_chat, openai_responses,
 };
 use switchyard_store::ProviderKind;
@@ -25,6 +25,9 @@ pub enum Dialect {
     Gemini,
     /// Ollama's `/api/chat` (client side only: no provider speaks it here).
     Ollama,
+    /// Kiro's CodeWhisperer `generateAssistantResponse` (upstream only: it
+    /// answers with an AWS event stream, decoded event by event).
+    Kiro,
 }
 
 impl Dialect {
@@ -36,6 +39,7 @@ impl Dialect {
             Self::AnthropicMessages => "anthropic",
             Self::Gemini => "gemini",
             Self::Ollama => "ollama",
+            Self::Kiro => "kiro",
         }
     }
 
@@ -63,6 +67,7 @@ impl Dialect {
             ProviderKind::AnthropicCompatible => Self::AnthropicMessages,
             ProviderKind::Gemini => Self::Gemini,
             ProviderKind::OpenaiResponses => Self::OpenAiResponses,
+            ProviderKind::Kiro => Self::Kiro,
         }
     }
 
@@ -75,6 +80,7 @@ impl Dialect {
             Self::Gemini if stream => format!("/models/{model}:streamGenerateContent?alt=sse"),
             Self::Gemini => format!("/models/{model}:generateContent"),
             Self::Ollama => "/api/chat".into(),
+            Self::Kiro => "/generateAssistantResponse".into(),
         }
     }
 
@@ -89,6 +95,7 @@ impl Dialect {
             Self::OpenAiChat | Self::AnthropicMessages | Self::OpenAiResponses => "\"usage\"",
             Self::Gemini => "\"usageMetadata\"",
             Self::Ollama => "\"eval_count\"",
+            Self::Kiro => "Usage",
         }
     }
 
@@ -96,6 +103,7 @@ impl Dialect {
     pub(crate) fn stream_content_type(self) -> &'static str {
         match self {
             Self::Ollama => "application/x-ndjson",
+            Self::Kiro => "application/vnd.amazon.eventstream",
             _ => "text/event-stream",
         }
     }
@@ -112,6 +120,7 @@ impl Dialect {
             Self::AnthropicMessages => anthropic_messages::decode_request_value(body),
             Self::Gemini => gemini::decode_request_value(body, "", stream),
             Self::Ollama => ollama::decode_request_value(body),
+            Self::Kiro => Err(DecodeError::new("Kiro is not a client dialect")),
         }
     }
 
@@ -122,6 +131,7 @@ impl Dialect {
             Self::AnthropicMessages => anthropic_messages::encode_request(request),
             Self::Gemini => gemini::encode_request(request),
             Self::Ollama => ollama::encode_request(request),
+            Self::Kiro => kiro::encode_request(request),
         }
     }
 
@@ -132,6 +142,7 @@ impl Dialect {
             Self::AnthropicMessages => anthropic_messages::decode_response(body),
             Self::Gemini => gemini::decode_response(body),
             Self::Ollama => ollama::decode_response(body),
+            Self::Kiro => Err(DecodeError::new("Kiro answers only with event streams")),
         }
     }
 
@@ -148,6 +159,8 @@ impl Dialect {
             Self::AnthropicMessages => anthropic_messages::encode_response(response),
             Self::Gemini => gemini::encode_response(response),
             Self::Ollama => ollama::encode_response(response, model, &rfc3339(now)),
+            // Never a client's dialect: answered as OpenAI would be.
+            Self::Kiro => openai_chat::encode_response(response, unix_seconds(now)),
         }
     }
 
@@ -162,6 +175,7 @@ impl Dialect {
             }
             Self::Gemini => StreamDecoder::Gemini(gemini::StreamDecoder::default()),
             Self::Ollama => StreamDecoder::Ollama(ollama::StreamDecoder::default()),
+            Self::Kiro => StreamDecoder::Kiro(kiro::StreamDecoder::default()),
         }
     }
 
@@ -186,6 +200,12 @@ impl Dialect {
             }
             Self::Gemini => StreamEncoder::Gemini(gemini::StreamEncoder::new(model)),
             Self::Ollama => StreamEncoder::Ollama(ollama::StreamEncoder::new(model, &rfc3339(now))),
+            // Never a client's dialect: streamed as OpenAI would be.
+            Self::Kiro => StreamEncoder::OpenAi(openai_chat::StreamEncoder::new(
+                model,
+                unix_seconds(now),
+                include_usage,
+            )),
         }
     }
 }
@@ -197,6 +217,7 @@ pub(crate) enum StreamDecoder {
     Anthropic(anthropic_messages::StreamDecoder),
     Gemini(gemini::StreamDecoder),
     Ollama(ollama::StreamDecoder),
+    Kiro(kiro::StreamDecoder),
 }
 
 impl StreamDecoder {
@@ -212,6 +233,7 @@ impl StreamDecoder {
             Self::Anthropic(decoder) => decoder.push(event_name, data),
             Self::Gemini(decoder) => decoder.push(data),
             Self::Ollama(decoder) => decoder.push(data),
+            Self::Kiro(decoder) => decoder.push(event_name, data),
         }
     }
 
@@ -222,6 +244,7 @@ impl StreamDecoder {
             Self::Responses(decoder) => decoder.finish(),
             Self::Gemini(decoder) => decoder.finish(),
             Self::Ollama(decoder) => decoder.finish(),
+            Self::Kiro(decoder) => decoder.finish(),
             Self::Anthropic(_) => Vec::new(),
         }
     }

@@ -156,7 +156,7 @@ impl ApiError {
     /// The error object in `dialect`'s own shape.
     pub fn to_json_for(&self, dialect: Dialect) -> serde_json::Value {
         match dialect {
-            Dialect::OpenAiChat | Dialect::OpenAiResponses => self.to_json(),
+            Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Kiro => self.to_json(),
             Dialect::AnthropicMessages => json!({
                 "type": "error",
                 "error": {"type": anthropic_error_type(self.status), "message": self.message},

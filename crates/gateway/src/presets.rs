@@ -179,7 +179,7 @@ pub async fn fetch_models(
             .header("x-api-key", api_key)
             .header("anthropic-version", "2023-06-01"),
         Dialect::Gemini => http.get(url).header("x-goog-api-key", api_key),
-        Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Ollama => {
+        Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Ollama | Dialect::Kiro => {
             http.get(url).bearer_auth(api_key)
         }
     };

@@ -428,7 +428,7 @@ pub(crate) async fn forward_chat(
         let sent = tokio::time::timeout(settings.first_byte_timeout, upstream_request.send()).await;
         match sent {
             Ok(Ok(response))
-                if response.status() == StatusCode::UNAUTHORIZED
+                if executors::token_refused(candidate, response.status())
                     && credentials.refreshable
                     && !retried_after_refresh =>
             {
@@ -516,19 +516,23 @@ pub(crate) async fn forward_chat(
         ));
     }
     state.learn_success(config, candidate);
-    let is_event_stream = response
+    let framing = response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("text/event-stream"));
+        .and_then(Framing::of_content_type);
     let idle = settings.stream_idle_timeout;
-    Ok(match (is_event_stream, shape.stream) {
-        (true, true) if shape.translates() => {
-            translate_event_stream(response, shape, pending, idle)
+    Ok(match (framing, shape.stream) {
+        (Some(framing), true) if shape.translates() => {
+            translate_event_stream(response, framing, shape, pending, idle)
         }
-        (true, true) => relay_event_stream(response, shape.upstream, shape.wrapped, pending, idle),
-        (true, false) => collect_event_stream(candidate, response, shape, pending, idle).await,
-        (false, _) => relay_json(candidate, response, shape, pending, idle).await,
+        (Some(_), true) => {
+            relay_event_stream(response, shape.upstream, shape.wrapped, pending, idle)
+        }
+        (Some(framing), false) => {
+            collect_event_stream(candidate, response, framing, shape, pending, idle).await
+        }
+        (None, _) => relay_json(candidate, response, shape, pending, idle).await,
     })
 }
 
@@ -815,6 +819,143 @@ fn upstream_events(response: reqwest::Response, wrapped: bool) -> UpstreamEvents
     )
 }
 
+/// How an upstream frames its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// Server-sent events.
+    Sse,
+    /// AWS event stream (`application/vnd.amazon.eventstream`): binary
+    /// frames with a prelude, typed headers, a payload and two CRC32s.
+    AwsEventStream,
+}
+
+impl Framing {
+    fn of_content_type(content_type: &str) -> Option<Self> {
+        if content_type.starts_with("text/event-stream") {
+            Some(Self::Sse)
+        } else if content_type.starts_with("application/vnd.amazon.eventstream") {
+            Some(Self::AwsEventStream)
+        } else {
+            None
+        }
+    }
+}
+
+/// The messages of an AWS event stream as events: an `event` message
+/// becomes its `:event-type` with the payload as data; an `exception` or
+/// `error` message becomes an `exception` event `{"type", "message"}`.
+/// Frames are checked (both CRCs) by the AWS SDK's own decoder.
+fn aws_events(response: reqwest::Response) -> UpstreamEvents {
+    use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
+    struct Reader {
+        body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+        buffer: bytes::BytesMut,
+        decoder: MessageFrameDecoder,
+        /// Bytes received since the last whole frame.
+        partial: usize,
+        done: bool,
+    }
+    let reader = Reader {
+        body: Box::pin(response.bytes_stream()),
+        buffer: bytes::BytesMut::new(),
+        decoder: MessageFrameDecoder::new(),
+        partial: 0,
+        done: false,
+    };
+    Box::pin(futures_util::stream::unfold(
+        reader,
+        |mut reader| async move {
+            if reader.done {
+                return None;
+            }
+            loop {
+                match reader.decoder.decode_frame(&mut reader.buffer) {
+                    Ok(DecodedFrame::Complete(message)) => {
+                        reader.partial = reader.buffer.len();
+                        // Every header this stream uses is a string.
+                        let headers: Vec<(String, String)> = message
+                            .headers()
+                            .iter()
+                            .filter_map(|header| {
+                                let value = header.value().as_string().ok()?;
+                                Some((header.name().as_str().to_owned(), value.as_str().to_owned()))
+                            })
+                            .collect();
+                        return Some((Ok(aws_event(&headers, message.payload())), reader));
+                    }
+                    Ok(DecodedFrame::Incomplete) => {}
+                    Err(error) => {
+                        reader.done = true;
+                        return Some((
+                            Err(format!("a broken event-stream frame ({error})")),
+                            reader,
+                        ));
+                    }
+                }
+                match reader.body.next().await {
+                    Some(Ok(chunk)) => {
+                        reader.partial += chunk.len();
+                        reader.buffer.extend_from_slice(&chunk);
+                    }
+                    Some(Err(error)) => {
+                        reader.done = true;
+                        return Some((Err(describe_transport_error(&error).to_owned()), reader));
+                    }
+                    None if reader.partial == 0 => return None,
+                    None => {
+                        reader.done = true;
+                        return Some((
+                            Err("the event stream ended inside a frame".to_owned()),
+                            reader,
+                        ));
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// One event-stream message as an event.
+fn aws_event(headers: &[(String, String)], payload: &[u8]) -> Event {
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let payload = String::from_utf8_lossy(payload).into_owned();
+    let (event, data) = match header(":message-type").as_deref() {
+        Some("exception") => {
+            let message = serde_json::from_str::<Value>(&payload)
+                .ok()
+                .and_then(|body| body["message"].as_str().map(str::to_owned))
+                .unwrap_or(payload);
+            let kind = header(":exception-type").unwrap_or_default();
+            (
+                "exception".to_owned(),
+                serde_json::json!({"type": kind, "message": format!("{kind}: {message}")})
+                    .to_string(),
+            )
+        }
+        Some("error") => {
+            let kind = header(":error-code").unwrap_or_default();
+            let message = header(":error-message").unwrap_or_default();
+            (
+                "exception".to_owned(),
+                serde_json::json!({"type": kind, "message": format!("{kind}: {message}")})
+                    .to_string(),
+            )
+        }
+        _ => (header(":event-type").unwrap_or_default(), payload),
+    };
+    Event {
+        event,
+        data,
+        id: String::new(),
+        retry: None,
+    }
+}
+
 /// The next event of an upstream stream, or an error once it has been
 /// silent for `idle`.
 async fn next_within<S, E>(events: &mut S, idle: Duration) -> Option<Result<Event, String>>
@@ -834,7 +975,7 @@ where
 /// A mid-stream error in the client's dialect.
 fn stream_error_frame(dialect: Dialect, error: &ApiError) -> String {
     match dialect {
-        Dialect::OpenAiChat | Dialect::Gemini => {
+        Dialect::OpenAiChat | Dialect::Gemini | Dialect::Kiro => {
             format!("data: {}\n\n", error.to_json_for(dialect))
         }
         Dialect::OpenAiResponses => format!(
@@ -868,11 +1009,15 @@ fn encode_event(event: &Event) -> Bytes {
 /// Translates an SSE answer into the client's dialect, event by event.
 fn translate_event_stream(
     response: reqwest::Response,
+    framing: Framing,
     shape: ClientShape,
     pending: PendingRecord,
     idle: Duration,
 ) -> Response {
-    let events = upstream_events(response, shape.wrapped);
+    let events = match framing {
+        Framing::Sse => upstream_events(response, shape.wrapped),
+        Framing::AwsEventStream => aws_events(response),
+    };
     let translation = StreamTranslation {
         decoder: shape.upstream.stream_decoder(),
         encoder: shape
@@ -975,11 +1120,15 @@ impl StreamTranslation {
 async fn collect_event_stream(
     candidate: &Candidate,
     response: reqwest::Response,
+    framing: Framing,
     shape: ClientShape,
     mut pending: PendingRecord,
     idle: Duration,
 ) -> Response {
-    let mut events = upstream_events(response, shape.wrapped);
+    let mut events = match framing {
+        Framing::Sse => upstream_events(response, shape.wrapped),
+        Framing::AwsEventStream => aws_events(response),
+    };
     let mut decoder = shape.upstream.stream_decoder();
     let mut collector = ResponseCollector::default();
     while let Some(event) = next_within(&mut events, idle).await {
@@ -1106,6 +1255,9 @@ fn usage_in(dialect: Dialect, json: &[u8]) -> Option<Usage> {
         #[serde(rename = "usageMetadata")]
         usage_metadata: Option<Map<String, Value>>,
     }
+    if dialect == Dialect::Kiro {
+        return None;
+    }
     let parsed = serde_json::from_slice::<WithUsage>(json).ok()?;
     let usage = match dialect {
         Dialect::Gemini => parsed.usage_metadata?,
@@ -1148,6 +1300,7 @@ fn usage_in(dialect: Dialect, json: &[u8]) -> Option<Usage> {
             output_tokens: number("eval_count"),
             ..Usage::default()
         },
+        Dialect::Kiro => Usage::default(),
         Dialect::Gemini => Usage {
             input_tokens: number("promptTokenCount"),
             output_tokens: number("candidatesTokenCount") + number("thoughtsTokenCount"),

@@ -13,6 +13,7 @@
 pub mod anthropic_messages;
 pub mod canonical;
 pub mod gemini;
+pub mod kiro;
 pub mod ollama;
 pub mod openai_chat;
 pub mod openai_responses;

@@ -31,6 +31,9 @@ pub struct Account {
     /// Whose account it is, when the provider said.
     pub email: Option<String>,
     /// Provider-specific facts learnt at login (account ids, resource URLs).
+    /// Entries named `*_secret` (a registered client's secret) are sealed at
+    /// rest like the tokens and left out of `Serialize`.
+    #[serde(serialize_with = "public_facts")]
     pub meta: serde_json::Map<String, serde_json::Value>,
     /// Lower goes first under the priority strategy.
     pub priority: i64,
@@ -102,6 +105,24 @@ pub struct Cooldown {
     pub status: u16,
     /// Why, in a few words (never a secret).
     pub reason: String,
+}
+
+/// Whether an account fact is a secret (sealed at rest, never serialized).
+fn is_secret_fact(key: &str) -> bool {
+    key.ends_with("_secret")
+}
+
+/// Serializes `meta` without its secret entries.
+fn public_facts<S: serde::Serializer>(
+    meta: &serde_json::Map<String, serde_json::Value>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(None)?;
+    for (key, value) in meta.iter().filter(|(key, _)| !is_secret_fact(key)) {
+        map.serialize_entry(key, value)?;
+    }
+    map.end()
 }
 
 const ACCOUNT_COLUMNS: &str = "id, provider_id, label, api_key, priority, enabled, created_at,
@@ -177,6 +198,13 @@ impl Store {
     /// Decrypts an account's secrets as read from the database.
     fn unseal(&self, mut account: Account) -> StoreResult<Account> {
         account.api_key = self.secrets.open(&account.api_key)?;
+        for (key, value) in account.meta.iter_mut() {
+            if is_secret_fact(key)
+                && let serde_json::Value::String(sealed) = value
+            {
+                *sealed = self.secrets.open(sealed)?;
+            }
+        }
         account.refresh_token = account
             .refresh_token
             .map(|token| self.secrets.open(&token))
@@ -201,7 +229,7 @@ impl Store {
                 .find(|account| account.email.as_deref() == Some(email)),
             None => None,
         };
-        let meta = serde_json::Value::Object(meta.clone()).to_string();
+        let meta = self.sealed_meta(meta);
         let refresh = tokens
             .refresh_token
             .as_deref()
@@ -301,12 +329,23 @@ impl Store {
     ) -> StoreResult<()> {
         self.conn.execute(
             "UPDATE accounts SET meta = ?1 WHERE id = ?2",
-            params![
-                serde_json::Value::Object(meta.clone()).to_string(),
-                account_id
-            ],
+            params![self.sealed_meta(meta), account_id],
         )?;
         Ok(())
+    }
+
+    /// `meta` as stored: JSON with its secret entries sealed.
+    fn sealed_meta(&self, meta: &serde_json::Map<String, serde_json::Value>) -> String {
+        let sealed: serde_json::Map<_, _> = meta
+            .iter()
+            .map(|(key, value)| match value {
+                serde_json::Value::String(secret) if is_secret_fact(key) => {
+                    (key.clone(), self.secrets.seal(secret).into())
+                }
+                _ => (key.clone(), value.clone()),
+            })
+            .collect();
+        serde_json::Value::Object(sealed).to_string()
     }
 
     /// Seals secrets stored before encryption at rest (runs on open).
@@ -540,5 +579,29 @@ mod tests {
         let bytes = std::fs::read(dir.path().join(crate::DATABASE_FILE)).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains("sk-plain-secret-1") && !text.contains("sk-legacy-secret-2"));
+    }
+
+    #[test]
+    fn secret_facts_are_sealed_at_rest_and_never_serialized() {
+        let (dir, store, provider) = store_with_provider("sk-1");
+        let mut meta = serde_json::Map::new();
+        meta.insert("client_id".into(), "cid-1".into());
+        meta.insert("client_secret".into(), "very-secret-client".into());
+        let tokens = super::OAuthTokens {
+            access_token: "at".into(),
+            refresh_token: None,
+            expires_at: None,
+        };
+        let account = store
+            .save_oauth_account(provider.id, "kiro", &tokens, None, &meta)
+            .unwrap();
+        assert_eq!(account.meta["client_secret"], "very-secret-client");
+        let shown = serde_json::to_string(&account).unwrap();
+        assert!(shown.contains("cid-1") && !shown.contains("very-secret-client"));
+        store.set_account_meta(account.id, &meta).unwrap();
+        assert_eq!(store.account(account.id).unwrap().meta, meta);
+        drop(store);
+        let bytes = std::fs::read(dir.path().join(crate::DATABASE_FILE)).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("very-secret-client"));
     }
 }

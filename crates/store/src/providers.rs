@@ -17,6 +17,9 @@ pub enum ProviderKind {
     Gemini,
     /// An OpenAI Responses API (`/responses`) with a Bearer API key.
     OpenaiResponses,
+    /// Kiro's CodeWhisperer `generateAssistantResponse`: JSON in, an AWS
+    /// event stream out (subscription accounts only).
+    Kiro,
 }
 
 impl ProviderKind {
@@ -27,6 +30,7 @@ impl ProviderKind {
             Self::AnthropicCompatible => "anthropic_compatible",
             Self::Gemini => "gemini",
             Self::OpenaiResponses => "openai_responses",
+            Self::Kiro => "kiro",
         }
     }
 
@@ -36,6 +40,7 @@ impl ProviderKind {
             "anthropic_compatible" => Ok(Self::AnthropicCompatible),
             "gemini" => Ok(Self::Gemini),
             "openai_responses" => Ok(Self::OpenaiResponses),
+            "kiro" => Ok(Self::Kiro),
             other => Err(StoreError::Corrupt(format!(
                 "unknown provider kind {other:?}"
             ))),

@@ -157,7 +157,7 @@ impl RouterState {
         let Some(refresh_token) = current.refresh_token.clone() else {
             return Err(self.needs_login(&current, "it has no refresh token"));
         };
-        match flows::refresh(&self.http, service, &refresh_token).await {
+        match flows::refresh_with(&self.http, service, &refresh_token, &current.meta).await {
             Ok(grant) => {
                 let stored = self.with_store_mut(|store| {
                     store

@@ -22,13 +22,41 @@ const CLAUDE_CODE_SYSTEM: &str = "You are Claude Code, Anthropic's official CLI 
 /// Instructions Codex requires when the client sent none.
 const CODEX_DEFAULT_INSTRUCTIONS: &str = "You are a helpful coding assistant.";
 
+/// How Kiro's IDE introduces itself to CodeWhisperer.
+const KIRO_USER_AGENT: &str = "aws-sdk-js/1.0.18 ua/2.1 os/linux lang/js md/nodejs api/codewhispererstreaming#1.0.18 m/E KiroIDE";
+
 /// Gemini CLI's version in the user agent Code Assist sees.
 const GEMINI_CLI_VERSION: &str = "0.55.0";
 
 /// Whether the service only answers streams (the client may still get JSON:
 /// the stream is collected).
 pub(crate) fn forces_stream(candidate: &Candidate) -> bool {
-    subscription(candidate) == Some("codex")
+    matches!(subscription(candidate), Some("codex" | "kiro"))
+}
+
+/// Whether an answer with `status` means the access token was refused, so
+/// one refresh and retry is worth it (CodeWhisperer says 403 for an expired
+/// bearer token).
+pub(crate) fn token_refused(candidate: &Candidate, status: reqwest::StatusCode) -> bool {
+    status == reqwest::StatusCode::UNAUTHORIZED
+        || (status == reqwest::StatusCode::FORBIDDEN && subscription(candidate) == Some("kiro"))
+}
+
+/// A random UUID (version 4) in its usual text form.
+fn uuid_v4() -> String {
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// Path of the chat endpoint under the provider's base URL.
@@ -71,7 +99,7 @@ fn subscription(candidate: &Candidate) -> Option<&str> {
 pub(crate) fn shapes_body(candidate: &Candidate) -> bool {
     matches!(
         subscription(candidate),
-        Some("claude-code" | "codex" | "gemini-cli")
+        Some("claude-code" | "codex" | "gemini-cli" | "kiro")
     )
 }
 
@@ -94,6 +122,15 @@ pub(crate) fn shape_body(candidate: &Candidate, credentials: &Credentials, body:
         return;
     };
     match subscription(candidate) {
+        Some("kiro") => {
+            // A new conversation each time: the whole history is sent.
+            if let Some(Value::Object(state)) = object.get_mut("conversationState") {
+                state.insert("conversationId".into(), uuid_v4().into());
+            }
+            if let Some(arn) = credentials.meta.get("profile_arn") {
+                object.insert("profileArn".into(), arn.clone());
+            }
+        }
         Some("claude-code") => {
             let system = object.remove("system");
             let mut blocks = vec![json!({"type": "text", "text": CLAUDE_CODE_SYSTEM})];
@@ -212,6 +249,18 @@ pub(crate) fn authorize(
         Some("qwen") => request
             .bearer_auth(token)
             .header("x-dashscope-authtype", "qwen-oauth"),
+        Some("kiro") => request
+            .bearer_auth(token)
+            .header("accept", "application/vnd.amazon.eventstream")
+            .header(
+                "x-amz-target",
+                "AmazonCodeWhispererStreamingService.GenerateAssistantResponse",
+            )
+            .header("user-agent", KIRO_USER_AGENT)
+            .header("x-amz-user-agent", KIRO_USER_AGENT)
+            .header("x-amzn-kiro-agent-mode", "vibe")
+            .header("amz-sdk-invocation-id", uuid_v4())
+            .header("amz-sdk-request", "attempt=1; max=1"),
         Some("gemini-cli") => request.bearer_auth(token).header(
             "user-agent",
             format!(
@@ -222,7 +271,7 @@ pub(crate) fn authorize(
             ),
         ),
         _ => match upstream {
-            Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Ollama => {
+            Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Ollama | Dialect::Kiro => {
                 request.bearer_auth(token)
             }
             Dialect::Gemini => request.header("x-goog-api-key", token),
@@ -271,5 +320,13 @@ mod tests {
         );
         assert_eq!(unwrap_response(r#"{"candidates":[]}"#), None);
         assert_eq!(unwrap_response("[DONE]"), None);
+    }
+
+    #[test]
+    fn uuids_have_the_version_4_shape() {
+        let id = uuid_v4();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert_ne!(id, uuid_v4());
     }
 }

@@ -16,7 +16,7 @@ use switchyard_store::{OAuthTokens, now_millis};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-use super::providers::{BodyStyle, Redirect, Service};
+use super::providers::{BodyStyle, DeviceProtocol, Redirect, Service};
 
 /// Why a login or refresh did not work. Messages never hold tokens.
 #[derive(Debug, thiserror::Error)]
@@ -140,17 +140,37 @@ async fn token_request(
                 .collect::<Map<_, _>>(),
         ),
     };
-    let response = request
-        .send()
-        .await
-        .map_err(|error| LoginError::Unreachable {
-            service: service.id,
-            reason: if error.is_connect() {
-                "could not connect".into()
-            } else {
-                "the request failed".into()
-            },
-        })?;
+    read_token_answer(service, request.send().await).await
+}
+
+/// Posts a JSON body (AWS SSO OIDC, Kiro) and reads the answer.
+async fn json_request(
+    http: &reqwest::Client,
+    service: &Service,
+    url: &str,
+    body: &Value,
+) -> Result<(reqwest::StatusCode, Map<String, Value>), LoginError> {
+    let request = http
+        .post(url)
+        .header("accept", "application/json")
+        .json(body);
+    read_token_answer(service, request.send().await).await
+}
+
+/// Reads a token endpoint's answer: JSON, or form-encoded as GitHub sends
+/// without `Accept`.
+async fn read_token_answer(
+    service: &Service,
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<(reqwest::StatusCode, Map<String, Value>), LoginError> {
+    let response = sent.map_err(|error| LoginError::Unreachable {
+        service: service.id,
+        reason: if error.is_connect() {
+            "could not connect".into()
+        } else {
+            "the request failed".into()
+        },
+    })?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     let body = match serde_json::from_str::<Value>(&text) {
@@ -240,6 +260,40 @@ pub async fn refresh(
     service: &Service,
     refresh_token: &str,
 ) -> Result<Grant, LoginError> {
+    refresh_with(http, service, refresh_token, &Map::new()).await
+}
+
+/// Exchanges a refresh token of an account whose facts are `meta` (Kiro
+/// refreshes through AWS SSO OIDC with the client it registered, or, for a
+/// login imported from the Kiro IDE's social sign-in, through Kiro's own
+/// refresh endpoint).
+pub async fn refresh_with(
+    http: &reqwest::Client,
+    service: &Service,
+    refresh_token: &str,
+    meta: &Map<String, Value>,
+) -> Result<Grant, LoginError> {
+    if let DeviceProtocol::AwsSsoOidc { .. } = service.device {
+        let fact = |name: &str| meta.get(name).and_then(Value::as_str);
+        let (status, body) = match (fact("client_id"), fact("client_secret")) {
+            (Some(client_id), Some(client_secret)) => {
+                let url = oidc_token_url(service, fact("region"))?;
+                let body = serde_json::json!({
+                    "clientId": client_id,
+                    "clientSecret": client_secret,
+                    "grantType": "refresh_token",
+                    "refreshToken": refresh_token,
+                });
+                json_request(http, service, &url, &body).await?
+            }
+            _ => {
+                let url = endpoint(service, &service.endpoints.refresh_url, "refresh URL")?;
+                let body = serde_json::json!({"refreshToken": refresh_token});
+                json_request(http, service, url, &body).await?
+            }
+        };
+        return grant_from(service, status, body);
+    }
     let url = endpoint(service, &service.endpoints.token_url, "token URL")?;
     let refresh_style = Service {
         token_body: service.refresh_body,
@@ -255,6 +309,33 @@ pub async fn refresh(
     }
     let (status, body) = token_request(http, &refresh_style, url, &fields).await?;
     grant_from(service, status, body)
+}
+
+/// The AWS SSO OIDC token endpoint of `region` (an IAM Identity Center login
+/// may live outside us-east-1); the configured one when the region is the
+/// default, unknown or not region-shaped.
+fn oidc_token_url(service: &Service, region: Option<&str>) -> Result<String, LoginError> {
+    let configured = endpoint(service, &service.endpoints.token_url, "token URL")?;
+    let region_shaped = |region: &str| {
+        let parts: Vec<&str> = region.split('-').collect();
+        parts.len() >= 3
+            && parts.iter().all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            })
+    };
+    Ok(match region {
+        Some(region)
+            if region != "us-east-1"
+                && region_shaped(region)
+                && configured == "https://oidc.us-east-1.amazonaws.com/token" =>
+        {
+            format!("https://oidc.{region}.amazonaws.com/token")
+        }
+        _ => configured.to_owned(),
+    })
 }
 
 /// The result of a callback: a code, or what the service said instead.
@@ -475,6 +556,8 @@ pub struct DeviceLogin {
     interval: Duration,
     expires_at: Instant,
     pkce: Option<Pkce>,
+    /// The client registered for this login (AWS SSO OIDC): id and secret.
+    registered: Option<(String, String)>,
 }
 
 impl DeviceLogin {
@@ -483,13 +566,11 @@ impl DeviceLogin {
         self.expires_at.saturating_duration_since(Instant::now())
     }
 
-    /// Time left before the code expires.
-    pub fn expires_in(&self) -> Duration {
-        self.expires_at.saturating_duration_since(Instant::now())
-    }
-
     /// Asks the service for a device code.
     pub async fn start(http: &reqwest::Client, service: Service) -> Result<Self, LoginError> {
+        if let DeviceProtocol::AwsSsoOidc { start_url } = service.device {
+            return Self::start_aws(http, service, start_url).await;
+        }
         let url = endpoint(
             &service,
             &service.endpoints.device_url,
@@ -535,6 +616,79 @@ impl DeviceLogin {
             interval: Duration::from_secs(number("interval").unwrap_or(5).max(1)),
             expires_at: Instant::now() + Duration::from_secs(number("expires_in").unwrap_or(900)),
             pkce,
+            registered: None,
+            service,
+        })
+    }
+
+    /// AWS SSO OIDC: `RegisterClient`, then `StartDeviceAuthorization`.
+    async fn start_aws(
+        http: &reqwest::Client,
+        service: Service,
+        start_url: &str,
+    ) -> Result<Self, LoginError> {
+        let register_url = endpoint(
+            &service,
+            &service.endpoints.register_url,
+            "registration URL",
+        )?;
+        let scopes: Vec<&str> = service.scopes.split_whitespace().collect();
+        let registration = serde_json::json!({
+            "clientName": "Switchyard",
+            "clientType": "public",
+            "scopes": scopes,
+            "grantTypes": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+        });
+        let (status, registered) =
+            json_request(http, &service, register_url, &registration).await?;
+        let text = |body: &Map<String, Value>, name: &str| {
+            body.get(name).and_then(Value::as_str).map(str::to_owned)
+        };
+        let refused = |body: &Map<String, Value>, what: &str| LoginError::Refused {
+            service: service.id,
+            reason: text(body, "error_description")
+                .or_else(|| text(body, "error"))
+                .or_else(|| text(body, "message"))
+                .unwrap_or_else(|| format!("{what} answered {status}")),
+        };
+        let (Some(client_id), Some(client_secret)) = (
+            text(&registered, "clientId"),
+            text(&registered, "clientSecret"),
+        ) else {
+            return Err(refused(&registered, "client registration"));
+        };
+        let device_url = endpoint(
+            &service,
+            &service.endpoints.device_url,
+            "device authorization URL",
+        )?;
+        let (status, body) = json_request(
+            http,
+            &service,
+            device_url,
+            &serde_json::json!({"clientId": client_id, "clientSecret": client_secret, "startUrl": start_url}),
+        )
+        .await?;
+        let (Some(device_code), Some(user_code)) =
+            (text(&body, "deviceCode"), text(&body, "userCode"))
+        else {
+            return Err(LoginError::Refused {
+                service: service.id,
+                reason: text(&body, "error_description")
+                    .or_else(|| text(&body, "error"))
+                    .unwrap_or_else(|| format!("the device authorization answered {status}")),
+            });
+        };
+        let number = |name: &str| body.get(name).and_then(Value::as_u64);
+        Ok(Self {
+            device_code,
+            user_code,
+            verification_uri: text(&body, "verificationUri").unwrap_or_default(),
+            verification_uri_complete: text(&body, "verificationUriComplete"),
+            interval: Duration::from_secs(number("interval").unwrap_or(5).max(1)),
+            expires_at: Instant::now() + Duration::from_secs(number("expiresIn").unwrap_or(600)),
+            pkce: None,
+            registered: Some((client_id, client_secret)),
             service,
         })
     }
@@ -553,15 +707,28 @@ impl DeviceLogin {
                 return Err(LoginError::TimedOut(0));
             }
             tokio::time::sleep(self.interval).await;
-            let mut fields = vec![
-                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-                ("device_code", self.device_code.as_str()),
-                ("client_id", self.service.client_id),
-            ];
-            if let Some(pkce) = &self.pkce {
-                fields.push(("code_verifier", &pkce.verifier));
-            }
-            let (status, body) = token_request(http, &self.service, &url, &fields).await?;
+            let (status, body) = match &self.registered {
+                Some((client_id, client_secret)) => {
+                    let body = serde_json::json!({
+                        "clientId": client_id,
+                        "clientSecret": client_secret,
+                        "grantType": "urn:ietf:params:oauth:grant-type:device_code",
+                        "deviceCode": self.device_code,
+                    });
+                    json_request(http, &self.service, &url, &body).await?
+                }
+                None => {
+                    let mut fields = vec![
+                        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                        ("device_code", self.device_code.as_str()),
+                        ("client_id", self.service.client_id),
+                    ];
+                    if let Some(pkce) = &self.pkce {
+                        fields.push(("code_verifier", &pkce.verifier));
+                    }
+                    token_request(http, &self.service, &url, &fields).await?
+                }
+            };
             match body.get("error").and_then(Value::as_str) {
                 Some("authorization_pending") => continue,
                 Some("slow_down") => {
@@ -570,7 +737,17 @@ impl DeviceLogin {
                 }
                 Some("expired_token") => return Err(LoginError::TimedOut(0)),
                 _ => {
-                    let grant = grant_from(&self.service, status, body)?;
+                    let mut grant = grant_from(&self.service, status, body)?;
+                    if let Some((client_id, client_secret)) = self.registered.take() {
+                        // Refreshes go through the same registered client.
+                        grant.extra.insert("client_id".into(), client_id.into());
+                        grant
+                            .extra
+                            .insert("client_secret".into(), client_secret.into());
+                        grant
+                            .extra
+                            .insert("auth_method".into(), "builder-id".into());
+                    }
                     return super::complete_login(http, &self.service, grant).await;
                 }
             }

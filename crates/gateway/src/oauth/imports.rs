@@ -1,5 +1,5 @@
 //! Importing the credentials an installed official CLI already holds
-//! (Claude Code, Codex, Gemini CLI, Qwen Code). The files are only read, never changed.
+//! (Claude Code, Codex, Gemini CLI, Kiro, Qwen Code). The files are only read, never changed.
 
 use std::path::{Path, PathBuf};
 
@@ -66,6 +66,55 @@ pub fn import(service: &Service, home: &Path) -> Result<Grant, String> {
                 text_at(tokens, "refresh_token"),
                 expires_at,
                 text_at(tokens, "id_token"),
+            )
+        }
+        "kiro" => {
+            // The Kiro IDE's token; an IAM Identity Center login keeps its
+            // registered client in `<clientIdHash>.json` beside it.
+            for (from, to) in [
+                ("authMethod", "auth_method"),
+                ("provider", "provider"),
+                ("region", "region"),
+                ("profileArn", "profile_arn"),
+            ] {
+                if let Some(value) = text_at(&json, from) {
+                    extra.insert(to.into(), value.into());
+                }
+            }
+            if let Some(auth) = extra.get_mut("auth_method")
+                && auth
+                    .as_str()
+                    .is_some_and(|method| method.eq_ignore_ascii_case("social"))
+            {
+                *auth = "social".into();
+            }
+            let hash = text_at(&json, "clientIdHash")
+                .filter(|hash| !hash.is_empty() && hash.chars().all(|c| c.is_ascii_alphanumeric()));
+            let client = hash
+                .and_then(|hash| {
+                    std::fs::read_to_string(path.with_file_name(format!("{hash}.json"))).ok()
+                })
+                .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+            for (source, from, to) in [
+                (Some(&json), "clientId", "client_id"),
+                (Some(&json), "clientSecret", "client_secret"),
+                (client.as_ref(), "clientId", "client_id"),
+                (client.as_ref(), "clientSecret", "client_secret"),
+            ] {
+                if let Some(value) = source.and_then(|source| text_at(source, from)) {
+                    extra.entry(to).or_insert(value.into());
+                }
+            }
+            let expires_at = json
+                .get("expiresAt")
+                .and_then(Value::as_str)
+                .and_then(|at| at.parse::<jiff::Timestamp>().ok())
+                .map(|at| at.as_millisecond());
+            (
+                text_at(&json, "accessToken"),
+                text_at(&json, "refreshToken"),
+                expires_at,
+                None,
             )
         }
         "gemini-cli" => (

@@ -17,6 +17,13 @@ use switchyard_store::{Account, Provider, Store};
 pub use flows::{AuthCodeLogin, DeviceLogin, Grant, LoginError, Pkce};
 pub use providers::{LoginKind, Service, service, services};
 
+/// CodeWhisperer profile of AWS Builder ID accounts without one of their own.
+const KIRO_BUILDER_ID_PROFILE_ARN: &str =
+    "arn:aws:codewhisperer:us-east-1:638616132270:profile/AAAACCCCXXXX";
+/// CodeWhisperer profile of Kiro's Google/GitHub sign-ins.
+const KIRO_SOCIAL_PROFILE_ARN: &str =
+    "arn:aws:codewhisperer:us-east-1:699475941385:profile/EHGA3GRVQMUK";
+
 /// What a grant says about whose account it is: an e-mail and the facts
 /// requests need later (ChatGPT account id, Qwen resource URL, ...).
 pub fn account_facts(service: &Service, grant: &Grant) -> (Option<String>, Map<String, Value>) {
@@ -81,6 +88,34 @@ pub fn account_facts(service: &Service, grant: &Grant) -> (Option<String>, Map<S
                 if let Some(value) = grant.extra.get(key).and_then(Value::as_str) {
                     meta.insert(key.into(), value.into());
                 }
+            }
+        }
+        "kiro" => {
+            for key in [
+                "client_id",
+                "client_secret",
+                "region",
+                "auth_method",
+                "provider",
+                "profile_arn",
+            ] {
+                if let Some(value) = grant.extra.get(key).and_then(Value::as_str) {
+                    meta.insert(key.into(), value.into());
+                }
+            }
+            if let Some(arn) = grant.extra.get("profileArn").and_then(Value::as_str) {
+                meta.insert("profile_arn".into(), arn.into());
+            }
+            if !meta.contains_key("profile_arn") {
+                // The shared profiles Kiro's free plans use, as Kiro's IDE
+                // and community clients send them when an account has none.
+                let social = meta.get("auth_method").and_then(Value::as_str) == Some("social");
+                let arn = if social {
+                    KIRO_SOCIAL_PROFILE_ARN
+                } else {
+                    KIRO_BUILDER_ID_PROFILE_ARN
+                };
+                meta.insert("profile_arn".into(), arn.into());
             }
         }
         "qwen" => {

@@ -339,6 +339,40 @@ pub fn services() -> Vec<Service> {
             },
             cli_credentials: Some(".gemini/oauth_creds.json"),
         },
+        Service {
+            id: "kiro",
+            name: "Kiro",
+            prefix: "kr",
+            kind: ProviderKind::Kiro,
+            models: &["claude-sonnet-4.5", "claude-haiku-4.5", "claude-sonnet-4"],
+            login: LoginKind::DeviceCode,
+            redirect: Redirect::Ephemeral,
+            // AWS SSO OIDC clients register themselves at each login.
+            client_id: "",
+            client_secret: None,
+            state_in_token_request: false,
+            device: DeviceProtocol::AwsSsoOidc {
+                start_url: "https://view.awsapps.com/start",
+            },
+            scopes: "codewhisperer:completions codewhisperer:analysis codewhisperer:conversations",
+            extra_authorize_params: &[],
+            device_pkce: false,
+            token_body: BodyStyle::Json,
+            refresh_body: BodyStyle::Json,
+            terms_note: Some(
+                "Kiro's plans are meant for the Kiro IDE and CLI; AWS may refuse or limit use through other tools. You decide.",
+            ),
+            refresh_lead: Duration::from_secs(5 * 60),
+            endpoints: Endpoints {
+                register_url: url("https://oidc.us-east-1.amazonaws.com/client/register"),
+                device_url: url("https://oidc.us-east-1.amazonaws.com/device_authorization"),
+                token_url: url("https://oidc.us-east-1.amazonaws.com/token"),
+                refresh_url: url("https://prod.us-east-1.auth.desktop.kiro.dev/refreshToken"),
+                api_base: url("https://codewhisperer.us-east-1.amazonaws.com"),
+                ..Endpoints::default()
+            },
+            cli_credentials: Some(".aws/sso/cache/kiro-auth-token.json"),
+        },
     ]
 }
 
