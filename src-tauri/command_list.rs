@@ -41,4 +41,5 @@ pub(crate) const COMMANDS: &[&str] = &[
     "copy_text",
     "tray_preview",
     "request_bodies",
+    "export_usage_csv",
 ];

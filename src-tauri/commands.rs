@@ -332,3 +332,35 @@ pub(crate) fn request_bodies(
             }))
     })
 }
+
+/// Writes usage rows as CSV to the Downloads folder (else the data
+/// folder) and returns the file's path.
+#[tauri::command]
+pub(crate) fn export_usage_csv(
+    state: State<'_, DesktopState>,
+    query: UsageQueryInput,
+    name: String,
+) -> ManageResult<String> {
+    let csv = state.with_store(|store| manage::usage_csv(store, query))?;
+    let folder = directories::UserDirs::new()
+        .and_then(|dirs| dirs.download_dir().map(std::path::Path::to_path_buf))
+        .filter(|dir| dir.is_dir())
+        .unwrap_or_else(|| state.data_dir().to_path_buf());
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S");
+    let path = folder.join(format!("switchyard-usage-{safe}-{stamp}.csv"));
+    std::fs::write(&path, csv).map_err(|error| CommandError {
+        kind: "export".into(),
+        message: format!("cannot write {}: {error}", path.display()),
+    })?;
+    Ok(path.display().to_string())
+}

@@ -96,6 +96,7 @@ pub fn run() {
             commands::copy_text,
             commands::tray_preview,
             commands::request_bodies,
+            commands::export_usage_csv,
         ])
         .setup(|app| {
             app.manage(DesktopState::from_environment());

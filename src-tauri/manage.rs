@@ -450,6 +450,59 @@ pub fn set_setting(store: &Store, name: &str, value: Option<&str>) -> ManageResu
     }
 }
 
+/// Usage rows as CSV: one header line, then one line per row (bucket start
+/// as an RFC 3339 UTC time when the query is a time series).
+pub fn usage_csv(store: &Store, query: UsageQueryInput) -> ManageResult<String> {
+    let by = query.by.clone().unwrap_or_else(|| "total".into());
+    let rows = usage_report(store, query)?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let failed = |error: csv::Error| CommandError {
+        kind: "export".into(),
+        message: format!("cannot write CSV: {error}"),
+    };
+    writer
+        .write_record([
+            by.as_str(),
+            "bucket_start",
+            "requests",
+            "succeeded",
+            "failed",
+            "fallbacks",
+            "prompt_tokens",
+            "completion_tokens",
+            "cached_tokens",
+            "reasoning_tokens",
+            "cost_usd",
+        ])
+        .map_err(failed)?;
+    for row in rows {
+        let bucket = row
+            .bucket_start
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|at| at.to_string())
+            .unwrap_or_default();
+        writer
+            .write_record([
+                row.key.unwrap_or_default(),
+                bucket,
+                row.requests.to_string(),
+                row.succeeded.to_string(),
+                row.failed.to_string(),
+                row.fallbacks.to_string(),
+                row.prompt_tokens.to_string(),
+                row.completion_tokens.to_string(),
+                row.cached_tokens.to_string(),
+                row.reasoning_tokens.to_string(),
+                format!("{:.6}", row.cost_usd),
+            ])
+            .map_err(failed)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|error| failed(error.into_error().into()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// Usage totals as `query` asks.
 pub fn usage_report(store: &Store, query: UsageQueryInput) -> ManageResult<Vec<UsageRowView>> {
     let by = query
@@ -499,6 +552,44 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_in_dir(dir.path()).unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn usage_exports_as_csv_with_quoting() {
+        let (_dir, mut store) = store();
+        let record = |model: &str, cost: f64| switchyard_store::RequestRecord {
+            started_at: switchyard_store::now_millis(),
+            endpoint: "/v1/chat/completions".into(),
+            model: model.into(),
+            status: 200,
+            prompt_tokens: Some(10),
+            completion_tokens: Some(5),
+            cost_usd: Some(cost),
+            ..Default::default()
+        };
+        store
+            .record_requests(&[record("a/m,odd\"name", 0.5), record("b/m", 0.25)])
+            .unwrap();
+        let csv = usage_csv(
+            &store,
+            UsageQueryInput {
+                by: Some("model".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "model,bucket_start,requests,succeeded,failed,fallbacks,prompt_tokens,\
+             completion_tokens,cached_tokens,reasoning_tokens,cost_usd"
+        );
+        let body: Vec<&str> = lines.collect();
+        assert!(
+            body.contains(&"\"a/m,odd\"\"name\",,1,1,0,0,10,5,0,0,0.500000"),
+            "{csv}"
+        );
+        assert!(body.contains(&"b/m,,1,1,0,0,10,5,0,0,0.250000"), "{csv}");
     }
 
     #[test]

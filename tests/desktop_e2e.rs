@@ -223,13 +223,21 @@ async fn type_into(client: &Client, css: &str, text: &str) {
 }
 
 async fn click(client: &Client, css: &str) {
-    client
+    let element = client
         .find(Locator::Css(css))
         .await
-        .unwrap_or_else(|error| panic!("no {css}: {error}"))
+        .unwrap_or_else(|error| panic!("no {css}: {error}"));
+    // Bring it into view first: WebKitWebDriver refuses clicks below the fold.
+    let _ = client
+        .execute(
+            "arguments[0].scrollIntoView({block: 'center'})",
+            vec![serde_json::to_value(&element).unwrap()],
+        )
+        .await;
+    element
         .click()
         .await
-        .unwrap();
+        .unwrap_or_else(|error| panic!("cannot click {css}: {error}"));
 }
 
 #[tokio::test]
@@ -280,6 +288,13 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     click(&client, "#nav-logs").await;
     let log = wait_for_text(&client, "#request-log", |text| text.contains("mock/m")).await;
     assert!(log.contains("200"), "{log}");
+    // One request opened: its path with the attempt's account and timing.
+    click(&client, "#request-log tr.request td").await;
+    let detail = wait_for_text(&client, ".detail", |text| text.contains("mock/m")).await;
+    assert!(
+        detail.contains("(default)") && detail.contains("200 in"),
+        "{detail}"
+    );
     save_screenshot(&client, "logs.png").await;
 
     // A combo built in the window, its targets reordered by the buttons.
@@ -303,6 +318,29 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     let usage = wait_for_text(&client, ".usage-table", |text| text.contains("Mock")).await;
     assert!(usage.contains('1'), "{usage}");
     save_screenshot(&client, "usage.png").await;
+    click(&client, "#export-daily").await;
+    let saved = wait_for_text(&client, "#usage-exported", |text| {
+        text.contains("switchyard-usage-daily")
+    })
+    .await;
+    let path = saved.trim_start_matches("Saved").trim();
+    let csv = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert!(csv.starts_with("total,bucket_start,requests"), "{csv}");
+    assert!(csv.lines().any(|line| line.contains(",1,1,0,0,")), "{csv}");
+
+    // Every name a client can send, searchable, and an alias added here.
+    click(&client, "#nav-models").await;
+    wait_for_text(&client, "#models", |text| {
+        text.contains("mock/m") && text.contains("coding")
+    })
+    .await;
+    type_into(&client, "#alias-name", "fast").await;
+    type_into(&client, "#alias-target", "coding").await;
+    click(&client, "#add-alias").await;
+    wait_for_text(&client, "#models", |text| text.contains("→ coding")).await;
+    type_into(&client, "#model-search", "fast").await;
+    wait_for_text(&client, "#model-count", |text| text.starts_with("1 ")).await;
+    save_screenshot(&client, "models.png").await;
 
     // A daily limit set from the CLI's side shows as a window with its use.
     {

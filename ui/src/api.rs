@@ -257,3 +257,34 @@ pub async fn request_bodies(
 ) -> Result<Option<switchyard_api_types::RequestBodiesView>, CommandError> {
     invoke_with("request_bodies", &serde_json::json!({ "id": id })).await
 }
+
+/// Aliases.
+pub async fn list_aliases() -> Result<Vec<switchyard_api_types::AliasView>, CommandError> {
+    invoke("list_aliases").await
+}
+
+/// Adds or replaces an alias.
+pub async fn add_alias(name: String, target: String) -> Result<(), CommandError> {
+    invoke_with(
+        "add_alias",
+        &serde_json::json!({ "name": name, "target": target }),
+    )
+    .await
+}
+
+/// Removes an alias.
+pub async fn remove_alias(name: String) -> Result<(), CommandError> {
+    invoke_with("remove_alias", &serde_json::json!({ "name": name })).await
+}
+
+/// Writes usage rows as CSV to the Downloads folder; answers the path.
+pub async fn export_usage_csv(
+    query: UsageQueryInput,
+    name: String,
+) -> Result<String, CommandError> {
+    invoke_with(
+        "export_usage_csv",
+        &serde_json::json!({ "query": query, "name": name }),
+    )
+    .await
+}

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::pages::combos::CombosPage;
 use crate::pages::logs::LogsPage;
+use crate::pages::models::ModelsPage;
 use crate::pages::overview::OverviewPage;
 use crate::pages::providers::ProvidersPage;
 use crate::pages::quota::QuotaPage;
@@ -16,6 +17,7 @@ const PAGES: &[(&str, &str)] = &[
     ("overview", "Overview"),
     ("providers", "Providers"),
     ("combos", "Combos"),
+    ("models", "Models"),
     ("usage", "Usage"),
     ("quota", "Quota"),
     ("logs", "Logs"),
@@ -63,6 +65,7 @@ pub(crate) fn App() -> impl IntoView {
                 {move || match page.get().as_str() {
                     "providers" => view! { <ProvidersPage/> }.into_any(),
                     "combos" => view! { <CombosPage/> }.into_any(),
+                    "models" => view! { <ModelsPage/> }.into_any(),
                     "usage" => view! { <UsagePage/> }.into_any(),
                     "logs" => view! { <LogsPage/> }.into_any(),
                     "quota" => view! { <QuotaPage/> }.into_any(),

@@ -23,6 +23,23 @@ pub(crate) fn UsagePage() -> impl IntoView {
     let series = RwSignal::new(Vec::<UsageRowView>::new());
     let groups = RwSignal::new(Vec::<(String, Vec<UsageRowView>)>::new());
     let problem = RwSignal::new(None::<String>);
+    let metric = RwSignal::new("requests".to_owned());
+    let exported = RwSignal::new(None::<String>);
+    let export = move |by: Option<String>, name: String| {
+        let from = js_sys::Date::now() as i64 - days.get_untracked() * DAY_MS;
+        let query = UsageQueryInput {
+            from: Some(from),
+            bucket_ms: by.is_none().then_some(DAY_MS),
+            by,
+            ..UsageQueryInput::default()
+        };
+        spawn_local(async move {
+            match api::export_usage_csv(query, name).await {
+                Ok(path) => exported.set(Some(path)),
+                Err(error) => problem.set(Some(error.message)),
+            }
+        });
+    };
     let load = move || {
         let from = js_sys::Date::now() as i64 - days.get_untracked() * DAY_MS;
         spawn_local(async move {
@@ -63,15 +80,30 @@ pub(crate) fn UsagePage() -> impl IntoView {
                 <option value="7" selected>"Last week"</option>
                 <option value="30">"Last month"</option>
             </select>
+            <select id="usage-metric" on:change=move |ev| metric.set(event_target_value(&ev))>
+                <option value="requests" selected>"Requests"</option>
+                <option value="tokens">"Tokens"</option>
+                <option value="cost">"Cost"</option>
+            </select>
         </header>
         {move || problem.get().map(|message| view! { <div class="banner error" role="alert">{message}</div> })}
+        {move || exported.get().map(|path| view! { <div class="banner ok" role="status" id="usage-exported">"Saved " <span class="mono">{path}</span></div> })}
         <section class="panel">
-            <h2>"Requests per day"</h2>
-            {move || view! { <BarChart rows=series.get()/> }}
+            <div class="panel-head">
+                <h2>{move || format!("{} per day", match metric.get().as_str() { "tokens" => "Tokens", "cost" => "Cost", _ => "Requests" })}</h2>
+                <button class="secondary export-csv" id="export-daily" on:click=move |_| export(None, "daily".into())>"Export CSV"</button>
+            </div>
+            {move || view! { <BarChart rows=series.get() metric=metric.get()/> }}
         </section>
-        {move || groups.get().into_iter().map(|(title, rows)| view! {
+        {move || groups.get().into_iter().enumerate().map(|(index, (title, rows))| view! {
             <section class="panel usage-table">
-                <h2>{title}</h2>
+                <div class="panel-head">
+                    <h2>{title.clone()}</h2>
+                    <button class="secondary export-csv" on:click=move |_| {
+                        let by = GROUPS[index].0.to_owned();
+                        export(Some(by.clone()), by);
+                    }>"Export CSV"</button>
+                </div>
                 {if rows.is_empty() {
                     view! { <p class="muted">"Nothing in this range."</p> }.into_any()
                 } else {
@@ -114,26 +146,34 @@ fn every_day(rows: Vec<UsageRowView>, from: i64, days: i64) -> Vec<UsageRowView>
         .collect()
 }
 
-/// Bars of requests per bucket, drawn as SVG.
+/// The value of `metric` (`requests`, `tokens` or `cost`) in `row`.
+fn value_of(row: &UsageRowView, metric: &str) -> f64 {
+    match metric {
+        "tokens" => (row.prompt_tokens + row.completion_tokens) as f64,
+        "cost" => row.cost_usd,
+        _ => row.requests as f64,
+    }
+}
+
+/// Bars of `metric` per bucket, drawn as SVG.
 #[component]
-fn BarChart(rows: Vec<UsageRowView>) -> impl IntoView {
+fn BarChart(rows: Vec<UsageRowView>, metric: String) -> impl IntoView {
     if rows.iter().all(|row| row.requests == 0) {
         return view! { <p class="muted" id="usage-empty">"No requests in this range."</p> }
             .into_any();
     }
     let most = rows
         .iter()
-        .map(|row| row.requests)
-        .max()
-        .unwrap_or(1)
-        .max(1) as f64;
+        .map(|row| value_of(row, &metric))
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE);
     let width = 640.0;
     let height = 160.0;
     let slot = width / rows.len() as f64;
     view! {
         <svg id="usage-chart" viewBox=format!("0 0 {width} {}", height + 20.0) role="img" aria-label="Requests per day">
             {rows.into_iter().enumerate().map(|(index, row)| {
-                let bar = (row.requests as f64 / most) * height;
+                let bar = (value_of(&row, &metric) / most) * height;
                 let x = index as f64 * slot + slot * 0.15;
                 let label = row.bucket_start.map(|start| {
                     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(start as f64));
@@ -142,7 +182,7 @@ fn BarChart(rows: Vec<UsageRowView>) -> impl IntoView {
                 view! {
                     <g>
                         <rect class="bar" x=x y=height - bar width=slot * 0.7 height=bar rx="3">
-                            <title>{format!("{} requests, ${:.4}", row.requests, row.cost_usd)}</title>
+                            <title>{format!("{} requests, {} tokens, ${:.4}", row.requests, row.prompt_tokens + row.completion_tokens, row.cost_usd)}</title>
                         </rect>
                         <text class="bar-label" x=x + slot * 0.35 y=height + 15.0 text-anchor="middle">{label}</text>
                     </g>
