@@ -388,3 +388,19 @@ def test_kiro_import_of_a_social_login_refreshes_through_kiro(oauth, tmp_path):
     assert state.refreshes == 1
     assert [path for path, _, _ in state.requests if path == "/kiro/auth/refreshToken"] == ["/kiro/auth/refreshToken"]
     assert token_file.read_bytes() == before
+
+
+def test_a_pasted_google_refresh_token_is_kept_as_google_does_not_rotate_it(oauth):
+    gateway, state, _ = oauth
+    token = state.issue()["refresh_token"]
+    result = subprocess.run([gateway.binary, "--data-dir", gateway.data_dir, "--json", "connect", "gemini-cli",
+                             "--refresh-token-stdin"], input=token, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["provider"]["prefix"] == "gc"
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    api = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+    state.expire_access_tokens()
+    answer = api.chat.completions.create(model="gc/gemini-2.5-pro", messages=[{"role": "user", "content": "hi"}])
+    assert answer.choices[0].message.content == "hi from gemini"
+    assert state.refreshes == 2, "the pasted refresh token was stored and used again"

@@ -101,12 +101,7 @@ pub(crate) fn connect(
             bail!("the refresh token is empty");
         }
         runtime.block_on(async {
-            let mut grant = oauth::flows::refresh(&http, &service, token).await?;
-            // Services that do not rotate refresh tokens (Google) send none back.
-            grant
-                .tokens
-                .refresh_token
-                .get_or_insert_with(|| token.to_owned());
+            let grant = oauth::flows::refresh(&http, &service, token).await?;
             oauth::complete_login(&http, &service, grant).await
         })?
     } else {

@@ -292,7 +292,7 @@ pub async fn refresh_with(
                 json_request(http, service, url, &body).await?
             }
         };
-        return grant_from(service, status, body);
+        return kept_refresh_token(grant_from(service, status, body), refresh_token);
     }
     let url = endpoint(service, &service.endpoints.token_url, "token URL")?;
     let refresh_style = Service {
@@ -308,7 +308,22 @@ pub async fn refresh_with(
         fields.push(("client_secret", secret));
     }
     let (status, body) = token_request(http, &refresh_style, url, &fields).await?;
-    grant_from(service, status, body)
+    kept_refresh_token(grant_from(service, status, body), refresh_token)
+}
+
+/// A refresh answer without a new refresh token (Google does not rotate
+/// them) keeps the one that was used.
+fn kept_refresh_token(
+    grant: Result<Grant, LoginError>,
+    refresh_token: &str,
+) -> Result<Grant, LoginError> {
+    grant.map(|mut grant| {
+        grant
+            .tokens
+            .refresh_token
+            .get_or_insert_with(|| refresh_token.to_owned());
+        grant
+    })
 }
 
 /// The AWS SSO OIDC token endpoint of `region` (an IAM Identity Center login
