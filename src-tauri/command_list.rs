@@ -42,4 +42,7 @@ pub(crate) const COMMANDS: &[&str] = &[
     "tray_preview",
     "request_bodies",
     "export_usage_csv",
+    "list_tools",
+    "apply_tool",
+    "restore_tool",
 ];

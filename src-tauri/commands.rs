@@ -364,3 +364,75 @@ pub(crate) fn export_usage_csv(
     })?;
     Ok(path.display().to_string())
 }
+
+fn tool_error(error: switchyard_tools::ToolError) -> CommandError {
+    CommandError {
+        kind: "tool".into(),
+        message: error.to_string(),
+    }
+}
+
+/// Where the gateway is, as tools are given it (root URL, no `/v1`).
+fn tool_options(state: &DesktopState) -> switchyard_tools::SetupOptions {
+    switchyard_tools::SetupOptions {
+        base_url: state.endpoint_url().trim_end_matches("/v1").to_owned(),
+        api_key: None,
+        model: None,
+    }
+}
+
+fn tool_home() -> Result<std::path::PathBuf, CommandError> {
+    switchyard_tools::home_dir().ok_or_else(|| CommandError {
+        kind: "tool".into(),
+        message: "cannot find the home folder".into(),
+    })
+}
+
+/// Every coding tool: installed or not, pointed at Switchyard or not.
+#[tauri::command]
+pub(crate) fn list_tools(
+    state: State<'_, DesktopState>,
+) -> Result<Vec<switchyard_tools::ToolStatus>, CommandError> {
+    let home = tool_home()?;
+    let backups = state.data_dir().join("tool-backups");
+    let options = tool_options(&state);
+    Ok(switchyard_tools::catalogue()
+        .into_iter()
+        .map(|tool| switchyard_tools::status(&home, &backups, tool.id, &options))
+        .collect())
+}
+
+/// Points `tool` at Switchyard with `model` (a copyable API key is used,
+/// created if there is none), backing up the user's file first.
+#[tauri::command]
+pub(crate) fn apply_tool(
+    state: State<'_, DesktopState>,
+    tool: switchyard_tools::ToolId,
+    model: Option<String>,
+) -> Result<switchyard_tools::ToolApplied, CommandError> {
+    let home = tool_home()?;
+    let key = state.with_store(|store| manage::copyable_api_key(store, None))?;
+    let options = switchyard_tools::SetupOptions {
+        api_key: Some(key),
+        model: model.filter(|model| !model.trim().is_empty()),
+        ..tool_options(&state)
+    };
+    switchyard_tools::apply(
+        &home,
+        &state.data_dir().join("tool-backups"),
+        tool,
+        &options,
+    )
+    .map_err(tool_error)
+}
+
+/// Puts `tool`'s files back as they were before Switchyard changed them.
+#[tauri::command]
+pub(crate) fn restore_tool(
+    state: State<'_, DesktopState>,
+    tool: switchyard_tools::ToolId,
+) -> Result<switchyard_tools::ToolRestored, CommandError> {
+    let home = tool_home()?;
+    switchyard_tools::restore(&home, &state.data_dir().join("tool-backups"), tool)
+        .map_err(tool_error)
+}

@@ -97,6 +97,9 @@ pub fn run() {
             commands::tray_preview,
             commands::request_bodies,
             commands::export_usage_csv,
+            commands::list_tools,
+            commands::apply_tool,
+            commands::restore_tool,
         ])
         .setup(|app| {
             app.manage(DesktopState::from_environment());

@@ -445,6 +445,11 @@ async fn start_mock_device_login() -> String {
 async fn a_device_code_login_connects_an_account_and_the_tray_follows_its_switch() {
     let data_dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
+    // Claude Code is "installed" in this home, with a setting of the user's.
+    let claude_settings = home.path().join(".claude/settings.json");
+    std::fs::create_dir_all(claude_settings.parent().unwrap()).unwrap();
+    let original = "{\n  \"theme\": \"dark\"\n}\n";
+    std::fs::write(&claude_settings, original).unwrap();
     let login = start_mock_device_login().await;
     // Pointing the service at the mock is configuration, as for a mirror.
     std::fs::write(
@@ -509,5 +514,52 @@ async fn a_device_code_login_connects_an_account_and_the_tray_follows_its_switch
         "{tray}"
     );
     save_screenshot(&client, "overview-at-a-glance.png").await;
+
+    // Tools: Claude Code set up with a model in the temporary home, then
+    // restored byte for byte.
+    click(&client, "#nav-tools").await;
+    wait_for_text(&client, "#tool-claude-code .tool-state", |text| {
+        text == "not set up"
+    })
+    .await;
+    type_into(&client, "#tool-claude-code .tool-model", "gh/gpt-4.1").await;
+    click(&client, "#tool-claude-code .tool-apply").await;
+    wait_for_text(&client, "#tools-done", |text| {
+        text.contains("Claude Code now uses Switchyard")
+    })
+    .await;
+    wait_for_text(&client, "#tool-claude-code .tool-state", |text| {
+        text == "uses Switchyard"
+    })
+    .await;
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&claude_settings).unwrap()).unwrap();
+    assert_eq!(written["theme"], "dark", "{written}");
+    assert_eq!(
+        written["env"]["ANTHROPIC_BASE_URL"],
+        format!("http://127.0.0.1:{port}"),
+        "{written}"
+    );
+    assert_eq!(written["env"]["ANTHROPIC_MODEL"], "gh/gpt-4.1", "{written}");
+    let token = written["env"]["ANTHROPIC_AUTH_TOKEN"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(token.starts_with("sy-"), "{written}");
+    // The key written is a working gateway key.
+    let models = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/v1/models"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(models.status(), 200);
+    save_screenshot(&client, "tools.png").await;
+    click(&client, "#tool-claude-code .tool-restore").await;
+    wait_for_text(&client, "#tools-done", |text| {
+        text.contains("your own settings are back")
+    })
+    .await;
+    assert_eq!(std::fs::read_to_string(&claude_settings).unwrap(), original);
     client.close().await.unwrap();
 }

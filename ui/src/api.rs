@@ -288,3 +288,27 @@ pub async fn export_usage_csv(
     )
     .await
 }
+
+/// Every coding tool and whether it points at Switchyard.
+pub async fn list_tools() -> Result<Vec<switchyard_api_types::ToolStatus>, CommandError> {
+    invoke("list_tools").await
+}
+
+/// Points a tool at Switchyard (backing up its file first).
+pub async fn apply_tool(
+    tool: switchyard_api_types::ToolId,
+    model: Option<String>,
+) -> Result<switchyard_api_types::ToolApplied, CommandError> {
+    invoke_with(
+        "apply_tool",
+        &serde_json::json!({ "tool": tool, "model": model }),
+    )
+    .await
+}
+
+/// Restores a tool's files from the backup.
+pub async fn restore_tool(
+    tool: switchyard_api_types::ToolId,
+) -> Result<switchyard_api_types::ToolRestored, CommandError> {
+    invoke_with("restore_tool", &serde_json::json!({ "tool": tool })).await
+}

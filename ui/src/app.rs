@@ -10,6 +10,7 @@ use crate::pages::overview::OverviewPage;
 use crate::pages::providers::ProvidersPage;
 use crate::pages::quota::QuotaPage;
 use crate::pages::settings::SettingsPage;
+use crate::pages::tools::ToolsPage;
 use crate::pages::usage::UsagePage;
 
 /// The pages, by fragment and title.
@@ -21,6 +22,7 @@ const PAGES: &[(&str, &str)] = &[
     ("usage", "Usage"),
     ("quota", "Quota"),
     ("logs", "Logs"),
+    ("tools", "Tools"),
     ("settings", "Settings"),
 ];
 
@@ -70,6 +72,7 @@ pub(crate) fn App() -> impl IntoView {
                     "logs" => view! { <LogsPage/> }.into_any(),
                     "quota" => view! { <QuotaPage/> }.into_any(),
                     "settings" => view! { <SettingsPage/> }.into_any(),
+                    "tools" => view! { <ToolsPage/> }.into_any(),
                     _ => view! { <OverviewPage/> }.into_any(),
                 }}
             </main>

@@ -8,6 +8,7 @@ pub(crate) mod overview;
 pub(crate) mod providers;
 pub(crate) mod quota;
 pub(crate) mod settings;
+pub(crate) mod tools;
 pub(crate) mod usage;
 
 use std::future::Future;
