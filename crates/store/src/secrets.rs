@@ -177,11 +177,25 @@ fn canonical(dir: &Path) -> PathBuf {
     dir.canonicalize().unwrap_or_else(|_| dir.to_owned())
 }
 
+/// Runs a keychain call on a thread of its own: the Secret Service backend
+/// drives its own async runtime, which cannot start inside a caller's tokio
+/// runtime (the desktop opens the store from async tasks).
+fn off_runtime<T: Send>(call: impl FnOnce() -> Result<T, String> + Send) -> Result<T, String> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(call)
+            .join()
+            .unwrap_or_else(|_| Err("the keychain call failed".into()))
+    })
+}
+
 fn keychain_set(user: &str, key: &[u8; 32]) -> Result<(), String> {
-    let entry = keyring::Entry::new(KEYCHAIN_SERVICE, user).map_err(|e| e.to_string())?;
-    entry
-        .set_password(&STANDARD.encode(key))
-        .map_err(|e| e.to_string())?;
+    off_runtime(|| {
+        let entry = keyring::Entry::new(KEYCHAIN_SERVICE, user).map_err(|e| e.to_string())?;
+        entry
+            .set_password(&STANDARD.encode(key))
+            .map_err(|e| e.to_string())
+    })?;
     // Only a key that reads back is trusted with secrets.
     match keychain_get(user) {
         Ok(read) if &read == key => Ok(()),
@@ -191,8 +205,10 @@ fn keychain_set(user: &str, key: &[u8; 32]) -> Result<(), String> {
 }
 
 fn keychain_get(user: &str) -> Result<[u8; 32], String> {
-    let entry = keyring::Entry::new(KEYCHAIN_SERVICE, user).map_err(|e| e.to_string())?;
-    let encoded = entry.get_password().map_err(|e| e.to_string())?;
+    let encoded = off_runtime(|| {
+        let entry = keyring::Entry::new(KEYCHAIN_SERVICE, user).map_err(|e| e.to_string())?;
+        entry.get_password().map_err(|e| e.to_string())
+    })?;
     decode_key(encoded.trim()).ok_or_else(|| "the stored key is not 32 bytes".into())
 }
 
@@ -244,5 +260,18 @@ mod tests {
         assert_eq!(secrets.open("plain-legacy").unwrap(), "plain-legacy");
         let other = SecretBox::new(&[8; 32], KeyLocation::File);
         assert!(other.open(&first).is_err());
+    }
+
+    #[test]
+    fn the_keychain_is_asked_safely_from_inside_an_async_runtime() {
+        // The desktop opens stores from async tasks; the Secret Service
+        // backend runs its own runtime, which used to panic there. Whatever
+        // this machine's keychain holds, the answer is a value, not a panic.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let answer = runtime.block_on(async { keychain_get("switchyard test: no such entry") });
+        assert!(answer.is_err());
     }
 }
