@@ -9,9 +9,10 @@ tokens are not rotated; behind it, Code Assist's loadCodeAssist, onboardUser
 with a long-running operation, the `{model, project, request}` envelope and
 retrieveUserQuota. Kiro: AWS SSO OIDC (RegisterClient, StartDeviceAuthorization
 and CreateToken, JSON in camelCase, pending answers as 400s), Kiro's social
-refresh endpoint, and CodeWhisperer's generateAssistantResponse answering in
+refresh endpoint, CodeWhisperer's generateAssistantResponse answering in
 real AWS event-stream frames (prelude, string headers, payload, both CRC32s),
-cut into pieces that straddle frame boundaries.
+cut into pieces that straddle frame boundaries, and its GetUsageLimits (the
+Kiro IDE's GET with origin and resourceType, credits with a free trial).
 
 Tests point Switchyard at it with `endpoints.json` in the data directory."""
 
@@ -83,6 +84,9 @@ class State:
         self.aws_clients = {}    # registered clientId -> clientSecret
         self.aws_devices = {}    # deviceCode -> clientId
         self.kiro_requests = []  # generateAssistantResponse bodies
+        self.kiro_credits_used = 50.0   # plan credits spent of 50
+        self.kiro_trial_used = 100.0    # free-trial credits spent of 500
+        self.kiro_usage_queries = []    # GetUsageLimits query strings
         self.operation_polls = 0
 
     def issue(self, extra=None):
@@ -179,6 +183,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             state.copilot[copilot] = time.time() + 1800
             return self._reply(200, {"token": copilot, "expires_at": int(time.time()) + 1800, "refresh_in": 1500,
                                      "endpoints": {"api": f"{Handler.base}/copilot"}})
+        if url.path == "/kiro/api/getUsageLimits":
+            return self.kiro_usage(query)
         if url.path == "/claude/usage":
             if not state.valid(self._bearer()) or "oauth-2025-04-20" not in self.headers.get("anthropic-beta", ""):
                 return self._reply(401, {"type": "error", "error": {"type": "authentication_error", "message": "bad token"}})
@@ -376,6 +382,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
 
+    def kiro_usage(self, query):
+        """GetUsageLimits as CodeWhisperer answers it (restJson1: epoch-second
+        timestamps, *WithPrecision numbers beside the integer ones)."""
+        state = Handler.state
+        if not state.valid(self._bearer()):
+            return self._reply(403, {"message": "The bearer token included in the request is invalid."},
+                               headers=[("x-amzn-ErrorType", "AccessDeniedException")])
+        state.kiro_usage_queries.append(query)
+        if query.get("origin") != "AI_EDITOR" or query.get("resourceType") != "AGENTIC_REQUEST":
+            return self._reply(400, {"message": "Improperly formed request."}, headers=[("x-amzn-ErrorType", "ValidationException")])
+        reset = 1893456000  # 2030-01-01T00:00:00Z
+        return self._reply(200, {
+            "daysUntilReset": 8, "limits": [], "nextDateReset": float(reset),
+            "overageConfiguration": {"overageStatus": "DISABLED"},
+            "subscriptionInfo": {"subscriptionTitle": "KIRO FREE", "type": "Q_DEVELOPER_STANDALONE_FREE"},
+            "usageBreakdownList": [{
+                "resourceType": "CREDIT", "displayName": "Credit", "unit": "INVOCATIONS", "currency": "USD",
+                "currentUsage": int(state.kiro_credits_used), "currentUsageWithPrecision": state.kiro_credits_used,
+                "usageLimit": 50, "usageLimitWithPrecision": 50.0, "nextDateReset": float(reset),
+                "freeTrialInfo": {"freeTrialStatus": "ACTIVE", "freeTrialExpiry": float(reset - 86400),
+                                  "currentUsage": int(state.kiro_trial_used), "currentUsageWithPrecision": state.kiro_trial_used,
+                                  "usageLimit": 500, "usageLimitWithPrecision": 500.0},
+                "bonuses": []}],
+            "userInfo": {"email": None, "userId": "d-9067.user-1"}})
+
     def google_unauthenticated(self):
         return self._reply(401, {"error": {"code": 401, "message": "Request had invalid authentication credentials. Expected OAuth 2 access token.",
                                            "status": "UNAUTHENTICATED"}})
@@ -510,5 +541,5 @@ def endpoints(base):
                        "usage_url": f"{base}/codeassist/v1internal:retrieveUserQuota"},
         "kiro": {"register_url": f"{base}/aws/oidc/client/register", "device_url": f"{base}/aws/oidc/device_authorization",
                  "token_url": f"{base}/aws/oidc/token", "refresh_url": f"{base}/kiro/auth/refreshToken",
-                 "api_base": f"{base}/kiro/api"},
+                 "api_base": f"{base}/kiro/api", "usage_url": f"{base}/kiro/api/getUsageLimits"},
     }

@@ -364,6 +364,20 @@ def test_kiro_builder_id_device_login_and_event_stream_answers(oauth):
     refreshed = [body for path, _, body in state.requests if path == "/aws/oidc/token" and body.get("grantType") == "refresh_token"]
     assert refreshed and refreshed[0]["clientId"] in state.aws_clients
 
+    # GetUsageLimits: plan credits used up, free-trial credits left, so the
+    # account keeps answering (150 of 550 credits). Builder ID accounts share
+    # a profile, which the query leaves out.
+    quota = gateway.cli("quota", "list", "--refresh")
+    assert "credit: 27% used, resets 2030-01-01 00:00:00Z" in quota, quota
+    assert "profileArn" not in state.kiro_usage_queries[-1]
+    assert ask().choices[0].message.content == "hi from kiro"
+    # Once the trial credits are spent too, routing holds the account back.
+    state.kiro_trial_used = 500.0
+    assert "credit: 100% used" in gateway.cli("quota", "list", "--refresh")
+    with pytest.raises(openai.RateLimitError) as held_back:
+        ask()
+    assert "credit window used up" in str(held_back.value), held_back.value
+
 
 def test_kiro_import_of_a_social_login_refreshes_through_kiro(oauth, tmp_path):
     gateway, state, _ = oauth
@@ -388,6 +402,9 @@ def test_kiro_import_of_a_social_login_refreshes_through_kiro(oauth, tmp_path):
     assert state.refreshes == 1
     assert [path for path, _, _ in state.requests if path == "/kiro/auth/refreshToken"] == ["/kiro/auth/refreshToken"]
     assert token_file.read_bytes() == before
+    # A social login's own profile goes along to GetUsageLimits.
+    assert "credit: 27% used" in gateway.cli("quota", "list", "--refresh")
+    assert state.kiro_usage_queries[-1]["profileArn"] == "arn:aws:codewhisperer:us-east-1:699475941385:profile/EHGA3GRVQMUK"
 
 
 def test_a_pasted_google_refresh_token_is_kept_as_google_does_not_rotate_it(oauth):

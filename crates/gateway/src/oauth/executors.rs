@@ -23,7 +23,7 @@ const CLAUDE_CODE_SYSTEM: &str = "You are Claude Code, Anthropic's official CLI 
 const CODEX_DEFAULT_INSTRUCTIONS: &str = "You are a helpful coding assistant.";
 
 /// How Kiro's IDE introduces itself to CodeWhisperer.
-const KIRO_USER_AGENT: &str = "aws-sdk-js/1.0.18 ua/2.1 os/linux lang/js md/nodejs api/codewhispererstreaming#1.0.18 m/E KiroIDE";
+pub(crate) const KIRO_USER_AGENT: &str = "aws-sdk-js/1.0.18 ua/2.1 os/linux lang/js md/nodejs api/codewhispererstreaming#1.0.18 m/E KiroIDE";
 
 /// Gemini CLI's version in the user agent Code Assist sees.
 const GEMINI_CLI_VERSION: &str = "0.55.0";

@@ -18,7 +18,7 @@ pub use flows::{AuthCodeLogin, DeviceLogin, Grant, LoginError, Pkce};
 pub use providers::{LoginKind, Service, service, services};
 
 /// CodeWhisperer profile of AWS Builder ID accounts without one of their own.
-const KIRO_BUILDER_ID_PROFILE_ARN: &str =
+pub(crate) const KIRO_BUILDER_ID_PROFILE_ARN: &str =
     "arn:aws:codewhisperer:us-east-1:638616132270:profile/AAAACCCCXXXX";
 /// CodeWhisperer profile of Kiro's Google/GitHub sign-ins.
 const KIRO_SOCIAL_PROFILE_ARN: &str =

@@ -369,6 +369,7 @@ pub fn services() -> Vec<Service> {
                 token_url: url("https://oidc.us-east-1.amazonaws.com/token"),
                 refresh_url: url("https://prod.us-east-1.auth.desktop.kiro.dev/refreshToken"),
                 api_base: url("https://codewhisperer.us-east-1.amazonaws.com"),
+                usage_url: url("https://codewhisperer.us-east-1.amazonaws.com/getUsageLimits"),
                 ..Endpoints::default()
             },
             cli_credentials: Some(".aws/sso/cache/kiro-auth-token.json"),

@@ -2,11 +2,13 @@
 //! Claude's five-hour and weekly windows, Codex's primary and secondary
 //! windows, GitHub Copilot's monthly premium requests, Code Assist's
 //! per-model buckets (windows named `model:<id>`, which routing applies to
-//! that model only).
+//! that model only), Kiro's monthly credits (CodeWhisperer's
+//! `GetUsageLimits`, free-trial and bonus credits counted in).
 
 use serde_json::Value;
 use switchyard_store::{ServiceQuota, now_millis};
 
+use super::executors::KIRO_USER_AGENT;
 use super::providers::Service;
 
 /// Fetches and reads the usage windows of the account whose token is `token`
@@ -21,12 +23,30 @@ pub async fn read(
     let Some(url) = service.endpoints.usage_url.as_deref() else {
         return Ok(Vec::new());
     };
-    let mut request = if service.id == "gemini-cli" {
+    let mut request = match service.id {
         // `retrieveUserQuota` is a POST naming the Code Assist project.
-        http.post(url)
-            .json(&serde_json::json!({"project": meta.get("project_id")}))
-    } else {
-        http.get(url)
+        "gemini-cli" => http
+            .post(url)
+            .json(&serde_json::json!({"project": meta.get("project_id")})),
+        // The Kiro IDE's `GET /getUsageLimits`; the profile goes along unless
+        // it is the one shared by Builder ID accounts, for which the service
+        // documents it as optional.
+        "kiro" => {
+            let mut query = vec![("origin", "AI_EDITOR"), ("resourceType", "AGENTIC_REQUEST")];
+            if let Some(arn) = meta
+                .get("profile_arn")
+                .and_then(Value::as_str)
+                .filter(|arn| *arn != super::KIRO_BUILDER_ID_PROFILE_ARN)
+            {
+                query.push(("profileArn", arn));
+            }
+            let url = url::Url::parse_with_params(url, &query)
+                .map_err(|error| format!("{url}: {error}"))?;
+            http.get(url)
+                .header("user-agent", KIRO_USER_AGENT)
+                .header("x-amz-user-agent", KIRO_USER_AGENT)
+        }
+        _ => http.get(url),
     }
     .header("accept", "application/json");
     request = match service.id {
@@ -70,6 +90,7 @@ pub fn parse(id: &str, account_id: i64, body: &Value) -> Vec<ServiceQuota> {
             .and_then(|text| text.parse::<jiff::Timestamp>().ok())
             .map(|time| time.as_millisecond())
             .or_else(|| value.as_i64().map(|seconds| seconds * 1000))
+            .or_else(|| value.as_f64().map(|seconds| (seconds * 1000.0) as i64))
     };
     let mut quotas = Vec::new();
     let mut push = |window: &str, used: Option<f64>, resets_at: Option<i64>| {
@@ -146,6 +167,55 @@ pub fn parse(id: &str, account_id: i64, body: &Value) -> Vec<ServiceQuota> {
                 push(&window, used, time(&bucket["resetTime"]));
             }
         }
+        "kiro" => {
+            // One window per resource type (Kiro's is `CREDIT`). Free-trial
+            // and bonus credits are spent alongside the plan's, so they count
+            // in: the window is used up only when every pool is.
+            let number = |entry: &Value, precise: &str, plain: &str| {
+                entry[precise].as_f64().or_else(|| entry[plain].as_f64())
+            };
+            let pool = |entry: &Value| {
+                Some((
+                    number(entry, "currentUsageWithPrecision", "currentUsage")?,
+                    number(entry, "usageLimitWithPrecision", "usageLimit")?,
+                ))
+            };
+            let live = |entry: &Value, status: &str| {
+                entry[status]
+                    .as_str()
+                    .is_none_or(|status| status.eq_ignore_ascii_case("ACTIVE"))
+            };
+            for entry in body["usageBreakdownList"].as_array().into_iter().flatten() {
+                let Some((mut used, mut limit)) = pool(entry) else {
+                    continue;
+                };
+                let extras = std::iter::once(&entry["freeTrialInfo"])
+                    .filter(|trial| live(trial, "freeTrialStatus"))
+                    .chain(
+                        entry["bonuses"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|bonus| live(bonus, "status")),
+                    );
+                for (extra_used, extra_limit) in extras.filter_map(pool) {
+                    used += extra_used;
+                    limit += extra_limit;
+                }
+                let percent = if limit > 0.0 {
+                    used / limit * 100.0
+                } else {
+                    // No allowance at all (a lapsed plan): nothing to spend.
+                    100.0
+                };
+                let window = entry["resourceType"]
+                    .as_str()
+                    .unwrap_or("usage")
+                    .to_ascii_lowercase();
+                let reset = time(&entry["nextDateReset"]).or_else(|| time(&body["nextDateReset"]));
+                push(&window, Some(percent), reset);
+            }
+        }
         _ => {}
     }
     quotas
@@ -207,5 +277,31 @@ mod tests {
         assert_eq!(gemini[0].window, "model:gemini-2.5-pro");
         assert_eq!(gemini[0].used_percent, 75.0);
         assert_eq!(gemini[1].used_percent, 0.0);
+    }
+
+    #[test]
+    fn kiro_credits_count_live_trial_and_bonus_pools() {
+        // The shape CodeWhisperer's GetUsageLimits answers with.
+        let body = json!({
+            "daysUntilReset": 8,
+            "nextDateReset": 1_893_456_000.0,
+            "subscriptionInfo": {"subscriptionTitle": "KIRO FREE", "type": "Q_DEVELOPER_STANDALONE_FREE"},
+            "usageBreakdownList": [{
+                "resourceType": "CREDIT",
+                "currentUsage": 50, "currentUsageWithPrecision": 50.0,
+                "usageLimit": 50, "usageLimitWithPrecision": 50.0,
+                "freeTrialInfo": {"freeTrialStatus": "ACTIVE", "currentUsageWithPrecision": 100.0,
+                                  "usageLimitWithPrecision": 500.0, "freeTrialExpiry": 1_890_000_000.0},
+                "bonuses": [{"currentUsage": 0, "usageLimit": 100, "status": "EXPIRED"}],
+            }],
+        });
+        let kiro = parse("kiro", 1, &body);
+        assert_eq!(kiro.len(), 1);
+        assert_eq!(kiro[0].window, "credit");
+        assert!((kiro[0].used_percent - 150.0 / 550.0 * 100.0).abs() < 1e-9);
+        assert_eq!(kiro[0].resets_at, Some(1_893_456_000_000));
+        let mut expired = body.clone();
+        expired["usageBreakdownList"][0]["freeTrialInfo"]["freeTrialStatus"] = "EXPIRED".into();
+        assert_eq!(parse("kiro", 1, &expired)[0].used_percent, 100.0);
     }
 }
