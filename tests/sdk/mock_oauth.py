@@ -7,7 +7,7 @@ Google (the Gemini CLI's login) is strict like the real one: an installed-app
 client secret is required, unknown token parameters are refused, and refresh
 tokens are not rotated; behind it, Code Assist's loadCodeAssist, onboardUser
 with a long-running operation, the `{model, project, request}` envelope and
-retrieveUserQuota. Kiro: AWS SSO OIDC (RegisterClient, StartDeviceAuthorization
+retrieveUserQuota. OpenAI's device authorization for Codex. Kiro: AWS SSO OIDC (RegisterClient, StartDeviceAuthorization
 and CreateToken, JSON in camelCase, pending answers as 400s), Kiro's social
 refresh endpoint, CodeWhisperer's generateAssistantResponse answering in
 real AWS event-stream frames (prelude, string headers, payload, both CRC32s),
@@ -39,6 +39,8 @@ GOOGLE_TOKEN_PARAMETERS = {
 
 
 KIRO_START_URL = "https://view.awsapps.com/start"
+CODEX_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
+OPENAI_DEVICE_REDIRECT = "https://auth.openai.com/deviceauth/callback"
 
 
 def event_stream_frame(headers, payload):
@@ -87,6 +89,7 @@ class State:
         self.kiro_credits_used = 50.0   # plan credits spent of 50
         self.kiro_trial_used = 100.0    # free-trial credits spent of 500
         self.kiro_usage_queries = []    # GetUsageLimits query strings
+        self.openai_devices = {}        # device_auth_id -> user code
         self.operation_polls = 0
 
     def issue(self, extra=None):
@@ -211,6 +214,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.code_assist(url.path.removeprefix("/codeassist/v1internal:"), dict(urllib.parse.parse_qsl(url.query)), body)
         if url.path in ("/token", "/github/token"):
             return self.token(body, github=url.path.startswith("/github"))
+        if url.path.startswith("/api/accounts/deviceauth/"):
+            return self.openai_device(url.path.removeprefix("/api/accounts/deviceauth/"), body)
         if url.path == "/device/code":
             if "client_id" not in body:
                 return self._reply(400, {"error": "invalid_client"})
@@ -334,6 +339,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
             issued = state.issue()
             return self._reply(200, {"accessToken": issued["access_token"], "tokenType": "Bearer", "expiresIn": state.access_ttl,
                                      "refreshToken": issued["refresh_token"]})
+
+    def openai_device(self, operation, body):
+        """OpenAI's device authorization as the Codex CLI uses it: JSON in,
+        the interval as a string, 403 while pending, then an authorization
+        code with the PKCE verifier the server picked for the exchange."""
+        state = Handler.state
+        if self.headers.get("Content-Type", "").split(";")[0] != "application/json":
+            return self._reply(415, {"error": {"message": "JSON expected"}})
+        with state.lock:
+            if operation == "usercode":
+                if body.get("client_id") != CODEX_CLIENT_ID:
+                    return self._reply(400, {"error": {"message": "unknown client", "code": "invalid_client"}})
+                state.openai_devices["deviceauth_1"] = "CODX-1234"
+                return self._reply(200, {"device_auth_id": "deviceauth_1", "user_code": "CODX-1234", "interval": "1",
+                                         "expires_at": "2030-01-01T00:15:00Z"})
+            if operation != "token":
+                return self._reply(404, {"error": {"message": "not found"}})
+            if state.openai_devices.get(body.get("device_auth_id")) != body.get("user_code"):
+                return self._reply(400, {"error": {"message": "unknown device authorization", "code": "invalid_request"}})
+            state.device_polls += 1
+            if state.device_polls < 2:
+                return self._reply(403, {"error": {"message": "Device authorization is pending", "code": "deviceauth_authorization_pending"}})
+            verifier = b64url(hashlib.sha256(b"server-chosen").digest()) + "x" * 5
+            challenge = b64url(hashlib.sha256(verifier.encode()).digest())
+            code = f"ac_device_{next(state.counter)}"
+            state.codes[code] = (challenge, OPENAI_DEVICE_REDIRECT)
+            return self._reply(200, {"authorization_code": code, "code_challenge": challenge, "code_verifier": verifier})
 
     def kiro_social_refresh(self, body):
         state = Handler.state
@@ -532,7 +564,9 @@ def endpoints(base):
     return {
         "claude-code": {"authorize_url": f"{base}/authorize", "token_url": f"{base}/token",
                         "api_base": f"{base}/claude/v1", "usage_url": f"{base}/claude/usage"},
-        "codex": {"authorize_url": f"{base}/authorize", "token_url": f"{base}/token", "api_base": f"{base}/codex"},
+        "codex": {"authorize_url": f"{base}/authorize", "token_url": f"{base}/token", "api_base": f"{base}/codex",
+                  "device_url": f"{base}/api/accounts/deviceauth/usercode",
+                  "device_token_url": f"{base}/api/accounts/deviceauth/token"},
         "github-copilot": {"device_url": f"{base}/device/code", "token_url": f"{base}/github/token",
                            "exchange_url": f"{base}/copilot_internal/v2/token", "api_base": f"{base}/copilot"},
         "qwen": {"device_url": f"{base}/device/code", "token_url": f"{base}/token", "api_base": f"{base}/qwen/v1"},

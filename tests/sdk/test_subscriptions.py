@@ -4,6 +4,7 @@ servers that follow the real protocols (see mock_oauth.py)."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -421,3 +422,55 @@ def test_a_pasted_google_refresh_token_is_kept_as_google_does_not_rotate_it(oaut
     answer = api.chat.completions.create(model="gc/gemini-2.5-pro", messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].message.content == "hi from gemini"
     assert state.refreshes == 2, "the pasted refresh token was stored and used again"
+
+
+def test_codex_device_login_exchanges_the_servers_code_and_verifier(oauth):
+    gateway, state, _ = oauth
+    process, user_code = connect(gateway, "codex", "--device")
+    assert user_code == "CODX-1234"
+    assert "connected Codex account \"dev@example.com\"" in finished(process)
+    assert state.device_polls == 2, "one pending 403, then the approval"
+    [exchange] = [body for path, _, body in state.requests if path == "/token"]
+    assert exchange["grant_type"] == "authorization_code"
+    assert exchange["redirect_uri"] == mock_oauth.OPENAI_DEVICE_REDIRECT and "state" not in exchange
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    api = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+    assert api.responses.create(model="cx/gpt-5-codex", input="hi").output_text == "hi from codex"
+
+
+def hold(port):
+    """Occupies a loopback port, as another program would; None if one already does."""
+    sock = socket.socket()
+    # Like the gateway's listener: a connection just closed on it (TIME_WAIT) does not count.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        return None
+    sock.listen()
+    return sock
+
+
+def test_codex_browser_login_falls_back_to_port_1457_then_suggests_the_device_login(oauth):
+    gateway, _, _ = oauth
+    first = hold(1455)
+    try:
+        process, url = connect(gateway, "codex")
+        assert "redirect_uri=http%3A%2F%2Flocalhost%3A1457%2Fauth%2Fcallback" in url, url
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert "Signed in" in page.read().decode()
+        assert "connected Codex" in finished(process)
+        second = hold(1457)
+        try:
+            result = subprocess.run([gateway.binary, "--data-dir", gateway.data_dir, "connect", "codex"],
+                                    stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        finally:
+            if second:
+                second.close()
+    finally:
+        if first:
+            first.close()
+    assert result.returncode != 0
+    assert "port 1455" in result.stderr and "switchyard connect codex --device" in result.stderr, result.stderr

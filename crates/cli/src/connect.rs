@@ -29,6 +29,10 @@ pub(crate) struct ConnectArgs {
     /// Read a refresh token from standard input instead of logging in
     #[arg(long)]
     refresh_token_stdin: bool,
+    /// Log in with a code typed on another device instead of a browser
+    /// coming back to this machine (codex)
+    #[arg(long, conflicts_with_all = ["import", "refresh_token_stdin"])]
+    device: bool,
     /// Give up after this many seconds
     #[arg(long, default_value_t = 300)]
     timeout_secs: u64,
@@ -49,6 +53,9 @@ pub(crate) fn connect(
                     "name": s.name,
                     "prefix": s.prefix,
                     "login": match s.login {
+                        LoginKind::AuthorizationCode if s.endpoints.device_url.is_some() => {
+                            "browser, --device"
+                        }
                         LoginKind::AuthorizationCode => "browser",
                         LoginKind::DeviceCode => "device code",
                     },
@@ -58,12 +65,12 @@ pub(crate) fn connect(
             .collect();
         return output.print(&services, || {
             let mut text = format!(
-                "{:<16} {:<16} {:<7} {:<12} IMPORT",
+                "{:<16} {:<16} {:<7} {:<18} IMPORT",
                 "SERVICE", "NAME", "PREFIX", "LOGIN"
             );
             for service in &services {
                 text.push_str(&format!(
-                    "\n{:<16} {:<16} {:<7} {:<12} {}",
+                    "\n{:<16} {:<16} {:<7} {:<18} {}",
                     service["id"].as_str().unwrap_or(""),
                     service["name"].as_str().unwrap_or(""),
                     service["prefix"].as_str().unwrap_or(""),
@@ -105,7 +112,15 @@ pub(crate) fn connect(
             oauth::complete_login(&http, &service, grant).await
         })?
     } else {
-        match service.login {
+        if args.device && service.endpoints.device_url.is_none() {
+            bail!("{} has no device-code login", service.name);
+        }
+        let login = if args.device {
+            LoginKind::DeviceCode
+        } else {
+            service.login
+        };
+        match login {
             LoginKind::AuthorizationCode => runtime.block_on(async {
                 let login = AuthCodeLogin::start(service.clone()).await?;
                 eprintln!("Open this address in a browser to sign in to {}:", service.name);

@@ -400,25 +400,24 @@ async fn callback(
 impl AuthCodeLogin {
     /// Starts the callback listener and builds the authorization URL.
     pub async fn start(service: Service) -> Result<Self, LoginError> {
-        let (port, path, host) = match service.redirect {
-            Redirect::Fixed { port, path } => (port, path, "localhost"),
-            Redirect::Ephemeral => (0, "/callback", "localhost"),
-            Redirect::Loopback { path } => (0, path, "127.0.0.1"),
-        };
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(|error| LoginError::Listener {
+        let (ports, path, host) = match service.redirect {
+            Redirect::Fixed {
                 port,
-                reason: if error.kind() == std::io::ErrorKind::AddrInUse {
-                    "it is in use (is the service's own CLI logging in right now?)".into()
-                } else {
-                    error.to_string()
-                },
-            })?;
+                fallback_port,
+                path,
+            } => (
+                std::iter::once(port).chain(fallback_port).collect(),
+                path,
+                "localhost",
+            ),
+            Redirect::Ephemeral => (vec![0], "/callback", "localhost"),
+            Redirect::Loopback { path } => (vec![0], path, "127.0.0.1"),
+        };
+        let listener = bind_first(&service, &ports).await?;
         let port = listener
             .local_addr()
             .map_err(|error| LoginError::Listener {
-                port,
+                port: ports[0],
                 reason: error.to_string(),
             })?
             .port();
@@ -535,6 +534,45 @@ impl AuthCodeLogin {
     }
 }
 
+/// Listens on the first of `ports` that is free. When a service's fixed
+/// ports are all taken (its own CLI may be logging in), the error says so
+/// and points to the device-code login where the service has one.
+async fn bind_first(service: &Service, ports: &[u16]) -> Result<TcpListener, LoginError> {
+    let mut in_use = Vec::new();
+    for &port in ports {
+        match TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(listener) => return Ok(listener),
+            Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => in_use.push(port),
+            Err(error) => {
+                return Err(LoginError::Listener {
+                    port,
+                    reason: error.to_string(),
+                });
+            }
+        }
+    }
+    let mut reason = format!(
+        "{} in use (is the {} CLI logging in right now?)",
+        if in_use.len() > 1 {
+            let others: Vec<String> = in_use[1..].iter().map(u16::to_string).collect();
+            format!("it and port {} are", others.join(", "))
+        } else {
+            "it is".to_owned()
+        },
+        service.name
+    );
+    if service.endpoints.device_url.is_some() {
+        reason.push_str(&format!(
+            "; log in with a device code instead: `switchyard connect {} --device`",
+            service.id
+        ));
+    }
+    Err(LoginError::Listener {
+        port: in_use.first().copied().unwrap_or_default(),
+        reason,
+    })
+}
+
 /// Reads a pasted callback URL, query string, or `code#state`.
 fn parse_pasted(text: &str) -> Callback {
     let text = text.trim();
@@ -583,8 +621,14 @@ impl DeviceLogin {
 
     /// Asks the service for a device code.
     pub async fn start(http: &reqwest::Client, service: Service) -> Result<Self, LoginError> {
-        if let DeviceProtocol::AwsSsoOidc { start_url } = service.device {
-            return Self::start_aws(http, service, start_url).await;
+        match service.device {
+            DeviceProtocol::AwsSsoOidc { start_url } => {
+                return Self::start_aws(http, service, start_url).await;
+            }
+            DeviceProtocol::OpenAiDeviceAuth {
+                verification_uri, ..
+            } => return Self::start_openai(http, service, verification_uri).await,
+            DeviceProtocol::Rfc8628 => {}
         }
         let url = endpoint(
             &service,
@@ -708,9 +752,141 @@ impl DeviceLogin {
         })
     }
 
+    /// OpenAI: a user code for the Codex CLI's client; `device_code` keeps
+    /// the `device_auth_id` that polls name along with the user code.
+    async fn start_openai(
+        http: &reqwest::Client,
+        service: Service,
+        verification_uri: &str,
+    ) -> Result<Self, LoginError> {
+        let url = endpoint(
+            &service,
+            &service.endpoints.device_url,
+            "device authorization URL",
+        )?;
+        let (status, body) = json_request(
+            http,
+            &service,
+            url,
+            &serde_json::json!({"client_id": service.client_id}),
+        )
+        .await?;
+        let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
+        let (Some(device_auth_id), Some(user_code)) = (
+            text("device_auth_id"),
+            text("user_code").or_else(|| text("usercode")),
+        ) else {
+            return Err(LoginError::Refused {
+                service: service.id,
+                reason: if status == reqwest::StatusCode::NOT_FOUND {
+                    "device code login is not enabled for this account or server; use the browser login".into()
+                } else {
+                    format!("the device code request answered {status}")
+                },
+            });
+        };
+        // The interval comes as a string ("5"), sometimes as a number.
+        let interval = body
+            .get("interval")
+            .and_then(|value| {
+                value
+                    .as_u64()
+                    .or_else(|| value.as_str().and_then(|text| text.trim().parse().ok()))
+            })
+            .unwrap_or(5);
+        Ok(Self {
+            device_code: device_auth_id,
+            user_code,
+            verification_uri: verification_uri.to_owned(),
+            verification_uri_complete: None,
+            interval: Duration::from_secs(interval.max(1)),
+            // The Codex CLI gives up after 15 minutes; so does the code.
+            expires_at: Instant::now() + Duration::from_secs(15 * 60),
+            pkce: None,
+            registered: None,
+            service,
+        })
+    }
+
+    /// OpenAI: polls until approved (403 and 404 mean not yet), then
+    /// exchanges the authorization code with the verifier the server chose.
+    async fn finish_openai(
+        self,
+        http: &reqwest::Client,
+        redirect_uri: &str,
+    ) -> Result<Grant, LoginError> {
+        let poll_url = endpoint(
+            &self.service,
+            &self.service.endpoints.device_token_url,
+            "device polling URL",
+        )?;
+        let poll =
+            serde_json::json!({"device_auth_id": self.device_code, "user_code": self.user_code});
+        let approved = loop {
+            if Instant::now() >= self.expires_at {
+                return Err(LoginError::TimedOut(0));
+            }
+            tokio::time::sleep(self.interval).await;
+            let sent = http
+                .post(poll_url)
+                .header("accept", "application/json")
+                .json(&poll)
+                .send()
+                .await;
+            // Pending answers may come without a body: decided by status alone.
+            if let Ok(response) = &sent
+                && matches!(
+                    response.status(),
+                    reqwest::StatusCode::FORBIDDEN | reqwest::StatusCode::NOT_FOUND
+                )
+            {
+                continue;
+            }
+            let (status, body) = read_token_answer(&self.service, sent).await?;
+            if status.is_success() {
+                break body;
+            }
+            let said = body
+                .get("error")
+                .and_then(|error| error.get("message").or(Some(error)))
+                .and_then(Value::as_str)
+                .map_or(String::new(), |message| format!(": {message}"));
+            return Err(LoginError::Refused {
+                service: self.service.id,
+                reason: format!("the device authorization answered {status}{said}"),
+            });
+        };
+        let text = |name: &str| approved.get(name).and_then(Value::as_str);
+        let (Some(code), Some(verifier)) = (text("authorization_code"), text("code_verifier"))
+        else {
+            return Err(LoginError::Unreachable {
+                service: self.service.id,
+                reason: "the approved device login carried no authorization code".into(),
+            });
+        };
+        let token_url = endpoint(
+            &self.service,
+            &self.service.endpoints.token_url,
+            "token URL",
+        )?;
+        let fields = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", self.service.client_id),
+            ("code_verifier", verifier),
+        ];
+        let (status, body) = token_request(http, &self.service, token_url, &fields).await?;
+        let grant = grant_from(&self.service, status, body)?;
+        super::complete_login(http, &self.service, grant).await
+    }
+
     /// Polls the token endpoint at the pace the service asks for until the
     /// user approves, denies, or the code expires.
     pub async fn finish(mut self, http: &reqwest::Client) -> Result<Grant, LoginError> {
+        if let DeviceProtocol::OpenAiDeviceAuth { redirect_uri, .. } = self.service.device {
+            return self.finish_openai(http, redirect_uri).await;
+        }
         let url = endpoint(
             &self.service,
             &self.service.endpoints.token_url,

@@ -33,10 +33,13 @@ pub enum LoginKind {
 /// Where the authorization-code redirect lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Redirect {
-    /// `http://localhost:{port}{path}`: the service only accepts this one.
+    /// `http://localhost:{port}{path}`: the service only accepts this one
+    /// (or its registered fallback port, when the first is taken).
     Fixed {
         /// Registered port.
         port: u16,
+        /// A second registered port, tried when `port` is in use.
+        fallback_port: Option<u16>,
         /// Registered path.
         path: &'static str,
     },
@@ -62,6 +65,16 @@ pub enum DeviceProtocol {
         /// The access portal the user signs in to.
         start_url: &'static str,
     },
+    /// OpenAI's device authorization (the Codex CLI's `--device-auth`): a
+    /// JSON request for a user code, polls answered 403/404 while pending,
+    /// then an authorization code and the PKCE verifier the server chose,
+    /// exchanged at the token endpoint like a browser login's.
+    OpenAiDeviceAuth {
+        /// Where the user enters the code.
+        verification_uri: &'static str,
+        /// The redirect URI the exchange names (registered for device logins).
+        redirect_uri: &'static str,
+    },
 }
 
 /// Endpoints of a service; each can be overridden in `endpoints.json`.
@@ -72,6 +85,8 @@ pub struct Endpoints {
     pub authorize_url: Option<String>,
     /// Device authorization endpoint (device-code logins).
     pub device_url: Option<String>,
+    /// Where a device login polls, when not at `token_url` (OpenAI's).
+    pub device_token_url: Option<String>,
     /// Token endpoint (code exchange, device polling, refresh).
     pub token_url: Option<String>,
     /// Base URL of the API requests go to.
@@ -96,6 +111,9 @@ impl Endpoints {
                 .authorize_url
                 .or_else(|| fallback.authorize_url.clone()),
             device_url: self.device_url.or_else(|| fallback.device_url.clone()),
+            device_token_url: self
+                .device_token_url
+                .or_else(|| fallback.device_token_url.clone()),
             token_url: self.token_url.or_else(|| fallback.token_url.clone()),
             api_base: self.api_base.or_else(|| fallback.api_base.clone()),
             usage_url: self.usage_url.or_else(|| fallback.usage_url.clone()),
@@ -204,14 +222,21 @@ pub fn services() -> Vec<Service> {
             kind: ProviderKind::OpenaiResponses,
             models: &["gpt-5-codex", "gpt-5", "gpt-5-codex-mini"],
             login: LoginKind::AuthorizationCode,
+            // The Codex CLI's registered redirect, and the fallback port it
+            // uses when 1455 is taken (openai/codex, codex-rs/login/src/server.rs).
             redirect: Redirect::Fixed {
                 port: 1455,
+                fallback_port: Some(1457),
                 path: "/auth/callback",
             },
             client_id: "app_EMoamEEZ73f0CkXaXp7hrann",
             client_secret: None,
             state_in_token_request: true,
-            device: DeviceProtocol::Rfc8628,
+            // `codex login --device-auth` (codex-rs/login/src/device_code_auth.rs).
+            device: DeviceProtocol::OpenAiDeviceAuth {
+                verification_uri: "https://auth.openai.com/codex/device",
+                redirect_uri: "https://auth.openai.com/deviceauth/callback",
+            },
             scopes: "openid profile email offline_access api.connectors.read api.connectors.invoke",
             extra_authorize_params: &[
                 ("id_token_add_organizations", "true"),
@@ -227,6 +252,8 @@ pub fn services() -> Vec<Service> {
             refresh_lead: Duration::from_secs(5 * 60),
             endpoints: Endpoints {
                 authorize_url: url("https://auth.openai.com/oauth/authorize"),
+                device_url: url("https://auth.openai.com/api/accounts/deviceauth/usercode"),
+                device_token_url: url("https://auth.openai.com/api/accounts/deviceauth/token"),
                 token_url: url("https://auth.openai.com/oauth/token"),
                 api_base: url("https://chatgpt.com/backend-api/codex"),
                 usage_url: url("https://chatgpt.com/backend-api/wham/usage"),
