@@ -45,4 +45,8 @@ pub(crate) const COMMANDS: &[&str] = &[
     "list_tools",
     "apply_tool",
     "restore_tool",
+    "take_deep_links",
+    "launch_at_login",
+    "set_launch_at_login",
+    "target_outcomes",
 ];

@@ -436,3 +436,60 @@ pub(crate) fn restore_tool(
     switchyard_tools::restore(&home, &state.data_dir().join("tool-backups"), tool)
         .map_err(tool_error)
 }
+
+/// The `switchyard://` links received and not yet handled (each once).
+#[tauri::command]
+pub(crate) fn take_deep_links(state: State<'_, DesktopState>) -> Vec<serde_json::Value> {
+    state.take_links()
+}
+
+/// Whether the app starts at login, as the OS says.
+#[tauri::command]
+pub(crate) fn launch_at_login<R: Runtime>(app: AppHandle<R>) -> Result<bool, CommandError> {
+    use tauri_plugin_autostart::ManagerExt;
+    app.autolaunch().is_enabled().map_err(|error| CommandError {
+        kind: "autostart".into(),
+        message: format!("cannot tell whether Switchyard starts at login: {error}"),
+    })
+}
+
+/// Turns starting at login on or off; answers the state read back from the OS.
+#[tauri::command]
+pub(crate) fn set_launch_at_login<R: Runtime>(
+    app: AppHandle<R>,
+    enabled: bool,
+) -> Result<bool, CommandError> {
+    use tauri_plugin_autostart::ManagerExt;
+    let autolaunch = app.autolaunch();
+    let changed = if enabled {
+        autolaunch.enable()
+    } else {
+        autolaunch.disable()
+    };
+    changed.map_err(|error| CommandError {
+        kind: "autostart".into(),
+        message: format!("cannot change launching at login: {error}"),
+    })?;
+    crate::tray::refresh(&app);
+    launch_at_login(app)
+}
+
+/// Attempts and successes per target since `from` (Unix ms).
+#[tauri::command]
+pub(crate) fn target_outcomes(
+    state: State<'_, DesktopState>,
+    from: i64,
+) -> ManageResult<Vec<switchyard_api_types::TargetOutcomeView>> {
+    state.with_store(|store| {
+        Ok(store
+            .target_outcomes(Some(from), None)
+            .map_err(manage::store_error)?
+            .into_iter()
+            .map(|o| switchyard_api_types::TargetOutcomeView {
+                target: o.target,
+                attempts: o.attempts,
+                succeeded: o.succeeded,
+            })
+            .collect())
+    })
+}

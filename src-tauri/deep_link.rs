@@ -1,6 +1,6 @@
 //! `switchyard://` links, validated before anything is done with them:
 //! OAuth callbacks, `connect/<service>`, and `import?...` for sharing a combo
-//! without secrets. Anything else, or anything malformed, is refused with a
+//! or a provider node (an OpenAI/Anthropic-compatible server) without secrets. Anything else, or anything malformed, is refused with a
 //! reason the user sees.
 
 use url::Url;
@@ -29,6 +29,19 @@ pub enum DeepLink {
         name: String,
         /// Its `prefix/model` targets, in order.
         targets: Vec<String>,
+    },
+    /// Add a provider node someone shared; the user adds the key.
+    ImportProvider {
+        /// Display name.
+        name: String,
+        /// Wire format: `openai`, `anthropic`, `responses` or `gemini`.
+        format: String,
+        /// Base URL (http or https, no credentials in it).
+        base_url: String,
+        /// Model prefix.
+        prefix: String,
+        /// Models to list.
+        models: Vec<String>,
     },
 }
 
@@ -109,6 +122,7 @@ impl DeepLink {
                 }
                 match param("kind")?.as_deref() {
                     Some("combo") => {}
+                    Some("provider") => return Self::provider_import(&param),
                     Some(other) => return Err(refuse(format!("cannot import a {other:?}"))),
                     None => return Err(refuse("the import link says nothing about what it holds")),
                 }
@@ -140,6 +154,57 @@ impl DeepLink {
             }
             _ => Err(refuse(format!("unknown link switchyard://{host}/{path}"))),
         }
+    }
+
+    fn provider_import(
+        param: &dyn Fn(&str) -> Result<Option<String>, Refused>,
+    ) -> Result<Self, Refused> {
+        let name = param("name")?.ok_or_else(|| refuse("the provider has no name"))?;
+        if name.trim().is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            return Err(refuse(format!("{name:?} is not a valid provider name")));
+        }
+        let format = param("format")?.unwrap_or_else(|| "openai".into());
+        if !["openai", "anthropic", "responses", "gemini"].contains(&format.as_str()) {
+            return Err(refuse(format!("unknown provider format {format:?}")));
+        }
+        let prefix = param("prefix")?.ok_or_else(|| refuse("the provider has no prefix"))?;
+        if !plain_name(&prefix) || prefix.contains('.') {
+            return Err(refuse(format!("{prefix:?} is not a valid prefix")));
+        }
+        let base_url = param("base_url")?.ok_or_else(|| refuse("the provider has no base_url"))?;
+        let parsed =
+            Url::parse(&base_url).map_err(|_| refuse(format!("{base_url:?} is not a URL")))?;
+        if !matches!(parsed.scheme(), "http" | "https")
+            || parsed.host_str().is_none()
+            || !parsed.username().is_empty()
+            || parsed.password().is_some()
+            || parsed.query().is_some()
+        {
+            return Err(refuse(
+                "the base_url must be a plain http(s) address without credentials or query",
+            ));
+        }
+        let models: Vec<String> = param("models")?
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|model| !model.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if models.len() > 200
+            || models
+                .iter()
+                .any(|m| m.len() > 128 || m.chars().any(char::is_whitespace))
+        {
+            return Err(refuse("the model list is malformed"));
+        }
+        Ok(Self::ImportProvider {
+            name,
+            format,
+            base_url,
+            prefix,
+            models,
+        })
     }
 }
 
@@ -174,6 +239,20 @@ mod tests {
                 targets: vec!["oa/gpt-4o".into(), "cc/claude-sonnet-4-5".into()]
             })
         );
+        assert_eq!(
+            DeepLink::parse(
+                "switchyard://import?kind=provider&name=Team%20vLLM&format=openai&prefix=team\
+                 &base_url=https%3A%2F%2Fllm.example.com%2Fv1&models=qwen3-coder,glm-4.6",
+                SERVICES
+            ),
+            Ok(DeepLink::ImportProvider {
+                name: "Team vLLM".into(),
+                format: "openai".into(),
+                base_url: "https://llm.example.com/v1".into(),
+                prefix: "team".into(),
+                models: vec!["qwen3-coder".into(), "glm-4.6".into()]
+            })
+        );
     }
 
     #[test]
@@ -186,6 +265,9 @@ mod tests {
             "switchyard://connect/codex?redirect=https://evil.example",
             "switchyard://import?kind=combo&name=x&targets=oa/gpt&api_key=sk-1",
             "switchyard://import?kind=provider&name=x",
+            "switchyard://import?kind=provider&name=x&prefix=x&base_url=https://u:p@h/v1",
+            "switchyard://import?kind=provider&name=x&prefix=x&base_url=file:///etc/passwd",
+            "switchyard://import?kind=provider&name=x&prefix=x&base_url=https://h/v1&format=soap",
             "switchyard://import?kind=combo&name=bad/name&targets=a/b",
             "switchyard://import?kind=combo&name=ok&targets=nomodel",
             "switchyard://delete/everything",

@@ -100,6 +100,10 @@ pub fn run() {
             commands::list_tools,
             commands::apply_tool,
             commands::restore_tool,
+            commands::take_deep_links,
+            commands::launch_at_login,
+            commands::set_launch_at_login,
+            commands::target_outcomes,
         ])
         .setup(|app| {
             app.manage(DesktopState::from_environment());
@@ -213,9 +217,22 @@ fn open_link<R: Runtime>(app: &AppHandle<R>, link: &str) {
                 DeepLink::ImportCombo { name, targets } => {
                     json!({"kind": "import-combo", "name": name, "targets": targets})
                 }
+                DeepLink::ImportProvider {
+                    name,
+                    format,
+                    base_url,
+                    prefix,
+                    models,
+                } => json!({
+                    "kind": "import-provider", "name": name, "format": format,
+                    "base_url": base_url, "prefix": prefix, "models": models
+                }),
             };
+            // Queued until the dashboard takes it (it may be opening), so
+            // each link is handled exactly once.
+            app.state::<DesktopState>().queue_link(payload);
             tray::show_dashboard(app);
-            let _ = app.emit("deep-link", payload);
+            let _ = app.emit("deep-link", ());
         }
         Err(refused) => {
             tracing::warn!(%refused, "deep link refused");
@@ -225,7 +242,10 @@ fn open_link<R: Runtime>(app: &AppHandle<R>, link: &str) {
                 "Switchyard refused a link",
                 &refused.0,
             );
-            let _ = app.emit("deep-link-refused", refused.0);
+            app.state::<DesktopState>()
+                .queue_link(json!({"kind": "refused", "message": refused.0}));
+            tray::show_dashboard(app);
+            let _ = app.emit("deep-link", ());
         }
     }
 }

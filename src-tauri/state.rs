@@ -24,6 +24,8 @@ pub(crate) struct DesktopState {
     running: Mutex<Option<RunningGateway>>,
     /// Where a `switchyard://oauth/callback` goes while a browser login waits.
     pending_login: Mutex<Option<tokio::sync::mpsc::Sender<String>>>,
+    /// Links the dashboard has not taken yet.
+    pending_links: Mutex<Vec<serde_json::Value>>,
 }
 
 impl DesktopState {
@@ -53,6 +55,7 @@ impl DesktopState {
             store: Mutex::new(opened.ok()),
             running: Mutex::new(None),
             pending_login: Mutex::new(None),
+            pending_links: Mutex::new(Vec::new()),
         }
     }
 
@@ -104,6 +107,16 @@ impl DesktopState {
         lock(&self.pending_login)
             .as_ref()
             .is_some_and(|sender| sender.try_send(query).is_ok())
+    }
+
+    /// Keeps a validated link for the dashboard.
+    pub(crate) fn queue_link(&self, link: serde_json::Value) {
+        lock(&self.pending_links).push(link);
+    }
+
+    /// The links not yet handled, each given out once.
+    pub(crate) fn take_links(&self) -> Vec<serde_json::Value> {
+        std::mem::take(&mut *lock(&self.pending_links))
     }
 
     /// The `/v1` URL clients should use.

@@ -313,6 +313,45 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     .await;
     save_screenshot(&client, "combos.png").await;
 
+    // A link handed to a second launch reaches the running app, once, and
+    // acts only when the user accepts it; a link carrying a key is refused.
+    let env = [
+        ("SWITCHYARD_DATA_DIR", data_dir.path().display().to_string()),
+        ("SWITCHYARD_PORT", port.to_string()),
+    ];
+    hand_link_to_second_launch(
+        "switchyard://import?kind=combo&name=shared&targets=mock/m,mock/other",
+        &env,
+    );
+    wait_for_text(&client, ".link-banner", |text| {
+        text.contains("shares the combo shared")
+    })
+    .await;
+    save_screenshot(&client, "deep-link.png").await;
+    let banners = client.find_all(Locator::Css(".link-banner")).await.unwrap();
+    assert_eq!(banners.len(), 1, "the link is handled once");
+    click(&client, ".link-banner .link-accept").await;
+    wait_for_text(&client, "#combo-shared .combo-targets", |text| {
+        text == "mock/m → mock/other"
+    })
+    .await;
+    assert!(
+        client
+            .find_all(Locator::Css(".link-banner"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    hand_link_to_second_launch(
+        "switchyard://import?kind=combo&name=x&targets=mock/m&api_key=sk-leak",
+        &env,
+    );
+    let refused = wait_for_text(&client, ".link-refused", |text| {
+        text.contains("must not carry keys")
+    })
+    .await;
+    assert!(!refused.contains("sk-leak"), "{refused}");
+
     click(&client, "#nav-usage").await;
     wait_for_text(&client, "#usage-chart", |_| true).await;
     let usage = wait_for_text(&client, ".usage-table", |text| text.contains("Mock")).await;
@@ -395,6 +434,33 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
         .unwrap();
     assert_ne!(refused.status(), 200, "a disabled account is not used");
     client.close().await.unwrap();
+}
+
+/// Launches the app a second time with `link`, as the OS does for a
+/// `switchyard://` link; the single-instance plugin hands it to the running
+/// app and the second process leaves.
+fn hand_link_to_second_launch(link: &str, env: &[(&str, String)]) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard-desktop"));
+    command
+        .arg(link)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut second = command.spawn().expect("cannot launch the app again");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            assert!(status.success(), "the second launch failed: {status}");
+            return;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second launch did not hand over and leave");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A GitHub-style device authorization server (RFC 8628): a code, then

@@ -312,3 +312,29 @@ pub async fn restore_tool(
 ) -> Result<switchyard_api_types::ToolRestored, CommandError> {
     invoke_with("restore_tool", &serde_json::json!({ "tool": tool })).await
 }
+
+/// The `switchyard://` links received and not yet handled.
+pub async fn take_deep_links() -> Result<Vec<serde_json::Value>, CommandError> {
+    invoke("take_deep_links").await
+}
+
+/// Whether the app starts at login (read from the OS).
+pub async fn launch_at_login() -> Result<bool, CommandError> {
+    invoke("launch_at_login").await
+}
+
+/// Turns starting at login on or off; answers the state read back.
+pub async fn set_launch_at_login(enabled: bool) -> Result<bool, CommandError> {
+    invoke_with(
+        "set_launch_at_login",
+        &serde_json::json!({ "enabled": enabled }),
+    )
+    .await
+}
+
+/// Attempts and successes per target since `from` (Unix ms).
+pub async fn target_outcomes(
+    from: i64,
+) -> Result<Vec<switchyard_api_types::TargetOutcomeView>, CommandError> {
+    invoke_with("target_outcomes", &serde_json::json!({ "from": from })).await
+}

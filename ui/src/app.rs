@@ -64,6 +64,7 @@ pub(crate) fn App() -> impl IntoView {
                 }).collect_view()}
             </nav>
             <main class="content">
+                <crate::links::LinkBanners/>
                 {move || match page.get().as_str() {
                     "providers" => view! { <ProvidersPage/> }.into_any(),
                     "combos" => view! { <CombosPage/> }.into_any(),

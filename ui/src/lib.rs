@@ -9,6 +9,7 @@
 
 pub mod api;
 mod app;
+mod links;
 mod pages;
 
 use wasm_bindgen::prelude::wasm_bindgen;

@@ -29,8 +29,8 @@ pub use prices::Price;
 pub use providers::{AccountStrategy, NewProvider, Provider, ProviderKind};
 pub use quotas::{QuotaLimit, QuotaMetric, QuotaWindow, ReportedQuota, ServiceQuota, WindowCount};
 pub use requests::{
-    AccountFailures, Attempt, KEPT_BODIES, RequestBodies, RequestRecord, UsageDimension,
-    UsageQuery, UsageRow,
+    AccountFailures, Attempt, KEPT_BODIES, RequestBodies, RequestRecord, TargetOutcomes,
+    UsageDimension, UsageQuery, UsageRow,
 };
 pub use secrets::{KEY_FILE, KeyLocation, SECRET_STORE_ENV, SecretBox};
 

@@ -142,6 +142,17 @@ pub struct AccountFailures {
     pub failures: u64,
 }
 
+/// How the attempts on one target went (skipped ones not counted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetOutcomes {
+    /// `prefix/model` as tried.
+    pub target: String,
+    /// Attempts sent to it.
+    pub attempts: u64,
+    /// Those answered 2xx.
+    pub succeeded: u64,
+}
+
 /// Bodies kept when body logging is on; older ones are deleted.
 pub const KEPT_BODIES: u32 = 200;
 
@@ -327,6 +338,35 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Attempts and successes per target over a time range (what a combo's
+    /// targets have been doing), from the attempts paths.
+    pub fn target_outcomes(
+        &self,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> StoreResult<Vec<TargetOutcomes>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT json_extract(value, '$.target') AS attempt_target, COUNT(*),
+                    SUM(json_extract(value, '$.status') BETWEEN 200 AND 299)
+             FROM requests, json_each(requests.attempts)
+             WHERE started_at >= ?1 AND started_at < ?2
+               AND json_extract(value, '$.skipped') IS NOT 1
+               AND json_extract(value, '$.target') IS NOT NULL
+             GROUP BY attempt_target ORDER BY attempt_target",
+        )?;
+        let rows = statement.query_map(
+            params![from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)],
+            |row| {
+                Ok(TargetOutcomes {
+                    target: row.get(0)?,
+                    attempts: row.get::<_, i64>(1)?.max(0) as u64,
+                    succeeded: row.get::<_, Option<i64>>(2)?.unwrap_or(0).max(0) as u64,
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The most recent `limit` records, newest first (without bodies).
     pub fn recent_requests(&self, limit: u32) -> StoreResult<Vec<RequestRecord>> {
         let mut statement = self.conn.prepare_cached(&format!(
@@ -494,5 +534,14 @@ mod tests {
                 failures: 1
             }]
         );
+        assert_eq!(
+            store.target_outcomes(None, None).unwrap(),
+            [TargetOutcomes {
+                target: "a/m".into(),
+                attempts: 2,
+                succeeded: 1
+            }]
+        );
+        assert!(store.target_outcomes(Some(2_000), None).unwrap().is_empty());
     }
 }

@@ -1,6 +1,7 @@
-//! The Combos page: every combo with its strategy and targets, and an
-//! editor to create one or change one: targets added, removed, moved up and
-//! down (buttons, so the keyboard works), switched off, weighted.
+//! The Combos page: every combo with its strategy, its targets and each
+//! target's success rate over the last day, and an editor to create one or
+//! change one: targets added, removed, reordered (drag and drop, or the
+//! buttons and Alt+↑/↓ from the keyboard), switched off, weighted.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -27,6 +28,31 @@ pub(crate) fn CombosPage() -> impl IntoView {
         });
     };
     reload();
+    // A combo imported from a link, or changed from the CLI, shows up.
+    api::on_event("state-changed", move |_: serde_json::Value| reload());
+    let rates = RwSignal::new(std::collections::HashMap::<String, (u64, u64)>::new());
+    spawn_local(async move {
+        let since = js_sys::Date::now() as i64 - 24 * 3_600_000;
+        if let Ok(outcomes) = api::target_outcomes(since).await {
+            rates.set(
+                outcomes
+                    .into_iter()
+                    .map(|o| (o.target, (o.attempts, o.succeeded)))
+                    .collect(),
+            );
+        }
+    });
+    let rate_of = move |target: &str| {
+        rates.with(|rates| {
+            rates.get(target).map(|(attempts, ok)| {
+                format!(
+                    "{:.0}% of {attempts}",
+                    *ok as f64 * 100.0 / (*attempts).max(1) as f64
+                )
+            })
+        })
+    };
+    let dragged = RwSignal::new(None::<usize>);
     let save = move |_| {
         let combo = editing.get();
         spawn_local(async move {
@@ -86,11 +112,14 @@ pub(crate) fn CombosPage() -> impl IntoView {
                                 if !t.enabled { text.push_str(" (off)"); }
                                 text
                             }).collect::<Vec<_>>().join(" → ");
+                            let health = combo.targets.iter().filter_map(|t| rate_of(&t.target).map(|rate| format!("{}: {rate}", t.target)))
+                                .collect::<Vec<_>>().join(" · ");
                             view! {
                                 <tr class="combo" id=format!("combo-{}", combo.name)>
                                     <td class="mono">{combo.name.clone()}</td>
                                     <td>{combo.strategy.clone()}</td>
-                                    <td class="mono combo-targets">{targets}</td>
+                                    <td><div class="mono combo-targets">{targets}</div>
+                                        <div class="muted small combo-health">{if health.is_empty() { "no requests in the last day".to_owned() } else { format!("last day: {health}") }}</div></td>
                                     <td>
                                         <button class="secondary" on:click=move |_| editing.set(edit.clone())>"Edit"</button>
                                         " "
@@ -129,8 +158,31 @@ pub(crate) fn CombosPage() -> impl IntoView {
             </div>
             <ol class="target-list" id="combo-targets">
                 {move || editing.with(|combo| combo.targets.clone()).into_iter().enumerate().map(|(index, target)| view! {
-                    <li class="target-row">
+                    <li class="target-row" draggable="true"
+                        on:dragstart=move |_| dragged.set(Some(index))
+                        on:dragover=move |ev| ev.prevent_default()
+                        on:drop=move |ev| {
+                            ev.prevent_default();
+                            if let Some(from) = dragged.get_untracked() {
+                                editing.update(|c| {
+                                    if from < c.targets.len() && index < c.targets.len() {
+                                        let moved = c.targets.remove(from);
+                                        c.targets.insert(index, moved);
+                                    }
+                                });
+                            }
+                            dragged.set(None);
+                        }
+                        on:keydown=move |ev| if ev.alt_key() {
+                            match ev.key().as_str() {
+                                "ArrowUp" => { ev.prevent_default(); move_target(index, true) }
+                                "ArrowDown" => { ev.prevent_default(); move_target(index, false) }
+                                _ => {}
+                            }
+                        }>
+                        <span class="drag-handle" aria-hidden="true">"⠿"</span>
                         <span class="mono target-name">{target.target.clone()}</span>
+                        <span class="muted small">{rate_of(&target.target).unwrap_or_default()}</span>
                         <label class="muted">"weight "
                             <input class="weight" type="number" min="0" prop:value=target.weight.to_string()
                                 on:input=move |ev| {

@@ -104,6 +104,15 @@ pub(crate) fn ConnectPanel(
             }));
         });
     };
+    // A `switchyard://connect/<service>` link the user accepted.
+    if let Some(requests) = use_context::<crate::links::LinkRequests>() {
+        Effect::new(move |_| {
+            if let Some(service) = requests.connect.get() {
+                requests.connect.set(None);
+                log_in(service);
+            }
+        });
+    }
     let import = move |service: String| {
         progress.set(Some(Progress::Working(format!("Importing {service}…"))));
         spawn_local(async move {

@@ -112,6 +112,19 @@ fn AddProviderForm(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl I
     let api_key = RwSignal::new(String::new());
     let models = RwSignal::new(String::new());
     let outcome = RwSignal::new(None::<Result<String, String>>);
+    // A shared provider link fills the form; the user adds the key.
+    if let Some(requests) = use_context::<crate::links::LinkRequests>() {
+        Effect::new(move |_| {
+            if let Some(shared) = requests.provider.get() {
+                name.set(shared.name);
+                prefix.set(shared.prefix);
+                kind.set(shared.kind);
+                base_url.set(shared.base_url);
+                models.set(shared.models.join(", "));
+                requests.provider.set(None);
+            }
+        });
+    }
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let input = NewProviderInput {
@@ -158,7 +171,7 @@ fn AddProviderForm(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl I
                 {field("Prefix", "provider-prefix", prefix, "text")}
                 <label class="field">
                     <span>"Format"</span>
-                    <select id="provider-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+                    <select id="provider-kind" prop:value=move || kind.get() on:change=move |ev| kind.set(event_target_value(&ev))>
                         <option value="openai">"OpenAI-compatible"</option>
                         <option value="anthropic">"Anthropic-compatible"</option>
                         <option value="gemini">"Gemini"</option>

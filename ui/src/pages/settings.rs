@@ -48,6 +48,13 @@ pub(crate) fn SettingsPage() -> impl IntoView {
         update.set(Some(status))
     });
     let copied = RwSignal::new(None::<i64>);
+    let at_login = RwSignal::new(None::<bool>);
+    spawn_local(async move {
+        match api::launch_at_login().await {
+            Ok(enabled) => at_login.set(Some(enabled)),
+            Err(error) => problem.set(Some(error.message)),
+        }
+    });
     let new_key_name = RwSignal::new(String::new());
     let create_key = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -99,6 +106,23 @@ pub(crate) fn SettingsPage() -> impl IntoView {
                     on:input=move |ev| new_key_name.set(event_target_value(&ev))/>
                 <button type="submit" class="secondary" id="create-key">"Create key"</button>
             </form>
+        </section>
+        <section class="panel" id="startup">
+            <h2>"Startup"</h2>
+            <label>
+                <input type="checkbox" id="launch-at-login" prop:checked=move || at_login.get().unwrap_or(false)
+                    disabled=move || at_login.get().is_none()
+                    on:change=move |ev| {
+                        let wanted = event_target_checked(&ev);
+                        spawn_local(async move {
+                            match api::set_launch_at_login(wanted).await {
+                                Ok(now) => at_login.set(Some(now)),
+                                Err(error) => problem.set(Some(error.message)),
+                            }
+                        });
+                    }/>
+                " Start Switchyard when I log in (in the tray, without a window)"
+            </label>
         </section>
         <section class="panel" id="updates">
             <h2>"Updates"</h2>
