@@ -5,6 +5,7 @@
 mod connect;
 mod routing;
 mod setup;
+mod transfer;
 mod usage;
 
 use std::io::Read;
@@ -69,6 +70,9 @@ enum Command {
     Config(ConfigCommand),
     /// Point coding tools (Claude Code, Codex, Gemini CLI, ...) at the gateway
     Setup(setup::SetupArgs),
+    /// Import providers, accounts, combos and aliases from a 9router installation
+    #[command(name = "import-9router")]
+    Import9router(transfer::NineRouterArgs),
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +186,10 @@ enum ConfigCommand {
     Set { key: String, value: String },
     /// Return a setting to its default
     Unset { key: String },
+    /// Write the whole configuration as JSON (secrets only with --with-secrets)
+    Export(transfer::ExportArgs),
+    /// Merge a configuration written by `config export` into this one
+    Import(transfer::ImportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -220,6 +228,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Log(args) => usage::log(&open_store(&data_dir)?, args, output),
         Command::Config(command) => config(&open_store(&data_dir)?, command, output),
         Command::Setup(args) => setup::setup(&data_dir, args, output),
+        Command::Import9router(args) => {
+            transfer::import_9router(&open_store(&data_dir)?, args, output)
+        }
     }
 }
 
@@ -551,6 +562,8 @@ fn config(store: &Store, command: ConfigCommand, output: Output) -> Result<()> {
                 format!("{} is back to its default", key.name())
             })
         }
+        ConfigCommand::Export(args) => transfer::export(store, args, output),
+        ConfigCommand::Import(args) => transfer::import(store, args, output),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod quota;
 mod routes;
 pub mod routing;
 pub mod settings;
+pub mod transfer;
 mod upstream;
 mod usage;
 pub mod validate;

@@ -14,6 +14,7 @@ mod quotas;
 mod requests;
 mod secrets;
 mod settings;
+pub mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -33,6 +34,7 @@ pub use requests::{
     UsageDimension, UsageQuery, UsageRow,
 };
 pub use secrets::{KEY_FILE, KeyLocation, SECRET_STORE_ENV, SecretBox};
+pub use transfer::{ConfigDocument, ImportOptions, TransferError, read_9router};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "switchyard.db";
