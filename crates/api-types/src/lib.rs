@@ -689,29 +689,3 @@ pub struct TargetOutcomeView {
     /// Those answered 2xx.
     pub succeeded: u64,
 }
-
-/// What an import of a configuration (a Switchyard export or another
-/// router's database) did, or, for a dry run, would do.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransferReport {
-    /// True when nothing was written: the report says what an import would do.
-    pub dry_run: bool,
-    /// Items created, such as `provider cc` or `account cc/me@example.com`.
-    pub added: Vec<String>,
-    /// Items that existed (same prefix, label or name) and were changed.
-    pub updated: Vec<String>,
-    /// Items left out, each with the reason.
-    pub skipped: Vec<TransferSkip>,
-    /// Other things the user should know, such as a prefix chosen because the
-    /// original one was taken.
-    pub notes: Vec<String>,
-}
-
-/// One item an import left out, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransferSkip {
-    /// What was left out, such as `account cc/work` or `combo fast`.
-    pub item: String,
-    /// Why, in plain words (never a secret).
-    pub reason: String,
-}
