@@ -90,6 +90,8 @@ class State:
         self.kiro_trial_used = 100.0    # free-trial credits spent of 500
         self.kiro_usage_queries = []    # GetUsageLimits query strings
         self.openai_devices = {}        # device_auth_id -> user code
+        self.claude_calls = []          # Messages calls: (query, lower-case headers, body)
+        self.extra_usage = set()        # Claude accounts whose tool use is billed as (spent) extra usage
         self.operation_polls = 0
 
     def issue(self, extra=None):
@@ -98,6 +100,7 @@ class State:
         self.access[access] = time.time() + self.access_ttl
         self.refresh.add(refresh)
         self.owner[refresh] = email = (extra or {}).pop("email", None) or self.email
+        self.owner_of_access[access] = email
         body = {"access_token": access, "refresh_token": refresh, "token_type": "Bearer", "expires_in": self.access_ttl,
                 "id_token": jwt({"email": email, "https://api.openai.com/auth": {"chatgpt_account_id": CODEX_ACCOUNT, "chatgpt_plan_type": "plus"}}),
                 "account": {"uuid": f"uuid-{email}", "email_address": email}, "resource_url": None}
@@ -222,6 +225,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._reply(200, {"device_code": "dev-1", "user_code": "WDJB-MJHT", "verification_uri": f"{Handler.base}/device",
                                      "expires_in": 120, "interval": 1})
         if url.path == "/claude/v1/messages":
+            with state.lock:
+                state.claude_calls.append((url.query, {k.lower(): v for k, v in self.headers.items()}, body))
             return self.claude(body)
         if url.path == "/codex/responses":
             return self.codex(body)
@@ -494,8 +499,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not state.valid(self._bearer()) or "oauth-2025-04-20" not in beta:
             return self._reply(401, {"type": "error", "error": {"type": "authentication_error", "message": "OAuth token has expired."}})
         system = body.get("system") or []
+        # Claude Code's prompt leads, after Claude Code's own billing line when there is one.
+        if isinstance(system, list) and system and system[0].get("text", "").startswith("x-anthropic-billing-header:"):
+            system = system[1:]
         if not (isinstance(system, list) and system and system[0].get("text", "").startswith("You are Claude Code")):
             return self._reply(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "This credential is only authorized for use with Claude Code"}})
+        if state.owner_of_access.get(self._bearer()) in state.extra_usage:
+            return self._reply(400, {"type": "error", "error": {"type": "invalid_request_error",
+                                     "message": "Third-party apps now draw from your extra usage, not your plan limits. Add more at claude.ai/settings/usage and keep going."}})
         if body.get("stream"):
             return self.claude_stream(body)
         return self._reply(200, {"id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],

@@ -209,6 +209,18 @@ def test_two_accounts_of_one_service_fall_back_when_one_must_log_in_again(oauth)
     assert status[mock_oauth.EMAIL].startswith("needs a new login")
     assert status["second@example.com"] == "active"
 
+    # An account whose tool use Anthropic bills as spent extra usage cools
+    # down like a used-up quota, and the other account answers.
+    state.email = mock_oauth.EMAIL
+    browser_login(gateway)
+    state.extra_usage = {mock_oauth.EMAIL}
+    api.messages.create(model="cc/claude-sonnet-4-5", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+    answer = api.messages.create(model="cc/claude-sonnet-4-5", max_tokens=20,
+                                 messages=[{"role": "user", "content": "hi"}])
+    assert answer.content[0].text == "hi from claude"
+    status = {a["label"]: a["status"] for a in gateway.cli_json("account", "list")}
+    assert "cooling down" in status[mock_oauth.EMAIL], status
+
 
 def test_a_token_expiring_during_a_stream_neither_breaks_it_nor_the_next_request(oauth):
     gateway, state, _ = oauth
@@ -474,3 +486,42 @@ def test_codex_browser_login_falls_back_to_port_1457_then_suggests_the_device_lo
             first.close()
     assert result.returncode != 0
     assert "port 1455" in result.stderr and "switchyard connect codex --device" in result.stderr, result.stderr
+
+
+def test_claude_requests_carry_claude_codes_identification_or_claude_codes_own(oauth):
+    gateway, state, _ = oauth
+    browser_login(gateway)
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    # Another tool (the Anthropic Python SDK): Claude Code's identification
+    # is sent in its place, the client's own betas merged in.
+    api = anthropic.Anthropic(base_url=gateway.root_url, api_key=gateway.key, max_retries=0)
+    api.messages.create(model="cc/claude-sonnet-4-5", max_tokens=20, system="Be brief.",
+                        messages=[{"role": "user", "content": "hi"}],
+                        extra_headers={"anthropic-beta": "context-1m-2025-08-07"})
+    query, headers, body = state.claude_calls[-1]
+    assert query == "beta=true"
+    assert headers["authorization"].startswith("Bearer at-")
+    assert headers["user-agent"] == "claude-cli/2.1.220 (external, cli)"
+    assert (headers["x-app"], headers["x-stainless-lang"], headers["x-stainless-runtime"]) == ("cli", "js", "node")
+    assert headers["anthropic-dangerous-direct-browser-access"] == "true"
+    betas = headers["anthropic-beta"].split(",")
+    assert betas[:2] == ["oauth-2025-04-20", "claude-code-20250219"] and "context-1m-2025-08-07" in betas
+    assert [block["text"] for block in body["system"]] == [
+        "You are Claude Code, Anthropic's official CLI for Claude.", "Be brief."]
+    assert "metadata" not in body, "no invented user or device ids"
+    # An OpenAI client reaches the same account with the same identification.
+    openai_api = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+    openai_api.chat.completions.create(model="cc/claude-haiku-4-5", messages=[{"role": "user", "content": "hi"}])
+    assert state.claude_calls[-1][1]["user-agent"] == "claude-cli/2.1.220 (external, cli)"
+
+    # Claude Code itself: its own identification and system blocks go through unchanged.
+    own = {"user-agent": "claude-cli/2.1.300 (external, cli)", "x-app": "cli", "x-claude-code-session-id": "sess-42",
+           "x-stainless-package-version": "0.99.0"}
+    system = [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.300.abc; cc_entrypoint=cli;"},
+              {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."}]
+    api.messages.create(model="cc/claude-sonnet-4-5", max_tokens=20, system=system,
+                        messages=[{"role": "user", "content": "hi"}], extra_headers=own)
+    _, headers, body = state.claude_calls[-1]
+    assert {name: headers[name] for name in own} == own
+    assert body["system"] == system

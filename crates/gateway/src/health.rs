@@ -42,6 +42,9 @@ const QUOTA_PHRASES: &[&str] = &[
     "resource_exhausted",
     "limit reached",
     "exceeded your",
+    // Claude subscriptions once a tool's requests are billed as extra usage:
+    // "Third-party apps now draw from your extra usage, not your plan limits."
+    "extra usage",
 ];
 
 impl Failure {
@@ -270,6 +273,13 @@ mod tests {
         );
         assert_eq!(
             of(400, "Your credit balance is too low"),
+            Some(Failure::QuotaExhausted)
+        );
+        assert_eq!(
+            of(
+                400,
+                "Third-party apps now draw from your extra usage, not your plan limits."
+            ),
             Some(Failure::QuotaExhausted)
         );
         assert_eq!(of(400, "messages: field required"), None);

@@ -15,10 +15,29 @@ use crate::routing::Candidate;
 
 /// Anthropic API version sent when the client did not name one.
 pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";
-/// Beta flag that lets a Claude subscription token call the Messages API.
-const CLAUDE_OAUTH_BETA: &str = "oauth-2025-04-20";
+/// Beta flags Claude Code sends with a subscription token; the first lets
+/// the token call the Messages API at all.
+const CLAUDE_CODE_BETAS: &[&str] = &[
+    "oauth-2025-04-20",
+    "claude-code-20250219",
+    "interleaved-thinking-2025-05-14",
+];
 /// The system prompt Claude subscription tokens must start with.
 const CLAUDE_CODE_SYSTEM: &str = "You are Claude Code, Anthropic's official CLI for Claude.";
+/// How Claude Code (2.1.220, on `@anthropic-ai/sdk` 0.94.0 and Node 22)
+/// identifies itself; sent when the client is not Claude Code itself, whose
+/// own values are relayed instead. `x-stainless-os` and `-arch` follow.
+const CLAUDE_CODE_HEADERS: &[(&str, &str)] = &[
+    ("user-agent", "claude-cli/2.1.220 (external, cli)"),
+    ("x-app", "cli"),
+    ("anthropic-dangerous-direct-browser-access", "true"),
+    ("x-stainless-lang", "js"),
+    ("x-stainless-package-version", "0.94.0"),
+    ("x-stainless-runtime", "node"),
+    ("x-stainless-runtime-version", "v22.19.0"),
+    ("x-stainless-retry-count", "0"),
+    ("x-stainless-timeout", "600"),
+];
 /// Instructions Codex requires when the client sent none.
 const CODEX_DEFAULT_INSTRUCTIONS: &str = "You are a helpful coding assistant.";
 
@@ -69,6 +88,8 @@ pub(crate) fn upstream_path(
     match subscription(candidate) {
         Some("gemini-cli") if stream => ":streamGenerateContent?alt=sse".into(),
         Some("gemini-cli") => ":generateContent".into(),
+        // Claude Code calls the SDK's beta Messages endpoint.
+        Some("claude-code") => "/messages?beta=true".into(),
         _ => upstream.upstream_path(model, stream),
     }
 }
@@ -142,10 +163,13 @@ pub(crate) fn shape_body(candidate: &Candidate, credentials: &Credentials, body:
                     blocks.push(json!({"type": "text", "text": text}));
                 }
                 Some(Value::Array(existing)) => {
-                    let already = existing
-                        .first()
-                        .and_then(|b| b["text"].as_str())
-                        .is_some_and(|text| text.starts_with(CLAUDE_CODE_SYSTEM));
+                    // Claude Code itself leads with other blocks (its billing
+                    // line) before the prompt: its system is left as sent.
+                    let already = existing.iter().take(3).any(|block| {
+                        block["text"]
+                            .as_str()
+                            .is_some_and(|text| text.starts_with(CLAUDE_CODE_SYSTEM))
+                    });
                     if already {
                         blocks = existing;
                     } else {
@@ -199,10 +223,8 @@ pub(crate) fn authorize(
     };
     match subscription(candidate) {
         Some("claude-code") => {
-            let mut betas = vec![
-                CLAUDE_OAUTH_BETA.to_owned(),
-                "claude-code-20250219".to_owned(),
-            ];
+            let mut betas: Vec<String> =
+                CLAUDE_CODE_BETAS.iter().map(|b| (*b).to_owned()).collect();
             if let Some(client) =
                 client_says("anthropic-beta").and_then(|v| v.to_str().ok().map(str::to_owned))
             {
@@ -212,15 +234,18 @@ pub(crate) fn authorize(
                     }
                 }
             }
-            request
+            let mut request = request
                 .bearer_auth(token)
                 .header(
                     "anthropic-version",
                     client_says("anthropic-version")
                         .unwrap_or(HeaderValue::from_static(ANTHROPIC_VERSION)),
                 )
-                .header("anthropic-beta", betas.join(","))
-                .header("x-app", "cli")
+                .header("anthropic-beta", betas.join(","));
+            for (name, value) in claude_code_identity(client_dialect, client_headers) {
+                request = request.header(name, value);
+            }
+            request
         }
         Some("codex") => {
             let mut request = request
@@ -290,6 +315,55 @@ pub(crate) fn authorize(
     }
 }
 
+/// The identification headers of a request to Claude's API: those of the
+/// client when it is Claude Code (its user agent says `claude-cli/`), so its
+/// own version, session and SDK details go along unchanged, else Claude
+/// Code's as listed in [`CLAUDE_CODE_HEADERS`].
+fn claude_code_identity(
+    client_dialect: Dialect,
+    client_headers: &HeaderMap,
+) -> Vec<(String, HeaderValue)> {
+    let is_claude_code = client_dialect == Dialect::AnthropicMessages
+        && client_headers
+            .get("user-agent")
+            .and_then(|agent| agent.to_str().ok())
+            .is_some_and(|agent| agent.starts_with("claude-cli/"));
+    if is_claude_code {
+        return client_headers
+            .iter()
+            .filter(|(name, _)| {
+                let name = name.as_str();
+                matches!(
+                    name,
+                    "user-agent" | "x-app" | "anthropic-dangerous-direct-browser-access"
+                ) || name.starts_with("x-stainless-")
+                    || name.starts_with("x-claude-code-")
+            })
+            .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
+            .collect();
+    }
+    let stainless_os = match std::env::consts::OS {
+        "macos" => "MacOS",
+        "windows" => "Windows",
+        "linux" => "Linux",
+        other => other,
+    };
+    CLAUDE_CODE_HEADERS
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), HeaderValue::from_static(value)))
+        .chain([
+            (
+                "x-stainless-os".to_owned(),
+                HeaderValue::from_static(stainless_os),
+            ),
+            (
+                "x-stainless-arch".to_owned(),
+                HeaderValue::from_static(node_arch()),
+            ),
+        ])
+        .collect()
+}
+
 /// The platform as Node.js names it (the Gemini CLI's user agent uses it).
 fn node_platform() -> &'static str {
     match std::env::consts::OS {
@@ -320,6 +394,47 @@ mod tests {
         );
         assert_eq!(unwrap_response(r#"{"candidates":[]}"#), None);
         assert_eq!(unwrap_response("[DONE]"), None);
+    }
+
+    #[test]
+    fn claude_code_identity_is_relayed_from_claude_code_and_filled_in_for_others() {
+        let mut from_claude_code = HeaderMap::new();
+        for (name, value) in [
+            ("user-agent", "claude-cli/2.0.1 (external, cli)"),
+            ("x-claude-code-session-id", "session-1"),
+            ("x-stainless-lang", "js"),
+            ("authorization", "Bearer sy-local"),
+        ] {
+            from_claude_code.insert(name, HeaderValue::from_static(value));
+        }
+        let relayed = claude_code_identity(Dialect::AnthropicMessages, &from_claude_code);
+        let names: Vec<&str> = relayed.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["user-agent", "x-claude-code-session-id", "x-stainless-lang"]
+        );
+        assert_eq!(relayed[0].1, "claude-cli/2.0.1 (external, cli)");
+
+        let mut from_sdk = HeaderMap::new();
+        from_sdk.insert(
+            "user-agent",
+            HeaderValue::from_static("Anthropic/Python 0.60"),
+        );
+        from_sdk.insert("x-stainless-lang", HeaderValue::from_static("python"));
+        let filled = claude_code_identity(Dialect::AnthropicMessages, &from_sdk);
+        let value = |name: &str| {
+            filled
+                .iter()
+                .find(|(header, _)| header == name)
+                .map(|(_, value)| value.clone())
+        };
+        assert_eq!(
+            value("user-agent").unwrap(),
+            "claude-cli/2.1.220 (external, cli)"
+        );
+        assert_eq!(value("x-stainless-lang").unwrap(), "js");
+        assert_eq!(value("x-app").unwrap(), "cli");
+        assert!(value("x-stainless-os").is_some() && value("x-stainless-arch").is_some());
     }
 
     #[test]
