@@ -7,7 +7,9 @@ Google (the Gemini CLI's login) is strict like the real one: an installed-app
 client secret is required, unknown token parameters are refused, and refresh
 tokens are not rotated; behind it, Code Assist's loadCodeAssist, onboardUser
 with a long-running operation, the `{model, project, request}` envelope and
-retrieveUserQuota. OpenAI's device authorization for Codex. Kiro: AWS SSO OIDC (RegisterClient, StartDeviceAuthorization
+retrieveUserQuota. OpenAI's device authorization for Codex. iFlow's sign-in
+(phone login, Basic-authenticated token endpoint, API key from the user
+info) and its signed chat API. Kiro: AWS SSO OIDC (RegisterClient, StartDeviceAuthorization
 and CreateToken, JSON in camelCase, pending answers as 400s), Kiro's social
 refresh endpoint, CodeWhisperer's generateAssistantResponse answering in
 real AWS event-stream frames (prelude, string headers, payload, both CRC32s),
@@ -18,6 +20,7 @@ Tests point Switchyard at it with `endpoints.json` in the data directory."""
 
 import base64
 import hashlib
+import hmac
 import http.server
 import itertools
 import json
@@ -40,6 +43,9 @@ GOOGLE_TOKEN_PARAMETERS = {
 
 KIRO_START_URL = "https://view.awsapps.com/start"
 CODEX_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
+IFLOW_CLIENT_ID = "10009311001"
+IFLOW_CLIENT_SECRET = "4Z3YjXycVsQvyGF1etiNlIBB4RsqSDtW"
+IFLOW_PHONE = "138****8000"
 OPENAI_DEVICE_REDIRECT = "https://auth.openai.com/deviceauth/callback"
 
 
@@ -92,6 +98,9 @@ class State:
         self.openai_devices = {}        # device_auth_id -> user code
         self.claude_calls = []          # Messages calls: (query, lower-case headers, body)
         self.extra_usage = set()        # Claude accounts whose tool use is billed as (spent) extra usage
+        self.iflow_keys = set()         # valid iFlow API keys
+        self.iflow_key_of = {}          # iFlow access token -> its account's API key
+        self.iflow_calls = []           # chat bodies iFlow accepted
         self.operation_polls = 0
 
     def issue(self, extra=None):
@@ -189,6 +198,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             state.copilot[copilot] = time.time() + 1800
             return self._reply(200, {"token": copilot, "expires_at": int(time.time()) + 1800, "refresh_in": 1500,
                                      "endpoints": {"api": f"{Handler.base}/copilot"}})
+        if url.path == "/iflow/oauth":
+            # iFlow's sign-in page: phone login, the callback named `redirect`, no PKCE.
+            if (query.get("client_id") != IFLOW_CLIENT_ID or query.get("loginMethod") != "phone"
+                    or not query.get("redirect", "").startswith("http://localhost:") or "state" not in query):
+                return self._reply(400, {"success": False, "message": "bad request"})
+            code = f"iflow-code-{next(state.counter)}"
+            state.codes[code] = (None, query["redirect"])
+            location = f"{query['redirect']}?{urllib.parse.urlencode({'code': code, 'state': query['state']})}"
+            return self._reply(302, "", "text/plain", [("Location", location)])
+        if url.path == "/iflow/api/oauth/getUserInfo":
+            key = state.iflow_key_of.get(query.get("accessToken"))
+            if not key or not state.valid(query.get("accessToken")):
+                return self._reply(200, {"success": False, "code": "401", "message": "token invalid", "data": None})
+            return self._reply(200, {"success": True, "code": "200", "message": "success",
+                                     "data": {"apiKey": key, "email": "", "phone": IFLOW_PHONE, "nickname": "dev"}})
         if url.path == "/kiro/api/getUsageLimits":
             return self.kiro_usage(query)
         if url.path == "/claude/usage":
@@ -215,6 +239,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.google_token(body)
         if url.path.startswith("/codeassist/v1internal:"):
             return self.code_assist(url.path.removeprefix("/codeassist/v1internal:"), dict(urllib.parse.parse_qsl(url.query)), body)
+        if url.path == "/iflow/oauth/token":
+            return self.iflow_token(body)
+        if url.path == "/iflow/v1/chat/completions":
+            return self.iflow_chat(body)
         if url.path in ("/token", "/github/token"):
             return self.token(body, github=url.path.startswith("/github"))
         if url.path.startswith("/api/accounts/deviceauth/"):
@@ -344,6 +372,67 @@ class Handler(http.server.BaseHTTPRequestHandler):
             issued = state.issue()
             return self._reply(200, {"accessToken": issued["access_token"], "tokenType": "Bearer", "expiresIn": state.access_ttl,
                                      "refreshToken": issued["refresh_token"]})
+
+    def iflow_token(self, body):
+        """iFlow's token endpoint: the client id and secret both as HTTP Basic
+        authentication and in the form; each access token comes with an API key."""
+        state = Handler.state
+        basic = "Basic " + base64.b64encode(f"{IFLOW_CLIENT_ID}:{IFLOW_CLIENT_SECRET}".encode()).decode()
+        if (self.headers.get("Authorization") != basic or body.get("client_id") != IFLOW_CLIENT_ID
+                or body.get("client_secret") != IFLOW_CLIENT_SECRET):
+            return self._reply(401, {"error": "invalid_client"})
+        with state.lock:
+            grant = body.get("grant_type")
+            if grant == "authorization_code":
+                _, redirect = state.codes.pop(body.get("code"), (None, None))
+                if redirect is None or redirect != body.get("redirect_uri"):
+                    return self._reply(400, {"error": "invalid_grant"})
+                issued = state.issue()
+            elif grant == "refresh_token":
+                state.refreshes += 1
+                token = body.get("refresh_token")
+                if token not in state.refresh:
+                    return self._reply(400, {"error": "invalid_grant"})
+                state.refresh.discard(token)
+                issued = state.issue({"email": state.owner.get(token)})
+            else:
+                return self._reply(400, {"error": "unsupported_grant_type"})
+            key = f"sk-iflow-{next(state.counter)}"
+            state.iflow_keys.add(key)
+            state.iflow_key_of[issued["access_token"]] = key
+        return self._reply(200, {k: issued[k] for k in ("access_token", "refresh_token", "expires_in", "token_type")}
+                           | {"scope": "read"})
+
+    def iflow_chat(self, body):
+        """apis.iflow.cn: the API key as bearer, and the iFlow CLI's signature over
+        user agent, session and millisecond time, keyed with that API key."""
+        state = Handler.state
+        key = self._bearer()
+        agent, session = self.headers.get("User-Agent", ""), self.headers.get("session-id", "")
+        stamp = self.headers.get("x-iflow-timestamp", "0")
+        expected = hmac.new(key.encode(), f"{agent}:{session}:{stamp}".encode(), hashlib.sha256).hexdigest()
+        if key not in state.iflow_keys:
+            return self._reply(401, {"error": {"message": "Invalid API key", "type": "invalid_request_error"}})
+        if (agent != "iFlow-Cli" or not session.startswith("session-") or abs(time.time() * 1000 - int(stamp)) > 300_000
+                or self.headers.get("x-iflow-signature") != expected):
+            return self._reply(403, {"error": {"message": "signature verification failed"}})
+        with state.lock:
+            state.iflow_calls.append(body)
+        usage = {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}
+        if not body.get("stream"):
+            return self._reply(200, {"id": "if-1", "object": "chat.completion", "created": 1, "model": body["model"],
+                                     "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi from iflow"},
+                                                  "finish_reason": "stop"}], "usage": usage})
+        chunks = [{"role": "assistant", "content": "hi "}, {"content": "from "}, {"content": "iflow"}]
+        events = [{"id": "if-1", "object": "chat.completion.chunk", "created": 1, "model": body["model"],
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": None}]} for delta in chunks]
+        events.append({"id": "if-1", "object": "chat.completion.chunk", "created": 1, "model": body["model"],
+                       "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append({"id": "if-1", "object": "chat.completion.chunk", "created": 1, "model": body["model"],
+                           "choices": [], "usage": usage})
+        text = "".join(f"data: {json.dumps(event)}\n\n" for event in events) + "data: [DONE]\n\n"
+        return self._reply(200, text, "text/event-stream")
 
     def openai_device(self, operation, body):
         """OpenAI's device authorization as the Codex CLI uses it: JSON in,
@@ -584,6 +673,8 @@ def endpoints(base):
         "gemini-cli": {"authorize_url": f"{base}/google/auth", "token_url": f"{base}/google/token",
                        "userinfo_url": f"{base}/google/userinfo", "api_base": f"{base}/codeassist/v1internal",
                        "usage_url": f"{base}/codeassist/v1internal:retrieveUserQuota"},
+        "iflow": {"authorize_url": f"{base}/iflow/oauth", "token_url": f"{base}/iflow/oauth/token",
+                  "userinfo_url": f"{base}/iflow/api/oauth/getUserInfo", "api_base": f"{base}/iflow/v1"},
         "kiro": {"register_url": f"{base}/aws/oidc/client/register", "device_url": f"{base}/aws/oidc/device_authorization",
                  "token_url": f"{base}/aws/oidc/token", "refresh_url": f"{base}/kiro/auth/refreshToken",
                  "api_base": f"{base}/kiro/api", "usage_url": f"{base}/kiro/api/getUsageLimits"},

@@ -525,3 +525,40 @@ def test_claude_requests_carry_claude_codes_identification_or_claude_codes_own(o
     _, headers, body = state.claude_calls[-1]
     assert {name: headers[name] for name in own} == own
     assert body["system"] == system
+
+
+def test_iflow_login_fetches_the_api_key_and_requests_are_signed(oauth):
+    gateway, state, _ = oauth
+    process, url = connect(gateway, "iflow")
+    assert "/iflow/oauth?" in url and "redirect=http%3A%2F%2Flocalhost%3A" in url and "code_challenge" not in url, url
+    with urllib.request.urlopen(url, timeout=10) as page:
+        assert "Signed in" in page.read().decode()
+    assert f'connected iFlow account "{mock_oauth.IFLOW_PHONE}"' in finished(process)
+    [key] = state.iflow_keys
+    assert key.encode() not in open(gateway.data_dir + "/switchyard.db", "rb").read(), "the API key is sealed"
+
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    api = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+
+    def ask():
+        answer = api.chat.completions.create(model="if/qwen3-coder-plus", messages=[{"role": "user", "content": "hi"}])
+        return answer.choices[0].message.content
+
+    assert ask() == "hi from iflow"
+    stream = api.chat.completions.create(model="if/qwen3-coder-plus", stream=True,
+                                         messages=[{"role": "user", "content": "hi"}])
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == "hi from iflow"
+    assert state.iflow_calls[-1]["stream_options"] == {"include_usage": True}
+    # An Anthropic client reaches it too (translated to OpenAI chat).
+    claude_api = anthropic.Anthropic(base_url=gateway.root_url, api_key=gateway.key, max_retries=0)
+    reply = claude_api.messages.create(model="if/kimi-k2", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+    assert reply.content[0].text == "hi from iflow"
+
+    # The API key stops working: one refresh (Basic-authenticated), the new
+    # key from the user info, one retry.
+    state.iflow_keys.clear()
+    assert ask() == "hi from iflow"
+    assert state.refreshes == 1 and len(state.iflow_keys) == 1 and key not in state.iflow_keys
+    assert ask() == "hi from iflow"
+    assert state.refreshes == 1

@@ -15,7 +15,7 @@ use crate::Output;
 
 #[derive(Debug, Args)]
 pub(crate) struct ConnectArgs {
-    /// The service: claude-code, codex, gemini-cli, github-copilot, kiro, qwen (omit to list them)
+    /// The service: claude-code, codex, gemini-cli, github-copilot, iflow, kiro, qwen (omit to list them)
     service: Option<String>,
     /// Label of the account [default: its e-mail, else `default`]
     #[arg(long)]

@@ -15,6 +15,7 @@ use crate::routing::Candidate;
 
 use super::code_assist;
 use super::flows::{self, LoginError};
+use super::iflow;
 use super::providers;
 
 /// What a request authenticates with.
@@ -119,6 +120,24 @@ impl RouterState {
             "qwen" => {
                 if let Some(resource) = account.meta.get("resource_url").and_then(Value::as_str) {
                     credentials.base_url = Some(qwen_base(resource));
+                }
+            }
+            "iflow" => {
+                // Requests use the account's API key. After a refresh forced
+                // by a refusal the key may have changed: ask for it again.
+                if force || !account.meta.contains_key(iflow::API_KEY_FACT) {
+                    let facts = iflow::user_info(&self.http, &service, &account.api_key).await?;
+                    credentials.meta.extend(facts);
+                    let _ = self.with_store_mut(|store| {
+                        store.set_account_meta(account.id, &credentials.meta)
+                    });
+                }
+                if let Some(key) = credentials
+                    .meta
+                    .get(iflow::API_KEY_FACT)
+                    .and_then(Value::as_str)
+                {
+                    credentials.token = key.to_owned();
                 }
             }
             _ => {}

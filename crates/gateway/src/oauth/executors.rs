@@ -62,7 +62,7 @@ pub(crate) fn token_refused(candidate: &Candidate, status: reqwest::StatusCode) 
 }
 
 /// A random UUID (version 4) in its usual text form.
-fn uuid_v4() -> String {
+pub(crate) fn uuid_v4() -> String {
     let mut bytes = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
@@ -120,7 +120,7 @@ fn subscription(candidate: &Candidate) -> Option<&str> {
 pub(crate) fn shapes_body(candidate: &Candidate) -> bool {
     matches!(
         subscription(candidate),
-        Some("claude-code" | "codex" | "gemini-cli" | "kiro")
+        Some("claude-code" | "codex" | "gemini-cli" | "kiro" | "iflow")
     )
 }
 
@@ -143,6 +143,13 @@ pub(crate) fn shape_body(candidate: &Candidate, credentials: &Credentials, body:
         return;
     };
     match subscription(candidate) {
+        // iFlow's streams carry usage only when asked, as its CLI does.
+        Some("iflow") if object.get("stream") == Some(&Value::Bool(true)) => {
+            let options = object.entry("stream_options").or_insert_with(|| json!({}));
+            if let Some(options) = options.as_object_mut() {
+                options.insert("include_usage".into(), Value::Bool(true));
+            }
+        }
         Some("kiro") => {
             // A new conversation each time: the whole history is sent.
             if let Some(Value::Object(state)) = object.get_mut("conversationState") {
@@ -274,6 +281,16 @@ pub(crate) fn authorize(
         Some("qwen") => request
             .bearer_auth(token)
             .header("x-dashscope-authtype", "qwen-oauth"),
+        Some("iflow") => {
+            let mut request = request
+                .bearer_auth(token)
+                .header("user-agent", super::iflow::USER_AGENT);
+            for (name, value) in super::iflow::signed_headers(token, switchyard_store::now_millis())
+            {
+                request = request.header(name, value);
+            }
+            request
+        }
         Some("kiro") => request
             .bearer_auth(token)
             .header("accept", "application/vnd.amazon.eventstream")

@@ -16,7 +16,7 @@ use switchyard_store::{OAuthTokens, now_millis};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-use super::providers::{BodyStyle, DeviceProtocol, Redirect, Service};
+use super::providers::{AuthorizeStyle, BodyStyle, DeviceProtocol, Redirect, Service};
 
 /// Why a login or refresh did not work. Messages never hold tokens.
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +130,10 @@ async fn token_request(
     url: &str,
     fields: &[(&str, &str)],
 ) -> Result<(reqwest::StatusCode, Map<String, Value>), LoginError> {
-    let request = http.post(url).header("accept", "application/json");
+    let mut request = http.post(url).header("accept", "application/json");
+    if service.basic_auth {
+        request = request.basic_auth(service.client_id, service.client_secret);
+    }
     let request = match service.token_body {
         BodyStyle::Form => request.form(fields),
         BodyStyle::Json => request.json(
@@ -448,14 +451,20 @@ impl AuthCodeLogin {
             for (name, value) in service.extra_authorize_params {
                 query.append_pair(name, value);
             }
-            query
-                .append_pair("response_type", "code")
-                .append_pair("client_id", service.client_id)
-                .append_pair("redirect_uri", &redirect_uri)
-                .append_pair("scope", service.scopes)
-                .append_pair("code_challenge", &pkce.challenge)
-                .append_pair("code_challenge_method", "S256")
-                .append_pair("state", &state);
+            match service.authorize_style {
+                AuthorizeStyle::Pkce => query
+                    .append_pair("response_type", "code")
+                    .append_pair("client_id", service.client_id)
+                    .append_pair("redirect_uri", &redirect_uri)
+                    .append_pair("scope", service.scopes)
+                    .append_pair("code_challenge", &pkce.challenge)
+                    .append_pair("code_challenge_method", "S256")
+                    .append_pair("state", &state),
+                AuthorizeStyle::IFlow => query
+                    .append_pair("redirect", &redirect_uri)
+                    .append_pair("state", &state)
+                    .append_pair("client_id", service.client_id),
+            };
         }
         Ok(Self {
             authorize_url: authorize.into(),
@@ -520,8 +529,10 @@ impl AuthCodeLogin {
             ("code", code.as_str()),
             ("redirect_uri", self.redirect_uri.as_str()),
             ("client_id", self.service.client_id),
-            ("code_verifier", self.pkce.verifier.as_str()),
         ];
+        if self.service.authorize_style == AuthorizeStyle::Pkce {
+            fields.push(("code_verifier", self.pkce.verifier.as_str()));
+        }
         if let Some(secret) = self.service.client_secret {
             fields.push(("client_secret", secret));
         }

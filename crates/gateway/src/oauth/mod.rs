@@ -7,6 +7,7 @@ pub mod code_assist;
 pub(crate) mod credentials;
 pub(crate) mod executors;
 pub mod flows;
+pub(crate) mod iflow;
 pub mod imports;
 pub mod providers;
 pub mod quota_readers;
@@ -123,6 +124,16 @@ pub fn account_facts(service: &Service, grant: &Grant) -> (Option<String>, Map<S
                 meta.insert("resource_url".into(), resource.into());
             }
         }
+        "iflow" => {
+            email = grant
+                .extra
+                .get("email")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if let Some(key) = grant.extra.get(iflow::API_KEY_FACT) {
+                meta.insert(iflow::API_KEY_FACT.into(), key.clone());
+            }
+        }
         _ => {}
     }
     (email, meta)
@@ -130,7 +141,8 @@ pub fn account_facts(service: &Service, grant: &Grant) -> (Option<String>, Map<S
 
 /// What a login needs beyond the tokens, fetched once they are there: for
 /// the Gemini CLI, the account's e-mail and its Code Assist project
-/// (onboarding the account on first use). Runs after every login, import and
+/// (onboarding the account on first use); for iFlow, the API key requests
+/// use and the account's e-mail or phone. Runs after every login, import and
 /// pasted refresh token; an imported access token that has run out is
 /// refreshed first (Google does not rotate refresh tokens, so the CLI's own
 /// copy stays valid).
@@ -139,6 +151,10 @@ pub async fn complete_login(
     service: &Service,
     mut grant: Grant,
 ) -> Result<Grant, LoginError> {
+    if service.id == "iflow" {
+        let facts = iflow::user_info(http, service, &grant.tokens.access_token).await?;
+        grant.extra.extend(facts);
+    }
     if service.id == "gemini-cli" {
         let expired = grant.tokens.expires_at.is_some_and(|at| {
             at - (service.refresh_lead.as_millis() as i64) <= switchyard_store::now_millis()

@@ -30,6 +30,17 @@ pub enum LoginKind {
     DeviceCode,
 }
 
+/// What the authorization page's query holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizeStyle {
+    /// RFC 6749 with PKCE (RFC 7636): `response_type`, `client_id`,
+    /// `redirect_uri`, `scope`, an S256 challenge and `state`.
+    Pkce,
+    /// iFlow's: `client_id`, the callback as `redirect`, and `state`; no
+    /// PKCE (its client has a secret).
+    IFlow,
+}
+
 /// Where the authorization-code redirect lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Redirect {
@@ -150,6 +161,11 @@ pub struct Service {
     /// Whether the code exchange repeats `state` (Claude's token endpoint
     /// wants it; Google's refuses parameters it does not know).
     pub state_in_token_request: bool,
+    /// How the authorization page's query is built.
+    pub authorize_style: AuthorizeStyle,
+    /// Whether token requests also carry the client id and secret as HTTP
+    /// Basic authentication (iFlow's), besides the form fields.
+    pub basic_auth: bool,
     /// How a device-code login works.
     pub device: DeviceProtocol,
     /// Scopes asked for.
@@ -196,6 +212,8 @@ pub fn services() -> Vec<Service> {
             client_id: "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
             client_secret: None,
             state_in_token_request: true,
+            authorize_style: AuthorizeStyle::Pkce,
+            basic_auth: false,
             device: DeviceProtocol::Rfc8628,
             scopes: "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload",
             extra_authorize_params: &[("code", "true")],
@@ -232,6 +250,8 @@ pub fn services() -> Vec<Service> {
             client_id: "app_EMoamEEZ73f0CkXaXp7hrann",
             client_secret: None,
             state_in_token_request: true,
+            authorize_style: AuthorizeStyle::Pkce,
+            basic_auth: false,
             // `codex login --device-auth` (codex-rs/login/src/device_code_auth.rs).
             device: DeviceProtocol::OpenAiDeviceAuth {
                 verification_uri: "https://auth.openai.com/codex/device",
@@ -277,6 +297,8 @@ pub fn services() -> Vec<Service> {
             client_id: "Iv1.b507a08c87ecfe98",
             client_secret: None,
             state_in_token_request: true,
+            authorize_style: AuthorizeStyle::Pkce,
+            basic_auth: false,
             device: DeviceProtocol::Rfc8628,
             scopes: "read:user",
             extra_authorize_params: &[],
@@ -306,6 +328,8 @@ pub fn services() -> Vec<Service> {
             client_id: "f0304373b74a44d2b584a3fb70ca9e56",
             client_secret: None,
             state_in_token_request: true,
+            authorize_style: AuthorizeStyle::Pkce,
+            basic_auth: false,
             device: DeviceProtocol::Rfc8628,
             scopes: "openid profile email model.completion",
             extra_authorize_params: &[],
@@ -344,6 +368,8 @@ pub fn services() -> Vec<Service> {
             client_id: "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com",
             client_secret: Some("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"),
             state_in_token_request: false,
+            authorize_style: AuthorizeStyle::Pkce,
+            basic_auth: false,
             device: DeviceProtocol::Rfc8628,
             scopes: "https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
             // Offline access with consent, so Google returns a refresh token
@@ -378,6 +404,8 @@ pub fn services() -> Vec<Service> {
             client_id: "",
             client_secret: None,
             state_in_token_request: false,
+            authorize_style: AuthorizeStyle::Pkce,
+            basic_auth: false,
             device: DeviceProtocol::AwsSsoOidc {
                 start_url: "https://view.awsapps.com/start",
             },
@@ -400,6 +428,47 @@ pub fn services() -> Vec<Service> {
                 ..Endpoints::default()
             },
             cli_credentials: Some(".aws/sso/cache/kiro-auth-token.json"),
+        },
+        Service {
+            id: "iflow",
+            name: "iFlow",
+            prefix: "if",
+            kind: ProviderKind::OpenaiCompatible,
+            models: &[
+                "qwen3-coder-plus",
+                "qwen3-max",
+                "kimi-k2",
+                "glm-4.6",
+                "deepseek-v3",
+            ],
+            login: LoginKind::AuthorizationCode,
+            redirect: Redirect::Ephemeral,
+            // The iFlow CLI's client, as 9router and CLIProxyAPI used it.
+            client_id: "10009311001",
+            client_secret: Some("4Z3YjXycVsQvyGF1etiNlIBB4RsqSDtW"),
+            state_in_token_request: false,
+            authorize_style: AuthorizeStyle::IFlow,
+            basic_auth: true,
+            device: DeviceProtocol::Rfc8628,
+            scopes: "",
+            // Sign-in by phone number, as the iFlow CLI asks for.
+            extra_authorize_params: &[("loginMethod", "phone"), ("type", "phone")],
+            device_pkce: false,
+            token_body: BodyStyle::Form,
+            refresh_body: BodyStyle::Form,
+            terms_note: Some(
+                "iFlow closed the iFlow CLI service on 2026-04-17 (UTC+8); logins and requests are likely refused.",
+            ),
+            refresh_lead: Duration::from_secs(5 * 60),
+            endpoints: Endpoints {
+                authorize_url: url("https://iflow.cn/oauth"),
+                token_url: url("https://iflow.cn/oauth/token"),
+                // Answers the account's API key, which requests use.
+                userinfo_url: url("https://iflow.cn/api/oauth/getUserInfo"),
+                api_base: url("https://apis.iflow.cn/v1"),
+                ..Endpoints::default()
+            },
+            cli_credentials: None,
         },
     ]
 }
