@@ -49,4 +49,10 @@ pub(crate) const COMMANDS: &[&str] = &[
     "launch_at_login",
     "set_launch_at_login",
     "target_outcomes",
+    "rename_account",
+    "test_account",
+    "export_config",
+    "import_config",
+    "find_9router",
+    "import_9router",
 ];

@@ -493,3 +493,162 @@ pub(crate) fn target_outcomes(
             .collect())
     })
 }
+
+/// Renames an account.
+#[tauri::command]
+pub(crate) fn rename_account(
+    state: State<'_, DesktopState>,
+    id: i64,
+    label: String,
+) -> ManageResult<()> {
+    state.with_store(|store| manage::rename_account(store, id, &label))
+}
+
+/// Checks that an account works: an API key by asking the provider's models
+/// endpoint with it; a subscription by refreshing its token if due and
+/// reading its usage. Answers a sentence for the user.
+#[tauri::command]
+pub(crate) async fn test_account(
+    state: State<'_, DesktopState>,
+    id: i64,
+) -> Result<String, CommandError> {
+    let (account, provider) = state.with_store(|store| {
+        let account = store.account(id).map_err(manage::store_error)?;
+        let provider = store
+            .list_providers()
+            .map_err(manage::store_error)?
+            .into_iter()
+            .find(|p| p.id == account.provider_id)
+            .ok_or_else(|| CommandError {
+                kind: "not_found".into(),
+                message: "the account's provider is gone".into(),
+            })?;
+        Ok((account, provider))
+    })?;
+    let failed = |message: String| CommandError {
+        kind: "test".into(),
+        message,
+    };
+    if provider.subscription.is_none() {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|error| failed(error.to_string()))?;
+        let models = switchyard_gateway::presets::fetch_models(&http, &provider, &account.api_key)
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        return Ok(format!(
+            "{}/{} works: the provider lists {} models",
+            provider.name,
+            account.label,
+            models.len()
+        ));
+    }
+    let name = format!("{}/{}", provider.name, account.label);
+    let checks = switchyard_gateway::maintain_accounts(state.data_dir())
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    let needs_login = state
+        .with_store(|store| store.account(id).map_err(manage::store_error))?
+        .needs_login;
+    if needs_login {
+        return Err(failed(format!("{name} needs a new login")));
+    }
+    match checks.into_iter().find(|check| check.account == name) {
+        Some(check) => match check.windows {
+            Ok(windows) => Ok(format!(
+                "{name} works: token valid, {} usage windows read",
+                windows.len()
+            )),
+            Err(reason) => Ok(format!(
+                "{name}: token valid; usage not readable ({reason})"
+            )),
+        },
+        None => Ok(format!("{name}: token valid")),
+    }
+}
+
+fn transfer_error(error: switchyard_store::TransferError) -> CommandError {
+    CommandError {
+        kind: "transfer".into(),
+        message: error.to_string(),
+    }
+}
+
+/// Where exports go: the Downloads folder, else the data folder.
+fn export_folder(state: &DesktopState) -> std::path::PathBuf {
+    directories::UserDirs::new()
+        .and_then(|dirs| dirs.download_dir().map(std::path::Path::to_path_buf))
+        .filter(|dir| dir.is_dir())
+        .unwrap_or_else(|| state.data_dir().to_path_buf())
+}
+
+/// Writes the configuration (secrets only if asked) to a file readable by
+/// the user only; answers its path.
+#[tauri::command]
+pub(crate) fn export_config(
+    state: State<'_, DesktopState>,
+    with_secrets: bool,
+) -> ManageResult<String> {
+    let json = state.with_store(|store| {
+        switchyard_gateway::transfer::export_config(store, with_secrets).map_err(transfer_error)
+    })?;
+    let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S");
+    let suffix = if with_secrets { "-with-secrets" } else { "" };
+    let path = export_folder(&state).join(format!("switchyard-config{suffix}-{stamp}.json"));
+    let written = {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(&path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, json.as_bytes()))
+    };
+    written.map_err(|error| CommandError {
+        kind: "export".into(),
+        message: format!("cannot write {}: {error}", path.display()),
+    })?;
+    Ok(path.display().to_string())
+}
+
+/// Imports an exported configuration (the file's text); `dry_run` only
+/// reports what would change.
+#[tauri::command]
+pub(crate) fn import_config(
+    state: State<'_, DesktopState>,
+    json: String,
+    dry_run: bool,
+) -> ManageResult<switchyard_api_types::TransferReport> {
+    state.with_store(|store| {
+        switchyard_gateway::transfer::import_config(store, &json, dry_run).map_err(transfer_error)
+    })
+}
+
+/// Where an installed 9router keeps its database, if there is one.
+#[tauri::command]
+pub(crate) fn find_9router() -> Option<String> {
+    switchyard_gateway::transfer::default_9router_path().map(|path| path.display().to_string())
+}
+
+/// Imports a 9router installation's database (`path`, else the one found).
+#[tauri::command]
+pub(crate) fn import_9router(
+    state: State<'_, DesktopState>,
+    path: Option<String>,
+    dry_run: bool,
+) -> ManageResult<switchyard_api_types::TransferReport> {
+    let path = path
+        .filter(|path| !path.trim().is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(switchyard_gateway::transfer::default_9router_path)
+        .ok_or_else(|| CommandError {
+            kind: "transfer".into(),
+            message: "no 9router installation found; give the path of its db.json or data.sqlite"
+                .into(),
+        })?;
+    state.with_store(|store| {
+        switchyard_gateway::transfer::import_9router(store, &path, dry_run).map_err(transfer_error)
+    })
+}

@@ -104,6 +104,12 @@ pub fn run() {
             commands::launch_at_login,
             commands::set_launch_at_login,
             commands::target_outcomes,
+            commands::rename_account,
+            commands::test_account,
+            commands::export_config,
+            commands::import_config,
+            commands::find_9router,
+            commands::import_9router,
         ])
         .setup(|app| {
             app.manage(DesktopState::from_environment());

@@ -222,6 +222,21 @@ pub fn reset_cooldowns(store: &Store, id: i64) -> ManageResult<usize> {
     store.reset_cooldowns(id).map_err(store_error)
 }
 
+/// Renames an account (the label shown and used in `provider/label`).
+pub fn rename_account(store: &Store, id: i64, label: &str) -> ManageResult<()> {
+    let label = label.trim();
+    if label.is_empty()
+        || label.len() > 64
+        || label.contains('/')
+        || label.chars().any(char::is_control)
+    {
+        return Err(invalid(
+            "an account label is 1 to 64 characters, without '/'",
+        ));
+    }
+    store.rename_account(id, label).map_err(store_error)
+}
+
 /// Removes an account (not a provider's last one).
 pub fn remove_account(store: &Store, id: i64) -> ManageResult<()> {
     store.remove_account(id).map(|_| ()).map_err(store_error)

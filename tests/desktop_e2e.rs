@@ -198,7 +198,12 @@ async fn start_mock_upstream() -> String {
     use axum::routing::post;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let app = axum::Router::new().route(
+    let app = axum::Router::new()
+        .route(
+            "/v1/models",
+            axum::routing::get(|| async { axum::Json(json!({"object": "list", "data": [{"id": "m"}, {"id": "other"}]})) }),
+        )
+        .route(
         "/v1/chat/completions",
         post(|axum::Json(body): axum::Json<serde_json::Value>| async move {
             axum::Json(json!({
@@ -271,6 +276,13 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     click(&client, "#provider-submit").await;
     wait_for_text(&client, "#provider-mock .account-status", |text| {
         text == "ok"
+    })
+    .await;
+    // The account's key is tested from the window against the provider.
+    click(&client, "#provider-mock .account-actions summary").await;
+    click(&client, "#provider-mock .account-test").await;
+    wait_for_text(&client, "#provider-mock .account-result", |text| {
+        text.contains("works: the provider lists 2 models")
     })
     .await;
     save_screenshot(&client, "providers.png").await;
@@ -417,6 +429,42 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     })
     .await;
     save_screenshot(&client, "settings.png").await;
+
+    // The configuration exported without secrets, previewed back in, and a
+    // 9router installation's database previewed.
+    click(&client, "#export-config").await;
+    let saved = wait_for_text(&client, "#transfer-done", |text| text.starts_with("Saved")).await;
+    let exported = std::fs::read_to_string(saved.trim_start_matches("Saved").trim()).unwrap();
+    assert!(exported.contains("switchyard-config"), "{exported}");
+    assert!(
+        !exported.contains("sk-e2e-upstream"),
+        "no secrets unless asked"
+    );
+    let element = client.find(Locator::Css("#config-file")).await.unwrap();
+    element
+        .send_keys(saved.trim_start_matches("Saved").trim())
+        .await
+        .unwrap();
+    click(&client, "#preview-import").await;
+    wait_for_text(&client, "#transfer-report", |text| {
+        text.contains("Preview") && text.contains("updated")
+    })
+    .await;
+    let nine_router = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/store/tests/fixtures/9router/db.json")
+        .display()
+        .to_string();
+    type_into(&client, "#nine-router-path", &nine_router).await;
+    click(&client, "#preview-9router").await;
+    let report = wait_for_text(&client, "#transfer-report", |text| {
+        text.contains("Preview") && text.contains("added")
+    })
+    .await;
+    assert!(
+        report.contains("provider cc") && report.contains("Cursor's own protocol"),
+        "{report}"
+    );
+    save_screenshot(&client, "settings-transfer.png").await;
 
     // Switching the account off in the window is seen by the gateway.
     click(&client, "#nav-providers").await;

@@ -338,3 +338,74 @@ pub async fn target_outcomes(
 ) -> Result<Vec<switchyard_api_types::TargetOutcomeView>, CommandError> {
     invoke_with("target_outcomes", &serde_json::json!({ "from": from })).await
 }
+
+/// Renames an account.
+pub async fn rename_account(id: i64, label: String) -> Result<(), CommandError> {
+    invoke_with(
+        "rename_account",
+        &serde_json::json!({ "id": id, "label": label }),
+    )
+    .await
+}
+
+/// Checks an account works; answers a sentence.
+pub async fn test_account(id: i64) -> Result<String, CommandError> {
+    invoke_with("test_account", &serde_json::json!({ "id": id })).await
+}
+
+/// Changes an account's priority (lower goes first).
+pub async fn set_account_priority(id: i64, priority: i64) -> Result<(), CommandError> {
+    invoke_with(
+        "set_account_priority",
+        &serde_json::json!({ "id": id, "priority": priority }),
+    )
+    .await
+}
+
+/// Removes an account.
+pub async fn remove_account(id: i64) -> Result<(), CommandError> {
+    invoke_with("remove_account", &serde_json::json!({ "id": id })).await
+}
+
+/// Ends an account's cooldowns.
+pub async fn reset_cooldowns(id: i64) -> Result<usize, CommandError> {
+    invoke_with("reset_cooldowns", &serde_json::json!({ "id": id })).await
+}
+
+/// Writes the configuration to a file; answers its path.
+pub async fn export_config(with_secrets: bool) -> Result<String, CommandError> {
+    invoke_with(
+        "export_config",
+        &serde_json::json!({ "withSecrets": with_secrets }),
+    )
+    .await
+}
+
+/// Imports an exported configuration's text.
+pub async fn import_config(
+    json: String,
+    dry_run: bool,
+) -> Result<switchyard_api_types::TransferReport, CommandError> {
+    invoke_with(
+        "import_config",
+        &serde_json::json!({ "json": json, "dryRun": dry_run }),
+    )
+    .await
+}
+
+/// Where an installed 9router keeps its database.
+pub async fn find_9router() -> Result<Option<String>, CommandError> {
+    invoke("find_9router").await
+}
+
+/// Imports a 9router database.
+pub async fn import_9router(
+    path: Option<String>,
+    dry_run: bool,
+) -> Result<switchyard_api_types::TransferReport, CommandError> {
+    invoke_with(
+        "import_9router",
+        &serde_json::json!({ "path": path, "dryRun": dry_run }),
+    )
+    .await
+}

@@ -9,6 +9,7 @@ pub(crate) mod providers;
 pub(crate) mod quota;
 pub(crate) mod settings;
 pub(crate) mod tools;
+pub(crate) mod transfer;
 pub(crate) mod usage;
 
 use std::future::Future;

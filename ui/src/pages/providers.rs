@@ -13,25 +13,47 @@ use crate::api;
 /// How often the page re-reads the providers.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
+/// What the page shows, as far as rebuilding is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Loading,
+    Empty,
+    Listed,
+}
+
 /// The Providers page.
 #[component]
 pub(crate) fn ProvidersPage() -> impl IntoView {
     let (loaded, reload) = load_polled(api::list_providers, Some(REFRESH_EVERY));
     let (providers, problem) = (loaded.data, loaded.problem);
+    // Only the page's shape decides what is rebuilt: the list itself is
+    // keyed, so polling never rebuilds a card someone is working in.
+    let shape = Memo::new(move |_| {
+        providers.with(|list| match list {
+            None => Shape::Loading,
+            Some(list) if list.is_empty() => Shape::Empty,
+            Some(_) => Shape::Listed,
+        })
+    });
 
     view! {
         <header class="page-header"><h1>"Providers"</h1></header>
         {move || problem.get().map(|message| view! {
             <div class="banner error" role="alert" id="providers-error">{message}</div>
         })}
-        {move || match providers.get() {
-            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-            Some(list) if list.is_empty() => view! {
+        {move || match shape.get() {
+            Shape::Loading => view! { <p class="muted">"Loading…"</p> }.into_any(),
+            Shape::Empty => view! {
                 <p class="muted" id="no-providers">"No providers yet: connect a subscription or add an API-key provider below."</p>
             }.into_any(),
-            Some(list) => view! {
+            // Keyed by id, with live data read through memos: a card and
+            // its account rows are built once, so an open Manage panel and
+            // what it shows survive the polling.
+            Shape::Listed => view! {
                 <div class="provider-list">
-                    {list.into_iter().map(|provider| view! { <ProviderCard provider=provider on_change=reload/> }).collect_view()}
+                    <For each={move || provider_ids(providers)}
+                        key={|id: &i64| *id}
+                        children={move |provider_id: i64| view! { <ProviderCard provider_id=provider_id providers=providers on_change=reload/> }}/>
                 </div>
             }.into_any(),
         }}
@@ -40,24 +62,56 @@ pub(crate) fn ProvidersPage() -> impl IntoView {
     }
 }
 
+fn provider_ids(providers: RwSignal<Option<Vec<ProviderView>>>) -> Vec<i64> {
+    providers.with(|list| list.iter().flatten().map(|p| p.id).collect())
+}
+
+fn account_ids(provider: Memo<Option<ProviderView>>) -> Vec<i64> {
+    provider.with(|p| {
+        p.iter()
+            .flat_map(|p| p.accounts.iter().map(|a| a.id))
+            .collect()
+    })
+}
+
 #[component]
 fn ProviderCard(
-    provider: ProviderView,
+    provider_id: i64,
+    providers: RwSignal<Option<Vec<ProviderView>>>,
     on_change: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let id = format!("provider-{}", provider.prefix);
+    let provider = Memo::new(move |_| {
+        providers.with(|list| {
+            list.as_ref()
+                .and_then(|list| list.iter().find(|p| p.id == provider_id).cloned())
+        })
+    });
+    let read = move |field: fn(&ProviderView) -> String| {
+        move || provider.with(|p| p.as_ref().map(field).unwrap_or_default())
+    };
+    let prefix =
+        provider.with_untracked(|p| p.as_ref().map(|p| p.prefix.clone()).unwrap_or_default());
+    let subscription = provider.with_untracked(|p| p.as_ref().and_then(|p| p.subscription.clone()));
     view! {
-        <section class="panel provider" id=id>
+        <section class="panel provider" id=format!("provider-{prefix}")>
             <div class="provider-head">
-                <h2>{provider.name.clone()}</h2>
-                <span class="muted mono">{format!("{}/…", provider.prefix)}</span>
-                <span class="muted">{provider.kind.clone()}</span>
-                {(!provider.enabled).then(|| view! { <span class="badge stopped">"disabled"</span> })}
+                <h2>{read(|p| p.name.clone())}</h2>
+                <span class="muted mono">{read(|p| format!("{}/…", p.prefix))}</span>
+                <span class="muted">{read(|p| p.kind.clone())}</span>
+                {move || provider.with(|p| p.as_ref().is_some_and(|p| !p.enabled)).then(|| view! { <span class="badge stopped">"disabled"</span> })}
             </div>
-            <p class="muted mono">{provider.base_url.clone()}</p>
+            <p class="muted mono">{read(|p| p.base_url.clone())}</p>
+            <details class="models">
+                <summary class="muted">{read(|p| format!("{} models", p.models.len()))}</summary>
+                <p class="mono small">{read(|p| p.models.iter().map(|m| format!("{}/{m}", p.prefix)).collect::<Vec<_>>().join("  "))}</p>
+            </details>
             <table class="accounts">
                 <tbody>
-                    {provider.accounts.into_iter().map(|account| view! { <AccountRow account=account on_change=on_change/> }).collect_view()}
+                    <For each={move || account_ids(provider)}
+                        key={|id: &i64| *id}
+                        children={move |account_id: i64| view! {
+                            <AccountRow account_id=account_id provider=provider subscription=subscription.clone() on_change=on_change/>
+                        }}/>
                 </tbody>
             </table>
         </section>
@@ -66,40 +120,123 @@ fn ProviderCard(
 
 #[component]
 fn AccountRow(
-    account: AccountView,
+    account_id: i64,
+    provider: Memo<Option<ProviderView>>,
+    subscription: Option<String>,
     on_change: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let (status_class, status_text) = match &account.status {
-        AccountStatus::Ok => ("running", "ok".to_owned()),
-        AccountStatus::Off => ("stopped", "off".to_owned()),
-        AccountStatus::CoolingDown { reason, .. } => {
-            ("starting", format!("cooling down: {reason}"))
-        }
-        AccountStatus::NeedsLogin => ("failed", "needs re-login".to_owned()),
+    let account = Memo::new(move |_| {
+        provider.with(|p| {
+            p.as_ref()
+                .and_then(|p| p.accounts.iter().find(|a| a.id == account_id).cloned())
+        })
+    });
+    let id = account_id;
+    let status = move || {
+        account.with(|a| match a.as_ref().map(|a| &a.status) {
+            Some(AccountStatus::Ok) => ("running", "ok".to_owned()),
+            Some(AccountStatus::Off) | None => ("stopped", "off".to_owned()),
+            Some(AccountStatus::CoolingDown { reason, .. }) => {
+                ("starting", format!("cooling down: {reason}"))
+            }
+            Some(AccountStatus::NeedsLogin) => ("failed", "needs re-login".to_owned()),
+        })
     };
-    let id = account.id;
-    let enabled = account.enabled;
+    let enabled = move || account.with(|a| a.as_ref().is_some_and(|a| a.enabled));
     let toggle = move |_| {
+        let wanted = !enabled();
         spawn_local(async move {
-            let _ = api::set_account_enabled(id, !enabled).await;
+            let _ = api::set_account_enabled(id, wanted).await;
             on_change();
         });
     };
+    let initial = account.get_untracked();
     view! {
         <tr class="account" id=format!("account-{id}")>
             <td>
                 <label>
                     <input type="checkbox" class="account-toggle" prop:checked=enabled on:change=toggle/>
-                    " " {account.label.clone()}
+                    " " {move || account.with(|a| a.as_ref().map(|a| a.label.clone()).unwrap_or_default())}
                 </label>
             </td>
-            <td class="muted">{account.auth.clone()}</td>
-            <td><span class=format!("badge {status_class} account-status")>{status_text}</span></td>
-            <td class="muted">{account.quotas.iter().map(|q| match q.used_percent {
+            <td class="muted">{move || account.with(|a| a.as_ref().map(|a| a.auth.clone()).unwrap_or_default())}</td>
+            <td><span class=move || format!("badge {} account-status", status().0)>{move || status().1}</span></td>
+            <td class="muted">{move || account.with(|a| a.as_ref().map(|a| a.quotas.iter().map(|q| match q.used_percent {
                 Some(percent) => format!("{} {percent:.0}%", q.window),
                 None => format!("{} {}/{}", q.window, q.used.unwrap_or(0), q.max.unwrap_or(0)),
-            }).collect::<Vec<_>>().join(" · ")}</td>
+            }).collect::<Vec<_>>().join(" · ")).unwrap_or_default())}</td>
+            <td>{initial.map(|initial| view! { <AccountActions account=initial subscription=subscription on_change=on_change/> })}</td>
         </tr>
+    }
+}
+
+/// Per-account actions, behind a disclosure so the list stays calm:
+/// priority, rename, test, end cooldowns, log in again, remove (asked twice).
+#[component]
+fn AccountActions(
+    account: AccountView,
+    subscription: Option<String>,
+    on_change: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let id = account.id;
+    let label = RwSignal::new(account.label.clone());
+    let priority = RwSignal::new(account.priority.to_string());
+    let result = RwSignal::new(None::<Result<String, String>>);
+    let confirm_remove = RwSignal::new(false);
+    let requests = use_context::<crate::links::LinkRequests>();
+    let report = move |outcome: Result<String, String>| {
+        result.set(Some(outcome));
+        on_change();
+    };
+    view! {
+        <details class="account-actions">
+            <summary class="muted">"Manage"</summary>
+            <div class="inline-form">
+                <input class="account-label" aria-label="Label" prop:value=move || label.get()
+                    on:input=move |ev| label.set(event_target_value(&ev))/>
+                <button class="secondary account-rename" on:click=move |_| spawn_local(async move {
+                    report(api::rename_account(id, label.get_untracked()).await.map(|()| "renamed".into()).map_err(|e| e.message));
+                })>"Rename"</button>
+                <input class="account-priority weight" type="number" aria-label="Priority" prop:value=move || priority.get()
+                    on:input=move |ev| priority.set(event_target_value(&ev))/>
+                <button class="secondary account-set-priority" on:click=move |_| spawn_local(async move {
+                    let value = priority.get_untracked().trim().parse::<i64>();
+                    report(match value {
+                        Ok(value) => api::set_account_priority(id, value).await.map(|()| format!("priority {value}")).map_err(|e| e.message),
+                        Err(_) => Err("the priority is a whole number (lower goes first)".into()),
+                    });
+                })>"Set priority"</button>
+            </div>
+            <div class="inline-form">
+                <button class="secondary account-test" on:click=move |_| {
+                    result.set(Some(Ok("testing…".into())));
+                    spawn_local(async move { report(api::test_account(id).await.map_err(|e| e.message)); });
+                }>"Test"</button>
+                <button class="secondary account-reset" on:click=move |_| spawn_local(async move {
+                    report(api::reset_cooldowns(id).await.map(|n| format!("{n} cooldowns ended")).map_err(|e| e.message));
+                })>"End cooldowns"</button>
+                {subscription.map(|service| view! {
+                    <button class="secondary account-relogin" on:click=move |_| {
+                        if let Some(requests) = requests {
+                            requests.connect.set(Some(service.clone()));
+                        }
+                    }>"Log in again"</button>
+                })}
+                <button class="secondary danger account-remove" on:click=move |_| {
+                    if !confirm_remove.get_untracked() {
+                        confirm_remove.set(true);
+                        return;
+                    }
+                    spawn_local(async move {
+                        report(api::remove_account(id).await.map(|()| "removed".into()).map_err(|e| e.message));
+                    });
+                }>{move || if confirm_remove.get() { "Click again to remove" } else { "Remove" }}</button>
+            </div>
+            {move || result.get().map(|outcome| match outcome {
+                Ok(text) => view! { <p class="ok small account-result">{text}</p> }.into_any(),
+                Err(text) => view! { <p class="bad small account-result">{text}</p> }.into_any(),
+            })}
+        </details>
     }
 }
 
