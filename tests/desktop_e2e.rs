@@ -167,6 +167,20 @@ async fn overview_shows_the_gateway_and_counts_requests_live() {
     wait_for_text(&client, "#requests-served", |text| text == "1").await;
 
     save_screenshot(&client, "overview.png").await;
+    // Reported, not asserted (speed is measured, not tested): how long after
+    // the page started loading the dashboard was mounted.
+    let ready = client
+        .execute(
+            "return document.documentElement.getAttribute('data-ready-ms')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    println!("dashboard interactive {ready} ms after the page started loading");
+    // Narrow windows stay readable: the sidebar shrinks, tables scroll.
+    client.set_window_size(640, 800).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    save_screenshot(&client, "overview-narrow.png").await;
     client.close().await.unwrap();
 }
 

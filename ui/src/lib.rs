@@ -19,4 +19,13 @@ use wasm_bindgen::prelude::wasm_bindgen;
 pub fn start() {
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(app::App);
+    // How long after the page started loading the app was mounted and
+    // interactive, for the e2e run to report (`data-ready-ms` on <html>).
+    if let Some(root) = leptos::prelude::document().document_element() {
+        let ready = leptos::prelude::window()
+            .performance()
+            .map(|performance| performance.now())
+            .unwrap_or_default();
+        let _ = root.set_attribute("data-ready-ms", &format!("{ready:.0}"));
+    }
 }

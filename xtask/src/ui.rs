@@ -52,19 +52,26 @@ pub(crate) fn build(root: &Path, release: bool) -> Result<()> {
         .join(profile)
         .join("switchyard_ui.wasm");
     let bindgen_out = target_dir.join("bindgen");
-    run_checked(
-        std::process::Command::new(wasm_bindgen)
-            .args([
-                "--target",
-                "web",
-                "--no-typescript",
-                "--out-name",
-                "switchyard_ui",
-                "--out-dir",
-            ])
-            .arg(&bindgen_out)
-            .arg(&wasm),
-    )?;
+    let mut bindgen = std::process::Command::new(wasm_bindgen);
+    bindgen.args([
+        "--target",
+        "web",
+        "--no-typescript",
+        "--out-name",
+        "switchyard_ui",
+    ]);
+    if release {
+        // Symbol names are most of the file otherwise.
+        bindgen.args(["--remove-name-section", "--remove-producers-section"]);
+    }
+    run_checked(bindgen.arg("--out-dir").arg(&bindgen_out).arg(&wasm))?;
+    // Not run through binaryen's wasm-opt: Debian's (108) produced a module
+    // that no longer starts; opt-level "z" and dropping the name section
+    // are most of the gain anyway.
+    let output = bindgen_out.join("switchyard_ui_bg.wasm");
+    if let Ok(meta) = std::fs::metadata(&output) {
+        println!("xtask: dashboard wasm is {} KB", meta.len() / 1024);
+    }
 
     let dist = root.join("ui").join("dist");
     std::fs::create_dir_all(&dist)?;
