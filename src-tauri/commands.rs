@@ -25,13 +25,70 @@ pub(crate) fn list_providers(state: State<'_, DesktopState>) -> ManageResult<Vec
     state.with_store(manage::list_providers)
 }
 
-/// Adds an API-key provider.
+/// Adds an API-key provider, after checking the key against the
+/// provider's models endpoint (unless `skip_check`); an empty model list is
+/// filled from the provider's answer. Answers what was added.
 #[tauri::command]
-pub(crate) fn add_provider(
+pub(crate) async fn add_provider(
     state: State<'_, DesktopState>,
     input: NewProviderInput,
-) -> ManageResult<()> {
-    state.with_store_mut(|store| manage::add_provider(store, input))
+) -> ManageResult<String> {
+    let mut new = manage::provider_from_input(&input)?;
+    let mut note = String::new();
+    if !input.skip_check {
+        let probe = switchyard_store::Provider {
+            id: 0,
+            name: new.name.clone(),
+            kind: new.kind,
+            prefix: new.prefix.clone(),
+            base_url: new.base_url.clone(),
+            models: Vec::new(),
+            enabled: true,
+            account_strategy: None,
+            subscription: None,
+            created_at: 0,
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|error| CommandError {
+                kind: "check".into(),
+                message: error.to_string(),
+            })?;
+        match switchyard_gateway::presets::fetch_models(&http, &probe, &new.api_key).await {
+            Ok(models) => {
+                if new.models.is_empty() {
+                    note = format!(" with its {} models", models.len());
+                    new.models = models;
+                } else {
+                    note = " (key checked)".into();
+                }
+            }
+            Err(switchyard_gateway::presets::ModelListError::Status { status, .. })
+                if status == 401 || status == 403 =>
+            {
+                return Err(CommandError {
+                    kind: "key_refused".into(),
+                    message: format!("the provider refused this key ({status}); nothing was saved"),
+                });
+            }
+            Err(error) => {
+                return Err(CommandError {
+                    kind: "unchecked".into(),
+                    message: format!("the key could not be checked: {error}"),
+                });
+            }
+        }
+    }
+    let name = new.name.clone();
+    state.with_store_mut(|store| {
+        store
+            .add_provider(&new)
+            .map(|_| ())
+            .map_err(manage::store_error)
+    })?;
+    Ok(format!("added {name}{note}"))
 }
 
 /// Enables or disables a provider.

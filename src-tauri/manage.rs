@@ -124,6 +124,12 @@ pub fn list_providers(store: &Store) -> ManageResult<Vec<ProviderView>> {
 
 /// Adds an API-key provider.
 pub fn add_provider(store: &mut Store, input: NewProviderInput) -> ManageResult<()> {
+    let new = provider_from_input(&input)?;
+    store.add_provider(&new).map(|_| ()).map_err(store_error)
+}
+
+/// Checks the form's fields and turns them into a provider to add.
+pub fn provider_from_input(input: &NewProviderInput) -> ManageResult<NewProvider> {
     validate::prefix(&input.prefix).map_err(invalid)?;
     let base_url = validate::base_url(&input.base_url).map_err(invalid)?;
     if input.name.trim().is_empty() {
@@ -139,18 +145,15 @@ pub fn add_provider(store: &mut Store, input: NewProviderInput) -> ManageResult<
         "responses" => ProviderKind::OpenaiResponses,
         other => return Err(invalid(format!("unknown provider kind {other:?}"))),
     };
-    store
-        .add_provider(&NewProvider {
-            name: input.name.trim().to_owned(),
-            kind,
-            prefix: input.prefix,
-            base_url,
-            api_key: input.api_key.trim().to_owned(),
-            models: input.models,
-            enabled: true,
-        })
-        .map(|_| ())
-        .map_err(store_error)
+    Ok(NewProvider {
+        name: input.name.trim().to_owned(),
+        kind,
+        prefix: input.prefix.clone(),
+        base_url,
+        api_key: input.api_key.trim().to_owned(),
+        models: input.models.clone(),
+        enabled: true,
+    })
 }
 
 /// Enables or disables a provider.
@@ -617,6 +620,7 @@ mod tests {
             base_url: "https://api.example.com/v1/".into(),
             api_key: "sk-desktop-secret".into(),
             models: vec!["gpt-x".into()],
+            skip_check: false,
         };
         add_provider(&mut store, input.clone()).unwrap();
         let duplicate = add_provider(&mut store, input.clone()).unwrap_err();

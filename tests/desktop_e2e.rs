@@ -215,7 +215,15 @@ async fn start_mock_upstream() -> String {
     let app = axum::Router::new()
         .route(
             "/v1/models",
-            axum::routing::get(|| async { axum::Json(json!({"object": "list", "data": [{"id": "m"}, {"id": "other"}]})) }),
+            axum::routing::get(|headers: axum::http::HeaderMap| async move {
+                // Only the real key lists models, as a provider does.
+                if headers.get("authorization").and_then(|v| v.to_str().ok())
+                    != Some("Bearer sk-e2e-upstream")
+                {
+                    return Err(axum::http::StatusCode::UNAUTHORIZED);
+                }
+                Ok(axum::Json(json!({"object": "list", "data": [{"id": "m"}, {"id": "other"}]})))
+            }),
         )
         .route(
         "/v1/chat/completions",
@@ -285,9 +293,27 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     type_into(&client, "#provider-name", "Mock").await;
     type_into(&client, "#provider-prefix", "mock").await;
     type_into(&client, "#provider-base-url", &upstream).await;
-    type_into(&client, "#provider-api-key", "sk-e2e-upstream").await;
     type_into(&client, "#provider-models", "m").await;
+    // A wrong key is checked with the provider before anything is saved.
+    type_into(&client, "#provider-api-key", "sk-wrong").await;
     click(&client, "#provider-submit").await;
+    wait_for_text(&client, "#provider-add-error", |text| {
+        text.contains("refused this key (401)")
+    })
+    .await;
+    client
+        .find(Locator::Css("#provider-api-key"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    type_into(&client, "#provider-api-key", "sk-e2e-upstream").await;
+    click(&client, "#provider-submit").await;
+    wait_for_text(&client, "#provider-added", |text| {
+        text == "added Mock (key checked)"
+    })
+    .await;
     wait_for_text(&client, "#provider-mock .account-status", |text| {
         text == "ok"
     })

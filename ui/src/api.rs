@@ -126,8 +126,9 @@ pub async fn list_providers() -> Result<Vec<ProviderView>, CommandError> {
     invoke("list_providers").await
 }
 
-/// Adds an API-key provider.
-pub async fn add_provider(input: NewProviderInput) -> Result<(), CommandError> {
+/// Adds an API-key provider (its key checked first unless told not to);
+/// answers what was added.
+pub async fn add_provider(input: NewProviderInput) -> Result<String, CommandError> {
     invoke_with("add_provider", &serde_json::json!({ "input": input })).await
 }
 

@@ -123,7 +123,7 @@ pub(crate) fn LinkBanners() -> impl IntoView {
                             <button class="link-accept" on:click=move |_| {
                                 requests.provider.set(Some(NewProviderInput {
                                     name: name.clone(), prefix: prefix.clone(), kind: format.clone(),
-                                    base_url: base_url.clone(), api_key: String::new(), models: models.clone(),
+                                    base_url: base_url.clone(), api_key: String::new(), models: models.clone(), skip_check: false,
                                 }));
                                 go_to("providers");
                                 dismiss(id);

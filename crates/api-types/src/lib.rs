@@ -165,8 +165,11 @@ pub struct NewProviderInput {
     pub base_url: String,
     /// The API key (sent once, never returned).
     pub api_key: String,
-    /// Models to list.
+    /// Models to list; empty: the provider's own list, read while checking.
     pub models: Vec<String>,
+    /// Save without first checking the key against the provider.
+    #[serde(default)]
+    pub skip_check: bool,
 }
 
 /// A local API key, without the key itself.

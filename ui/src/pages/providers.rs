@@ -262,8 +262,9 @@ fn AddProviderForm(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl I
             }
         });
     }
-    let submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
+    // Set when the key could not be checked: the user may save it anyway.
+    let unchecked = RwSignal::new(false);
+    let send = move |skip_check: bool| {
         let input = NewProviderInput {
             name: name.get(),
             prefix: prefix.get(),
@@ -277,17 +278,27 @@ fn AddProviderForm(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl I
                 .filter(|model| !model.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            skip_check,
         };
+        outcome.set(Some(Ok("checking the key with the provider…".into())));
         spawn_local(async move {
             match api::add_provider(input).await {
-                Ok(()) => {
-                    outcome.set(Some(Ok(format!("added {}", name.get_untracked()))));
+                Ok(added) => {
+                    unchecked.set(false);
+                    outcome.set(Some(Ok(added)));
                     api_key.set(String::new());
                     on_added();
                 }
-                Err(error) => outcome.set(Some(Err(error.message))),
+                Err(error) => {
+                    unchecked.set(error.kind == "unchecked");
+                    outcome.set(Some(Err(error.message)));
+                }
             }
         });
+    };
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        send(false);
     };
     let field = |label: &'static str,
                  id: &'static str,
@@ -322,7 +333,13 @@ fn AddProviderForm(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl I
             </form>
             {move || outcome.get().map(|outcome| match outcome {
                 Ok(message) => view! { <p class="ok" id="provider-added">{message}</p> }.into_any(),
-                Err(message) => view! { <div class="banner error" role="alert" id="provider-add-error">{message}</div> }.into_any(),
+                Err(message) => view! {
+                    <div class="banner error" role="alert" id="provider-add-error">{message}
+                        {move || unchecked.get().then(|| view! {
+                            " " <button class="secondary" id="provider-add-anyway" on:click=move |_| send(true)>"Add without checking"</button>
+                        })}
+                    </div>
+                }.into_any(),
             })}
         </section>
     }
