@@ -280,8 +280,9 @@ pub(crate) fn recent_requests(
 pub(crate) async fn start_connect<R: Runtime>(
     app: AppHandle<R>,
     service: String,
+    device: Option<bool>,
 ) -> Result<ConnectStart, CommandError> {
-    crate::connect::start(app, &service).await
+    crate::connect::start(app, &service, device.unwrap_or(false)).await
 }
 
 /// Puts an API key on the clipboard: key `id`, or the newest copyable one
@@ -335,11 +336,11 @@ pub(crate) fn list_services() -> Vec<ServiceView> {
 /// Imports the credentials a service's official CLI holds; the outcome
 /// arrives as an `account-connected` or `connect-failed` event.
 #[tauri::command]
-pub(crate) fn import_account<R: Runtime>(
+pub(crate) async fn import_account<R: Runtime>(
     app: AppHandle<R>,
     service: String,
 ) -> Result<(), CommandError> {
-    crate::connect::import(app, &service)
+    crate::connect::import(app, &service).await
 }
 
 /// Adds an account from a pasted refresh token (proved by one refresh);

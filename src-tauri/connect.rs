@@ -25,10 +25,12 @@ fn failed(message: impl Into<String>) -> CommandError {
     }
 }
 
-/// Starts a login to `service`.
+/// Starts a login to `service`; `device` asks for a device code where the
+/// service also offers one besides its browser login (Codex).
 pub(crate) async fn start<R: Runtime>(
     app: AppHandle<R>,
     service: &str,
+    device: bool,
 ) -> Result<ConnectStart, CommandError> {
     let data_dir = app.state::<DesktopState>().data_dir().to_owned();
     let service = oauth::service(service, &data_dir).map_err(failed)?;
@@ -37,7 +39,15 @@ pub(crate) async fn start<R: Runtime>(
         .timeout(Duration::from_secs(60))
         .build()
         .map_err(|error| failed(error.to_string()))?;
-    match service.login {
+    if device && service.endpoints.device_url.is_none() {
+        return Err(failed(format!("{} has no device-code login", service.name)));
+    }
+    let login = if device {
+        LoginKind::DeviceCode
+    } else {
+        service.login
+    };
+    match login {
         LoginKind::AuthorizationCode => {
             let login = AuthCodeLogin::start(service.clone())
                 .await
@@ -90,6 +100,8 @@ pub(crate) fn services() -> Vec<ServiceView> {
                 LoginKind::AuthorizationCode => "browser".into(),
                 LoginKind::DeviceCode => "device".into(),
             },
+            device_option: service.login == LoginKind::AuthorizationCode
+                && service.endpoints.device_url.is_some(),
             import_from: home
                 .as_deref()
                 .and_then(|home| oauth::imports::credentials_path(&service, home))
@@ -101,14 +113,32 @@ pub(crate) fn services() -> Vec<ServiceView> {
 }
 
 /// Imports the credentials `service`'s official CLI holds (read only; the
-/// file is never changed) and saves the account.
-pub(crate) fn import<R: Runtime>(app: AppHandle<R>, service: &str) -> Result<(), CommandError> {
+/// file is never changed) and saves the account after the service's
+/// post-login steps (project discovery, API key, ...).
+pub(crate) async fn import<R: Runtime>(
+    app: AppHandle<R>,
+    service: &str,
+) -> Result<(), CommandError> {
     let data_dir = app.state::<DesktopState>().data_dir().to_owned();
     let service = oauth::service(service, &data_dir).map_err(failed)?;
     let home = oauth::imports::home_dir().ok_or_else(|| failed("cannot find the home folder"))?;
-    let result = oauth::imports::import(&service, &home);
+    let http = client()?;
+    let result = match oauth::imports::import(&service, &home) {
+        Ok(grant) => oauth::complete_login(&http, &service, grant)
+            .await
+            .map_err(|error| error.to_string()),
+        Err(message) => Err(message),
+    };
     finish(&app, &service, result);
     Ok(())
+}
+
+fn client() -> Result<reqwest::Client, CommandError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|error| failed(error.to_string()))
 }
 
 /// Saves an account from a pasted refresh token, after one refresh proves it.
@@ -123,14 +153,12 @@ pub(crate) async fn with_refresh_token<R: Runtime>(
     }
     let data_dir = app.state::<DesktopState>().data_dir().to_owned();
     let service = oauth::service(service, &data_dir).map_err(failed)?;
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|error| failed(error.to_string()))?;
-    let result = oauth::flows::refresh(&http, &service, token)
-        .await
-        .map_err(|error| error.to_string());
+    let http = client()?;
+    let result = match oauth::flows::refresh(&http, &service, token).await {
+        Ok(grant) => oauth::complete_login(&http, &service, grant).await,
+        Err(error) => Err(error),
+    }
+    .map_err(|error| error.to_string());
     finish(&app, &service, result);
     Ok(())
 }

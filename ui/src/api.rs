@@ -221,8 +221,12 @@ pub async fn list_services() -> Result<Vec<ServiceView>, CommandError> {
 }
 
 /// Starts a login; the outcome arrives as an event.
-pub async fn start_connect(service: String) -> Result<ConnectStart, CommandError> {
-    invoke_with("start_connect", &serde_json::json!({ "service": service })).await
+pub async fn start_connect(service: String, device: bool) -> Result<ConnectStart, CommandError> {
+    invoke_with(
+        "start_connect",
+        &serde_json::json!({ "service": service, "device": device }),
+    )
+    .await
 }
 
 /// Imports a service's CLI credentials; the outcome arrives as an event.

@@ -382,6 +382,8 @@ pub struct ServiceView {
     pub prefix: String,
     /// `browser` or `device`.
     pub login: String,
+    /// Whether a browser-login service also offers a device code.
+    pub device_option: bool,
     /// Where its official CLI keeps credentials on this machine, when that
     /// file exists (so it can be imported).
     pub import_from: Option<String>,

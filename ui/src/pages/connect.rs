@@ -81,12 +81,12 @@ pub(crate) fn ConnectPanel(
         ))));
     });
 
-    let log_in = move |service: String| {
+    let log_in_with = move |service: String, device: bool| {
         progress.set(Some(Progress::Working(format!(
             "Starting the {service} login…"
         ))));
         spawn_local(async move {
-            let started = api::start_connect(service.clone()).await;
+            let started = api::start_connect(service.clone(), device).await;
             progress.set(Some(match started {
                 Ok(ConnectStart::Browser { url }) => Progress::Browser { service, url },
                 Ok(ConnectStart::Device {
@@ -104,6 +104,7 @@ pub(crate) fn ConnectPanel(
             }));
         });
     };
+    let log_in = move |service: String| log_in_with(service, false);
     // A `switchyard://connect/<service>` link the user accepted.
     if let Some(requests) = use_context::<crate::links::LinkRequests>() {
         Effect::new(move |_| {
@@ -182,6 +183,7 @@ pub(crate) fn ConnectPanel(
                     {move || services.get().into_iter().map(|service| {
                         let id = service.id.clone();
                         let (log_in_id, import_id, paste_id) = (id.clone(), id.clone(), id.clone());
+                        let device_id = id.clone();
                         let login_label = if service.login == "device" { "Log in with a code" } else { "Log in" };
                         view! {
                             <tr id=format!("service-{}", service.id)>
@@ -189,6 +191,9 @@ pub(crate) fn ConnectPanel(
                                 <td class="mono muted">{format!("{}/…", service.prefix)}</td>
                                 <td>
                                     <button class="connect-login" on:click=move |_| log_in(log_in_id.clone())>{login_label}</button>
+                                    {service.device_option.then(|| view! {
+                                        <button class="secondary connect-device" on:click=move |_| log_in_with(device_id.clone(), true)>"Use a code instead"</button>
+                                    })}
                                     {service.import_from.clone().map(|path| view! {
                                         <button class="secondary connect-import" title=path on:click=move |_| import(import_id.clone())>"Import from CLI"</button>
                                     })}
