@@ -470,6 +470,17 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     .await;
     save_screenshot(&client, "settings.png").await;
 
+    // A price of the user's own, which Usage costs then follow.
+    type_into(&client, "#price-model", "mock/m").await;
+    type_into(&client, "#price-input", "3").await;
+    type_into(&client, "#price-output", "15").await;
+    click(&client, "#price-save").await;
+    type_into(&client, "#price-search", "mock/").await;
+    wait_for_text(&client, "#price-list", |text| {
+        text.contains("mock/m") && text.contains("yours")
+    })
+    .await;
+
     // The configuration exported without secrets, previewed back in, and a
     // 9router installation's database previewed.
     click(&client, "#export-config").await;

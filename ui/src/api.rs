@@ -414,3 +414,18 @@ pub async fn import_9router(
     )
     .await
 }
+
+/// Prices: the built-in table and yours.
+pub async fn list_prices() -> Result<Vec<switchyard_api_types::PriceView>, CommandError> {
+    invoke("list_prices").await
+}
+
+/// Sets a price of yours (overrides the built-in one).
+pub async fn set_price(price: switchyard_api_types::PriceView) -> Result<(), CommandError> {
+    invoke_with("set_price", &serde_json::json!({ "price": price })).await
+}
+
+/// Removes a price of yours.
+pub async fn remove_price(model: String) -> Result<(), CommandError> {
+    invoke_with("remove_price", &serde_json::json!({ "model": model })).await
+}

@@ -5,6 +5,7 @@ pub(crate) mod connect;
 pub(crate) mod logs;
 pub(crate) mod models;
 pub(crate) mod overview;
+pub(crate) mod prices;
 pub(crate) mod providers;
 pub(crate) mod quota;
 pub(crate) mod settings;

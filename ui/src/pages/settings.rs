@@ -107,6 +107,7 @@ pub(crate) fn SettingsPage() -> impl IntoView {
                 <button type="submit" class="secondary" id="create-key">"Create key"</button>
             </form>
         </section>
+        <super::prices::PricesPanel/>
         <super::transfer::TransferPanel/>
         <section class="panel" id="startup">
             <h2>"Startup"</h2>
