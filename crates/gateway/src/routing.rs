@@ -197,6 +197,12 @@ impl Planner<'_> {
             plan.combo = Some(model.to_owned());
             let mut visiting = HashSet::new();
             self.expand(model, &mut visiting, &mut targets, 0)?;
+        } else if let Some(default) = &self.config.settings.default_model {
+            // A name only the client knows (a tool's built-in default):
+            // the user's default takes it.
+            plan.combo = Some(default.clone());
+            let mut visiting = HashSet::new();
+            self.expand(default, &mut visiting, &mut targets, 0)?;
         } else {
             return Err(ApiError::model_not_found(format!(
                 "the model {model:?} does not exist: name models as <provider prefix>/<model>, or use a combo or alias (see GET /v1/models)"

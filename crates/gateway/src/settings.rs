@@ -45,6 +45,10 @@ pub enum SettingKey {
     StreamIdleTimeoutSecs,
     /// `true` keeps full request and response bodies of recent requests.
     LogBodies,
+    /// A combo, alias or `prefix/model` that requests naming a model
+    /// Switchyard does not know (say `claude-sonnet-4-5` from a tool's own
+    /// default) go to; unset, such requests get a "model not found" error.
+    DefaultModel,
     /// Desktop: notify when an account runs out and requests fall back.
     NotifyFallback,
     /// Desktop: notify when an account needs a new login.
@@ -64,7 +68,7 @@ pub enum SettingKey {
 
 impl SettingKey {
     /// Every known setting.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::Host,
         Self::Port,
         Self::AllowUnauthenticatedLoopback,
@@ -77,6 +81,7 @@ impl SettingKey {
         Self::FirstByteTimeoutSecs,
         Self::StreamIdleTimeoutSecs,
         Self::LogBodies,
+        Self::DefaultModel,
         Self::NotifyFallback,
         Self::NotifyRelogin,
         Self::NotifyQuota,
@@ -101,6 +106,7 @@ impl SettingKey {
             Self::FirstByteTimeoutSecs => "first_byte_timeout_secs",
             Self::StreamIdleTimeoutSecs => "stream_idle_timeout_secs",
             Self::LogBodies => "log_bodies",
+            Self::DefaultModel => "default_model",
             Self::NotifyFallback => "notify_fallback",
             Self::NotifyRelogin => "notify_relogin",
             Self::NotifyQuota => "notify_quota",
@@ -143,6 +149,13 @@ impl SettingKey {
             Self::AccountStrategy => {
                 AccountStrategy::parse(value).map(|strategy| strategy.as_str().to_owned())
             }
+            Self::DefaultModel => {
+                if value.is_empty() || value.len() > 200 || value.chars().any(char::is_whitespace) {
+                    Err("the default model is a combo, an alias or a prefix/model".into())
+                } else {
+                    Ok(value.to_owned())
+                }
+            }
             Self::StickyLimit
             | Self::CooldownCapSecs
             | Self::BreakerThreshold
@@ -181,6 +194,8 @@ pub struct Settings {
     pub stream_idle_timeout: Duration,
     /// Whether full bodies of recent requests are kept.
     pub log_bodies: bool,
+    /// Where requests naming an unknown model go, if anywhere.
+    pub default_model: Option<String>,
 }
 
 impl Default for Settings {
@@ -198,6 +213,7 @@ impl Default for Settings {
             first_byte_timeout: Duration::from_secs(300),
             stream_idle_timeout: Duration::from_secs(120),
             log_bodies: false,
+            default_model: None,
         }
     }
 }
@@ -247,6 +263,9 @@ impl Settings {
                         seconds().unwrap_or(settings.stream_idle_timeout);
                 }
                 SettingKey::LogBodies => settings.log_bodies = parse_bool(&value).unwrap_or(false),
+                SettingKey::DefaultModel => {
+                    settings.default_model = SettingKey::DefaultModel.normalize(&value).ok();
+                }
                 // Read by the desktop shell itself.
                 SettingKey::NotifyFallback
                 | SettingKey::NotifyRelogin

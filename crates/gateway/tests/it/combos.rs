@@ -131,3 +131,38 @@ async fn combos_are_listed_as_models() {
     assert_eq!(models["data"][0]["id"], "best");
     assert_eq!(models["data"][0]["owned_by"], "switchyard-combo");
 }
+
+#[tokio::test]
+async fn a_default_model_takes_names_only_the_client_knows() {
+    let mut harness = Harness::start().await;
+    add_dead_provider(&harness);
+    add_combo(&harness, "everyday", &["dead/x", "claude/plain"]);
+    let unknown = json!({"model": "claude-sonnet-4-5-20250929", "messages": [{"role": "user", "content": "hi"}]});
+
+    // Without a default, an unknown name is the client's error.
+    let response = harness.post_chat(unknown.clone()).await;
+    assert_eq!(response.status(), 404);
+
+    // With one, it goes to the default combo (seen at once: no restart).
+    harness
+        .store()
+        .set_setting("default_model", "everyday")
+        .unwrap();
+    let response = harness.post_chat(unknown).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "Hello from Claude"
+    );
+    // Prefixed names that do not exist stay errors.
+    let response = harness
+        .post_chat(json!({"model": "nope/x", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(response.status(), 404);
+
+    harness.stop().await;
+    let records = harness.store().recent_requests(2).unwrap();
+    assert_eq!(records[1].model, "claude-sonnet-4-5-20250929");
+    assert_eq!(records[1].combo.as_deref(), Some("everyday"));
+}
