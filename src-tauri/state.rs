@@ -188,6 +188,21 @@ impl DesktopState {
         Ok(())
     }
 
+    /// Makes `combo` the default for unknown model names, or clears the
+    /// default if it already is.
+    pub(crate) fn toggle_default_combo(&self, combo: &str) -> Result<(), StoreError> {
+        let guard = lock(&self.store);
+        let store = guard
+            .as_ref()
+            .ok_or_else(|| StoreError::NotFound("the database".into()))?;
+        if store.setting("default_model")?.as_deref() == Some(combo) {
+            store.unset_setting("default_model")?;
+        } else {
+            store.set_setting("default_model", combo)?;
+        }
+        Ok(())
+    }
+
     /// Whether a kind of notification is on (the default).
     pub(crate) fn notice_enabled(&self, kind: Notice) -> bool {
         let guard = lock(&self.store);
@@ -229,6 +244,7 @@ impl DesktopState {
             cost_today_usd: 0.0,
             accounts: Vec::new(),
             combos: Vec::new(),
+            default_model: None,
             launch_at_login,
             update_available: None,
             update_note: None,
@@ -298,6 +314,7 @@ fn fill_snapshot(store: &Store, snapshot: &mut TraySnapshot) -> Result<(), Store
         snapshot.requests_today = totals.requests;
         snapshot.cost_today_usd = totals.cost_usd;
     }
+    snapshot.default_model = store.setting("default_model")?;
     snapshot.combos = store
         .list_combos()?
         .into_iter()

@@ -228,6 +228,15 @@ pub(crate) fn perform<R: Runtime>(app: &AppHandle<R>, action: TrayAction) {
                 let _ = updates::install(&handle).await;
             });
         }
+        TrayAction::DefaultCombo(index) => {
+            let current = snapshot(app);
+            if let Some(combo) = current.combos.get(index)
+                && let Err(error) = state.toggle_default_combo(combo)
+            {
+                tracing::warn!(%error, "cannot change the default combo");
+            }
+            refresh(app);
+        }
         TrayAction::ToggleAccount(id) => {
             if let Err(error) = state.toggle_account(id) {
                 tracing::warn!(%error, "cannot switch the account");

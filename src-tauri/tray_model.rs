@@ -19,6 +19,8 @@ pub struct TraySnapshot {
     pub accounts: Vec<TrayAccount>,
     /// Combos by name.
     pub combos: Vec<String>,
+    /// The `default_model` setting: where unknown model names go.
+    pub default_model: Option<String>,
     /// Whether the app starts at login; `None` when it cannot be told.
     pub launch_at_login: Option<bool>,
     /// The version of an update waiting for the user's consent.
@@ -122,6 +124,9 @@ pub enum TrayAction {
     PauseResume,
     /// Enable or disable an account.
     ToggleAccount(i64),
+    /// Make the combo at this index of the snapshot's combos the default
+    /// (or, if it already is, stop having a default).
+    DefaultCombo(usize),
     /// Turn launching at login on or off.
     ToggleLaunchAtLogin,
     /// Stop the gateway and leave.
@@ -139,6 +144,7 @@ impl TrayAction {
             Self::InstallUpdate => "install-update".into(),
             Self::PauseResume => "pause-resume".into(),
             Self::ToggleAccount(id) => format!("account:{id}"),
+            Self::DefaultCombo(index) => format!("default-combo:{index}"),
             Self::ToggleLaunchAtLogin => "launch-at-login".into(),
             Self::Quit => "quit".into(),
         }
@@ -148,6 +154,9 @@ impl TrayAction {
     pub fn from_id(id: &str) -> Option<Self> {
         if let Some(account) = id.strip_prefix("account:") {
             return account.parse().ok().map(Self::ToggleAccount);
+        }
+        if let Some(index) = id.strip_prefix("default-combo:") {
+            return index.parse().ok().map(Self::DefaultCombo);
         }
         [
             Self::OpenDashboard,
@@ -249,13 +258,21 @@ pub fn tray_entries(snapshot: &TraySnapshot) -> Vec<TrayEntry> {
         });
     }
     if !snapshot.combos.is_empty() {
-        entries.push(TrayEntry::Submenu {
-            label: "Combos".into(),
-            entries: snapshot
+        let mut combos = vec![TrayEntry::Label("Default for unknown model names:".into())];
+        combos.extend(
+            snapshot
                 .combos
                 .iter()
-                .map(|combo| TrayEntry::Label(combo.clone()))
-                .collect(),
+                .enumerate()
+                .map(|(index, combo)| TrayEntry::Check {
+                    action: TrayAction::DefaultCombo(index),
+                    label: combo.clone(),
+                    checked: snapshot.default_model.as_ref() == Some(combo),
+                }),
+        );
+        entries.push(TrayEntry::Submenu {
+            label: "Combos".into(),
+            entries: combos,
         });
     }
     entries.push(TrayEntry::Separator);
@@ -376,7 +393,8 @@ mod tests {
                     quota_alert: None,
                 },
             ],
-            combos: vec!["coding".into()],
+            combos: vec!["coding".into(), "cheap".into()],
+            default_model: Some("coding".into()),
             launch_at_login: Some(true),
             update_available: None,
             update_note: None,
@@ -511,6 +529,27 @@ mod tests {
     }
 
     #[test]
+    fn the_default_combo_is_marked() {
+        let entries = tray_entries(&snapshot());
+        assert!(entries.contains(&TrayEntry::Submenu {
+            label: "Combos".into(),
+            entries: vec![
+                TrayEntry::Label("Default for unknown model names:".into()),
+                TrayEntry::Check {
+                    action: TrayAction::DefaultCombo(0),
+                    label: "coding".into(),
+                    checked: true
+                },
+                TrayEntry::Check {
+                    action: TrayAction::DefaultCombo(1),
+                    label: "cheap".into(),
+                    checked: false
+                },
+            ]
+        }));
+    }
+
+    #[test]
     fn the_menu_reads_as_text() {
         let lines = menu_lines(&tray_entries(&snapshot()));
         assert!(lines.contains(&"[x] Claude Code/me@example.com (ok)".to_owned()));
@@ -532,6 +571,7 @@ mod tests {
             TrayAction::InstallUpdate,
             TrayAction::PauseResume,
             TrayAction::ToggleAccount(42),
+            TrayAction::DefaultCombo(3),
             TrayAction::ToggleLaunchAtLogin,
             TrayAction::Quit,
         ] {

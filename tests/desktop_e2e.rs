@@ -250,21 +250,33 @@ async fn type_into(client: &Client, css: &str, text: &str) {
 }
 
 async fn click(client: &Client, css: &str) {
-    let element = client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|error| panic!("no {css}: {error}"));
-    // Bring it into view first: WebKitWebDriver refuses clicks below the fold.
-    let _ = client
-        .execute(
-            "arguments[0].scrollIntoView({block: 'center'})",
-            vec![serde_json::to_value(&element).unwrap()],
-        )
-        .await;
-    element
-        .click()
-        .await
-        .unwrap_or_else(|error| panic!("cannot click {css}: {error}"));
+    // Pages re-render as live data arrives, so an element found can be
+    // replaced before the click lands: find it again and retry a few times.
+    let mut last_error = String::new();
+    for _ in 0..20 {
+        let element = match client.find(Locator::Css(css)).await {
+            Ok(element) => element,
+            Err(error) => {
+                last_error = error.to_string();
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                continue;
+            }
+        };
+        // Bring it into view first: WebKitWebDriver refuses clicks below the fold.
+        let _ = client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'})",
+                vec![serde_json::to_value(&element).unwrap()],
+            )
+            .await;
+        match element.click().await {
+            Ok(_) => return,
+            Err(error) => last_error = error.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    save_screenshot(client, "failure.png").await;
+    panic!("cannot click {css}: {last_error}");
 }
 
 #[tokio::test]
@@ -363,7 +375,24 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
         text == "mock/other → mock/m"
     })
     .await;
+    // The default for unknown model names, chosen here, is marked in the
+    // tray and takes a request for a name only the client knows.
+    click(&client, "#combo-coding .combo-default").await;
+    wait_for_text(&client, "#combo-coding .combo-default", |text| {
+        text == "Default ✓"
+    })
+    .await;
     save_screenshot(&client, "combos.png").await;
+    let unknown = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(
+            &json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 200);
 
     // A link handed to a second launch reaches the running app, once, and
     // acts only when the user accepts it; a link carrying a key is refused.
@@ -417,7 +446,7 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     let path = saved.trim_start_matches("Saved").trim();
     let csv = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     assert!(csv.starts_with("total,bucket_start,requests"), "{csv}");
-    assert!(csv.lines().any(|line| line.contains(",1,1,0,0,")), "{csv}");
+    assert!(csv.lines().any(|line| line.contains(",2,2,0,0,")), "{csv}");
 
     // Every name a client can send, searchable, and an alias added here.
     click(&client, "#nav-models").await;
@@ -447,7 +476,7 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
             .unwrap();
     }
     click(&client, "#nav-quota").await;
-    wait_for_text(&client, "#quota-list", |text| text.contains("1 / 10")).await;
+    wait_for_text(&client, "#quota-list", |text| text.contains("2 / 10")).await;
     save_screenshot(&client, "quota.png").await;
 
     // Keys and settings from the window, with the app's own checks.

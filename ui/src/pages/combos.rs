@@ -53,6 +53,29 @@ pub(crate) fn CombosPage() -> impl IntoView {
         })
     };
     let dragged = RwSignal::new(None::<usize>);
+    // The `default_model` setting: where unknown model names go.
+    let default_model = RwSignal::new(None::<String>);
+    let load_default = move || {
+        spawn_local(async move {
+            if let Ok(settings) = api::list_settings().await {
+                default_model.set(
+                    settings
+                        .into_iter()
+                        .find(|s| s.name == "default_model")
+                        .and_then(|s| s.value),
+                );
+            }
+        });
+    };
+    load_default();
+    let make_default = move |name: Option<String>| {
+        spawn_local(async move {
+            if let Err(error) = api::set_setting("default_model".into(), name).await {
+                problem.set(Some(error.message));
+            }
+            load_default();
+        });
+    };
     let save = move |_| {
         let combo = editing.get();
         spawn_local(async move {
@@ -121,6 +144,20 @@ pub(crate) fn CombosPage() -> impl IntoView {
                                     <td><div class="mono combo-targets">{targets}</div>
                                         <div class="muted small combo-health">{if health.is_empty() { "no requests in the last day".to_owned() } else { format!("last day: {health}") }}</div></td>
                                     <td>
+                                        {
+                                            let this = combo.name.clone();
+                                            move || {
+                                                let is_default = default_model.get().as_deref() == Some(this.as_str());
+                                                let target = (!is_default).then(|| this.clone());
+                                                view! {
+                                                    <button class=if is_default { "combo-default" } else { "secondary combo-default" }
+                                                        title="Requests naming a model Switchyard does not know go to the default"
+                                                        on:click=move |_| make_default(target.clone())>
+                                                        {if is_default { "Default ✓" } else { "Make default" }}</button>
+                                                }
+                                            }
+                                        }
+                                        " "
                                         <button class="secondary" on:click=move |_| editing.set(edit.clone())>"Edit"</button>
                                         " "
                                         <button class="secondary danger" on:click=move |_| {
