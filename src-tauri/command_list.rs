@@ -55,4 +55,5 @@ pub(crate) const COMMANDS: &[&str] = &[
     "import_config",
     "find_9router",
     "import_9router",
+    "list_presets",
 ];

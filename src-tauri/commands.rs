@@ -710,3 +710,29 @@ pub(crate) fn import_9router(
         switchyard_gateway::transfer::import_9router(store, &path, dry_run).map_err(transfer_error)
     })
 }
+
+/// The built-in providers the add form can start from.
+#[tauri::command]
+pub(crate) fn list_presets() -> Vec<switchyard_api_types::PresetView> {
+    use switchyard_store::ProviderKind;
+    switchyard_gateway::presets::PRESETS
+        .iter()
+        .filter_map(|preset| {
+            let kind = match preset.kind {
+                ProviderKind::OpenaiCompatible => "openai",
+                ProviderKind::AnthropicCompatible => "anthropic",
+                ProviderKind::Gemini => "gemini",
+                ProviderKind::OpenaiResponses => "responses",
+                _ => return None,
+            };
+            Some(switchyard_api_types::PresetView {
+                id: preset.id.into(),
+                name: preset.name.into(),
+                kind: kind.into(),
+                prefix: preset.prefix.into(),
+                base_url: preset.base_url.into(),
+                models: preset.models.iter().map(|m| (*m).to_owned()).collect(),
+            })
+        })
+        .collect()
+}

@@ -110,6 +110,7 @@ pub fn run() {
             commands::import_config,
             commands::find_9router,
             commands::import_9router,
+            commands::list_presets,
         ])
         .setup(|app| {
             app.manage(DesktopState::from_environment());

@@ -165,6 +165,7 @@ async fn overview_shows_the_gateway_and_counts_requests_live() {
         .unwrap();
     assert_eq!(response.status(), 502);
     wait_for_text(&client, "#requests-served", |text| text == "1").await;
+    wait_for_text(&client, "#today-requests", |text| text == "1").await;
 
     save_screenshot(&client, "overview.png").await;
     // Reported, not asserted (speed is measured, not tested): how long after
@@ -330,6 +331,23 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
         text == "ok"
     })
     .await;
+    // The catalogue fills the form for a built-in provider.
+    client
+        .find(Locator::Css("#provider-preset"))
+        .await
+        .unwrap()
+        .select_by_value("openrouter")
+        .await
+        .unwrap();
+    let filled = client
+        .find(Locator::Css("#provider-base-url"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(filled.contains("openrouter.ai"), "{filled}");
     // The account's key is tested from the window against the provider.
     click(&client, "#provider-mock .account-actions summary").await;
     click(&client, "#provider-mock .account-test").await;

@@ -429,3 +429,8 @@ pub async fn set_price(price: switchyard_api_types::PriceView) -> Result<(), Com
 pub async fn remove_price(model: String) -> Result<(), CommandError> {
     invoke_with("remove_price", &serde_json::json!({ "model": model })).await
 }
+
+/// The built-in providers the add form can start from.
+pub async fn list_presets() -> Result<Vec<switchyard_api_types::PresetView>, CommandError> {
+    invoke("list_presets").await
+}

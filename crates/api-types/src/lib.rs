@@ -694,3 +694,20 @@ pub struct TargetOutcomeView {
     /// Those answered 2xx.
     pub succeeded: u64,
 }
+
+/// A built-in provider the add form can start from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresetView {
+    /// Preset id, such as `openrouter`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// `openai`, `anthropic`, `gemini` or `responses`.
+    pub kind: String,
+    /// Default prefix.
+    pub prefix: String,
+    /// Base URL.
+    pub base_url: String,
+    /// Starter models.
+    pub models: Vec<String>,
+}

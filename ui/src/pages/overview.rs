@@ -42,8 +42,24 @@ pub(crate) fn OverviewPage() -> impl IntoView {
     let state = move || overview.with(|overview| overview.as_ref().map(|o| o.gateway.clone()));
     let tray = RwSignal::new(Vec::<String>::new());
     let recent = RwSignal::new(Vec::<switchyard_api_types::RequestView>::new());
+    let today = RwSignal::new(None::<switchyard_api_types::UsageRowView>);
     let load_more = move || {
         spawn_local(async move {
+            let midnight = {
+                let now = js_sys::Date::new_0();
+                now.set_hours(0);
+                now.set_minutes(0);
+                now.set_seconds(0);
+                now.set_milliseconds(0);
+                now.get_time() as i64
+            };
+            let query = switchyard_api_types::UsageQueryInput {
+                from: Some(midnight),
+                ..Default::default()
+            };
+            if let Ok(rows) = api::usage_report(query).await {
+                today.set(Some(rows.into_iter().next().unwrap_or_default()));
+            }
             if let Ok(lines) = api::tray_preview().await {
                 tray.set(lines);
             }
@@ -101,6 +117,13 @@ pub(crate) fn OverviewPage() -> impl IntoView {
                 <div class="card-label">"Providers"</div>
                 <div class="card-value" id="providers-count">{field(|o| o.providers_total.to_string())}</div>
                 <div class="card-note">{field(|o| format!("{} enabled", o.providers_enabled))}</div>
+            </div>
+            <div class="card">
+                <div class="card-label">"Today"</div>
+                <div class="card-value" id="today-requests">{move || today.get().map(|t| t.requests.to_string()).unwrap_or_else(|| "…".into())}</div>
+                <div class="card-note" id="today-detail">{move || today.get().map(|t| format!(
+                    "requests · {} tokens · ${:.2}", t.prompt_tokens + t.completion_tokens, t.cost_usd
+                )).unwrap_or_default()}</div>
             </div>
             <div class="card">
                 <div class="card-label">"Requests served"</div>

@@ -262,6 +262,24 @@ fn AddProviderForm(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl I
             }
         });
     }
+    // The built-in catalogue: picking one fills the form but the key.
+    let presets = RwSignal::new(Vec::<switchyard_api_types::PresetView>::new());
+    spawn_local(async move {
+        if let Ok(list) = api::list_presets().await {
+            presets.set(list);
+        }
+    });
+    let pick = move |id: String| {
+        if let Some(preset) =
+            presets.with_untracked(|list| list.iter().find(|p| p.id == id).cloned())
+        {
+            name.set(preset.name);
+            prefix.set(preset.prefix);
+            kind.set(preset.kind);
+            base_url.set(preset.base_url);
+            models.set(preset.models.join(", "));
+        }
+    };
     // Set when the key could not be checked: the user may save it anyway.
     let unchecked = RwSignal::new(false);
     let send = move |skip_check: bool| {
@@ -314,6 +332,15 @@ fn AddProviderForm(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl I
     view! {
         <section class="panel">
             <h2>"Add a provider with an API key"</h2>
+            <label class="field">
+                <span>"Start from"</span>
+                <select id="provider-preset" on:change=move |ev| pick(event_target_value(&ev))>
+                    <option value="">"A compatible server of your own"</option>
+                    {move || presets.get().into_iter().map(|preset| view! {
+                        <option value=preset.id.clone()>{preset.name.clone()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
             <form id="add-provider" on:submit=submit class="form-grid">
                 {field("Name", "provider-name", name, "text")}
                 {field("Prefix", "provider-prefix", prefix, "text")}
