@@ -102,6 +102,8 @@ class State:
         self.iflow_key_of = {}          # iFlow access token -> its account's API key
         self.iflow_calls = []           # chat bodies iFlow accepted
         self.operation_polls = 0
+        self.copilot_exchanges = 0
+        self.clock_offset = 0           # seconds GitHub's clock is ahead of ours (negative: behind)
 
     def issue(self, extra=None):
         n = next(self.counter)
@@ -195,8 +197,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not state.valid(token):
                 return self._reply(401, {"message": "Bad credentials"})
             copilot = f"cop-{next(state.counter)}"
+            state.copilot_exchanges += 1
             state.copilot[copilot] = time.time() + 1800
-            return self._reply(200, {"token": copilot, "expires_at": int(time.time()) + 1800, "refresh_in": 1500,
+            # expires_at is on GitHub's clock; refresh_in is relative.
+            return self._reply(200, {"token": copilot, "expires_at": int(time.time() + state.clock_offset) + 1800, "refresh_in": 1500,
                                      "endpoints": {"api": f"{Handler.base}/copilot"}})
         if url.path == "/iflow/oauth":
             # iFlow's sign-in page: phone login, the callback named `redirect`, no PKCE.

@@ -128,11 +128,19 @@ def test_device_code_login_and_copilot_token_exchange(oauth):
     assert "connected GitHub Copilot" in output
     # Pending, then slow_down (the client waited longer), then the tokens.
     assert state.device_polls == 3
+    state.clock_offset = -7200
     gateway.key = gateway.cli_json("key", "create")["key"]
     gateway.serve()
     api = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
     answer = api.chat.completions.create(model="gh/gpt-4.1", messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].message.content == "hi from copilot"
+    # Clock skew: GitHub's clock is two hours behind ours, so its absolute
+    # expires_at already looks past; the short-lived token is still reused
+    # for its (relative) refresh_in instead of exchanged on every request.
+    for _ in range(2):
+        answer = api.chat.completions.create(model="gh/gpt-4.1", messages=[{"role": "user", "content": "hi"}])
+        assert answer.choices[0].message.content == "hi from copilot"
+    assert state.copilot_exchanges == 1, "one exchange, then the token is reused"
 
 
 def test_imported_cli_credentials_are_read_not_changed_and_refreshed_ahead_of_expiry(oauth, tmp_path):

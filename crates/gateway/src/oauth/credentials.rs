@@ -259,9 +259,17 @@ impl RouterState {
         let token = body["token"].as_str().ok_or_else(|| CredentialError {
             message: format!("GitHub answered {status} without a Copilot token"),
         })?;
-        let expires_at = body["expires_at"]
-            .as_i64()
-            .map_or(now_millis() + 20 * 60 * 1000, |s| s * 1000);
+        // Kept until five minutes before `expires_at` (checked above). That
+        // time is on GitHub's clock, so when `refresh_in` (seconds from now)
+        // is given it decides instead: a skewed clock here then neither
+        // throws tokens away early nor keeps them past their life.
+        let now = now_millis();
+        let expires_at = match body["refresh_in"].as_i64() {
+            Some(seconds) => now + seconds * 1000 + 5 * 60 * 1000,
+            None => body["expires_at"]
+                .as_i64()
+                .map_or(now + 20 * 60 * 1000, |s| s * 1000),
+        };
         let api = body["endpoints"]["api"]
             .as_str()
             .map(str::to_owned)
