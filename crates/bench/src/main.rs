@@ -8,6 +8,13 @@
 //! route (OpenAI client, OpenAI upstream) and a translating one (OpenAI
 //! client, Anthropic upstream). It is a benchmark, not a test: it prints
 //! numbers and ratios and fails only if something does not run.
+//!
+//! The three targets are measured alike: the mock runs on a thread of its
+//! own (so that the direct call crosses threads as the proxied ones do), the
+//! c=1 measurements use one client on a single-threaded runtime with a
+//! kept-alive connection per target and a warm-up, and the targets take turns
+//! in each of several rounds, whose medians are reported with their spread,
+//! so that a slow moment of this shared machine does not land on one column.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -26,25 +33,32 @@ use axum::routing::post;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-/// Requests per latency measurement (after warm-up).
-const LATENCY_REQUESTS: usize = 2_000;
-const WARMUP_REQUESTS: usize = 200;
+/// Requests per latency measurement and round (after warm-up).
+const LATENCY_REQUESTS: usize = 1_000;
+const WARMUP_REQUESTS: usize = 100;
 /// Concurrent clients and duration of a throughput measurement.
 const THROUGHPUT_CLIENTS: usize = 16;
-const THROUGHPUT_DURATION: Duration = Duration::from_secs(3);
-/// Streams per time-to-first-chunk measurement, and chunks per stream.
-const STREAMS: usize = 300;
+const THROUGHPUT_DURATION: Duration = Duration::from_secs(2);
+/// Streams per time-to-first-chunk measurement and round, and chunks per stream.
+const STREAMS: usize = 100;
+const STREAM_WARMUP: usize = 10;
 const STREAM_CHUNKS: usize = 12;
+/// Rounds unless `--rounds` says otherwise.
+const DEFAULT_ROUNDS: usize = 5;
 const MOCK_KEY: &str = "sk-bench-upstream";
 
 struct Options {
     switchyard: PathBuf,
     nginx: PathBuf,
+    rounds: usize,
 }
+
+const USAGE: &str = "usage: switchyard-bench --switchyard PATH [--nginx PATH] [--rounds N]\n       switchyard-bench --mock-only PORT   (only the mock provider, for profiling by hand)";
 
 fn parse_options() -> Result<Options> {
     let mut switchyard = None;
     let mut nginx = PathBuf::from("/usr/sbin/nginx");
+    let mut rounds = DEFAULT_ROUNDS;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -55,14 +69,21 @@ fn parse_options() -> Result<Options> {
                     .map(PathBuf::from)
                     .context("--nginx needs a path")?
             }
-            other => bail!(
-                "unknown argument {other}; usage: switchyard-bench --switchyard PATH [--nginx PATH]"
-            ),
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n > 0)
+                    .context("--rounds needs a positive number")?
+            }
+            other => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
     Ok(Options {
-        switchyard: switchyard.context("--switchyard PATH is required")?,
+        switchyard: switchyard
+            .with_context(|| format!("--switchyard PATH is required\n{USAGE}"))?,
         nginx,
+        rounds,
     })
 }
 
@@ -160,8 +181,32 @@ fn sse_response(frames: Vec<String>) -> Response {
         .unwrap_or_default()
 }
 
-async fn start_mock() -> Result<SocketAddr> {
-    let app = Router::new()
+/// Starts the mock on a thread and runtime of its own; returns its address.
+fn start_mock(port: u16) -> Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+    listener.set_nonblocking(true)?;
+    let address = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("bench-mock".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+                    let _ = stream.set_nodelay(true);
+                });
+                let _ = axum::serve(listener, mock_app()).await;
+            });
+        })?;
+    Ok(address)
+}
+
+fn mock_app() -> Router {
+    Router::new()
         .route(
             "/v1/chat/completions",
             post(|body: Bytes| async move {
@@ -175,22 +220,32 @@ async fn start_mock() -> Result<SocketAddr> {
                 let request: Value = serde_json::from_slice(&body).unwrap_or_default();
                 anthropic_answer(request["stream"] == json!(true))
             }),
-        );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(address)
+        )
 }
 
 // -- the servers under test ---------------------------------------------------------
 
-/// A child process killed on drop.
+/// A child process stopped on drop: with SIGTERM where that exists (nginx's
+/// master then stops its workers; killed outright, it would leave them
+/// running), else killed.
 struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
+        let terminated = cfg!(unix)
+            && Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status()
+                .is_ok_and(|status| status.success());
+        if terminated {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -343,6 +398,17 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    }
+}
+
 struct Latency {
     p50: Duration,
     p99: Duration,
@@ -368,7 +434,7 @@ async fn latency(client: &reqwest::Client, target: &Target) -> Result<Latency> {
     })
 }
 
-async fn throughput(target: &Target) -> Result<f64> {
+async fn throughput(target: Target) -> f64 {
     let completed = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + THROUGHPUT_DURATION;
     let mut workers = Vec::new();
@@ -387,9 +453,9 @@ async fn throughput(target: &Target) -> Result<f64> {
         }));
     }
     for worker in workers {
-        worker.await?;
+        let _ = worker.await;
     }
-    Ok(completed.load(Ordering::Relaxed) as f64 / THROUGHPUT_DURATION.as_secs_f64())
+    completed.load(Ordering::Relaxed) as f64 / THROUGHPUT_DURATION.as_secs_f64()
 }
 
 struct Streaming {
@@ -401,7 +467,7 @@ struct Streaming {
 async fn streaming(client: &reqwest::Client, target: &Target) -> Result<Streaming> {
     let mut first_chunks = Vec::with_capacity(STREAMS);
     let mut reads = 0_usize;
-    for round in 0..STREAMS + 20 {
+    for round in 0..STREAMS + STREAM_WARMUP {
         let started = Instant::now();
         let response = target.request(client, true).send().await?;
         let mut body = response.bytes_stream();
@@ -414,7 +480,7 @@ async fn streaming(client: &reqwest::Client, target: &Target) -> Result<Streamin
                 count += 1;
             }
         }
-        if round >= 20 {
+        if round >= STREAM_WARMUP {
             first_chunks.push(first.context("an empty stream")?);
             reads += count;
         }
@@ -426,13 +492,92 @@ async fn streaming(client: &reqwest::Client, target: &Target) -> Result<Streamin
     })
 }
 
-fn micros(duration: Duration) -> String {
-    format!("{:>8.0} µs", duration.as_secs_f64() * 1e6)
+/// One number per round for each of direct, nginx and Switchyard.
+#[derive(Default)]
+struct Series([Vec<f64>; 3]);
+
+impl Series {
+    fn push(&mut self, values: [f64; 3]) {
+        for (series, value) in self.0.iter_mut().zip(values) {
+            series.push(value);
+        }
+    }
+
+    fn medians(&self) -> [f64; 3] {
+        [median(&self.0[0]), median(&self.0[1]), median(&self.0[2])]
+    }
+
+    /// Switchyard minus direct, per round: the median and the spread.
+    fn added(&self) -> (f64, f64, f64) {
+        let added: Vec<f64> = self.0[2]
+            .iter()
+            .zip(&self.0[0])
+            .map(|(switchyard, direct)| switchyard - direct)
+            .collect();
+        let low = added.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = added.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (median(&added), low, high)
+    }
 }
 
-async fn run() -> Result<()> {
-    let options = parse_options()?;
-    let mock = start_mock().await?;
+/// What one route's rounds measured, in microseconds, requests per second and reads.
+#[derive(Default)]
+struct RouteResults {
+    p50: Series,
+    p99: Series,
+    throughput: Series,
+    first_chunk: Series,
+    reads: Series,
+}
+
+fn micros(value: f64) -> String {
+    format!("{value:>8.0} µs")
+}
+
+fn print_latency_row(label: &str, series: &Series) {
+    let [d, n, s] = series.medians();
+    let (added, low, high) = series.added();
+    println!(
+        "{label:<26} {} {} {} {} {:>15} {:>9.2}x",
+        micros(d),
+        micros(n),
+        micros(s),
+        micros(added),
+        format!("{low:.0}..{high:.0} µs"),
+        s / n
+    );
+}
+
+fn print_route(name: &str, results: &RouteResults) {
+    println!("\n{name}");
+    println!(
+        "{:<26} {:>11} {:>11} {:>11} {:>11} {:>15} {:>10}",
+        "", "direct", "nginx", "switchyard", "sy - direct", "rounds", "sy / nginx"
+    );
+    print_latency_row("latency p50", &results.p50);
+    print_latency_row("latency p99", &results.p99);
+    let [d, n, s] = results.throughput.medians();
+    println!(
+        "{:<26} {:>7.0} r/s {:>7.0} r/s {:>7.0} r/s {:>11} {:>15} {:>9.2}x",
+        "throughput",
+        d,
+        n,
+        s,
+        "",
+        "",
+        s / n
+    );
+    print_latency_row("stream: first chunk p50", &results.first_chunk);
+    let [d, n, s] = results.reads.medians();
+    println!(
+        "{:<26} {d:>11.1} {n:>11.1} {s:>11.1}   (fewer than direct would mean frames coalesced)",
+        "stream: reads per stream"
+    );
+}
+
+/// Runs every round; `load` is the multi-threaded runtime for the throughput clients.
+async fn run(options: Options, load: tokio::runtime::Handle) -> Result<()> {
+    let mock = start_mock(0)?;
     let work = tempfile::tempdir()?;
     let (_switchyard, switchyard_port, key) =
         start_switchyard(&options.switchyard, &work.path().join("data"), mock).await?;
@@ -450,119 +595,129 @@ async fn run() -> Result<()> {
     let routes = [
         (
             "passthrough: OpenAI client -> OpenAI upstream",
-            Target {
-                url: format!("http://{mock}/v1/chat/completions"),
-                headers: bearer(MOCK_KEY),
-                body: openai_body.clone(),
-            },
-            Target {
-                url: format!("http://127.0.0.1:{nginx_port}/v1/chat/completions"),
-                headers: bearer(MOCK_KEY),
-                body: openai_body.clone(),
-            },
-            Target {
-                url: format!("http://127.0.0.1:{switchyard_port}/v1/chat/completions"),
-                headers: bearer(&key),
-                body: json!({"model": "oa/m", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 64}),
-            },
+            [
+                Target {
+                    url: format!("http://{mock}/v1/chat/completions"),
+                    headers: bearer(MOCK_KEY),
+                    body: openai_body.clone(),
+                },
+                Target {
+                    url: format!("http://127.0.0.1:{nginx_port}/v1/chat/completions"),
+                    headers: bearer(MOCK_KEY),
+                    body: openai_body.clone(),
+                },
+                Target {
+                    url: format!("http://127.0.0.1:{switchyard_port}/v1/chat/completions"),
+                    headers: bearer(&key),
+                    body: json!({"model": "oa/m", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 64}),
+                },
+            ],
         ),
         (
             "translating: OpenAI client -> Anthropic upstream",
-            Target {
-                url: format!("http://{mock}/v1/messages"),
-                headers: anthropic_headers.clone(),
-                body: anthropic_body.clone(),
-            },
-            Target {
-                url: format!("http://127.0.0.1:{nginx_port}/v1/messages"),
-                headers: anthropic_headers.clone(),
-                body: anthropic_body.clone(),
-            },
-            Target {
-                url: format!("http://127.0.0.1:{switchyard_port}/v1/chat/completions"),
-                headers: bearer(&key),
-                body: json!({"model": "an/m", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 64}),
-            },
+            [
+                Target {
+                    url: format!("http://{mock}/v1/messages"),
+                    headers: anthropic_headers.clone(),
+                    body: anthropic_body.clone(),
+                },
+                Target {
+                    url: format!("http://127.0.0.1:{nginx_port}/v1/messages"),
+                    headers: anthropic_headers.clone(),
+                    body: anthropic_body.clone(),
+                },
+                Target {
+                    url: format!("http://127.0.0.1:{switchyard_port}/v1/chat/completions"),
+                    headers: bearer(&key),
+                    body: json!({"model": "an/m", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 64}),
+                },
+            ],
         ),
     ];
 
     let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
     println!(
-        "switchyard bench: {LATENCY_REQUESTS} sequential requests (c=1), {THROUGHPUT_CLIENTS} clients for {}s, {STREAMS} streams of {STREAM_CHUNKS} chunks; loopback, this machine",
-        THROUGHPUT_DURATION.as_secs()
+        "switchyard bench: {} rounds, each target in turn; per round and target {LATENCY_REQUESTS} sequential requests (c=1), {THROUGHPUT_CLIENTS} clients for {}s, {STREAMS} streams of {STREAM_CHUNKS} chunks; loopback, this machine ({} CPUs); medians over the rounds",
+        options.rounds,
+        THROUGHPUT_DURATION.as_secs(),
+        std::thread::available_parallelism().map_or(0, usize::from),
     );
-    for (name, direct, nginx, switchyard) in &routes {
-        println!("\n{name}");
-        println!(
-            "{:<30} {:>11} {:>11} {:>11} {:>13} {:>13}",
-            "", "direct", "nginx", "switchyard", "sy - direct", "sy / nginx"
-        );
-        let [d, n, s] = [
-            latency(&client, direct).await?,
-            latency(&client, nginx).await?,
-            latency(&client, switchyard).await?,
-        ];
-        for (label, d, n, s) in [
-            ("latency p50", d.p50, n.p50, s.p50),
-            ("latency p99", d.p99, n.p99, s.p99),
-        ] {
-            println!(
-                "{label:<30} {} {} {} {} {:>12.2}x",
-                micros(d),
-                micros(n),
-                micros(s),
-                micros(s.saturating_sub(d)),
-                s.as_secs_f64() / n.as_secs_f64()
-            );
+    let mut results: Vec<RouteResults> = routes.iter().map(|_| RouteResults::default()).collect();
+    for round in 0..options.rounds {
+        eprint!("round {}/{}\r", round + 1, options.rounds);
+        for ((_, targets), results) in routes.iter().zip(&mut results) {
+            let mut latencies = Vec::new();
+            for target in targets {
+                latencies.push(latency(&client, target).await?);
+            }
+            let micros_of = |duration: Duration| duration.as_secs_f64() * 1e6;
+            results
+                .p50
+                .push([0, 1, 2].map(|i| micros_of(latencies[i].p50)));
+            results
+                .p99
+                .push([0, 1, 2].map(|i| micros_of(latencies[i].p99)));
+            let mut streams = Vec::new();
+            for target in targets {
+                streams.push(streaming(&client, target).await?);
+            }
+            results
+                .first_chunk
+                .push([0, 1, 2].map(|i| micros_of(streams[i].first_chunk_p50)));
+            results
+                .reads
+                .push([0, 1, 2].map(|i| streams[i].reads_per_stream));
+            let mut rates = [0.0; 3];
+            for (rate, target) in rates.iter_mut().zip(targets) {
+                *rate = load.spawn(throughput(target.clone())).await?;
+            }
+            results.throughput.push(rates);
         }
-        let [d, n, s] = [
-            throughput(direct).await?,
-            throughput(nginx).await?,
-            throughput(switchyard).await?,
-        ];
-        println!(
-            "{:<30} {:>8.0} r/s {:>8.0} r/s {:>8.0} r/s {:>13} {:>12.2}x",
-            "throughput",
-            d,
-            n,
-            s,
-            "",
-            s / n
-        );
-        let [d, n, s] = [
-            streaming(&client, direct).await?,
-            streaming(&client, nginx).await?,
-            streaming(&client, switchyard).await?,
-        ];
-        println!(
-            "{:<30} {} {} {} {} {:>12.2}x",
-            "stream: first chunk p50",
-            micros(d.first_chunk_p50),
-            micros(n.first_chunk_p50),
-            micros(s.first_chunk_p50),
-            micros(s.first_chunk_p50.saturating_sub(d.first_chunk_p50)),
-            s.first_chunk_p50.as_secs_f64() / n.first_chunk_p50.as_secs_f64()
-        );
-        println!(
-            "{:<30} {:>11.1} {:>11.1} {:>11.1}   (fewer than direct would mean frames coalesced)",
-            "stream: reads per stream", d.reads_per_stream, n.reads_per_stream, s.reads_per_stream
-        );
+    }
+    eprint!("          \r");
+    for ((name, _), results) in routes.iter().zip(&results) {
+        print_route(name, results);
     }
     Ok(())
 }
 
+/// `--mock-only PORT`: serves the mock until the process is stopped.
+fn mock_only() -> Option<Result<()>> {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() != Some("--mock-only") {
+        return None;
+    }
+    let port = args.next().and_then(|port| port.parse().ok());
+    Some(match port {
+        Some(port) => start_mock(port).map(|address| {
+            println!("mock provider on http://{address}/v1");
+            loop {
+                std::thread::park();
+            }
+        }),
+        None => Err(anyhow::anyhow!("--mock-only needs a port\n{USAGE}")),
+    })
+}
+
 fn main() -> std::process::ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("switchyard-bench: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run()) {
+    if let Some(Err(error)) = mock_only() {
+        eprintln!("switchyard-bench: {error:#}");
+        return std::process::ExitCode::FAILURE;
+    }
+    let result = parse_options().and_then(|options| {
+        // One thread sends the sequential requests, so that a measurement
+        // does not include hand-offs between the client's own threads;
+        // sixteen clients need more, so the throughput runs on a
+        // multi-threaded runtime of its own.
+        let load = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(run(options, load.handle().clone()))
+    });
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("switchyard-bench: {error:#}");

@@ -4,6 +4,7 @@
 //! skip the key; requests from elsewhere always need one.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -11,13 +12,19 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::dialect::Dialect;
+use crate::routing::RoutingConfig;
 use switchyard_store::hash_api_key;
 
 use crate::{ApiError, RouterState};
 
-/// The local API key a request was authorised with, if any.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CallerKey(pub(crate) Option<i64>);
+/// The local API key a request was authorised with, if any, and the routing
+/// snapshot the check read, which the handler routes with: one look at the
+/// database per request.
+#[derive(Debug, Clone)]
+pub(crate) struct CallerKey {
+    pub(crate) key_id: Option<i64>,
+    pub(crate) config: Arc<RoutingConfig>,
+}
 
 /// Middleware: rejects requests without a valid key, unless the caller is local
 /// and the setting allows it. Stores the key id in the request's extensions.
@@ -42,10 +49,16 @@ async fn check_api_key(state: &RouterState, mut request: Request) -> Result<Requ
     let presented = presented.is_some();
     match (key_id, presented) {
         (Some(id), _) => {
-            request.extensions_mut().insert(CallerKey(Some(id)));
+            request.extensions_mut().insert(CallerKey {
+                key_id: Some(id),
+                config,
+            });
         }
         (None, false) if allow_loopback && peer_is_loopback(&request) => {
-            request.extensions_mut().insert(CallerKey(None));
+            request.extensions_mut().insert(CallerKey {
+                key_id: None,
+                config,
+            });
         }
         (None, false) => {
             return Err(ApiError::unauthorized(

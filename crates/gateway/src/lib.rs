@@ -6,6 +6,7 @@
 //! [`start`] and stop it through [`RunningGateway::shutdown`].
 
 mod auth;
+mod commits;
 pub mod dialect;
 mod error;
 mod health;
@@ -15,6 +16,7 @@ pub mod pricing;
 pub mod quota;
 mod routes;
 pub mod routing;
+mod server;
 pub mod settings;
 pub mod transfer;
 mod upstream;
@@ -27,12 +29,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use switchyard_store::{
     Cooldown, QuotaMetric, ReportedQuota, ServiceQuota, Store, StoreError, now_millis,
 };
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use dialect::Dialect;
@@ -72,6 +72,9 @@ pub enum StartError {
     /// The HTTP client could not be built (TLS back-end missing).
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
+    /// A serving thread or its runtime could not be started.
+    #[error("cannot start the gateway's threads: {0}")]
+    Server(std::io::Error),
 }
 
 /// The handlers' database connection and the routing configuration read
@@ -90,7 +93,8 @@ struct StoreCell {
 pub struct RouterState {
     /// Connection used by request handlers for short reads and rare writes.
     store: Arc<Mutex<StoreCell>>,
-    /// HTTP client for upstream requests; one pool for all providers.
+    /// HTTP client for upstream requests: one pool for all providers, and
+    /// one per serving thread (see [`server`]).
     http: reqwest::Client,
     /// Queue to the usage writer.
     usage: UsageRecorder,
@@ -109,11 +113,7 @@ impl RouterState {
     /// Builds the state around an open store and a usage recorder.
     pub fn new(store: Store, usage: UsageRecorder) -> Result<Self, StartError> {
         let config = RoutingConfig::load(&store)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.settings.connect_timeout)
-            .tcp_nodelay(true)
-            .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = http_client(&config.settings)?;
         let reported = store
             .list_reported_quotas()?
             .into_iter()
@@ -144,6 +144,15 @@ impl RouterState {
         })
     }
 
+    /// The same state with an HTTP client (and so a connection pool) of its own.
+    fn with_own_http_client(&self) -> Result<Self, StartError> {
+        let http = http_client(&self.cell().config.settings)?;
+        Ok(Self {
+            http,
+            ..self.clone()
+        })
+    }
+
     fn cell(&self) -> std::sync::MutexGuard<'_, StoreCell> {
         self.store
             .lock()
@@ -166,12 +175,20 @@ impl RouterState {
     /// The routing configuration, read again if the database changed since.
     fn config(&self) -> Result<Arc<RoutingConfig>, ApiError> {
         let mut cell = self.cell();
+        // One read of the WAL-index header when nobody committed since (see
+        // `commits`); SQLite is asked only when someone may have.
+        let commits = self.usage.commits();
+        let header = commits.header();
+        if !cell.stale && commits.unchanged(header.as_ref()) {
+            return Ok(Arc::clone(&cell.config));
+        }
         let version = cell.store.data_version().map_err(database_error)?;
         if version != cell.version || cell.stale {
             cell.config = Arc::new(RoutingConfig::load(&cell.store).map_err(database_error)?);
             cell.version = version;
             cell.stale = false;
         }
+        commits.confirm(header);
         Ok(Arc::clone(&cell.config))
     }
 
@@ -279,6 +296,15 @@ impl RouterState {
     }
 }
 
+/// The client for upstream requests.
+fn http_client(settings: &Settings) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .tcp_nodelay(true)
+        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// What account maintenance did for one subscription account.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AccountCheck {
@@ -377,8 +403,7 @@ fn database_error(error: StoreError) -> ApiError {
 /// A gateway that is accepting requests.
 pub struct RunningGateway {
     local_addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: server::Server,
     usage: UsageRecorder,
     maintenance: JoinHandle<()>,
 }
@@ -393,13 +418,8 @@ impl RunningGateway {
     /// pending usage records before returning.
     pub async fn shutdown(mut self) {
         self.maintenance.abort();
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        match (&mut self.server).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "gateway server ended with an error"),
-            Err(error) => tracing::warn!(%error, "gateway server task failed"),
+        if let Err(error) = self.server.shutdown().await {
+            tracing::warn!(%error, "gateway server ended with an error");
         }
         let usage = self.usage.clone();
         let _ = tokio::task::spawn_blocking(move || usage.flush()).await;
@@ -419,10 +439,7 @@ impl RunningGateway {
     /// Waits until the server ends on its own (it only ends after [`Self::shutdown`]
     /// or a fatal accept error).
     pub async fn wait(&mut self) -> std::io::Result<()> {
-        match (&mut self.server).await {
-            Ok(result) => result,
-            Err(error) => Err(std::io::Error::other(error)),
-        }
+        self.server.wait().await
     }
 }
 
@@ -442,7 +459,11 @@ pub async fn start(data_dir: &Path, address: SocketAddr) -> Result<RunningGatewa
         .local_addr()
         .map_err(|source| StartError::Bind { address, source })?;
     let state = RouterState::new(store, usage.clone())?;
-    let maintained = state.clone();
+    let listener = listener
+        .into_std()
+        .map_err(|source| StartError::Bind { address, source })?;
+    let server = server::Server::start(listener, local_addr, &state)?;
+    let maintained = state;
     let maintenance = tokio::spawn(async move {
         loop {
             tokio::time::sleep(MAINTENANCE_EVERY).await;
@@ -453,26 +474,9 @@ pub async fn start(data_dir: &Path, address: SocketAddr) -> Result<RunningGatewa
             }
         }
     });
-    let (shutdown, shutdown_signal) = oneshot::channel::<()>();
-    let service = routes::service(state);
-    // Streams are written one small frame at a time: without TCP_NODELAY,
-    // Nagle's algorithm holds frames back for tens of milliseconds.
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    let server = tokio::spawn(async move {
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                let _ = shutdown_signal.await;
-            })
-            .await
-    });
     tracing::info!(%local_addr, "gateway listening");
     Ok(RunningGateway {
         local_addr,
-        shutdown: Some(shutdown),
         server,
         usage,
         maintenance,

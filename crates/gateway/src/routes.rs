@@ -21,7 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::{CallerKey, require_api_key};
 use crate::dialect::Dialect;
-use crate::routing::{Candidate, Plan, PlanStep};
+use crate::routing::{Candidate, Plan, PlanStep, RoutingConfig};
 use crate::upstream::{self, IncomingChat};
 use crate::{ApiError, RouterState};
 
@@ -225,7 +225,7 @@ async fn gemini_generate(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let pending = PendingRecord::new(&state, "/v1beta/models", caller.0, Dialect::Gemini);
+    let pending = PendingRecord::new(&state, "/v1beta/models", caller.key_id, Dialect::Gemini);
     let Some((model, action)) = target.rsplit_once(':') else {
         return pending.fail(ApiError::unknown_route(
             StatusCode::NOT_FOUND,
@@ -255,7 +255,7 @@ async fn gemini_generate(
         Ok(incoming) => incoming,
         Err(error) => return pending.fail(error),
     };
-    route_chat(&state, pending, &headers, incoming).await
+    route_chat(&state, &caller.config, pending, &headers, incoming).await
 }
 
 /// `GET /api/version`: what Ollama clients check first.
@@ -311,7 +311,7 @@ async fn ollama_chat(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let pending = PendingRecord::new(&state, "/api/chat", caller.0, Dialect::Ollama);
+    let pending = PendingRecord::new(&state, "/api/chat", caller.key_id, Dialect::Ollama);
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
@@ -323,7 +323,7 @@ async fn ollama_chat(
         Err(error) => return pending.fail(error),
     };
     incoming.stream_unless_told();
-    route_chat(&state, pending, &headers, incoming).await
+    route_chat(&state, &caller.config, pending, &headers, incoming).await
 }
 
 /// `POST /v1/messages/count_tokens` (Anthropic): never an error for a valid request.
@@ -358,7 +358,8 @@ async fn embeddings(
     Extension(caller): Extension<CallerKey>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let mut pending = PendingRecord::new(&state, "/v1/embeddings", caller.0, Dialect::OpenAiChat);
+    let mut pending =
+        PendingRecord::new(&state, "/v1/embeddings", caller.key_id, Dialect::OpenAiChat);
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
@@ -370,7 +371,7 @@ async fn embeddings(
         Err(error) => return pending.fail(error),
     };
     pending.record.model = incoming.model.clone();
-    let candidate = match first_candidate(&state, &incoming.model) {
+    let candidate = match first_candidate_in(&state, &caller.config, &incoming.model) {
         Ok(candidate) => candidate,
         Err(error) => return pending.fail(error),
     };
@@ -381,7 +382,16 @@ async fn embeddings(
 /// The first account a request for `model` would go to.
 fn first_candidate(state: &RouterState, model: &str) -> Result<Candidate, ApiError> {
     let config = state.config()?;
-    let plan = state.plan(&config, model)?;
+    first_candidate_in(state, &config, model)
+}
+
+/// The first account a request for `model` would go to under `config`.
+fn first_candidate_in(
+    state: &RouterState,
+    config: &RoutingConfig,
+    model: &str,
+) -> Result<Candidate, ApiError> {
+    let plan = state.plan(config, model)?;
     let first = plan.candidates().next().cloned();
     first.ok_or_else(|| nothing_to_try(model, &plan))
 }
@@ -396,10 +406,10 @@ async fn chat_completions(
     let pending = PendingRecord::new(
         &state,
         "/v1/chat/completions",
-        caller.0,
+        caller.key_id,
         Dialect::OpenAiChat,
     );
-    handle_chat(&state, pending, &headers, body).await
+    handle_chat(&state, &caller.config, pending, &headers, body).await
 }
 
 /// `POST /v1/responses` and Codex CLI's `/codex/responses` (OpenAI Responses).
@@ -409,8 +419,13 @@ async fn responses(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let pending = PendingRecord::new(&state, "/v1/responses", caller.0, Dialect::OpenAiResponses);
-    handle_chat(&state, pending, &headers, body).await
+    let pending = PendingRecord::new(
+        &state,
+        "/v1/responses",
+        caller.key_id,
+        Dialect::OpenAiResponses,
+    );
+    handle_chat(&state, &caller.config, pending, &headers, body).await
 }
 
 /// `POST /v1/messages` (Anthropic Messages).
@@ -420,13 +435,19 @@ async fn messages(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let pending = PendingRecord::new(&state, "/v1/messages", caller.0, Dialect::AnthropicMessages);
-    handle_chat(&state, pending, &headers, body).await
+    let pending = PendingRecord::new(
+        &state,
+        "/v1/messages",
+        caller.key_id,
+        Dialect::AnthropicMessages,
+    );
+    handle_chat(&state, &caller.config, pending, &headers, body).await
 }
 
 /// Parses, routes and forwards a chat request in any dialect.
 async fn handle_chat(
     state: &RouterState,
+    config: &RoutingConfig,
     pending: PendingRecord,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -453,7 +474,7 @@ async fn handle_chat(
         Ok(incoming) => incoming,
         Err(error) => return pending.fail(error),
     };
-    route_chat(state, pending, headers, incoming).await
+    route_chat(state, config, pending, headers, incoming).await
 }
 
 /// Plans where a parsed request may go and forwards it: each candidate
@@ -461,17 +482,14 @@ async fn handle_chat(
 /// anything reached the client moves on to the next candidate.
 async fn route_chat(
     state: &RouterState,
+    config: &RoutingConfig,
     mut pending: PendingRecord,
     headers: &HeaderMap,
     incoming: IncomingChat,
 ) -> Response {
     pending.record.model = incoming.model.clone();
     pending.record.stream = incoming.stream;
-    let config = match state.config() {
-        Ok(config) => config,
-        Err(error) => return pending.fail(error),
-    };
-    let plan = match state.plan(&config, &incoming.model) {
+    let plan = match state.plan(config, &incoming.model) {
         Ok(plan) => plan,
         Err(error) => return pending.fail(error),
     };
@@ -499,7 +517,7 @@ async fn route_chat(
         }
         match upstream::forward_chat(
             state,
-            &config,
+            config,
             candidate,
             &incoming,
             headers,

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use switchyard_store::{RequestRecord, Store};
 
+use crate::commits::CommitWatch;
+
 /// Largest number of records written in one transaction.
 const MAX_BATCH: usize = 256;
 /// How long the writer gathers records before writing them, so a busy gateway
@@ -26,6 +28,8 @@ enum UsageMessage {
 pub struct UsageRecorder {
     queue: Sender<UsageMessage>,
     written: tokio::sync::watch::Receiver<u64>,
+    /// Which commits the routing snapshot may ignore (the writer's own).
+    commits: CommitWatch,
 }
 
 impl UsageRecorder {
@@ -34,10 +38,21 @@ impl UsageRecorder {
     pub fn start(store: Store) -> std::io::Result<Self> {
         let (queue, inbox) = mpsc::channel();
         let (count, written) = tokio::sync::watch::channel(0);
+        let commits = CommitWatch::open(&store);
+        let own_commits = commits.clone();
         std::thread::Builder::new()
             .name("switchyard-usage".into())
-            .spawn(move || write_batches(store, inbox, count))?;
-        Ok(Self { queue, written })
+            .spawn(move || write_batches(store, inbox, count, own_commits))?;
+        Ok(Self {
+            queue,
+            written,
+            commits,
+        })
+    }
+
+    /// The watch over the database's commits, shared with the routing snapshot.
+    pub(crate) fn commits(&self) -> &CommitWatch {
+        &self.commits
     }
 
     /// The number of records written so far, changing after each batch.
@@ -63,6 +78,7 @@ fn write_batches(
     mut store: Store,
     inbox: Receiver<UsageMessage>,
     written: tokio::sync::watch::Sender<u64>,
+    commits: CommitWatch,
 ) {
     let mut batch = Vec::new();
     let mut waiting = Vec::new();
@@ -100,8 +116,13 @@ fn write_batches(
             };
         }
         if !batch.is_empty() {
+            let before = commits.header();
             match store.record_requests(&batch) {
-                Ok(()) => written.send_modify(|count| *count += batch.len() as u64),
+                Ok(()) => {
+                    // Request records are no part of the routing snapshot.
+                    commits.own_commit(before, commits.header());
+                    written.send_modify(|count| *count += batch.len() as u64);
+                }
                 Err(error) => {
                     tracing::error!(%error, records = batch.len(), "cannot record usage");
                 }

@@ -176,6 +176,29 @@ async fn keys_are_required_and_checked() {
 }
 
 #[tokio::test]
+async fn a_key_revoked_between_usage_batches_is_refused_at_once() {
+    // The gateway's own usage batches leave its routing snapshot as it is;
+    // a change by another connection must still reach the very next request.
+    let harness = Harness::start().await;
+    let store = harness.store();
+    let key = store.create_api_key("soon revoked").unwrap();
+    let chat = || {
+        harness
+            .http
+            .post(harness.url("/v1/chat/completions"))
+            .bearer_auth(&key.key)
+            .json(&json!({"model": "mock/echo", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(chat().await.unwrap().status(), 200);
+        harness.flush_usage().await;
+    }
+    store.revoke_api_key(key.info.id).unwrap();
+    assert_eq!(error_of(chat().await.unwrap()).await.0, 401);
+}
+
+#[tokio::test]
 async fn loopback_clients_may_skip_the_key_when_the_setting_allows() {
     let harness = Harness::start().await;
     harness
