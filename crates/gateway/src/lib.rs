@@ -19,6 +19,7 @@ pub mod routing;
 mod server;
 pub mod settings;
 pub mod transfer;
+mod transport;
 mod upstream;
 mod usage;
 pub mod validate;
@@ -39,6 +40,7 @@ pub use dialect::Dialect;
 pub use error::ApiError;
 pub use routes::router;
 pub use settings::{ListenAddress, Settings};
+pub use transport::UpstreamError;
 pub use usage::UsageRecorder;
 
 use health::Health;
@@ -71,7 +73,7 @@ pub enum StartError {
     UsageWriter(std::io::Error),
     /// The HTTP client could not be built (TLS back-end missing).
     #[error("cannot build the HTTP client: {0}")]
-    HttpClient(#[from] reqwest::Error),
+    HttpClient(#[from] transport::UpstreamError),
     /// A serving thread or its runtime could not be started.
     #[error("cannot start the gateway's threads: {0}")]
     Server(std::io::Error),
@@ -93,9 +95,12 @@ struct StoreCell {
 pub struct RouterState {
     /// Connection used by request handlers for short reads and rare writes.
     store: Arc<Mutex<StoreCell>>,
-    /// HTTP client for upstream requests: one pool for all providers, and
-    /// one per serving thread (see [`server`]).
+    /// HTTP client for requests to providers other than chat requests
+    /// (logins, token refreshes, quotas, model lists).
     http: reqwest::Client,
+    /// Sends chat requests; a pool of connections per serving thread (see
+    /// [`server`]).
+    upstream: transport::Upstream,
     /// Queue to the usage writer.
     usage: UsageRecorder,
     /// Circuit breakers and rotation counters.
@@ -113,7 +118,8 @@ impl RouterState {
     /// Builds the state around an open store and a usage recorder.
     pub fn new(store: Store, usage: UsageRecorder) -> Result<Self, StartError> {
         let config = RoutingConfig::load(&store)?;
-        let http = http_client(&config.settings)?;
+        let upstream = transport::Upstream::new(&config.settings)?;
+        let http = upstream.reqwest().clone();
         let reported = store
             .list_reported_quotas()?
             .into_iter()
@@ -138,19 +144,19 @@ impl RouterState {
                 stale: false,
             })),
             http,
+            upstream,
             usage,
             health: Arc::default(),
             reported: Arc::new(Mutex::new(reported)),
         })
     }
 
-    /// The same state with an HTTP client (and so a connection pool) of its own.
-    fn with_own_http_client(&self) -> Result<Self, StartError> {
-        let http = http_client(&self.cell().config.settings)?;
-        Ok(Self {
-            http,
+    /// The same state with a pool of connections to providers of its own.
+    fn with_own_connections(&self) -> Self {
+        Self {
+            upstream: self.upstream.for_another_thread(),
             ..self.clone()
-        })
+        }
     }
 
     fn cell(&self) -> std::sync::MutexGuard<'_, StoreCell> {
@@ -294,15 +300,6 @@ impl RouterState {
             reported.insert((report.account_id, report.metric), report.clone());
         }
     }
-}
-
-/// The client for upstream requests.
-fn http_client(settings: &Settings) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(settings.connect_timeout)
-        .tcp_nodelay(true)
-        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
-        .build()
 }
 
 /// What account maintenance did for one subscription account.

@@ -515,7 +515,9 @@ async fn route_chat(
         if candidate.probe {
             tracing::info!(provider = %candidate.provider_name(), "probing a provider whose circuit breaker was open");
         }
-        match upstream::forward_chat(
+        // Boxed: the attempt's future is large, and would otherwise be
+        // copied whole each time an enclosing future moves.
+        match Box::pin(upstream::forward_chat(
             state,
             config,
             candidate,
@@ -523,7 +525,7 @@ async fn route_chat(
             headers,
             pending,
             has_fallback,
-        )
+        ))
         .await
         {
             Ok(response) => return response,

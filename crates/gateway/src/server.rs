@@ -59,7 +59,7 @@ impl Server {
                 .build()
                 .map_err(StartError::Server)?;
             // Upstream connections are kept by the thread that opened them.
-            let state = state.with_own_http_client()?;
+            let state = state.with_own_connections();
             let acceptor = acceptor.take();
             let stop = Arc::clone(&stop);
             let (done, ended) = oneshot::channel();

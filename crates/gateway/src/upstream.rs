@@ -418,14 +418,18 @@ pub(crate) async fn forward_chat(
             executors::upstream_path(candidate, shape.upstream, &upstream_model, upstream_streams)
         );
         let upstream_request = executors::authorize(
-            state.http.post(url).json(&upstream_body),
+            state.upstream.post(&url).json(&upstream_body),
             candidate,
             shape.upstream,
             shape.dialect,
             &credentials,
             client_headers,
         );
-        let sent = tokio::time::timeout(settings.first_byte_timeout, upstream_request.send()).await;
+        let sent = tokio::time::timeout(
+            settings.first_byte_timeout,
+            state.upstream.send(upstream_request),
+        )
+        .await;
         match sent {
             Ok(Ok(response))
                 if executors::token_refused(candidate, response.status())
@@ -458,7 +462,7 @@ pub(crate) async fn forward_chat(
                 let error = ApiError::upstream_unreachable(format!(
                     "cannot reach provider {:?}: {}",
                     candidate.provider_name(),
-                    describe_transport_error(&error)
+                    error.describe()
                 ));
                 state.learn_failure(config, candidate, failure, None, error.status.as_u16(), "");
                 return fail_or_fall_back(pending, error, failure, has_fallback);
