@@ -90,9 +90,14 @@ struct StoreCell {
     stale: bool,
 }
 
-/// Shared state of the running gateway, cloned into every handler.
+/// Shared state of the running gateway, cloned into every handler (one
+/// reference count: axum clones it several times per request).
 #[derive(Clone)]
-pub struct RouterState {
+pub struct RouterState(Arc<StateParts>);
+
+/// What [`RouterState`] shares.
+#[derive(Clone)]
+pub struct StateParts {
     /// Connection used by request handlers for short reads and rare writes.
     store: Arc<Mutex<StoreCell>>,
     /// HTTP client for requests to providers other than chat requests
@@ -112,6 +117,14 @@ pub struct RouterState {
     services: Arc<HashMap<&'static str, oauth::Service>>,
     /// Refresh locks and exchanged tokens.
     credential_cache: Arc<oauth::credentials::CredentialCache>,
+}
+
+impl std::ops::Deref for RouterState {
+    type Target = StateParts;
+
+    fn deref(&self) -> &StateParts {
+        &self.0
+    }
 }
 
 impl RouterState {
@@ -134,7 +147,7 @@ impl RouterState {
             tracing::error!(%error, "endpoint overrides ignored");
             oauth::services().into_iter().map(|s| (s.id, s)).collect()
         });
-        Ok(Self {
+        Ok(Self(Arc::new(StateParts {
             services: Arc::new(services),
             credential_cache: Arc::default(),
             store: Arc::new(Mutex::new(StoreCell {
@@ -148,15 +161,15 @@ impl RouterState {
             usage,
             health: Arc::default(),
             reported: Arc::new(Mutex::new(reported)),
-        })
+        })))
     }
 
     /// The same state with a pool of connections to providers of its own.
     fn with_own_connections(&self) -> Self {
-        Self {
+        Self(Arc::new(StateParts {
             upstream: self.upstream.for_another_thread(),
-            ..self.clone()
-        }
+            ..StateParts::clone(&self.0)
+        }))
     }
 
     fn cell(&self) -> std::sync::MutexGuard<'_, StoreCell> {
