@@ -111,11 +111,12 @@ class Switchyard:
     def cli_json(self, *args, stdin=None):
         return json.loads(self.cli("--json", *args, stdin=stdin))
 
-    def serve(self):
+    def serve(self, env=None):
         self.port = free_port()
         self.process = subprocess.Popen(
             [self.binary, "--data-dir", self.data_dir, "serve", "--port", str(self.port)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, **(env or {})},
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -460,35 +460,40 @@ async fn throughput(target: Target) -> f64 {
 
 struct Streaming {
     first_chunk_p50: Duration,
-    /// Reads the client saw per stream, on average (more is finer-grained).
-    reads_per_stream: f64,
+    /// SSE frames per read the client made, over all streams: 1.0 when every
+    /// frame arrived on its own, more when frames were coalesced on the way.
+    frames_per_read: f64,
 }
 
 async fn streaming(client: &reqwest::Client, target: &Target) -> Result<Streaming> {
     let mut first_chunks = Vec::with_capacity(STREAMS);
     let mut reads = 0_usize;
+    let mut frames = 0_usize;
     for round in 0..STREAMS + STREAM_WARMUP {
         let started = Instant::now();
         let response = target.request(client, true).send().await?;
         let mut body = response.bytes_stream();
         let mut first = None;
         let mut count = 0;
+        let mut framed = 0;
         while let Some(chunk) = body.next().await {
             let chunk = chunk?;
             if !chunk.is_empty() {
                 first.get_or_insert_with(|| started.elapsed());
                 count += 1;
+                framed += chunk.windows(2).filter(|pair| pair == b"\n\n").count();
             }
         }
         if round >= STREAM_WARMUP {
             first_chunks.push(first.context("an empty stream")?);
             reads += count;
+            frames += framed;
         }
     }
     first_chunks.sort();
     Ok(Streaming {
         first_chunk_p50: percentile(&first_chunks, 0.5),
-        reads_per_stream: reads as f64 / STREAMS as f64,
+        frames_per_read: frames as f64 / reads.max(1) as f64,
     })
 }
 
@@ -570,8 +575,8 @@ fn print_route(name: &str, results: &RouteResults) {
     print_latency_row("stream: first chunk p50", &results.first_chunk);
     let [d, n, s] = results.reads.medians();
     println!(
-        "{:<26} {d:>11.1} {n:>11.1} {s:>11.1}   (fewer than direct would mean frames coalesced)",
-        "stream: reads per stream"
+        "{:<26} {d:>11.2} {n:>11.2} {s:>11.2}   (1.00: each frame in a read of its own; more: coalesced)",
+        "stream: frames per read"
     );
 }
 
@@ -666,7 +671,7 @@ async fn run(options: Options, load: tokio::runtime::Handle) -> Result<()> {
                 .push([0, 1, 2].map(|i| micros_of(streams[i].first_chunk_p50)));
             results
                 .reads
-                .push([0, 1, 2].map(|i| streams[i].reads_per_stream));
+                .push([0, 1, 2].map(|i| streams[i].frames_per_read));
             let mut rates = [0.0; 3];
             for (rate, target) in rates.iter_mut().zip(targets) {
                 *rate = load.spawn(throughput(target.clone())).await?;

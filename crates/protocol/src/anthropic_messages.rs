@@ -512,7 +512,7 @@ impl StreamDecoder {
         let mut events = Vec::new();
         match kind {
             "message_start" => {
-                let message = payload.get("message").cloned().unwrap_or(Value::Null);
+                let message = payload.get("message").unwrap_or(&Value::Null);
                 if let Some(usage) = message.get("usage") {
                     self.usage = decode_usage(usage);
                 }
@@ -530,7 +530,7 @@ impl StreamDecoder {
                 });
             }
             "content_block_start" => {
-                let block = payload.get("content_block").cloned().unwrap_or(Value::Null);
+                let block = payload.get("content_block").unwrap_or(&Value::Null);
                 let kind = match block.get("type").and_then(Value::as_str) {
                     Some("thinking") => BlockKind::Reasoning,
                     Some("redacted_thinking") => BlockKind::RedactedReasoning(
@@ -568,7 +568,7 @@ impl StreamDecoder {
                 }
             }
             "content_block_delta" => {
-                let delta = payload.get("delta").cloned().unwrap_or(Value::Null);
+                let delta = payload.get("delta").unwrap_or(&Value::Null);
                 let text = |name: &str| {
                     delta
                         .get(name)
@@ -633,8 +633,8 @@ pub struct StreamEncoder {
     usage: Usage,
 }
 
-fn frame(name: &str, payload: &Value) -> String {
-    format!("event: {name}\ndata: {payload}\n\n")
+fn frame(name: &str, payload: &impl serde::Serialize) -> String {
+    crate::sse_frame(Some(name), payload)
 }
 
 impl StreamEncoder {
@@ -709,6 +709,32 @@ impl StreamEncoder {
             }
             StreamEvent::BlockDelta { index, delta } => {
                 self.ensure_started("", &mut frames);
+                if let Delta::Text(text) = delta {
+                    // Most frames: serialized without building a JSON tree.
+                    #[derive(serde::Serialize)]
+                    struct TextDelta<'a> {
+                        r#type: &'static str,
+                        index: usize,
+                        delta: TextPart<'a>,
+                    }
+                    #[derive(serde::Serialize)]
+                    struct TextPart<'a> {
+                        r#type: &'static str,
+                        text: &'a str,
+                    }
+                    frames.push(frame(
+                        "content_block_delta",
+                        &TextDelta {
+                            r#type: "content_block_delta",
+                            index: *index,
+                            delta: TextPart {
+                                r#type: "text_delta",
+                                text,
+                            },
+                        },
+                    ));
+                    return frames;
+                }
                 let delta = match delta {
                     Delta::Text(text) => json!({"type": "text_delta", "text": text}),
                     Delta::Reasoning(text) => json!({"type": "thinking_delta", "thinking": text}),

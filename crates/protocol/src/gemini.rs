@@ -118,7 +118,7 @@ pub fn decode_request_value(
                         None => format!("call_{name}"),
                     },
                 };
-                let result = get(response, "response").cloned().unwrap_or(Value::Null);
+                let result = get(response, "response").unwrap_or(&Value::Null);
                 let text = match &result {
                     Value::Object(object) if object.len() == 1 && object.contains_key("result") => {
                         match &object["result"] {

@@ -20,6 +20,23 @@ pub mod openai_responses;
 
 pub use canonical::*;
 
+/// One SSE frame: `event: <name>` when named, then `data: <payload as JSON>`.
+/// Payloads are serialized straight into the frame: encoders call this for
+/// every token, mostly with structs of borrowed fields rather than JSON trees.
+pub(crate) fn sse_frame(event: Option<&str>, payload: &impl serde::Serialize) -> String {
+    let mut frame = Vec::with_capacity(128);
+    if let Some(event) = event {
+        frame.extend_from_slice(b"event: ");
+        frame.extend_from_slice(event.as_bytes());
+        frame.push(b'\n');
+    }
+    frame.extend_from_slice(b"data: ");
+    // Serializing strings, numbers and maps with string keys cannot fail.
+    let _ = serde_json::to_writer(&mut frame, payload);
+    frame.extend_from_slice(b"\n\n");
+    String::from_utf8(frame).unwrap_or_default()
+}
+
 /// A request or message that cannot be decoded; the message is for the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

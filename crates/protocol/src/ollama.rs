@@ -103,7 +103,7 @@ pub fn decode_request_value(value: &Value) -> Result<ChatRequest, DecodeError> {
                     .into_iter()
                     .flatten()
                 {
-                    let function = call.get("function").cloned().unwrap_or(Value::Null);
+                    let function = call.get("function").unwrap_or(&Value::Null);
                     let name = function
                         .get("name")
                         .and_then(Value::as_str)
@@ -420,7 +420,7 @@ impl StreamDecoder {
                     .to_owned(),
             });
         }
-        let message = chunk.get("message").cloned().unwrap_or(Value::Null);
+        let message = chunk.get("message").unwrap_or(&Value::Null);
         for (field, thought) in [("thinking", true), ("content", false)] {
             if let Some(text) = message
                 .get(field)
@@ -452,7 +452,7 @@ impl StreamDecoder {
             .flatten()
         {
             self.calls += 1;
-            let function = call.get("function").cloned().unwrap_or(Value::Null);
+            let function = call.get("function").unwrap_or(&Value::Null);
             let kind = BlockKind::ToolCall {
                 id: format!("call_{}", self.calls),
                 name: function

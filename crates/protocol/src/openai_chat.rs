@@ -1,6 +1,7 @@
 //! OpenAI Chat Completions (`POST /v1/chat/completions`): requests, responses
 //! and `chat.completion.chunk` streams, to and from the canonical model.
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -727,7 +728,7 @@ impl StreamDecoder {
             });
         }
         if let Some(choice) = chunk.get("choices").and_then(|choices| choices.get(0)) {
-            let delta = choice.get("delta").cloned().unwrap_or(Value::Null);
+            let delta = choice.get("delta").unwrap_or(&Value::Null);
             for name in ["reasoning_content", "reasoning"] {
                 if let Some(text) = delta
                     .get(name)
@@ -845,15 +846,37 @@ impl StreamEncoder {
         }
     }
 
-    fn chunk(&self, delta: Value, finish_reason: Value) -> String {
-        let chunk = json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-        });
-        format!("data: {chunk}\n\n")
+    /// One `chat.completion.chunk` frame, serialized straight from borrowed
+    /// fields (no intermediate JSON tree: this runs for every token).
+    fn chunk(&self, delta: &impl Serialize, finish_reason: Option<&str>) -> String {
+        #[derive(Serialize)]
+        struct Chunk<'a, D> {
+            id: &'a str,
+            object: &'static str,
+            created: u64,
+            model: &'a str,
+            choices: [Choice<'a, D>; 1],
+        }
+        #[derive(Serialize)]
+        struct Choice<'a, D> {
+            index: u32,
+            delta: &'a D,
+            finish_reason: Option<&'a str>,
+        }
+        crate::sse_frame(
+            None,
+            &Chunk {
+                id: &self.id,
+                object: "chat.completion.chunk",
+                created: self.created,
+                model: &self.model,
+                choices: [Choice {
+                    index: 0,
+                    delta,
+                    finish_reason,
+                }],
+            },
+        )
     }
 
     fn ensure_started(&mut self, frames: &mut Vec<String>) {
@@ -862,7 +885,7 @@ impl StreamEncoder {
             if self.id.is_empty() {
                 self.id = "chatcmpl-switchyard".into();
             }
-            frames.push(self.chunk(json!({"role": "assistant", "content": ""}), Value::Null));
+            frames.push(self.chunk(&json!({"role": "assistant", "content": ""}), None));
         }
     }
 
@@ -886,16 +909,35 @@ impl StreamEncoder {
                     let tool_index = self.tool_indices.len();
                     self.tool_indices.push((*index, tool_index));
                     frames.push(self.chunk(
-                        json!({"tool_calls": [{"index": tool_index, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}),
-                        Value::Null,
+                        &json!({"tool_calls": [{"index": tool_index, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}),
+                        None,
                     ));
                 }
             }
             StreamEvent::BlockDelta { index, delta } => {
                 self.ensure_started(&mut frames);
+                #[derive(Serialize)]
+                struct Content<'a> {
+                    content: &'a str,
+                }
+                #[derive(Serialize)]
+                struct ReasoningContent<'a> {
+                    reasoning_content: &'a str,
+                }
                 let delta = match delta {
-                    Delta::Text(text) => json!({"content": text}),
-                    Delta::Reasoning(text) => json!({"reasoning_content": text}),
+                    Delta::Text(text) => {
+                        frames.push(self.chunk(&Content { content: text }, None));
+                        return frames;
+                    }
+                    Delta::Reasoning(text) => {
+                        frames.push(self.chunk(
+                            &ReasoningContent {
+                                reasoning_content: text,
+                            },
+                            None,
+                        ));
+                        return frames;
+                    }
                     Delta::ToolArguments(arguments) => {
                         let tool_index = self
                             .tool_indices
@@ -906,7 +948,7 @@ impl StreamEncoder {
                     }
                     Delta::Signature(_) => return frames,
                 };
-                frames.push(self.chunk(delta, Value::Null));
+                frames.push(self.chunk(&delta, None));
             }
             StreamEvent::BlockStop { .. } => {}
             StreamEvent::Usage(usage) => self.usage = Some(*usage),
@@ -924,7 +966,7 @@ impl StreamEncoder {
         let mut frames = Vec::new();
         self.ensure_started(&mut frames);
         let reason = encode_stop_reason(self.stop_reason.as_ref().unwrap_or(&StopReason::EndTurn));
-        frames.push(self.chunk(json!({}), json!(reason)));
+        frames.push(self.chunk(&json!({}), Some(reason)));
         if self.include_usage {
             let chunk = json!({
                 "id": self.id,

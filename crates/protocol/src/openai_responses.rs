@@ -663,7 +663,7 @@ impl StreamDecoder {
         let mut events = Vec::new();
         match kind {
             "response.created" => {
-                let response = event.get("response").cloned().unwrap_or(Value::Null);
+                let response = event.get("response").unwrap_or(&Value::Null);
                 events.push(StreamEvent::Start {
                     id: response
                         .get("id")
@@ -678,7 +678,7 @@ impl StreamDecoder {
                 });
             }
             "response.output_item.added" => {
-                let item = event.get("item").cloned().unwrap_or(Value::Null);
+                let item = event.get("item").unwrap_or(&Value::Null);
                 match item.get("type").and_then(Value::as_str) {
                     Some("function_call") => {
                         self.saw_tool_call = true;
@@ -759,7 +759,7 @@ impl StreamDecoder {
             }
             "response.completed" | "response.incomplete" => {
                 self.close(&mut events);
-                let response = event.get("response").cloned().unwrap_or(Value::Null);
+                let response = event.get("response").unwrap_or(&Value::Null);
                 if let Some(usage) = response.get("usage").filter(|usage| usage.is_object()) {
                     events.push(StreamEvent::Usage(decode_usage(usage)));
                 }
