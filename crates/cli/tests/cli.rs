@@ -1,48 +1,9 @@
 //! The `switchyard` binary's management commands, run as a user would.
 
-use std::process::{Command, Output};
+mod common;
 
+use common::Cli;
 use serde_json::Value;
-
-struct Cli {
-    data_dir: tempfile::TempDir,
-}
-
-impl Cli {
-    fn new() -> Self {
-        Self {
-            data_dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .arg("--data-dir")
-            .arg(self.data_dir.path())
-            .args(args)
-            .env_remove("SWITCHYARD_PROVIDER_API_KEY")
-            .output()
-            .unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let output = self.run(&all);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(!output.status.success(), "{args:?} succeeded");
-        String::from_utf8_lossy(&output.stderr).into_owned()
-    }
-}
 
 #[test]
 fn providers_can_be_added_listed_toggled_and_removed() {

@@ -1,82 +1,12 @@
 //! `switchyard setup` run as a user would, with the home directory, `PATH`
 //! and the data directory all pointed at temporary folders.
 
+mod common;
+
 use std::fs;
-use std::path::PathBuf;
-use std::process::{Command, Output};
 
+use common::Cli;
 use serde_json::Value;
-
-struct Cli {
-    home: tempfile::TempDir,
-    bin: tempfile::TempDir,
-    data_dir: tempfile::TempDir,
-}
-
-impl Cli {
-    fn new() -> Self {
-        Self {
-            home: tempfile::tempdir().unwrap(),
-            bin: tempfile::tempdir().unwrap(),
-            data_dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.home.path().join(relative)
-    }
-
-    fn write(&self, relative: &str, text: &str) -> PathBuf {
-        let path = self.path(relative);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .arg("--data-dir")
-            .arg(self.data_dir.path())
-            .args(args)
-            .env("HOME", self.home.path())
-            .env("PATH", self.bin.path())
-            .env_remove("SWITCHYARD_HOST")
-            .env_remove("SWITCHYARD_PORT")
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("XDG_DATA_HOME")
-            .output()
-            .unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let output = self.run(&all);
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(!output.status.success(), "{args:?} succeeded");
-        String::from_utf8_lossy(&output.stderr).into_owned()
-    }
-
-    /// Puts a program called `name` on the `PATH` the binary sees.
-    fn install_program(&self, name: &str) {
-        let path = self.bin.path().join(name);
-        fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-        }
-    }
-}
 
 fn tool<'a>(list: &'a Value, id: &str) -> &'a Value {
     list.as_array()

@@ -32,8 +32,19 @@ type Accepted = (std::net::TcpStream, SocketAddr);
 pub(crate) struct Server {
     /// Set to `true` to stop accepting and let open requests finish.
     stop: Arc<watch::Sender<bool>>,
-    /// One per thread: how its server ended.
+    /// One per thread still running: how its server ended.
     finished: Vec<oneshot::Receiver<io::Result<()>>>,
+    /// The first error a thread ended with, until [`Self::wait`] reports it.
+    error: Option<io::Error>,
+}
+
+/// Tells every thread to stop when dropped, also while a thread unwinds.
+struct StopOnDrop(Arc<watch::Sender<bool>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
 }
 
 impl Server {
@@ -51,48 +62,61 @@ impl Server {
         let stop = Arc::new(stop);
         let (queues, inboxes): (Vec<_>, Vec<_>) =
             (0..threads).map(|_| mpsc::unbounded_channel()).unzip();
+        // Every runtime first: a failure then leaves no thread running.
+        let runtimes = (0..threads)
+            .map(|_| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            })
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(StartError::Server)?;
         let mut acceptor = Some((listener, queues));
         let mut finished = Vec::with_capacity(threads);
-        for (index, inbox) in inboxes.into_iter().enumerate() {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(StartError::Server)?;
+        for (index, (inbox, runtime)) in inboxes.into_iter().zip(runtimes).enumerate() {
             // Upstream connections are kept by the thread that opened them.
             let state = state.with_own_connections();
             let acceptor = acceptor.take();
-            let stop = Arc::clone(&stop);
+            let ends_all = StopOnDrop(Arc::clone(&stop));
             let (done, ended) = oneshot::channel();
-            std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name(format!("switchyard-http-{index}"))
                 .spawn(move || {
-                    let result = runtime.block_on(serve(state, inbox, local_addr, acceptor, &stop));
-                    // Whatever ends one thread ends them all.
-                    stop.send_replace(true);
+                    let result =
+                        runtime.block_on(serve(state, inbox, local_addr, acceptor, &ends_all.0));
                     // Pooled upstream connections and a slow name lookup
                     // must not hold up the shutdown.
                     runtime.shutdown_background();
                     let _ = done.send(result);
-                })
-                .map_err(StartError::Server)?;
+                    // Whatever ends one thread (a panic too) ends them all.
+                    drop(ends_all);
+                });
+            if let Err(error) = spawned {
+                stop.send_replace(true);
+                return Err(StartError::Server(error));
+            }
             finished.push(ended);
         }
-        Ok(Self { stop, finished })
+        Ok(Self {
+            stop,
+            finished,
+            error: None,
+        })
     }
 
     /// Waits until every thread has stopped serving; the first error, if any.
+    /// Safe to call again after being cancelled.
     pub(crate) async fn wait(&mut self) -> io::Result<()> {
-        let mut result = Ok(());
-        for ended in &mut self.finished {
+        while let Some(ended) = self.finished.first_mut() {
             let ended = ended
                 .await
                 .unwrap_or_else(|_| Err(io::Error::other("a gateway thread failed")));
-            if result.is_ok() {
-                result = ended;
+            self.finished.remove(0);
+            if let Err(error) = ended {
+                self.error.get_or_insert(error);
             }
         }
-        self.finished.clear();
-        result
+        self.error.take().map_or(Ok(()), Err)
     }
 
     /// Stops accepting connections and waits until open requests are done.

@@ -8,18 +8,22 @@
 //! with callgrind; see the README's Speed section). Where the system or the
 //! environment configures a proxy for the URL, reqwest sends the request as
 //! before. Redirects are not followed on either path (a provider's API does
-//! not redirect; an answer that does is relayed as an error).
+//! not redirect; an answer that does is relayed as an error, and no header
+//! carrying a key goes to another host). Both paths share one TLS set-up.
 
 use std::error::Error as _;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::http::{HeaderValue, header};
-use hyper_tls::HttpsConnector;
+use axum::http::{HeaderValue, Uri, header};
+use hyper_tls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::settings::Settings;
 
@@ -35,12 +39,14 @@ const USER_AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
 /// that opened them.
 #[derive(Clone)]
 pub(crate) struct Upstream {
-    /// Builds requests, and sends those that go through a proxy.
+    /// Everything but chat requests (logins, refreshes, quotas, model lists).
     reqwest: reqwest::Client,
+    /// Builds chat requests, and sends those that go through a proxy.
+    proxied: reqwest::Client,
     /// Sends the others.
-    direct: Client<HttpsConnector<HttpConnector>, reqwest::Body>,
-    /// The parts `direct` is built from, to build another.
-    connector: HttpsConnector<HttpConnector>,
+    direct: Client<TimedConnector, reqwest::Body>,
+    /// The connector `direct` is built from, to build another.
+    connector: TimedConnector,
     /// Which URLs go through a proxy (system settings and `*_PROXY`).
     proxies: Arc<Matcher>,
 }
@@ -57,22 +63,33 @@ pub(crate) enum SendError {
 impl Upstream {
     /// A client with the connect timeout in `settings`.
     pub(crate) fn new(settings: &Settings) -> Result<Self, UpstreamError> {
-        let reqwest = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .tcp_nodelay(true)
-            .user_agent(USER_AGENT)
+        // One TLS set-up (system roots read once) for all three clients.
+        let tls = native_tls::TlsConnector::builder()
+            .request_alpns(&["h2", "http/1.1"])
+            .build()?;
+        let reqwest_client = || {
+            reqwest::Client::builder()
+                .connect_timeout(settings.connect_timeout)
+                .tcp_nodelay(true)
+                .user_agent(USER_AGENT)
+                .tls_backend_preconfigured(tls.clone())
+        };
+        let reqwest = reqwest_client().build()?;
+        let proxied = reqwest_client()
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(settings.connect_timeout));
         http.set_keepalive(Some(TCP_KEEPALIVE));
-        let tls = native_tls::TlsConnector::builder()
-            .request_alpns(&["h2", "http/1.1"])
-            .build()?;
-        let connector = HttpsConnector::from((http, tls.into()));
+        let connector = TimedConnector {
+            inner: HttpsConnector::from((http, tls.into())),
+            timeout: settings.connect_timeout,
+        };
         Ok(Self {
             reqwest,
+            proxied,
             direct: direct_client(connector.clone()),
             connector,
             proxies: Arc::new(Matcher::from_system()),
@@ -94,7 +111,7 @@ impl Upstream {
 
     /// Starts a POST request to `url`, to be sent with [`Self::send`].
     pub(crate) fn post(&self, url: &str) -> reqwest::RequestBuilder {
-        self.reqwest.post(url)
+        self.proxied.post(url)
     }
 
     /// Sends a request built by [`Self::post`]; the answer once its head has
@@ -109,7 +126,7 @@ impl Upstream {
         if self.proxies.intercept(request.uri()).is_some() {
             let request = reqwest::Request::try_from(request).map_err(SendError::Reqwest)?;
             return self
-                .reqwest
+                .proxied
                 .execute(request)
                 .await
                 .map_err(SendError::Reqwest);
@@ -131,14 +148,48 @@ impl Upstream {
     }
 }
 
-fn direct_client(
-    connector: HttpsConnector<HttpConnector>,
-) -> Client<HttpsConnector<HttpConnector>, reqwest::Body> {
+fn direct_client(connector: TimedConnector) -> Client<TimedConnector, reqwest::Body> {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(POOL_IDLE)
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         .build(connector)
+}
+
+/// hyper-tls's connector with the connect timeout over all of connecting:
+/// the name lookup, TCP and the TLS handshake (hyper's own covers TCP only).
+#[derive(Clone)]
+struct TimedConnector {
+    inner: HttpsConnector<HttpConnector>,
+    timeout: Duration,
+}
+
+type Connected = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl tower::Service<Uri> for TimedConnector {
+    type Response = Connected;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Connected, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, destination: Uri) -> Self::Future {
+        let connecting = self.inner.call(destination);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, connecting).await {
+                Ok(connected) => connected,
+                Err(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connecting timed out",
+                )
+                .into()),
+            }
+        })
+    }
 }
 
 /// The client could not be set up (TLS back-end missing).

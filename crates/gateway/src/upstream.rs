@@ -710,7 +710,8 @@ async fn stream_frames(
     dialect: Dialect,
     frames: impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static,
 ) -> Response {
-    let mut frames = Box::pin(frames);
+    // Fused: a stream that ended during the wait is not polled again.
+    let mut frames = Box::pin(frames.fuse());
     let first = tokio::time::timeout(FIRST_FRAME_WAIT, frames.next())
         .await
         .ok()

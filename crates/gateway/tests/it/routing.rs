@@ -583,3 +583,22 @@ async fn an_error_about_one_model_locks_out_only_that_model() {
     assert_eq!(ask(&harness, "multi/big-model").await.0, 429);
     assert_eq!(upstream.models_seen(), ["big-model", "small-model"]);
 }
+
+#[tokio::test]
+async fn a_stream_without_events_ends_cleanly_and_the_gateway_keeps_serving() {
+    // The stream ends while its head waits for a first frame: the client gets
+    // an empty 200 stream, not a broken connection.
+    let harness = Harness::start().await;
+    let upstream = ScriptedUpstream::start().await;
+    add_multi(&harness, &upstream, &[("default", "k-a")]);
+    upstream.script("k-a", [Reply::EmptyStream]);
+    let mut request = chat("multi/m");
+    request["stream"] = json!(true);
+    let response = harness.post_chat(request.clone()).await;
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.expect("the stream ends cleanly");
+    assert!(!body.contains("data:"), "{body}");
+    // The next stream is served as usual.
+    let next = harness.post_chat(request).await.text().await.unwrap();
+    assert!(next.contains("scripted "), "{next}");
+}

@@ -29,6 +29,8 @@ pub enum Reply {
     SlowFirstByte(Duration),
     /// Never answers; counts in `abandoned` when the connection is dropped.
     Hang,
+    /// `200 text/event-stream` with only a comment, no event.
+    EmptyStream,
 }
 
 /// A running scripted upstream.
@@ -143,6 +145,11 @@ async fn chat(
             tokio::time::sleep(wait).await;
             answer(&model, stream, Vec::new())
         }
+        Reply::EmptyStream => (
+            [(header::CONTENT_TYPE, "text/event-stream")],
+            ": nothing to say\n\n",
+        )
+            .into_response(),
         Reply::Hang => {
             let _guard = AbandonGuard(Arc::clone(&upstream.abandoned));
             tokio::time::sleep(Duration::from_secs(60)).await;

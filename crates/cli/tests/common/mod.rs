@@ -1,0 +1,96 @@
+//! The harness the CLI tests share: the real `switchyard` binary, run as a
+//! user would, with its data directory, home directory and `PATH` all
+//! pointed at temporary folders.
+
+// Each test file uses a different part of the harness.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// One user's machine: a data directory, a home and an empty `PATH`.
+pub(crate) struct Cli {
+    pub(crate) data_dir: tempfile::TempDir,
+    pub(crate) home: tempfile::TempDir,
+    /// The only directory on the `PATH` the binary sees.
+    pub(crate) bin: tempfile::TempDir,
+}
+
+impl Cli {
+    pub(crate) fn new() -> Self {
+        Self {
+            data_dir: tempfile::tempdir().unwrap(),
+            home: tempfile::tempdir().unwrap(),
+            bin: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A path in the home directory.
+    pub(crate) fn path(&self, relative: &str) -> PathBuf {
+        self.home.path().join(relative)
+    }
+
+    /// Writes `text` to a file in the home directory.
+    pub(crate) fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.path(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs the binary with `args`; whatever the outcome.
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(args)
+            .env("HOME", self.home.path())
+            .env("PATH", self.bin.path())
+            .env_remove("SWITCHYARD_PROVIDER_API_KEY")
+            .env_remove("SWITCHYARD_HOST")
+            .env_remove("SWITCHYARD_PORT")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs the binary and asserts it succeeded.
+    pub(crate) fn ok(&self, args: &[&str]) -> Output {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// Runs the binary with `--json` and parses what it printed.
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_slice(&self.ok(&all).stdout).unwrap()
+    }
+
+    /// Runs the binary, asserts it failed, and returns what it said.
+    pub(crate) fn fails(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
+    /// Puts a program called `name` on the `PATH` the binary sees.
+    pub(crate) fn install_program(&self, name: &str) {
+        let path = self.bin.path().join(name);
+        fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+}
