@@ -100,9 +100,6 @@ pub struct RouterState(Arc<StateParts>);
 pub struct StateParts {
     /// Connection used by request handlers for short reads and rare writes.
     store: Arc<Mutex<StoreCell>>,
-    /// HTTP client for requests to providers other than chat requests
-    /// (logins, token refreshes, quotas, model lists).
-    http: reqwest::Client,
     /// Sends chat requests; a pool of connections per serving thread (see
     /// [`server`]).
     upstream: transport::Upstream,
@@ -132,7 +129,6 @@ impl RouterState {
     pub fn new(store: Store, usage: UsageRecorder) -> Result<Self, StartError> {
         let config = RoutingConfig::load(&store)?;
         let upstream = transport::Upstream::new(&config.settings)?;
-        let http = upstream.reqwest().clone();
         let reported = store
             .list_reported_quotas()?
             .into_iter()
@@ -156,7 +152,6 @@ impl RouterState {
                 version,
                 stale: false,
             })),
-            http,
             upstream,
             usage,
             health: Arc::default(),
@@ -170,6 +165,12 @@ impl RouterState {
             upstream: self.upstream.for_another_thread(),
             ..StateParts::clone(&self.0)
         }))
+    }
+
+    /// The HTTP client for requests to providers other than chat requests
+    /// (logins, token refreshes, quotas, model lists).
+    fn http(&self) -> &reqwest::Client {
+        self.upstream.reqwest()
     }
 
     fn cell(&self) -> std::sync::MutexGuard<'_, StoreCell> {
@@ -366,7 +367,7 @@ impl RouterState {
                             credentials.token
                         };
                         let read = oauth::quota_readers::read(
-                            &self.http,
+                            self.http(),
                             &service,
                             account.id,
                             &token,

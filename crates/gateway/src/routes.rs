@@ -403,13 +403,8 @@ async fn chat_completions(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let pending = PendingRecord::new(
-        &state,
-        "/v1/chat/completions",
-        caller.key_id,
-        Dialect::OpenAiChat,
-    );
-    handle_chat(&state, &caller.config, pending, &headers, body).await
+    let path = "/v1/chat/completions";
+    handle_chat(&state, &caller, path, Dialect::OpenAiChat, &headers, body).await
 }
 
 /// `POST /v1/responses` and Codex CLI's `/codex/responses` (OpenAI Responses).
@@ -419,13 +414,16 @@ async fn responses(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let pending = PendingRecord::new(
+    let path = "/v1/responses";
+    handle_chat(
         &state,
-        "/v1/responses",
-        caller.key_id,
+        &caller,
+        path,
         Dialect::OpenAiResponses,
-    );
-    handle_chat(&state, &caller.config, pending, &headers, body).await
+        &headers,
+        body,
+    )
+    .await
 }
 
 /// `POST /v1/messages` (Anthropic Messages).
@@ -435,23 +433,28 @@ async fn messages(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let pending = PendingRecord::new(
+    let path = "/v1/messages";
+    handle_chat(
         &state,
-        "/v1/messages",
-        caller.key_id,
+        &caller,
+        path,
         Dialect::AnthropicMessages,
-    );
-    handle_chat(&state, &caller.config, pending, &headers, body).await
+        &headers,
+        body,
+    )
+    .await
 }
 
-/// Parses, routes and forwards a chat request in any dialect.
+/// Parses, routes and forwards a chat request that came to `path` in `dialect`.
 async fn handle_chat(
     state: &RouterState,
-    config: &RoutingConfig,
-    pending: PendingRecord,
+    caller: &CallerKey,
+    path: &'static str,
+    dialect: Dialect,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let pending = PendingRecord::new(state, path, caller.key_id, dialect);
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
@@ -474,7 +477,7 @@ async fn handle_chat(
         Ok(incoming) => incoming,
         Err(error) => return pending.fail(error),
     };
-    route_chat(state, config, pending, headers, incoming).await
+    route_chat(state, &caller.config, pending, headers, incoming).await
 }
 
 /// Plans where a parsed request may go and forwards it: each candidate

@@ -31,6 +31,9 @@ use crate::settings::Settings;
 const POOL_IDLE: Duration = Duration::from_secs(90);
 /// TCP keep-alive probes on connections to providers.
 const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
+/// What a failed connection is reported as (also for reqwest's errors).
+pub(crate) const CONNECT_FAILED: &str =
+    "could not connect (is the base URL right and the server up?)";
 /// What the gateway says it is, to providers.
 const USER_AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
 
@@ -226,16 +229,11 @@ impl SendError {
 
     /// What went wrong, without the URL (which may carry credentials).
     pub(crate) fn describe(&self) -> &'static str {
-        let connect = match self {
-            Self::Reqwest(error) => error.is_connect(),
-            Self::Direct(error) => error.is_connect(),
-        };
-        if connect {
-            "could not connect (is the base URL right and the server up?)"
-        } else if self.is_timeout() {
-            "the connection timed out"
-        } else {
-            "the request failed"
+        match self {
+            Self::Reqwest(error) => crate::upstream::describe_transport_error(error),
+            Self::Direct(error) if error.is_connect() => CONNECT_FAILED,
+            Self::Direct(_) if self.is_timeout() => "the connection timed out",
+            Self::Direct(_) => "the request failed",
         }
     }
 }

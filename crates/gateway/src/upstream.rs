@@ -141,7 +141,7 @@ pub(crate) async fn forward_openai_json(
         candidate.provider.provider.base_url.trim_end_matches('/')
     );
     let sent = state
-        .http
+        .http()
         .post(url)
         .bearer_auth(&candidate.account.api_key)
         .json(&body)
@@ -220,7 +220,7 @@ pub(crate) async fn count_tokens(
             .cloned()
             .unwrap_or(HeaderValue::from_static(ANTHROPIC_VERSION));
         let answer = state
-            .http
+            .http()
             .post(url)
             .header("x-api-key", &candidate.account.api_key)
             .header("anthropic-version", version)
@@ -1256,9 +1256,9 @@ fn redact(text: &str, secret: &str) -> String {
 }
 
 /// Describes a transport error without the URL (which may carry credentials).
-fn describe_transport_error(error: &reqwest::Error) -> &'static str {
+pub(crate) fn describe_transport_error(error: &reqwest::Error) -> &'static str {
     if error.is_connect() {
-        "could not connect (is the base URL right and the server up?)"
+        crate::transport::CONNECT_FAILED
     } else if error.is_timeout() {
         "the connection timed out"
     } else if error.is_body() || error.is_decode() {

@@ -107,7 +107,7 @@ impl RouterState {
             "gemini-cli" if !account.meta.contains_key("project_id") => {
                 // Logged in elsewhere (or onboarding was pending): find the
                 // project now, once.
-                let setup = code_assist::setup(&self.http, &service, &account.api_key).await?;
+                let setup = code_assist::setup(self.http(), &service, &account.api_key).await?;
                 credentials
                     .meta
                     .insert("project_id".into(), setup.project.into());
@@ -126,7 +126,7 @@ impl RouterState {
                 // Requests use the account's API key. After a refresh forced
                 // by a refusal the key may have changed: ask for it again.
                 if force || !account.meta.contains_key(iflow::API_KEY_FACT) {
-                    let facts = iflow::user_info(&self.http, &service, &account.api_key).await?;
+                    let facts = iflow::user_info(self.http(), &service, &account.api_key).await?;
                     credentials.meta.extend(facts);
                     let _ = self.with_store_mut(|store| {
                         store.set_account_meta(account.id, &credentials.meta)
@@ -176,7 +176,7 @@ impl RouterState {
         let Some(refresh_token) = current.refresh_token.clone() else {
             return Err(self.needs_login(&current, "it has no refresh token"));
         };
-        match flows::refresh_with(&self.http, service, &refresh_token, &current.meta).await {
+        match flows::refresh_with(self.http(), service, &refresh_token, &current.meta).await {
             Ok(grant) => {
                 let stored = self.with_store_mut(|store| {
                     store
@@ -237,7 +237,7 @@ impl RouterState {
                 message: "GitHub Copilot has no token exchange URL configured".into(),
             })?;
         let response = self
-            .http
+            .http()
             .get(url)
             .header("authorization", format!("token {}", account.api_key))
             .header("accept", "application/json")
