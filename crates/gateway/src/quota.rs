@@ -86,32 +86,58 @@ impl WindowStanding {
 /// What the response headers say about the account's limits: OpenAI's
 /// `x-ratelimit-*` and Anthropic's `anthropic-ratelimit-*` families.
 pub(crate) fn reported_in(headers: &HeaderMap, account_id: i64, now_ms: i64) -> Vec<ReportedQuota> {
-    let header = |name: String| {
+    /// For each metric: OpenAI's remaining, limit and reset headers, then Anthropic's.
+    const NAMES: [(QuotaMetric, [&str; 3], [&str; 3]); 2] = [
+        (
+            QuotaMetric::Requests,
+            [
+                "x-ratelimit-remaining-requests",
+                "x-ratelimit-limit-requests",
+                "x-ratelimit-reset-requests",
+            ],
+            [
+                "anthropic-ratelimit-requests-remaining",
+                "anthropic-ratelimit-requests-limit",
+                "anthropic-ratelimit-requests-reset",
+            ],
+        ),
+        (
+            QuotaMetric::Tokens,
+            [
+                "x-ratelimit-remaining-tokens",
+                "x-ratelimit-limit-tokens",
+                "x-ratelimit-reset-tokens",
+            ],
+            [
+                "anthropic-ratelimit-tokens-remaining",
+                "anthropic-ratelimit-tokens-limit",
+                "anthropic-ratelimit-tokens-reset",
+            ],
+        ),
+    ];
+    let header = |name: &str| {
         headers
-            .get(name.as_str())
+            .get(name)
             .and_then(|value| value.to_str().ok())
             .map(str::trim)
     };
     let mut reports = Vec::new();
-    for metric in [QuotaMetric::Requests, QuotaMetric::Tokens] {
-        let kind = metric.as_str();
-        let (remaining, max, reset) = if let Some(remaining) =
-            header(format!("x-ratelimit-remaining-{kind}"))
-        {
+    for (metric, [remaining, limit, reset], anthropic) in NAMES {
+        let (remaining, max, reset) = if let Some(remaining) = header(remaining) {
             (
                 remaining,
-                header(format!("x-ratelimit-limit-{kind}")),
-                header(format!("x-ratelimit-reset-{kind}")).and_then(|reset| {
+                header(limit),
+                header(reset).and_then(|reset| {
                     humantime::parse_duration(reset)
                         .ok()
                         .map(|wait| now_ms + wait.as_millis() as i64)
                 }),
             )
-        } else if let Some(remaining) = header(format!("anthropic-ratelimit-{kind}-remaining")) {
+        } else if let Some(remaining) = header(anthropic[0]) {
             (
                 remaining,
-                header(format!("anthropic-ratelimit-{kind}-limit")),
-                header(format!("anthropic-ratelimit-{kind}-reset"))
+                header(anthropic[1]),
+                header(anthropic[2])
                     .and_then(|reset| reset.parse::<Timestamp>().ok())
                     .map(|reset| reset.as_millisecond()),
             )

@@ -1,15 +1,16 @@
 //! Sending chat requests to providers.
 //!
-//! Requests are built with reqwest (headers, auth helpers, JSON bodies), as
-//! everywhere else, but sent by hyper's pooled client directly unless a proxy
-//! applies to the provider's URL: reqwest's own sending path re-parses the URL
-//! three times and runs redirect and retry layers on every request, which
-//! took about a third of the gateway's CPU time per proxied request (measured
-//! with callgrind; see the README's Speed section). Where the system or the
-//! environment configures a proxy for the URL, reqwest sends the request as
-//! before. Redirects are not followed on either path (a provider's API does
-//! not redirect; an answer that does is relayed as an error, and no header
-//! carrying a key goes to another host). Both paths share one TLS set-up.
+//! A [`ChatRequest`] is built with the same helpers as reqwest's builder
+//! (`header`, `bearer_auth`) and sent by hyper's pooled client directly,
+//! unless a proxy applies to the provider's URL: reqwest's own sending path
+//! parses the URL into a `url::Url` and back, and runs redirect and retry
+//! layers on every request, which took about a third of the gateway's CPU
+//! time per proxied request (measured with callgrind; see the README's Speed
+//! section). Where the system or the environment configures a proxy for the
+//! URL, reqwest sends the request. Redirects are not followed on either path
+//! (a provider's API does not redirect; an answer that does is relayed as an
+//! error, and no header carrying a key goes to another host). Both paths
+//! share one TLS set-up, and both answer with an [`UpstreamResponse`].
 
 use std::error::Error as _;
 use std::future::Future;
@@ -18,7 +19,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::http::{HeaderValue, Uri, header};
+use axum::body::Bytes;
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{Method, Request, Response, Uri};
 use hyper_tls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -44,7 +47,7 @@ const USER_AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
 pub(crate) struct Upstream {
     /// Everything but chat requests (logins, refreshes, quotas, model lists).
     reqwest: reqwest::Client,
-    /// Builds chat requests, and sends those that go through a proxy.
+    /// Sends chat requests that go through a proxy.
     proxied: reqwest::Client,
     /// Sends the others.
     direct: Client<TimedConnector, reqwest::Body>,
@@ -54,13 +57,89 @@ pub(crate) struct Upstream {
     proxies: Arc<Matcher>,
 }
 
+/// A provider's answer, its body still to be read.
+pub(crate) type UpstreamResponse = Response<reqwest::Body>;
+
 /// Why a request could not be sent or had no answer.
 #[derive(Debug)]
 pub(crate) enum SendError {
-    /// From reqwest: building the request, or sending it through a proxy.
+    /// The request could not be built: an invalid header, body or URL.
+    Invalid(&'static str),
+    /// From reqwest, sending through a proxy.
     Reqwest(reqwest::Error),
     /// From the direct client.
     Direct(hyper_util::client::legacy::Error),
+}
+
+/// A chat request to a provider, built with the same helpers as reqwest's
+/// builder. Its URL is parsed once, when it is sent.
+pub(crate) struct ChatRequest {
+    url: String,
+    headers: HeaderMap,
+    body: Bytes,
+    /// What was wrong with the first invalid header or body, if any:
+    /// reported when the request is sent, as reqwest's builder does.
+    invalid: Option<&'static str>,
+}
+
+impl ChatRequest {
+    /// A POST of `body`, as JSON, to `url`.
+    pub(crate) fn post_json(url: String, body: &impl serde::Serialize) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let (body, invalid) = match serde_json::to_vec(body) {
+            Ok(body) => (Bytes::from(body), None),
+            Err(_) => (Bytes::new(), Some("the request body could not be written")),
+        };
+        Self {
+            url,
+            headers,
+            body,
+            invalid,
+        }
+    }
+
+    /// Adds a header (as reqwest's `RequestBuilder::header`: appended).
+    pub(crate) fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        HeaderName: TryFrom<K>,
+        HeaderValue: TryFrom<V>,
+    {
+        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            (Ok(name), Ok(value)) => {
+                self.headers.append(name, value);
+            }
+            _ => {
+                self.invalid
+                    .get_or_insert("a header for the provider is not valid");
+            }
+        }
+        self
+    }
+
+    /// Adds `Authorization: Bearer <token>`, marked sensitive.
+    pub(crate) fn bearer_auth(mut self, token: &str) -> Self {
+        match HeaderValue::try_from(format!("Bearer {token}")) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                self.headers.append(header::AUTHORIZATION, value);
+            }
+            Err(_) => {
+                self.invalid
+                    .get_or_insert("the credential is not valid in a header");
+            }
+        }
+        self
+    }
+
+    /// The headers so far.
+    #[cfg(test)]
+    pub(crate) fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
 }
 
 impl Upstream {
@@ -112,30 +191,34 @@ impl Upstream {
         &self.reqwest
     }
 
-    /// Starts a POST request to `url`, to be sent with [`Self::send`].
-    pub(crate) fn post(&self, url: &str) -> reqwest::RequestBuilder {
-        self.proxied.post(url)
-    }
-
-    /// Sends a request built by [`Self::post`]; the answer once its head has
-    /// arrived.
-    pub(crate) async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, SendError> {
-        let request = request.build().map_err(SendError::Reqwest)?;
-        let request =
-            axum::http::Request::<reqwest::Body>::try_from(request).map_err(SendError::Reqwest)?;
-        if self.proxies.intercept(request.uri()).is_some() {
-            let request = reqwest::Request::try_from(request).map_err(SendError::Reqwest)?;
+    /// Sends `request`; the answer once its head has arrived.
+    pub(crate) async fn send(&self, request: ChatRequest) -> Result<UpstreamResponse, SendError> {
+        if let Some(invalid) = request.invalid {
+            return Err(SendError::Invalid(invalid));
+        }
+        let uri = match Uri::try_from(request.url.as_str()) {
+            Ok(uri) => uri,
+            // What `http` refuses, `url` may normalise (percent-encoding,
+            // international host names), as reqwest would have.
+            Err(_) => url::Url::parse(&request.url)
+                .ok()
+                .and_then(|url| Uri::try_from(url.as_str()).ok())
+                .ok_or(SendError::Invalid("the provider's URL is not valid"))?,
+        };
+        let mut http_request = Request::new(reqwest::Body::from(request.body));
+        *http_request.method_mut() = Method::POST;
+        *http_request.uri_mut() = uri;
+        *http_request.headers_mut() = request.headers;
+        if self.proxies.intercept(http_request.uri()).is_some() {
+            let proxied = reqwest::Request::try_from(http_request).map_err(SendError::Reqwest)?;
             return self
                 .proxied
-                .execute(request)
+                .execute(proxied)
                 .await
+                .map(Response::from)
                 .map_err(SendError::Reqwest);
         }
-        let mut request = request;
-        let headers = request.headers_mut();
+        let headers = http_request.headers_mut();
         if !headers.contains_key(header::USER_AGENT) {
             headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         }
@@ -144,11 +227,33 @@ impl Upstream {
         }
         let response = self
             .direct
-            .request(request)
+            .request(http_request)
             .await
             .map_err(SendError::Direct)?;
-        Ok(reqwest::Response::from(response.map(reqwest::Body::wrap)))
+        Ok(response.map(reqwest::Body::wrap))
     }
+}
+
+/// Reads the whole body of `response`.
+pub(crate) async fn read_body(response: UpstreamResponse) -> Result<Bytes, reqwest::Error> {
+    use http_body_util::BodyExt;
+    Ok(response.into_body().collect().await?.to_bytes())
+}
+
+/// The body of `response` as text (invalid UTF-8 replaced); empty when it
+/// cannot be read.
+pub(crate) async fn read_text(response: UpstreamResponse) -> String {
+    read_body(response)
+        .await
+        .map(|body| String::from_utf8_lossy(&body).into_owned())
+        .unwrap_or_default()
+}
+
+/// The data of `response`'s body, chunk by chunk as it arrives.
+pub(crate) fn body_stream(
+    response: UpstreamResponse,
+) -> http_body_util::BodyDataStream<reqwest::Body> {
+    http_body_util::BodyDataStream::new(response.into_body())
 }
 
 fn direct_client(connector: TimedConnector) -> Client<TimedConnector, reqwest::Body> {
@@ -210,6 +315,7 @@ impl SendError {
     /// Whether connecting or waiting timed out.
     pub(crate) fn is_timeout(&self) -> bool {
         match self {
+            Self::Invalid(_) => false,
             Self::Reqwest(error) => error.is_timeout(),
             Self::Direct(error) => {
                 let mut source = error.source();
@@ -230,10 +336,78 @@ impl SendError {
     /// What went wrong, without the URL (which may carry credentials).
     pub(crate) fn describe(&self) -> &'static str {
         match self {
+            Self::Invalid(invalid) => invalid,
             Self::Reqwest(error) => crate::upstream::describe_transport_error(error),
             Self::Direct(error) if error.is_connect() => CONNECT_FAILED,
             Self::Direct(_) if self.is_timeout() => "the connection timed out",
             Self::Direct(_) => "the request failed",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    fn upstream() -> Upstream {
+        Upstream::new(&Settings::default()).expect("client")
+    }
+
+    #[tokio::test]
+    async fn an_invalid_header_is_reported_when_sent_and_not_repeated() {
+        let request = ChatRequest::post_json("http://127.0.0.1:9/v1".into(), &"{}")
+            .header("x-api-key", "secret\nvalue");
+        let error = upstream().send(request).await.expect_err("refused");
+        assert!(matches!(error, SendError::Invalid(_)), "{error:?}");
+        assert!(!error.describe().contains("secret"));
+    }
+
+    #[test]
+    fn a_bearer_token_is_a_sensitive_header_and_headers_are_appended() {
+        let request = ChatRequest::post_json("http://127.0.0.1:9/v1".into(), &"{}")
+            .bearer_auth("token")
+            .header("accept", "text/event-stream")
+            .header("accept", "application/json");
+        let authorization = &request.headers()[header::AUTHORIZATION];
+        assert_eq!(authorization, "Bearer token");
+        assert!(authorization.is_sensitive());
+        assert_eq!(request.headers().get_all(header::ACCEPT).iter().count(), 2);
+        assert_eq!(request.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    /// A URL that `http` refuses (a space in the model's path) is sent
+    /// percent-encoded, as reqwest sent it.
+    #[tokio::test]
+    async fn a_url_http_refuses_is_normalised() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut received = Vec::new();
+            let mut buffer = [0; 4096];
+            while !received.windows(4).any(|window| window == b"\r\n\r\n") {
+                let read = socket.read(&mut buffer).await.unwrap();
+                received.extend_from_slice(&buffer[..read]);
+            }
+            socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&received).into_owned()
+        });
+        let url = format!("http://127.0.0.1:{port}/v1beta/models/my model:generateContent");
+        let response = upstream()
+            .send(ChatRequest::post_json(url, &"{}"))
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 200);
+        assert_eq!(read_text(response).await, "ok");
+        let received = server.await.unwrap();
+        assert!(
+            received.starts_with("POST /v1beta/models/my%20model:generateContent HTTP/1.1\r\n"),
+            "{received}"
+        );
     }
 }

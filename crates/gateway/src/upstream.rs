@@ -13,7 +13,7 @@ use axum::body::{Body, Bytes};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use eventsource_stream::{Event, Eventsource};
+use eventsource_stream2::{Event, Eventsource};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use switchyard_protocol::{
@@ -25,6 +25,7 @@ use crate::health::{self, Failure};
 use crate::oauth::executors::{self, ANTHROPIC_VERSION};
 use crate::routes::{PendingRecord, response_with};
 use crate::routing::{Candidate, RoutingConfig};
+use crate::transport::{self, ChatRequest, UpstreamResponse};
 use crate::{ApiError, RouterState};
 
 /// A chat request as received: the client's JSON object and what routing needs.
@@ -140,20 +141,14 @@ pub(crate) async fn forward_openai_json(
         "{}{path}",
         candidate.provider.provider.base_url.trim_end_matches('/')
     );
-    let sent = state
-        .http()
-        .post(url)
-        .bearer_auth(&candidate.account.api_key)
-        .json(&body)
-        .send()
-        .await;
-    let response = match sent {
+    let request = ChatRequest::post_json(url, &body).bearer_auth(&candidate.account.api_key);
+    let response = match state.upstream.send(request).await {
         Ok(response) => response,
         Err(error) => {
             return pending.fail(ApiError::upstream_unreachable(format!(
                 "cannot reach provider {:?}: {}",
                 candidate.provider_name(),
-                describe_transport_error(&error)
+                error.describe()
             )));
         }
     };
@@ -411,14 +406,13 @@ pub(crate) async fn forward_chat(
             .base_url
             .as_deref()
             .unwrap_or(&candidate.provider.provider.base_url)
-            .trim_end_matches('/')
-            .to_owned();
+            .trim_end_matches('/');
         let url = format!(
             "{base_url}{}",
             executors::upstream_path(candidate, shape.upstream, &upstream_model, upstream_streams)
         );
         let upstream_request = executors::authorize(
-            state.upstream.post(&url).json(&upstream_body),
+            ChatRequest::post_json(url, &upstream_body),
             candidate,
             shape.upstream,
             shape.dialect,
@@ -489,10 +483,7 @@ pub(crate) async fn forward_chat(
     if !status.is_success() {
         let headers = response.headers().clone();
         let text = redact(
-            &redact(
-                &response.text().await.unwrap_or_default(),
-                &credentials.token,
-            ),
+            &redact(&transport::read_text(response).await, &credentials.token),
             &candidate.account.api_key,
         );
         let failure = Failure::of_status(status, &text);
@@ -571,7 +562,7 @@ fn record_usage(pending: &mut PendingRecord, usage: &Usage) {
 /// Relays or translates a complete JSON answer and records its usage.
 async fn relay_json(
     candidate: &Candidate,
-    response: reqwest::Response,
+    response: UpstreamResponse,
     shape: ClientShape,
     mut pending: PendingRecord,
     idle: Duration,
@@ -583,7 +574,7 @@ async fn relay_json(
         .and_then(|value| value.to_str().ok())
         .unwrap_or("application/json")
         .to_owned();
-    let body = match tokio::time::timeout(idle, response.bytes()).await {
+    let body = match tokio::time::timeout(idle, transport::read_body(response)).await {
         Ok(Ok(body)) => body,
         Ok(Err(error)) => {
             return pending.fail(ApiError::upstream_unreachable(format!(
@@ -647,7 +638,7 @@ async fn relay_json(
     let encoded = shape
         .dialect
         .encode_response(&decoded, &shape.model, SystemTime::now());
-    let encoded = Bytes::from(encoded.to_string());
+    let encoded = json_bytes(&encoded);
     pending.capture_response(&encoded);
     pending.finish(StatusCode::OK);
     response_with(StatusCode::OK, "application/json", Body::from(encoded))
@@ -734,7 +725,7 @@ fn stream_response(dialect: Dialect, body: Body) -> Response {
 
 /// Relays an SSE answer in the client's own dialect, event by event.
 async fn relay_event_stream(
-    response: reqwest::Response,
+    response: UpstreamResponse,
     upstream: Dialect,
     wrapped: bool,
     pending: PendingRecord,
@@ -826,10 +817,9 @@ type UpstreamEvents =
 
 /// The events of an SSE answer, each opened from its `{"response": ...}`
 /// envelope when `wrapped`.
-fn upstream_events(response: reqwest::Response, wrapped: bool) -> UpstreamEvents {
+fn upstream_events(response: UpstreamResponse, wrapped: bool) -> UpstreamEvents {
     Box::pin(
-        response
-            .bytes_stream()
+        transport::body_stream(response)
             .eventsource()
             .map(move |item| match item {
                 Ok(mut event) => {
@@ -869,7 +859,7 @@ impl Framing {
 /// becomes its `:event-type` with the payload as data; an `exception` or
 /// `error` message becomes an `exception` event `{"type", "message"}`.
 /// Frames are checked (both CRCs) by the AWS SDK's own decoder.
-fn aws_events(response: reqwest::Response) -> UpstreamEvents {
+fn aws_events(response: UpstreamResponse) -> UpstreamEvents {
     use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
     struct Reader {
         body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>,
@@ -880,7 +870,7 @@ fn aws_events(response: reqwest::Response) -> UpstreamEvents {
         done: bool,
     }
     let reader = Reader {
-        body: Box::pin(response.bytes_stream()),
+        body: Box::pin(transport::body_stream(response)),
         buffer: bytes::BytesMut::new(),
         decoder: MessageFrameDecoder::new(),
         partial: 0,
@@ -1032,7 +1022,7 @@ fn encode_event(event: &Event) -> Bytes {
 
 /// Translates an SSE answer into the client's dialect, event by event.
 async fn translate_event_stream(
-    response: reqwest::Response,
+    response: UpstreamResponse,
     framing: Framing,
     shape: ClientShape,
     pending: PendingRecord,
@@ -1143,7 +1133,7 @@ impl StreamTranslation {
 /// Reads a whole SSE answer and answers the client with one JSON body.
 async fn collect_event_stream(
     candidate: &Candidate,
-    response: reqwest::Response,
+    response: UpstreamResponse,
     framing: Framing,
     shape: ClientShape,
     mut pending: PendingRecord,
@@ -1193,10 +1183,15 @@ async fn collect_event_stream(
     let encoded = shape
         .dialect
         .encode_response(&collected, &shape.model, SystemTime::now());
-    let encoded = Bytes::from(encoded.to_string());
+    let encoded = json_bytes(&encoded);
     pending.capture_response(&encoded);
     pending.finish(StatusCode::OK);
     response_with(StatusCode::OK, "application/json", Body::from(encoded))
+}
+
+/// `value` written out as JSON (straight into bytes, not through `Display`).
+fn json_bytes(value: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
 }
 
 /// Passes on an upstream error with its status. When no translation is
@@ -1204,12 +1199,12 @@ async fn collect_event_stream(
 /// on its codes); otherwise its message is re-rendered in the client's dialect.
 async fn relay_upstream_error(
     candidate: &Candidate,
-    response: reqwest::Response,
+    response: UpstreamResponse,
     shape: &ClientShape,
     pending: PendingRecord,
 ) -> Response {
     let status = response.status();
-    let text = response.text().await.unwrap_or_default();
+    let text = transport::read_text(response).await;
     let text = redact(&text, &candidate.account.api_key);
     render_upstream_error(candidate, status, &text, shape, pending)
 }
@@ -1230,7 +1225,7 @@ fn render_upstream_error(
     {
         pending.capture_response(text.as_bytes());
         pending.finish(status);
-        return response_with(status, "application/json", Body::from(json.to_string()));
+        return response_with(status, "application/json", Body::from(json_bytes(json)));
     }
     let detail = upstream_json
         .as_ref()

@@ -1,6 +1,8 @@
 //! Anthropic Messages (`POST /v1/messages`): requests, responses and the
 //! `message_start` … `message_stop` event stream, to and from the canonical model.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -499,122 +501,189 @@ pub struct StreamDecoder {
     usage: Usage,
 }
 
+/// One stream event's payload, as Anthropic sends it: what the decoder
+/// reads, its strings borrowed from the event's data unless they carry
+/// escapes. Other fields are skipped; a field of an unexpected type makes
+/// the event invalid.
+#[derive(serde::Deserialize)]
+struct EventPayload<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(borrow, default)]
+    message: Option<MessageHead<'a>>,
+    #[serde(borrow, default)]
+    content_block: Option<BlockHead<'a>>,
+    #[serde(borrow, default)]
+    delta: Option<DeltaPayload<'a>>,
+    #[serde(default)]
+    usage: Option<UsagePayload>,
+    #[serde(borrow, default)]
+    error: Option<ErrorPayload<'a>>,
+}
+
+/// `message_start`'s message.
+#[derive(serde::Deserialize)]
+struct MessageHead<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    usage: Option<UsagePayload>,
+}
+
+/// `content_block_start`'s block.
+#[derive(serde::Deserialize)]
+struct BlockHead<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    data: Option<Cow<'a, str>>,
+}
+
+/// The `delta` of `content_block_delta` and of `message_delta`.
+#[derive(serde::Deserialize)]
+struct DeltaPayload<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    signature: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    partial_json: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    stop_reason: Option<Cow<'a, str>>,
+}
+
+/// Token counts; absent or null ones are not reported.
+#[derive(serde::Deserialize)]
+struct UsagePayload {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
+}
+
+impl UsagePayload {
+    fn canonical(&self) -> Usage {
+        let cache_read = self.cache_read_input_tokens.unwrap_or(0);
+        let cache_write = self.cache_creation_input_tokens.unwrap_or(0);
+        Usage {
+            input_tokens: self.input_tokens.unwrap_or(0) + cache_read + cache_write,
+            output_tokens: self.output_tokens.unwrap_or(0),
+            cache_read_tokens: cache_read,
+            cache_write_tokens: cache_write,
+            reasoning_tokens: 0,
+        }
+    }
+}
+
+/// An `error` event's error.
+#[derive(serde::Deserialize)]
+struct ErrorPayload<'a> {
+    #[serde(borrow, default)]
+    message: Option<Cow<'a, str>>,
+}
+
+fn owned(text: Option<Cow<'_, str>>) -> String {
+    text.map(Cow::into_owned).unwrap_or_default()
+}
+
 impl StreamDecoder {
     /// Decodes one SSE event (`event:` name and `data:` payload).
     pub fn push(&mut self, event_name: &str, data: &str) -> Result<Vec<StreamEvent>, DecodeError> {
-        let payload: Value = serde_json::from_str(data)
-            .map_err(|error| invalid(format!("a stream event is not valid JSON: {error}")))?;
-        let kind = payload
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or(event_name);
-        let index = || payload.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let payload: EventPayload<'_> = serde_json::from_str(data)
+            .map_err(|error| invalid(format!("a stream event is not valid: {error}")))?;
+        let kind = payload.kind.as_deref().unwrap_or(event_name);
+        let index = payload.index.unwrap_or(0) as usize;
         let mut events = Vec::new();
         match kind {
             "message_start" => {
-                let message = payload.get("message").unwrap_or(&Value::Null);
-                if let Some(usage) = message.get("usage") {
-                    self.usage = decode_usage(usage);
+                let message = payload.message;
+                if let Some(usage) = message.as_ref().and_then(|message| message.usage.as_ref()) {
+                    self.usage = usage.canonical();
                 }
-                events.push(StreamEvent::Start {
-                    id: message
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    model: message
-                        .get("model")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                });
+                let (id, model) = message
+                    .map(|message| (owned(message.id), owned(message.model)))
+                    .unwrap_or_default();
+                events.push(StreamEvent::Start { id, model });
             }
             "content_block_start" => {
-                let block = payload.get("content_block").unwrap_or(&Value::Null);
-                let kind = match block.get("type").and_then(Value::as_str) {
-                    Some("thinking") => BlockKind::Reasoning,
-                    Some("redacted_thinking") => BlockKind::RedactedReasoning(
-                        block
-                            .get("data")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                    ),
-                    Some("tool_use") | Some("server_tool_use") => BlockKind::ToolCall {
-                        id: block
-                            .get("id")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                        name: block
-                            .get("name")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                    },
-                    _ => BlockKind::Text,
+                let block = payload.content_block;
+                let (kind, text) = match block {
+                    None => (BlockKind::Text, None),
+                    Some(block) => {
+                        let kind = match block.kind.as_deref() {
+                            Some("thinking") => BlockKind::Reasoning,
+                            Some("redacted_thinking") => {
+                                BlockKind::RedactedReasoning(owned(block.data))
+                            }
+                            Some("tool_use") | Some("server_tool_use") => BlockKind::ToolCall {
+                                id: owned(block.id),
+                                name: owned(block.name),
+                            },
+                            _ => BlockKind::Text,
+                        };
+                        (kind, block.text.filter(|text| !text.is_empty()))
+                    }
                 };
-                let index = index();
                 events.push(StreamEvent::BlockStart { index, kind });
-                if let Some(text) = block
-                    .get("text")
-                    .and_then(Value::as_str)
-                    .filter(|t| !t.is_empty())
-                {
+                if let Some(text) = text {
                     events.push(StreamEvent::BlockDelta {
                         index,
-                        delta: Delta::Text(text.to_owned()),
+                        delta: Delta::Text(text.into_owned()),
                     });
                 }
             }
             "content_block_delta" => {
-                let delta = payload.get("delta").unwrap_or(&Value::Null);
-                let text = |name: &str| {
-                    delta
-                        .get(name)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
+                let Some(delta) = payload.delta else {
+                    return Ok(events);
                 };
-                let delta = match delta.get("type").and_then(Value::as_str) {
-                    Some("text_delta") => Delta::Text(text("text")),
-                    Some("thinking_delta") => Delta::Reasoning(text("thinking")),
-                    Some("signature_delta") => Delta::Signature(text("signature")),
-                    Some("input_json_delta") => Delta::ToolArguments(text("partial_json")),
+                let delta = match delta.kind.as_deref() {
+                    Some("text_delta") => Delta::Text(owned(delta.text)),
+                    Some("thinking_delta") => Delta::Reasoning(owned(delta.thinking)),
+                    Some("signature_delta") => Delta::Signature(owned(delta.signature)),
+                    Some("input_json_delta") => Delta::ToolArguments(owned(delta.partial_json)),
                     _ => return Ok(events),
                 };
-                events.push(StreamEvent::BlockDelta {
-                    index: index(),
-                    delta,
-                });
+                events.push(StreamEvent::BlockDelta { index, delta });
             }
-            "content_block_stop" => events.push(StreamEvent::BlockStop { index: index() }),
+            "content_block_stop" => events.push(StreamEvent::BlockStop { index }),
             "message_delta" => {
-                if let Some(usage) = payload.get("usage") {
-                    let update = decode_usage(usage);
+                if let Some(usage) = &payload.usage {
+                    let update = usage.canonical();
                     self.usage.output_tokens = update.output_tokens;
-                    if usage.get("input_tokens").and_then(Value::as_u64).is_some() {
+                    if usage.input_tokens.is_some() {
                         self.usage.input_tokens = update.input_tokens;
                         self.usage.cache_read_tokens = update.cache_read_tokens;
                         self.usage.cache_write_tokens = update.cache_write_tokens;
                     }
                 }
                 events.push(StreamEvent::Usage(self.usage));
-                if let Some(reason) = payload
-                    .get("delta")
-                    .and_then(|delta| delta.get("stop_reason"))
-                    .and_then(Value::as_str)
-                {
-                    events.push(StreamEvent::Finish(decode_stop_reason(reason)));
+                if let Some(reason) = payload.delta.and_then(|delta| delta.stop_reason) {
+                    events.push(StreamEvent::Finish(decode_stop_reason(&reason)));
                 }
             }
             "error" => events.push(StreamEvent::Error {
-                message: payload
-                    .get("error")
-                    .and_then(|error| error.get("message"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("the upstream reported an error")
-                    .to_owned(),
+                message: payload.error.and_then(|error| error.message).map_or_else(
+                    || "the upstream reported an error".to_owned(),
+                    Cow::into_owned,
+                ),
             }),
             // ping, message_stop and future event types carry nothing canonical.
             _ => {}
@@ -777,5 +846,79 @@ impl StreamEncoder {
         ));
         frames.push(frame("message_stop", &json!({"type": "message_stop"})));
         frames
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(decoder: &mut StreamDecoder, name: &str, data: &str) -> Vec<StreamEvent> {
+        decoder.push(name, data).expect("a valid event")
+    }
+
+    #[test]
+    fn stream_usage_reads_null_counts_as_absent_and_later_input_counts() {
+        let mut decoder = StreamDecoder::default();
+        let start = r#"{"type":"message_start","message":{"id":"msg_1","model":"m","usage":{"input_tokens":10,"output_tokens":1,"cache_read_input_tokens":null,"cache_creation_input_tokens":4,"service_tier":"standard"}}}"#;
+        assert_eq!(
+            push(&mut decoder, "message_start", start),
+            [StreamEvent::Start {
+                id: "msg_1".into(),
+                model: "m".into()
+            }]
+        );
+        let delta = r#"{"type":"message_delta","delta":{"stop_reason":"max_tokens","stop_sequence":null},"usage":{"output_tokens":9,"input_tokens":20,"cache_read_input_tokens":3}}"#;
+        let events = push(&mut decoder, "message_delta", delta);
+        let StreamEvent::Usage(usage) = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(
+            (
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_tokens
+            ),
+            (23, 9, 3)
+        );
+        assert_eq!(events[1], StreamEvent::Finish(StopReason::MaxTokens));
+    }
+
+    #[test]
+    fn stream_events_named_only_by_the_sse_event_and_errors() {
+        let mut decoder = StreamDecoder::default();
+        // No "type" in the payload: the SSE event name says what it is.
+        let events = push(
+            &mut decoder,
+            "content_block_delta",
+            r#"{"index":2,"delta":{"type":"text_delta","text":"a \"quoted\" word"}}"#,
+        );
+        assert_eq!(
+            events,
+            [StreamEvent::BlockDelta {
+                index: 2,
+                delta: Delta::Text("a \"quoted\" word".into())
+            }]
+        );
+        let events = push(
+            &mut decoder,
+            "error",
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        );
+        assert_eq!(
+            events,
+            [StreamEvent::Error {
+                message: "Overloaded".into()
+            }]
+        );
+        assert!(
+            decoder
+                .push(
+                    "content_block_stop",
+                    r#"{"type":"content_block_stop","index":"one"}"#
+                )
+                .is_err()
+        );
+        assert!(decoder.push("ping", "not json").is_err());
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::credentials::Credentials;
 use crate::dialect::Dialect;
 use crate::routing::Candidate;
+use crate::transport::ChatRequest;
 
 /// Anthropic API version sent when the client did not name one.
 pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -215,13 +216,13 @@ pub(crate) fn shape_body(candidate: &Candidate, credentials: &Credentials, body:
 
 /// Adds authentication and the service's identification headers.
 pub(crate) fn authorize(
-    request: reqwest::RequestBuilder,
+    request: ChatRequest,
     candidate: &Candidate,
     upstream: Dialect,
     client_dialect: Dialect,
     credentials: &Credentials,
     client_headers: &HeaderMap,
-) -> reqwest::RequestBuilder {
+) -> ChatRequest {
     let token = &credentials.token;
     let client_says = |name: &str| {
         (client_dialect == Dialect::AnthropicMessages)
