@@ -732,12 +732,13 @@ async fn relay_event_stream(
     idle: Duration,
 ) -> Response {
     let events = upstream_events(response, wrapped);
-    let relay = PassthroughRelay {
+    // Boxed: the state moves in and out of each step's future.
+    let relay = Box::new(PassthroughRelay {
         pending: Some(pending),
         observer: upstream.stream_decoder(),
         usage_marker: upstream.usage_marker(),
         usage: None,
-    };
+    });
     let frames =
         futures_util::stream::unfold((events, relay), move |(mut events, mut relay)| async move {
             let frame = relay.next_frame(next_within(&mut events, idle).await)?;
@@ -1032,14 +1033,15 @@ async fn translate_event_stream(
         Framing::Sse => upstream_events(response, shape.wrapped),
         Framing::AwsEventStream => aws_events(response),
     };
-    let translation = StreamTranslation {
+    // Boxed: the state moves in and out of each step's future.
+    let translation = Box::new(StreamTranslation {
         decoder: shape.upstream.stream_decoder(),
         encoder: shape
             .dialect
             .stream_encoder(&shape.model, SystemTime::now(), shape.include_usage),
         pending: Some(pending),
         usage: None,
-    };
+    });
     let frames = futures_util::stream::unfold(
         (events, translation),
         move |(mut events, mut translation)| async move {
