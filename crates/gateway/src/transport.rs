@@ -1,4 +1,4 @@
-//! Sending chat requests to providers.
+//! Sending chat (and embeddings) requests to providers.
 //!
 //! A [`ChatRequest`] is built with the same helpers as reqwest's builder
 //! (`header`, `bearer_auth`) and sent by hyper's pooled client directly,
@@ -45,7 +45,8 @@ const USER_AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
 /// that opened them.
 #[derive(Clone)]
 pub(crate) struct Upstream {
-    /// Everything but chat requests (logins, refreshes, quotas, model lists).
+    /// Everything but chat and embeddings requests (logins, refreshes, quotas,
+    /// model lists).
     reqwest: reqwest::Client,
     /// Sends chat requests that go through a proxy.
     proxied: reqwest::Client,
@@ -186,7 +187,7 @@ impl Upstream {
         }
     }
 
-    /// The reqwest client, for everything but chat requests.
+    /// The reqwest client, for everything but chat and embeddings requests.
     pub(crate) fn reqwest(&self) -> &reqwest::Client {
         &self.reqwest
     }

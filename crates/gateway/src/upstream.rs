@@ -731,7 +731,7 @@ async fn relay_event_stream(
     pending: PendingRecord,
     idle: Duration,
 ) -> Response {
-    let events = upstream_events(response, wrapped);
+    let events = IdleEvents::new(upstream_events(response, wrapped), idle);
     // Boxed: the state moves in and out of each step's future.
     let relay = Box::new(PassthroughRelay {
         pending: Some(pending),
@@ -741,7 +741,7 @@ async fn relay_event_stream(
     });
     let frames =
         futures_util::stream::unfold((events, relay), move |(mut events, mut relay)| async move {
-            let frame = relay.next_frame(next_within(&mut events, idle).await)?;
+            let frame = relay.next_frame(events.next().await)?;
             Some((
                 Ok::<Bytes, std::convert::Infallible>(frame),
                 (events, relay),
@@ -971,19 +971,49 @@ fn aws_event(headers: &[(String, String)], payload: &[u8]) -> Event {
     }
 }
 
-/// The next event of an upstream stream, or an error once it has been
-/// silent for `idle`.
-async fn next_within<S, E>(events: &mut S, idle: Duration) -> Option<Result<Event, String>>
-where
-    S: futures_util::Stream<Item = Result<Event, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    match tokio::time::timeout(idle, events.next()).await {
-        Ok(item) => item.map(|item| item.map_err(|error| error.to_string())),
-        Err(_) => Some(Err(format!(
-            "the provider sent nothing for {}s",
-            idle.as_secs()
-        ))),
+/// An upstream's events with the stream's idle timeout: one timer for the
+/// whole stream, moved on only when it fires (a timer per event cost a
+/// timer-wheel insertion and removal for every token).
+struct IdleEvents {
+    events: UpstreamEvents,
+    idle: Duration,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// When the last event (or the start) was.
+    last: tokio::time::Instant,
+}
+
+impl IdleEvents {
+    fn new(events: UpstreamEvents, idle: Duration) -> Self {
+        let now = tokio::time::Instant::now();
+        Self {
+            events,
+            idle,
+            timer: Box::pin(tokio::time::sleep_until(now + idle)),
+            last: now,
+        }
+    }
+
+    /// The next event, or an error once nothing arrived for the idle timeout.
+    async fn next(&mut self) -> Option<Result<Event, String>> {
+        loop {
+            tokio::select! {
+                biased;
+                item = self.events.next() => {
+                    self.last = tokio::time::Instant::now();
+                    return item;
+                }
+                () = self.timer.as_mut() => {
+                    let deadline = self.last + self.idle;
+                    if tokio::time::Instant::now() >= deadline {
+                        return Some(Err(format!(
+                            "the provider sent nothing for {}s",
+                            self.idle.as_secs()
+                        )));
+                    }
+                    self.timer.as_mut().reset(deadline);
+                }
+            }
+        }
     }
 }
 
@@ -1029,10 +1059,13 @@ async fn translate_event_stream(
     pending: PendingRecord,
     idle: Duration,
 ) -> Response {
-    let events = match framing {
-        Framing::Sse => upstream_events(response, shape.wrapped),
-        Framing::AwsEventStream => aws_events(response),
-    };
+    let events = IdleEvents::new(
+        match framing {
+            Framing::Sse => upstream_events(response, shape.wrapped),
+            Framing::AwsEventStream => aws_events(response),
+        },
+        idle,
+    );
     // Boxed: the state moves in and out of each step's future.
     let translation = Box::new(StreamTranslation {
         decoder: shape.upstream.stream_decoder(),
@@ -1052,7 +1085,7 @@ async fn translate_event_stream(
                 if !pending {
                     return None;
                 }
-                let frames = translation.next_frames(next_within(&mut events, idle).await);
+                let frames = translation.next_frames(events.next().await);
                 if !frames.is_empty() {
                     if let Some(pending) = &mut translation.pending {
                         pending.first_byte();
@@ -1141,13 +1174,16 @@ async fn collect_event_stream(
     mut pending: PendingRecord,
     idle: Duration,
 ) -> Response {
-    let mut events = match framing {
-        Framing::Sse => upstream_events(response, shape.wrapped),
-        Framing::AwsEventStream => aws_events(response),
-    };
+    let mut events = IdleEvents::new(
+        match framing {
+            Framing::Sse => upstream_events(response, shape.wrapped),
+            Framing::AwsEventStream => aws_events(response),
+        },
+        idle,
+    );
     let mut decoder = shape.upstream.stream_decoder();
     let mut collector = ResponseCollector::default();
-    while let Some(event) = next_within(&mut events, idle).await {
+    while let Some(event) = events.next().await {
         let event = match event {
             Ok(event) => event,
             Err(error) => {

@@ -829,6 +829,9 @@ pub struct StreamEncoder {
     tool_indices: Vec<(usize, usize)>,
     stop_reason: Option<StopReason>,
     usage: Option<Usage>,
+    /// The start of every chunk frame, up to its delta (empty until the
+    /// first chunk, and again when the id changes).
+    chunk_head: Vec<u8>,
 }
 
 impl StreamEncoder {
@@ -843,40 +846,43 @@ impl StreamEncoder {
             tool_indices: Vec::new(),
             stop_reason: None,
             usage: None,
+            chunk_head: Vec::new(),
         }
     }
 
-    /// One `chat.completion.chunk` frame, serialized straight from borrowed
-    /// fields (no intermediate JSON tree: this runs for every token).
-    fn chunk(&self, delta: &impl Serialize, finish_reason: Option<&str>) -> String {
-        #[derive(Serialize)]
-        struct Chunk<'a, D> {
-            id: &'a str,
-            object: &'static str,
-            created: u64,
-            model: &'a str,
-            choices: [Choice<'a, D>; 1],
-        }
-        #[derive(Serialize)]
-        struct Choice<'a, D> {
-            index: u32,
-            delta: &'a D,
-            finish_reason: Option<&'a str>,
-        }
-        crate::sse_frame(
-            None,
-            &Chunk {
+    /// One `chat.completion.chunk` frame. What all of a stream's chunks share
+    /// (id, object, created, model) is written once; each chunk serializes
+    /// only its delta, straight from borrowed fields (this runs per token).
+    fn chunk(&mut self, delta: &impl Serialize, finish_reason: Option<&str>) -> String {
+        if self.chunk_head.is_empty() {
+            #[derive(Serialize)]
+            struct Head<'a> {
+                id: &'a str,
+                object: &'static str,
+                created: u64,
+                model: &'a str,
+            }
+            let head = Head {
                 id: &self.id,
                 object: "chat.completion.chunk",
                 created: self.created,
                 model: &self.model,
-                choices: [Choice {
-                    index: 0,
-                    delta,
-                    finish_reason,
-                }],
-            },
-        )
+            };
+            // Serializing strings and numbers cannot fail.
+            let mut head = serde_json::to_vec(&head).unwrap_or_default();
+            head.pop(); // the closing brace: the choices follow
+            self.chunk_head.extend_from_slice(b"data: ");
+            self.chunk_head.extend_from_slice(&head);
+            self.chunk_head
+                .extend_from_slice(br#","choices":[{"index":0,"delta":"#);
+        }
+        let mut frame = Vec::with_capacity(self.chunk_head.len() + 96);
+        frame.extend_from_slice(&self.chunk_head);
+        let _ = serde_json::to_writer(&mut frame, delta);
+        frame.extend_from_slice(br#","finish_reason":"#);
+        let _ = serde_json::to_writer(&mut frame, &finish_reason);
+        frame.extend_from_slice(b"}]}\n\n");
+        String::from_utf8(frame).unwrap_or_default()
     }
 
     fn ensure_started(&mut self, frames: &mut Vec<String>) {
@@ -885,7 +891,16 @@ impl StreamEncoder {
             if self.id.is_empty() {
                 self.id = "chatcmpl-switchyard".into();
             }
-            frames.push(self.chunk(&json!({"role": "assistant", "content": ""}), None));
+            #[derive(Serialize)]
+            struct RoleDelta {
+                role: &'static str,
+                content: &'static str,
+            }
+            let role = RoleDelta {
+                role: "assistant",
+                content: "",
+            };
+            frames.push(self.chunk(&role, None));
         }
     }
 
@@ -900,6 +915,7 @@ impl StreamEncoder {
                     } else {
                         format!("chatcmpl-{id}")
                     };
+                    self.chunk_head.clear();
                 }
                 self.ensure_started(&mut frames);
             }
@@ -980,5 +996,42 @@ impl StreamEncoder {
         }
         frames.push("data: [DONE]\n\n".into());
         frames
+    }
+}
+
+#[cfg(test)]
+mod stream_encoder_tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_written_whole_with_their_shared_head_escaped() {
+        let mut encoder = StreamEncoder::new("a \"quoted\" model", 7, false);
+        let mut frames = encoder.push(&StreamEvent::Start {
+            id: "msg_1".into(),
+            model: String::new(),
+        });
+        frames.extend(encoder.push(&StreamEvent::BlockDelta {
+            index: 0,
+            delta: Delta::Text("Hi\n".into()),
+        }));
+        frames.extend(encoder.push(&StreamEvent::Finish(StopReason::MaxTokens)));
+        frames.extend(encoder.finish());
+        assert_eq!(
+            frames[0],
+            "data: {\"id\":\"chatcmpl-msg_1\",\"object\":\"chat.completion.chunk\",\"created\":7,\
+             \"model\":\"a \\\"quoted\\\" model\",\"choices\":[{\"index\":0,\"delta\":\
+             {\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n"
+        );
+        let chunk = |frame: &str| -> Value {
+            serde_json::from_str(frame.strip_prefix("data: ").unwrap().trim_end()).unwrap()
+        };
+        assert_eq!(
+            chunk(&frames[1]),
+            json!({"id": "chatcmpl-msg_1", "object": "chat.completion.chunk", "created": 7,
+                   "model": "a \"quoted\" model",
+                   "choices": [{"index": 0, "delta": {"content": "Hi\n"}, "finish_reason": null}]})
+        );
+        assert_eq!(chunk(&frames[2])["choices"][0]["finish_reason"], "length");
+        assert_eq!(frames[3], "data: [DONE]\n\n");
     }
 }

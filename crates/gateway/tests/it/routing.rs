@@ -585,6 +585,29 @@ async fn an_error_about_one_model_locks_out_only_that_model() {
 }
 
 #[tokio::test]
+async fn the_idle_timeout_counts_from_the_last_event_not_from_the_start() {
+    // Four frames 600 ms apart with a 1 s idle timeout: 2.4 s in all, never
+    // 1 s without an event, so the stream is whole and has no error.
+    let harness = Harness::start().await;
+    harness
+        .store()
+        .set_setting("stream_idle_timeout_secs", "1")
+        .unwrap();
+    let upstream = ScriptedUpstream::start().await;
+    add_multi(&harness, &upstream, &[("default", "k-a")]);
+    upstream.script("k-a", [Reply::SlowStream(Duration::from_millis(600))]);
+    let mut request = chat("multi/m");
+    request["stream"] = json!(true);
+    let body = harness.post_chat(request).await.text().await.unwrap();
+    assert!(
+        body.contains("scripted ") && body.contains("answer"),
+        "{body}"
+    );
+    assert!(body.ends_with("data: [DONE]\n\n"), "{body}");
+    assert!(!body.contains("sent nothing"), "{body}");
+}
+
+#[tokio::test]
 async fn a_stream_without_events_ends_cleanly_and_the_gateway_keeps_serving() {
     // The stream ends while its head waits for a first frame: the client gets
     // an empty 200 stream, not a broken connection.

@@ -31,6 +31,8 @@ pub enum Reply {
     Hang,
     /// `200 text/event-stream` with only a comment, no event.
     EmptyStream,
+    /// A normal stream whose frames each come this long after the previous.
+    SlowStream(Duration),
 }
 
 /// A running scripted upstream.
@@ -144,6 +146,24 @@ async fn chat(
         Reply::SlowFirstByte(wait) => {
             tokio::time::sleep(wait).await;
             answer(&model, stream, Vec::new())
+        }
+        Reply::SlowStream(gap) => {
+            let mut response = answer(&model, true, Vec::new());
+            let body = std::mem::take(response.body_mut());
+            let text = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let frames: Vec<String> = String::from_utf8_lossy(&text)
+                .split_inclusive("\n\n")
+                .map(str::to_owned)
+                .collect();
+            let frames = futures_util::StreamExt::then(
+                futures_util::stream::iter(frames),
+                move |frame| async move {
+                    tokio::time::sleep(gap).await;
+                    Ok::<_, std::convert::Infallible>(frame)
+                },
+            );
+            *response.body_mut() = axum::body::Body::from_stream(frames);
+            response
         }
         Reply::EmptyStream => (
             [(header::CONTENT_TYPE, "text/event-stream")],
