@@ -35,8 +35,10 @@ pub(crate) struct IncomingChat {
     pub(crate) model: String,
     /// Whether the client asked for a stream.
     pub(crate) stream: bool,
-    /// The whole request object.
-    body: Map<String, Value>,
+    /// The whole request object (always a JSON object), kept as a `Value`
+    /// so decoders read it in place: a copy of a coding tool's request
+    /// (often 100 kB of prompt and tool schemas) costs more than routing it.
+    body: Value,
 }
 
 impl IncomingChat {
@@ -49,13 +51,21 @@ impl IncomingChat {
         Ok(Self {
             model,
             stream,
-            body: json_object(body)?,
+            body: Value::Object(json_object(body)?),
         })
+    }
+
+    /// The request object's members.
+    fn object(&self) -> &Map<String, Value> {
+        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        self.body
+            .as_object()
+            .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
     }
 
     /// Ollama streams unless the request says `"stream": false`.
     pub(crate) fn stream_unless_told(&mut self) {
-        if !self.body.contains_key("stream") {
+        if !self.object().contains_key("stream") {
             self.stream = true;
         }
     }
@@ -96,7 +106,7 @@ impl IncomingChat {
         Ok(Self {
             model,
             stream,
-            body,
+            body: Value::Object(body),
         })
     }
 }
@@ -136,7 +146,7 @@ pub(crate) async fn forward_openai_json(
     }
     let IncomingChat { mut body, .. } = incoming;
     let upstream_model = candidate.upstream_model.as_str();
-    body.insert("model".into(), Value::String(upstream_model.to_owned()));
+    body["model"] = Value::String(upstream_model.to_owned());
     let url = format!(
         "{}{path}",
         candidate.provider.provider.base_url.trim_end_matches('/')
@@ -182,10 +192,10 @@ pub(crate) async fn count_tokens(
     client_headers: &HeaderMap,
 ) -> Result<Value, ApiError> {
     let canonical = Dialect::AnthropicMessages
-        .decode_request(&Value::Object(incoming.body.clone()), false)
+        .decode_request(&incoming.body, false)
         .or_else(|error| {
             // count_tokens requests carry no max_tokens; add one to check the rest.
-            let mut body = incoming.body.clone();
+            let mut body = incoming.object().clone();
             body.entry("max_tokens").or_insert(Value::from(1));
             Dialect::AnthropicMessages
                 .decode_request(&Value::Object(body), false)
@@ -195,7 +205,10 @@ pub(crate) async fn count_tokens(
     if let Some(candidate) = candidate.filter(|candidate| {
         Dialect::of_provider(candidate.provider.provider.kind) == Dialect::AnthropicMessages
     }) {
-        let mut body = incoming.body;
+        let mut body = match incoming.body {
+            Value::Object(body) => body,
+            _ => Map::new(),
+        };
         body.insert(
             "model".into(),
             Value::String(
@@ -369,8 +382,7 @@ pub(crate) async fn forward_chat(
         }
     };
     let upstream_body = if shape.translates() {
-        let body = Value::Object(incoming.body.clone());
-        let mut canonical = match shape.dialect.decode_request(&body, stream) {
+        let mut canonical = match shape.dialect.decode_request(&incoming.body, stream) {
             Ok(canonical) => canonical,
             Err(error) => {
                 return Ok(pending.fail(ApiError::bad_request("invalid_request", error.message)));
@@ -382,7 +394,7 @@ pub(crate) async fn forward_chat(
         executors::shape_body(candidate, &credentials, &mut encoded);
         UpstreamBody::Owned(encoded)
     } else if executors::shapes_body(candidate) {
-        let mut body = incoming.body.clone();
+        let mut body = incoming.object().clone();
         if shape.upstream.model_in_body() {
             body.insert("model".into(), Value::String(upstream_model.clone()));
         }
@@ -392,7 +404,7 @@ pub(crate) async fn forward_chat(
     } else {
         // Passed through as received, only the model replaced: no copy.
         UpstreamBody::Passthrough {
-            body: &incoming.body,
+            body: incoming.object(),
             model: shape
                 .upstream
                 .model_in_body()
