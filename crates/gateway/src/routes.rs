@@ -499,7 +499,7 @@ async fn route_chat(
     pending.record.combo = plan.combo.clone();
     if config.settings.log_bodies {
         pending.log_bodies = true;
-        pending.capture_request(&incoming.body_json());
+        pending.capture_request(incoming.body_json());
     }
     let count = plan.candidates().count();
     let mut tried = 0;

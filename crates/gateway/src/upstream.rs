@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use eventsource_stream2::{Event, Eventsource};
 use futures_util::StreamExt;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use switchyard_protocol::{
     BlockKind, ChatResponse, Delta, Part, ResponseCollector, StreamEvent, Usage,
@@ -28,58 +29,87 @@ use crate::routing::{Candidate, RoutingConfig};
 use crate::transport::{self, ChatRequest, UpstreamResponse};
 use crate::{ApiError, RouterState};
 
+/// The members of a request object, their values as received (unparsed).
+type RawMembers = std::collections::BTreeMap<String, Box<RawValue>>;
+
 /// A chat request as received: the client's JSON object and what routing needs.
+///
+/// The body is checked and split into its members without building a JSON
+/// tree: a request passed through (only `model` replaced) is written out from
+/// the members as received. Coding tools send 50-100 kB of prompt and tool
+/// schemas, and building and re-escaping that tree cost more than everything
+/// else the gateway does; the tree is built only when a request is translated
+/// or reshaped.
 #[derive(Debug)]
 pub(crate) struct IncomingChat {
     /// The model as the client named it, `prefix/model`.
     pub(crate) model: String,
     /// Whether the client asked for a stream.
     pub(crate) stream: bool,
-    /// The whole request object (always a JSON object), kept as a `Value`
-    /// so decoders read it in place: a copy of a coding tool's request
-    /// (often 100 kB of prompt and tool schemas) costs more than routing it.
-    body: Value,
+    /// The body as received.
+    raw: Bytes,
+    /// Its members.
+    members: RawMembers,
+    /// The body as a JSON tree, built on first use (or why it cannot be:
+    /// a number beyond what a JSON tree holds, say).
+    tree: std::sync::OnceLock<Result<Value, String>>,
 }
 
 impl IncomingChat {
     /// Parses a Gemini request body; the model and streaming come from the URL.
     pub(crate) fn parse_with_model(
-        body: &[u8],
+        body: &Bytes,
         model: String,
         stream: bool,
     ) -> Result<Self, ApiError> {
         Ok(Self {
             model,
             stream,
-            body: Value::Object(json_object(body)?),
+            raw: body.clone(),
+            members: json_members(body)?,
+            tree: std::sync::OnceLock::new(),
         })
     }
 
-    /// The request object's members.
-    fn object(&self) -> &Map<String, Value> {
+    /// The whole request object as a JSON tree.
+    fn tree(&self) -> Result<&Value, ApiError> {
+        self.tree
+            .get_or_init(|| {
+                serde_json::from_slice(&self.raw)
+                    .map_err(|error| format!("the request body is not valid JSON: {error}"))
+            })
+            .as_ref()
+            .map_err(|message| ApiError::bad_request("invalid_json", message.clone()))
+    }
+
+    /// The request object's members, parsed.
+    fn object(&self) -> Result<&Map<String, Value>, ApiError> {
         static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-        self.body
+        // The body was checked to be an object when received.
+        Ok(self
+            .tree()?
             .as_object()
-            .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+            .unwrap_or_else(|| EMPTY.get_or_init(Map::new)))
     }
 
     /// Ollama streams unless the request says `"stream": false`.
     pub(crate) fn stream_unless_told(&mut self) {
-        if !self.object().contains_key("stream") {
+        if !self.members.contains_key("stream") {
             self.stream = true;
         }
     }
 
-    /// The request object as JSON bytes (for the request log).
-    pub(crate) fn body_json(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.body).unwrap_or_default()
+    /// The request object as received (for the request log).
+    pub(crate) fn body_json(&self) -> &[u8] {
+        &self.raw
     }
 
     /// Parses a request body far enough to route it; the dialect's codec checks the rest.
-    pub(crate) fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        let body = json_object(body)?;
-        let model = match body.get("model") {
-            Some(Value::String(model)) if !model.is_empty() => model.clone(),
+    pub(crate) fn parse(body: &Bytes) -> Result<Self, ApiError> {
+        let members = json_members(body)?;
+        let member = |name: &str| members.get(name).map(|raw| raw.get());
+        let model = match member("model").map(serde_json::from_str::<Value>) {
+            Some(Ok(Value::String(model))) if !model.is_empty() => model,
             Some(_) => {
                 return Err(ApiError::bad_request(
                     "invalid_model",
@@ -93,9 +123,10 @@ impl IncomingChat {
                 ));
             }
         };
-        let stream = match body.get("stream") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(stream)) => *stream,
+        let stream = match member("stream") {
+            None | Some("null") => false,
+            Some("true") => true,
+            Some("false") => false,
             Some(_) => {
                 return Err(ApiError::bad_request(
                     "invalid_stream",
@@ -106,24 +137,27 @@ impl IncomingChat {
         Ok(Self {
             model,
             stream,
-            body: Value::Object(body),
+            raw: body.clone(),
+            members,
+            tree: std::sync::OnceLock::new(),
         })
     }
 }
 
-/// The request body as a JSON object, or a 400 saying what is wrong.
-fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(ApiError::bad_request(
-            "invalid_json",
-            "the request body must be a JSON object",
-        )),
-        Err(error) => Err(ApiError::bad_request(
-            "invalid_json",
-            format!("the request body is not valid JSON: {error}"),
-        )),
-    }
+/// The members of a request body that must be a JSON object, or a 400
+/// saying what is wrong.
+fn json_members(body: &[u8]) -> Result<RawMembers, ApiError> {
+    serde_json::from_slice(body).map_err(|error| {
+        if error.is_data() {
+            // Valid JSON, but not an object.
+            ApiError::bad_request("invalid_json", "the request body must be a JSON object")
+        } else {
+            ApiError::bad_request(
+                "invalid_json",
+                format!("the request body is not valid JSON: {error}"),
+            )
+        }
+    })
 }
 
 /// Forwards a JSON request to `path` under an OpenAI-compatible provider and
@@ -144,9 +178,11 @@ pub(crate) async fn forward_openai_json(
             ),
         ));
     }
-    let IncomingChat { mut body, .. } = incoming;
     let upstream_model = candidate.upstream_model.as_str();
-    body["model"] = Value::String(upstream_model.to_owned());
+    let body = UpstreamBody::Passthrough {
+        members: &incoming.members,
+        model: Some(upstream_model),
+    };
     let url = format!(
         "{}{path}",
         candidate.provider.provider.base_url.trim_end_matches('/')
@@ -192,33 +228,27 @@ pub(crate) async fn count_tokens(
     client_headers: &HeaderMap,
 ) -> Result<Value, ApiError> {
     let canonical = Dialect::AnthropicMessages
-        .decode_request(&incoming.body, false)
+        .decode_request(incoming.tree()?, false)
         .or_else(|error| {
             // count_tokens requests carry no max_tokens; add one to check the rest.
-            let mut body = incoming.object().clone();
+            let mut body = incoming.object()?.clone();
             body.entry("max_tokens").or_insert(Value::from(1));
             Dialect::AnthropicMessages
                 .decode_request(&Value::Object(body), false)
-                .map_err(|_| error)
-        })
-        .map_err(|error| ApiError::bad_request("invalid_request", error.message))?;
+                .map_err(|_| ApiError::bad_request("invalid_request", error.message))
+        })?;
     if let Some(candidate) = candidate.filter(|candidate| {
         Dialect::of_provider(candidate.provider.provider.kind) == Dialect::AnthropicMessages
     }) {
-        let mut body = match incoming.body {
-            Value::Object(body) => body,
-            _ => Map::new(),
-        };
-        body.insert(
-            "model".into(),
-            Value::String(
+        let body = UpstreamBody::Passthrough {
+            members: &incoming.members,
+            model: Some(
                 canonical
                     .model
                     .split_once('/')
-                    .map_or(canonical.model.as_str(), |(_, m)| m)
-                    .to_owned(),
+                    .map_or(canonical.model.as_str(), |(_, m)| m),
             ),
-        );
+        };
         let url = format!(
             "{}/messages/count_tokens",
             candidate.provider.provider.base_url.trim_end_matches('/')
@@ -302,12 +332,12 @@ impl ClientShape {
     }
 }
 
-/// The body sent upstream: translated (owned), or the client's own object
-/// written out with only `model` replaced.
+/// The body sent upstream: translated (owned), or the client's own members
+/// written out as received with only `model` replaced.
 enum UpstreamBody<'a> {
     Owned(Value),
     Passthrough {
-        body: &'a Map<String, Value>,
+        members: &'a RawMembers,
         model: Option<&'a str>,
     },
 }
@@ -317,11 +347,11 @@ impl serde::Serialize for UpstreamBody<'_> {
         use serde::ser::SerializeMap;
         match self {
             Self::Owned(value) => value.serialize(serializer),
-            Self::Passthrough { body, model } => {
-                let replaces = model.is_some() && body.contains_key("model");
+            Self::Passthrough { members, model } => {
+                let replaces = model.is_some() && members.contains_key("model");
                 let extra = usize::from(model.is_some() && !replaces);
-                let mut map = serializer.serialize_map(Some(body.len() + extra))?;
-                for (key, value) in body.iter() {
+                let mut map = serializer.serialize_map(Some(members.len() + extra))?;
+                for (key, value) in members.iter() {
                     match model {
                         Some(model) if key == "model" => map.serialize_entry(key, model)?,
                         _ => map.serialize_entry(key, value)?,
@@ -382,11 +412,15 @@ pub(crate) async fn forward_chat(
         }
     };
     let upstream_body = if shape.translates() {
-        let mut canonical = match shape.dialect.decode_request(&incoming.body, stream) {
+        let decoded = incoming.tree().and_then(|tree| {
+            shape
+                .dialect
+                .decode_request(tree, stream)
+                .map_err(|error| ApiError::bad_request("invalid_request", error.message))
+        });
+        let mut canonical = match decoded {
             Ok(canonical) => canonical,
-            Err(error) => {
-                return Ok(pending.fail(ApiError::bad_request("invalid_request", error.message)));
-            }
+            Err(error) => return Ok(pending.fail(error)),
         };
         canonical.model = upstream_model.clone();
         shape.include_usage = canonical.include_usage;
@@ -394,7 +428,10 @@ pub(crate) async fn forward_chat(
         executors::shape_body(candidate, &credentials, &mut encoded);
         UpstreamBody::Owned(encoded)
     } else if executors::shapes_body(candidate) {
-        let mut body = incoming.object().clone();
+        let mut body = match incoming.object() {
+            Ok(body) => body.clone(),
+            Err(error) => return Ok(pending.fail(error)),
+        };
         if shape.upstream.model_in_body() {
             body.insert("model".into(), Value::String(upstream_model.clone()));
         }
@@ -404,7 +441,7 @@ pub(crate) async fn forward_chat(
     } else {
         // Passed through as received, only the model replaced: no copy.
         UpstreamBody::Passthrough {
-            body: incoming.object(),
+            members: &incoming.members,
             model: shape
                 .upstream
                 .model_in_body()
@@ -1383,24 +1420,34 @@ mod tests {
 
     #[test]
     fn parse_rejects_bad_bodies() {
-        assert_eq!(IncomingChat::parse(b"{").unwrap_err().code, "invalid_json");
-        assert_eq!(IncomingChat::parse(b"[]").unwrap_err().code, "invalid_json");
-        assert_eq!(
-            IncomingChat::parse(b"{}").unwrap_err().code,
-            "missing_model"
+        let parse = |body: &'static [u8]| IncomingChat::parse(&Bytes::from_static(body));
+        let invalid = parse(b"{").unwrap_err();
+        assert_eq!(invalid.code, "invalid_json");
+        assert!(
+            invalid.message.contains("not valid JSON"),
+            "{}",
+            invalid.message
         );
+        let not_object = parse(b"[]").unwrap_err();
+        assert_eq!(not_object.code, "invalid_json");
+        assert!(not_object.message.contains("must be a JSON object"));
+        assert_eq!(parse(b"{}").unwrap_err().code, "missing_model");
+        assert_eq!(parse(br#"{"model":1}"#).unwrap_err().code, "invalid_model");
+        assert_eq!(parse(br#"{"model":""}"#).unwrap_err().code, "invalid_model");
         assert_eq!(
-            IncomingChat::parse(br#"{"model":1}"#).unwrap_err().code,
-            "invalid_model"
-        );
-        assert_eq!(
-            IncomingChat::parse(br#"{"model":"a/b","stream":"yes"}"#)
+            parse(br#"{"model":"a/b","stream":"yes"}"#)
                 .unwrap_err()
                 .code,
             "invalid_stream"
         );
-        let ok = IncomingChat::parse(br#"{"model":"a/b","stream":true}"#).unwrap();
+        let ok = parse(br#"{"model":"a\/b","stream":true}"#).unwrap();
         assert!(ok.stream);
+        assert_eq!(ok.model, "a/b");
+        assert!(!parse(br#"{"model":"a/b","stream":null}"#).unwrap().stream);
+        // Valid as members, but beyond what a JSON tree holds: translating
+        // it is a 400, not an empty request.
+        let huge = parse(br#"{"model":"a/b","n":1e400}"#).unwrap();
+        assert_eq!(huge.tree().unwrap_err().code, "invalid_json");
     }
 
     #[test]

@@ -51,6 +51,34 @@ async fn non_streaming_chat_is_forwarded_and_counted() {
 }
 
 #[tokio::test]
+async fn a_passed_through_request_reaches_the_provider_as_sent_but_for_the_model() {
+    // Numbers beyond what a JSON tree keeps (a 23-digit seed, a 17-digit
+    // decimal) and members the gateway does not know arrive byte for byte.
+    let harness = Harness::start().await;
+    let sent = r#"{"model": "mock/echo", "seed": 12345678901234567890123, "temperature": 0.10000000000000000555, "vendor_extension": {"keep": [1, 2.50, "x\u00e9"]}, "messages": [{"role": "user", "content": "hi"}]}"#;
+    let response = harness
+        .http
+        .post(harness.url("/v1/chat/completions"))
+        .bearer_auth(&harness.key)
+        .header("content-type", "application/json")
+        .body(sent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let received = harness.upstream.received_raw.lock().unwrap().pop().unwrap();
+    assert!(received.contains(r#""model":"echo""#), "{received}");
+    for member in [
+        r#""seed":12345678901234567890123"#,
+        r#""temperature":0.10000000000000000555"#,
+        r#""vendor_extension":{"keep": [1, 2.50, "x\u00e9"]}"#,
+        r#""messages":[{"role": "user", "content": "hi"}]"#,
+    ] {
+        assert!(received.contains(member), "{member} not in {received}");
+    }
+}
+
+#[tokio::test]
 async fn streaming_is_relayed_chunk_by_chunk() {
     let mut harness = Harness::start().await;
     let response = harness

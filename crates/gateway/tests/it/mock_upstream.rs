@@ -24,6 +24,8 @@ pub struct MockUpstream {
     pub address: SocketAddr,
     /// Bodies received, in order.
     pub received: Arc<Mutex<Vec<Value>>>,
+    /// The same bodies byte for byte.
+    pub received_raw: Arc<Mutex<Vec<String>>>,
     /// Released by tests of the `gated` model to let the rest of its stream go.
     pub gate: Arc<Notify>,
 }
@@ -34,6 +36,7 @@ impl MockUpstream {
         let mock = Self {
             address: listener.local_addr().unwrap(),
             received: Arc::default(),
+            received_raw: Arc::default(),
             gate: Arc::new(Notify::new()),
         };
         let app = Router::new()
@@ -94,11 +97,14 @@ fn chunk(model: &str, delta: Value, finish_reason: Value) -> String {
     format!("data: {chunk}\n\n")
 }
 
-async fn chat(
-    State(mock): State<MockUpstream>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
+async fn chat(State(mock): State<MockUpstream>, headers: HeaderMap, raw: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&raw) else {
+        return openai_error(StatusCode::BAD_REQUEST, "not JSON", "invalid_json");
+    };
+    mock.received_raw
+        .lock()
+        .unwrap()
+        .push(String::from_utf8_lossy(&raw).into_owned());
     mock.received.lock().unwrap().push(body.clone());
     let authorized = headers
         .get(header::AUTHORIZATION)
