@@ -3,8 +3,10 @@
 //! One run starts a local mock provider (OpenAI and Anthropic wire formats),
 //! the real `switchyard serve` binary and an nginx `proxy_pass` to the same
 //! mock, then prints, side by side, direct-to-mock, nginx and Switchyard for:
-//! non-streaming latency (p50/p99, one request at a time), throughput (16
-//! concurrent clients) and streaming time to first chunk, on a passthrough
+//! non-streaming latency (p50/p99, one request at a time), the same for a
+//! request the size a coding agent sends (about 64 kB: a long system prompt,
+//! tool schemas and history), throughput (16 concurrent clients) and
+//! streaming time to first chunk, on a passthrough
 //! route (OpenAI client, OpenAI upstream) and a translating one (OpenAI
 //! client, Anthropic upstream). It is a benchmark, not a test: it prints
 //! numbers and ratios and fails only if something does not run.
@@ -36,6 +38,9 @@ use serde_json::{Value, json};
 /// Requests per latency measurement and round (after warm-up).
 const LATENCY_REQUESTS: usize = 1_000;
 const WARMUP_REQUESTS: usize = 100;
+/// Requests per large-request latency measurement and round (after warm-up).
+const LARGE_REQUESTS: usize = 200;
+const LARGE_WARMUP: usize = 20;
 /// Concurrent clients and duration of a throughput measurement.
 const THROUGHPUT_CLIENTS: usize = 16;
 const THROUGHPUT_DURATION: Duration = Duration::from_secs(2);
@@ -349,7 +354,7 @@ async fn start_nginx(
     let config = format!(
         "worker_processes auto;\ndaemon off;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log warn;\n\
          events {{ worker_connections 1024; }}\n\
-         http {{\n  access_log off;\n  client_body_temp_path {prefix}/body;\n  proxy_temp_path {prefix}/proxy;\n\
+         http {{\n  access_log off;\n  client_body_buffer_size 1m;\n  client_body_temp_path {prefix}/body;\n  proxy_temp_path {prefix}/proxy;\n\
            fastcgi_temp_path {prefix}/fastcgi;\n  uwsgi_temp_path {prefix}/uwsgi;\n  scgi_temp_path {prefix}/scgi;\n\
            upstream mock {{ server {mock}; keepalive 64; }}\n\
            server {{\n    listen 127.0.0.1:{port};\n    location / {{\n      proxy_pass http://mock;\n\
@@ -379,18 +384,102 @@ struct Target {
     url: String,
     headers: Vec<(&'static str, String)>,
     body: Value,
+    /// The same request the size a coding agent sends, written out.
+    large_body: Bytes,
 }
 
 impl Target {
+    fn new(url: String, headers: Vec<(&'static str, String)>, body: Value, wire: Wire) -> Self {
+        let large_body = Bytes::from(large_request(&body, wire).to_string());
+        Self {
+            url,
+            headers,
+            body,
+            large_body,
+        }
+    }
+
     fn request(&self, client: &reqwest::Client, stream: bool) -> reqwest::RequestBuilder {
         let mut body = self.body.clone();
         body["stream"] = json!(stream);
-        let mut request = client.post(&self.url).json(&body);
+        self.with_headers(client.post(&self.url).json(&body))
+    }
+
+    /// The large request, not streamed.
+    fn large_request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+        let request = client
+            .post(&self.url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(self.large_body.clone());
+        self.with_headers(request)
+    }
+
+    fn with_headers(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         for (name, value) in &self.headers {
             request = request.header(*name, value);
         }
         request
     }
+}
+
+/// The wire format of a target's requests.
+#[derive(Clone, Copy)]
+enum Wire {
+    OpenAi,
+    Anthropic,
+}
+
+/// `body` grown to what a coding agent sends: a 30 kB system prompt, twenty
+/// earlier turns and twenty tool schemas (about 64 kB in all).
+fn large_request(body: &Value, wire: Wire) -> Value {
+    let system = "You are a coding agent. Follow the repository's conventions. ".repeat(500);
+    let mut history = Vec::new();
+    for turn in 0..10 {
+        history.push(json!({"role": "user", "content": format!("Step {turn}: please look at file {turn}.rs and fix it. ").repeat(5)}));
+        history.push(json!({"role": "assistant", "content": format!("I looked at {turn}.rs and changed the function. ").repeat(5)}));
+    }
+    history.push(json!({"role": "user", "content": "Say hello."}));
+    let schema = |tool: usize| {
+        let properties: serde_json::Map<String, Value> = (0..6)
+            .map(|arg| {
+                (
+                    format!("arg_{arg}"),
+                    json!({"type": "string", "description": "An argument that matters. ".repeat(4)}),
+                )
+            })
+            .collect();
+        (
+            format!("tool_{tool}"),
+            "Reads or edits files in the workspace. ".repeat(10),
+            json!({"type": "object", "properties": properties, "required": ["arg_0"]}),
+        )
+    };
+    let mut large = body.clone();
+    match wire {
+        Wire::OpenAi => {
+            let mut messages = vec![json!({"role": "system", "content": system})];
+            messages.extend(history);
+            large["messages"] = json!(messages);
+            large["tools"] = (0..20)
+                .map(|tool| {
+                    let (name, description, parameters) = schema(tool);
+                    json!({"type": "function", "function": {"name": name, "description": description, "parameters": parameters}})
+                })
+                .collect();
+        }
+        Wire::Anthropic => {
+            large["system"] = json!(system);
+            large["messages"] = json!(history);
+            large["tools"] = (0..20)
+                .map(|tool| {
+                    let (name, description, input_schema) = schema(tool);
+                    json!({"name": name, "description": description, "input_schema": input_schema})
+                })
+                .collect();
+        }
+    }
+    large["stream"] = json!(false);
+    large
 }
 
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
@@ -414,16 +503,26 @@ struct Latency {
     p99: Duration,
 }
 
-async fn latency(client: &reqwest::Client, target: &Target) -> Result<Latency> {
-    let mut samples = Vec::with_capacity(LATENCY_REQUESTS);
-    for round in 0..WARMUP_REQUESTS + LATENCY_REQUESTS {
+async fn latency(client: &reqwest::Client, target: &Target, large: bool) -> Result<Latency> {
+    let (warmup, requests) = if large {
+        (LARGE_WARMUP, LARGE_REQUESTS)
+    } else {
+        (WARMUP_REQUESTS, LATENCY_REQUESTS)
+    };
+    let mut samples = Vec::with_capacity(requests);
+    for round in 0..warmup + requests {
         let started = Instant::now();
-        let response = target.request(client, false).send().await?;
+        let request = if large {
+            target.large_request(client)
+        } else {
+            target.request(client, false)
+        };
+        let response = request.send().await?;
         if !response.status().is_success() {
             bail!("{} answered {}", target.url, response.status());
         }
         response.bytes().await?;
-        if round >= WARMUP_REQUESTS {
+        if round >= warmup {
             samples.push(started.elapsed());
         }
     }
@@ -530,6 +629,8 @@ impl Series {
 struct RouteResults {
     p50: Series,
     p99: Series,
+    large_p50: Series,
+    large_p99: Series,
     throughput: Series,
     first_chunk: Series,
     reads: Series,
@@ -561,6 +662,8 @@ fn print_route(name: &str, results: &RouteResults) {
     );
     print_latency_row("latency p50", &results.p50);
     print_latency_row("latency p99", &results.p99);
+    print_latency_row("64 kB request: p50", &results.large_p50);
+    print_latency_row("64 kB request: p99", &results.large_p99);
     let [d, n, s] = results.throughput.medians();
     println!(
         "{:<26} {:>7.0} r/s {:>7.0} r/s {:>7.0} r/s {:>11} {:>15} {:>9.2}x",
@@ -601,48 +704,54 @@ async fn run(options: Options, load: tokio::runtime::Handle) -> Result<()> {
         (
             "passthrough: OpenAI client -> OpenAI upstream",
             [
-                Target {
-                    url: format!("http://{mock}/v1/chat/completions"),
-                    headers: bearer(MOCK_KEY),
-                    body: openai_body.clone(),
-                },
-                Target {
-                    url: format!("http://127.0.0.1:{nginx_port}/v1/chat/completions"),
-                    headers: bearer(MOCK_KEY),
-                    body: openai_body.clone(),
-                },
-                Target {
-                    url: format!("http://127.0.0.1:{switchyard_port}/v1/chat/completions"),
-                    headers: bearer(&key),
-                    body: json!({"model": "oa/m", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 64}),
-                },
+                Target::new(
+                    format!("http://{mock}/v1/chat/completions"),
+                    bearer(MOCK_KEY),
+                    openai_body.clone(),
+                    Wire::OpenAi,
+                ),
+                Target::new(
+                    format!("http://127.0.0.1:{nginx_port}/v1/chat/completions"),
+                    bearer(MOCK_KEY),
+                    openai_body.clone(),
+                    Wire::OpenAi,
+                ),
+                Target::new(
+                    format!("http://127.0.0.1:{switchyard_port}/v1/chat/completions"),
+                    bearer(&key),
+                    json!({"model": "oa/m", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 64}),
+                    Wire::OpenAi,
+                ),
             ],
         ),
         (
             "translating: OpenAI client -> Anthropic upstream",
             [
-                Target {
-                    url: format!("http://{mock}/v1/messages"),
-                    headers: anthropic_headers.clone(),
-                    body: anthropic_body.clone(),
-                },
-                Target {
-                    url: format!("http://127.0.0.1:{nginx_port}/v1/messages"),
-                    headers: anthropic_headers.clone(),
-                    body: anthropic_body.clone(),
-                },
-                Target {
-                    url: format!("http://127.0.0.1:{switchyard_port}/v1/chat/completions"),
-                    headers: bearer(&key),
-                    body: json!({"model": "an/m", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 64}),
-                },
+                Target::new(
+                    format!("http://{mock}/v1/messages"),
+                    anthropic_headers.clone(),
+                    anthropic_body.clone(),
+                    Wire::Anthropic,
+                ),
+                Target::new(
+                    format!("http://127.0.0.1:{nginx_port}/v1/messages"),
+                    anthropic_headers.clone(),
+                    anthropic_body.clone(),
+                    Wire::Anthropic,
+                ),
+                Target::new(
+                    format!("http://127.0.0.1:{switchyard_port}/v1/chat/completions"),
+                    bearer(&key),
+                    json!({"model": "an/m", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 64}),
+                    Wire::OpenAi,
+                ),
             ],
         ),
     ];
 
     let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
     println!(
-        "switchyard bench: {} rounds, each target in turn; per round and target {LATENCY_REQUESTS} sequential requests (c=1), {THROUGHPUT_CLIENTS} clients for {}s, {STREAMS} streams of {STREAM_CHUNKS} chunks; loopback, this machine ({} CPUs); medians over the rounds",
+        "switchyard bench: {} rounds, each target in turn; per round and target {LATENCY_REQUESTS} sequential requests (c=1) and {LARGE_REQUESTS} of 64 kB, {THROUGHPUT_CLIENTS} clients for {}s, {STREAMS} streams of {STREAM_CHUNKS} chunks; loopback, this machine ({} CPUs); medians over the rounds",
         options.rounds,
         THROUGHPUT_DURATION.as_secs(),
         std::thread::available_parallelism().map_or(0, usize::from),
@@ -653,7 +762,11 @@ async fn run(options: Options, load: tokio::runtime::Handle) -> Result<()> {
         for ((_, targets), results) in routes.iter().zip(&mut results) {
             let mut latencies = Vec::new();
             for target in targets {
-                latencies.push(latency(&client, target).await?);
+                latencies.push(latency(&client, target, false).await?);
+            }
+            let mut large = Vec::new();
+            for target in targets {
+                large.push(latency(&client, target, true).await?);
             }
             let micros_of = |duration: Duration| duration.as_secs_f64() * 1e6;
             results
@@ -662,6 +775,12 @@ async fn run(options: Options, load: tokio::runtime::Handle) -> Result<()> {
             results
                 .p99
                 .push([0, 1, 2].map(|i| micros_of(latencies[i].p99)));
+            results
+                .large_p50
+                .push([0, 1, 2].map(|i| micros_of(large[i].p50)));
+            results
+                .large_p99
+                .push([0, 1, 2].map(|i| micros_of(large[i].p99)));
             let mut streams = Vec::new();
             for target in targets {
                 streams.push(streaming(&client, target).await?);
