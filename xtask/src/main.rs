@@ -3,12 +3,16 @@
 //! - `run`: install what is missing, then open the desktop app (or, without a
 //!   display, run the headless gateway and say so);
 //! - `test`: install what is missing, then run every check and test suite;
-//! - `bench`: measure the gateway against a direct call and nginx;
+//! - `bench`: measure the gateway (built with `pgo`; `--plain` for the plain
+//!   release build) against a direct call and nginx;
+//! - `pgo`: build the headless gateway with profile-guided optimisation into
+//!   `target/pgo/release/switchyard`;
 //! - `ui`: build the Leptos dashboard into `ui/dist`;
 //! - `setup`: only install what `run` and `test` need.
 //!
 //! Every install step checks first, so a second run is quick.
 
+mod pgo;
 mod setup;
 mod ui;
 
@@ -28,8 +32,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-const USAGE: &str =
-    "usage: cargo xtask <run [--release] [--headless] [-- ARGS...] | test | ui [--debug] | setup>";
+const USAGE: &str = "usage: cargo xtask <run [--release] [--headless] [-- ARGS...] | test | bench [--plain] [-- BENCH ARGS...] | pgo | ui [--debug] | setup>";
 
 fn dispatch(args: &[String]) -> Result<()> {
     let root = project_root();
@@ -45,7 +48,13 @@ fn dispatch(args: &[String]) -> Result<()> {
     match command {
         "run" => run(&root, has("--release"), has("--headless"), passthrough),
         "test" => test(&root),
-        "bench" => bench(&root),
+        "bench" => bench(&root, has("--plain"), passthrough),
+        "pgo" => {
+            let tools = setup::ensure(&root, setup::Purpose::Pgo)?;
+            let binary = pgo::build(&root, &tools)?;
+            println!("xtask: built {}", binary.display());
+            Ok(())
+        }
         "ui" => ui::build(&root, !has("--debug")),
         "setup" => {
             setup::ensure(&root, setup::Purpose::Test)?;
@@ -157,17 +166,22 @@ fn run(root: &Path, release: bool, headless: bool, passthrough: &[String]) -> Re
 }
 
 /// Builds release binaries and runs `switchyard-bench` against nginx and a direct call.
-fn bench(root: &Path) -> Result<()> {
-    setup::ensure(root, setup::Purpose::Bench)?;
-    run_checked(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "switchyard-cli",
-        "-p",
-        "switchyard-bench",
-    ]))?;
+/// Benchmarks the gateway as released (built with profile-guided
+/// optimisation), or the plain release build with `plain`.
+fn bench(root: &Path, plain: bool, bench_args: &[String]) -> Result<()> {
+    let tools = setup::ensure(root, setup::Purpose::Bench)?;
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "switchyard-bench"]);
+    if plain {
+        build.args(["-p", "switchyard-cli"]);
+    }
+    run_checked(&mut build)?;
     let release = root.join("target").join("release");
+    let gateway = if plain {
+        release.join(exe("switchyard"))
+    } else {
+        pgo::build(root, &tools)?
+    };
     let nginx = if cfg!(target_os = "linux") {
         PathBuf::from("/usr/sbin/nginx")
     } else {
@@ -176,9 +190,10 @@ fn bench(root: &Path) -> Result<()> {
     run_checked(
         Command::new(release.join(exe("switchyard-bench")))
             .arg("--switchyard")
-            .arg(release.join(exe("switchyard")))
+            .arg(gateway)
             .arg("--nginx")
-            .arg(nginx),
+            .arg(nginx)
+            .args(bench_args),
     )
 }
 

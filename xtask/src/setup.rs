@@ -21,7 +21,10 @@ pub(crate) enum Purpose {
     Desktop,
     /// Everything the test command runs.
     Test,
-    /// The benchmark: release binaries and nginx.
+    /// The profile-guided build: the SDK environment it trains with (and
+    /// `llvm-profdata`, see [`ensure_llvm_profdata`]).
+    Pgo,
+    /// The benchmark: what [`Purpose::Pgo`] needs, and nginx.
     Bench,
 }
 
@@ -70,12 +73,16 @@ const DEBIAN_RUST_SRC: &str = "/usr/lib/rustlib/src/rust/library";
 /// Installs what `purpose` needs; for [`Purpose::Test`] also the test tools.
 pub(crate) fn ensure(root: &Path, purpose: Purpose) -> Result<Tools> {
     let mut packages: Vec<&str> = BASE_PACKAGES.to_vec();
-    if purpose == Purpose::Bench {
-        packages.push("nginx");
+    if matches!(purpose, Purpose::Pgo | Purpose::Bench) {
+        packages.push("python3-venv");
+        if purpose == Purpose::Bench {
+            packages.push("nginx");
+        }
         ensure_system_packages(&packages)?;
+        let (python, actionlint) = ensure_python_env(root)?;
         return Ok(Tools {
-            python: PathBuf::new(),
-            actionlint: PathBuf::new(),
+            python,
+            actionlint,
             tauri_driver: None,
         });
     }
@@ -104,6 +111,62 @@ pub(crate) fn ensure(root: &Path, purpose: Purpose) -> Result<Tools> {
         python,
         actionlint,
         tauri_driver,
+    })
+}
+
+/// Oldest LLVM whose `llvm-profdata` reads the raw profiles rustc's LLVM
+/// writes (raw format version 10, since LLVM 19).
+const OLDEST_PROFDATA_LLVM: u32 = 19;
+/// The Debian/Ubuntu package installed when no suitable `llvm-profdata` is found.
+const PROFDATA_PACKAGE: &str = "llvm-19";
+
+/// An `llvm-profdata` that can merge rustc's profiles: rustup's `llvm-tools`
+/// where installed, else a system LLVM of version 19 or later, else one
+/// installed now (`llvm-19` with apt, or rustup's component elsewhere).
+pub(crate) fn ensure_llvm_profdata() -> Result<PathBuf> {
+    if let Some(found) = find_llvm_profdata() {
+        return Ok(found);
+    }
+    if has_apt() {
+        ensure_system_packages(&[PROFDATA_PACKAGE])?;
+    } else {
+        println!("xtask: installing rustup's llvm-tools for llvm-profdata");
+        run_with_timeout(
+            Command::new("rustup").args(["component", "add", "llvm-tools"]),
+            Duration::from_secs(300),
+        );
+    }
+    find_llvm_profdata().context(
+        "no llvm-profdata of LLVM 19 or later: install rustup's llvm-tools component (`rustup component add llvm-tools`) or your distribution's llvm-19",
+    )
+}
+
+fn find_llvm_profdata() -> Option<PathBuf> {
+    let profdata = crate::exe("llvm-profdata");
+    // rustup's llvm-tools: the same LLVM as rustc.
+    let sysroot = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    let rustup_tools = sysroot.and_then(|sysroot| {
+        std::fs::read_dir(sysroot.join("lib").join("rustlib"))
+            .ok()?
+            .flatten()
+            .map(|target| target.path().join("bin").join(&profdata))
+            .find(|path| path.exists())
+    });
+    if rustup_tools.is_some() {
+        return rustup_tools;
+    }
+    // A system LLVM, newest first (Debian names them llvm-profdata-N).
+    (OLDEST_PROFDATA_LLVM..=40).rev().find_map(|version| {
+        [
+            PathBuf::from(format!("/usr/lib/llvm-{version}/bin/llvm-profdata")),
+            PathBuf::from(format!("/usr/bin/llvm-profdata-{version}")),
+        ]
+        .into_iter()
+        .find(|path| path.exists())
     })
 }
 

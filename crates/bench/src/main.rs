@@ -756,6 +756,7 @@ async fn run(options: Options, load: tokio::runtime::Handle) -> Result<()> {
         THROUGHPUT_DURATION.as_secs(),
         std::thread::available_parallelism().map_or(0, usize::from),
     );
+    println!("gateway binary: {}", options.switchyard.display());
     let mut results: Vec<RouteResults> = routes.iter().map(|_| RouteResults::default()).collect();
     for round in 0..options.rounds {
         eprint!("round {}/{}\r", round + 1, options.rounds);
