@@ -165,9 +165,9 @@ fn run(root: &Path, release: bool, headless: bool, passthrough: &[String]) -> Re
     }
 }
 
-/// Builds release binaries and runs `switchyard-bench` against nginx and a direct call.
-/// Benchmarks the gateway as released (built with profile-guided
-/// optimisation), or the plain release build with `plain`.
+/// Runs `switchyard-bench` (direct call, nginx, gateway) on the gateway as
+/// released (built with profile-guided optimisation), or on the plain
+/// release build with `plain`.
 fn bench(root: &Path, plain: bool, bench_args: &[String]) -> Result<()> {
     let tools = setup::ensure(root, setup::Purpose::Bench)?;
     let mut build = cargo();
@@ -278,12 +278,17 @@ fn sdk_tests(root: &Path, tools: &setup::Tools) -> Result<()> {
     let binary = root.join("target").join("debug").join(exe("switchyard"));
     // The binary the Rust tests built (same features: nothing is rebuilt).
     run_checked(cargo().args(TEST_BUILD))?;
-    run_checked(
-        Command::new(&tools.python)
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/sdk"])
-            .env("SWITCHYARD_BIN", binary)
-            .env(SECRET_STORE_ENV, "file"),
-    )
+    run_checked(&mut sdk_suite(tools, &binary))
+}
+
+/// The SDK test suite (tests/sdk) against the gateway `binary`.
+fn sdk_suite(tools: &setup::Tools, binary: &Path) -> Command {
+    let mut command = Command::new(&tools.python);
+    command
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/sdk"])
+        .env("SWITCHYARD_BIN", binary)
+        .env(SECRET_STORE_ENV, "file");
+    command
 }
 
 /// The real desktop window under Xvfb, driven through tauri-driver.

@@ -49,11 +49,8 @@ pub(crate) fn build(root: &Path, tools: &setup::Tools) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(&raw)?;
     run_checked(
-        Command::new(&tools.python)
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/sdk"])
-            .env("SWITCHYARD_BIN", &instrumented)
-            .env(crate::SECRET_STORE_ENV, "file")
-            // %4m: processes merge into a pool of four files as they exit.
+        // %4m: processes merge into a pool of four files as they exit.
+        crate::sdk_suite(tools, &instrumented)
             .env("LLVM_PROFILE_FILE", raw.join("switchyard-%4m.profraw")),
     )
     .context("the training run (the SDK tests against the instrumented gateway) failed")?;

@@ -156,17 +156,16 @@ fn find_llvm_profdata() -> Option<PathBuf> {
             .map(|target| target.path().join("bin").join(&profdata))
             .find(|path| path.exists())
     });
-    if rustup_tools.is_some() {
-        return rustup_tools;
-    }
-    // A system LLVM, newest first (Debian names them llvm-profdata-N).
-    (OLDEST_PROFDATA_LLVM..=40).rev().find_map(|version| {
-        [
-            PathBuf::from(format!("/usr/lib/llvm-{version}/bin/llvm-profdata")),
-            PathBuf::from(format!("/usr/bin/llvm-profdata-{version}")),
-        ]
-        .into_iter()
-        .find(|path| path.exists())
+    // Else a system LLVM, newest first (Debian names them llvm-profdata-N).
+    rustup_tools.or_else(|| {
+        (OLDEST_PROFDATA_LLVM..=40).rev().find_map(|version| {
+            [
+                PathBuf::from(format!("/usr/lib/llvm-{version}/bin/llvm-profdata")),
+                PathBuf::from(format!("/usr/bin/llvm-profdata-{version}")),
+            ]
+            .into_iter()
+            .find(|path| path.exists())
+        })
     })
 }
 
