@@ -8,12 +8,18 @@
 //! - `pgo`: build the headless gateway with profile-guided optimisation into
 //!   `target/pgo/release/switchyard`;
 //! - `ui`: build the Leptos dashboard into `ui/dist`;
-//! - `setup`: only install what `run` and `test` need.
+//! - `setup`: only install what `run` and `test` need;
+//! - `doctor`: say what the two commands will use, what is missing and what
+//!   they would install, changing nothing.
 //!
-//! Every install step checks first, so a second run is quick.
+//! Every install step checks first, so a second run is quick. Every cargo and
+//! rustc started here runs on a pinned toolchain (see [`toolchain`]).
 
+mod doctor;
+mod headless;
 mod pgo;
 mod setup;
+mod toolchain;
 mod ui;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +38,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <run [--release] [--headless] [-- ARGS...] | test | bench [--plain] [-- BENCH ARGS...] | pgo | ui [--debug] | setup>";
+const USAGE: &str = "usage: cargo xtask <run [--release] [--headless] [-- ARGS...] | test | bench [--plain] [-- BENCH ARGS...] | pgo | ui [--debug] | setup | doctor>";
 
 fn dispatch(args: &[String]) -> Result<()> {
     let root = project_root();
@@ -60,6 +66,7 @@ fn dispatch(args: &[String]) -> Result<()> {
             setup::ensure(&root, setup::Purpose::Test)?;
             Ok(())
         }
+        "doctor" => doctor::report(&root),
         _ => bail!("{USAGE}"),
     }
 }
@@ -72,7 +79,6 @@ fn project_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// The cargo that runs us, so native builds use the same toolchain.
 /// Tests make many throwaway databases: their secrets keys go to files next
 /// to them, never to the developer's keychain (see `crates/store/src/secrets.rs`).
 const SECRET_STORE_ENV: &str = "SWITCHYARD_SECRET_STORE";
@@ -86,8 +92,9 @@ const TEST_BUILD: &[&str] = &[
     "--no-run",
 ];
 
+/// The cargo of the toolchain that runs us, pinned (see [`toolchain`]).
 fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    toolchain::native().cargo()
 }
 
 /// Runs `command`, failing with its description if it fails.
@@ -155,8 +162,12 @@ fn run(root: &Path, release: bool, headless: bool, passthrough: &[String]) -> Re
             .join("target")
             .join(profile_dir)
             .join(exe("switchyard"));
-        let mut serve = Command::new(binary);
+        let mut serve = Command::new(&binary);
         if passthrough.is_empty() {
+            println!(
+                "xtask: starting the headless gateway; in another terminal, `{} key create` makes an API key for your tools",
+                binary.display()
+            );
             serve.arg("serve");
         } else {
             serve.args(passthrough);
@@ -226,9 +237,18 @@ fn test(root: &Path) -> Result<()> {
         run_checked(cargo().args(["fmt", "--all", "--", "--check"])),
     );
     // The desktop crate embeds ui/dist at compile time: build the UI first.
-    let ui_built = ui::build(root, true);
+    let primary_wasm = setup::wasm_toolchain();
+    let ui_built = primary_wasm
+        .as_ref()
+        .map_err(|error| anyhow::anyhow!("{error:#}"))
+        .and_then(|_| ui::build(root, true));
     let ui_ok = ui_built.is_ok();
     stage("ui-build", ui_built);
+    // The other path users take must build too: Debian's toolchain where
+    // rustup's target built the dashboard (its own target directory, cached).
+    if matches!(primary_wasm, Ok(setup::WasmToolchain::Rustup)) {
+        stage("ui-build-debian", ui_build_debian(root));
+    }
     if ui_ok {
         stage(
             "clippy",
@@ -255,6 +275,9 @@ fn test(root: &Path) -> Result<()> {
         stage("desktop-e2e", desktop_e2e(root, &tools));
     }
     stage("workflow-lint", workflow_lint(root, &tools));
+    if ui_ok {
+        stage("headless-run", headless_run(root));
+    }
 
     let passed = stages.iter().filter(|stage| stage.passed).count();
     let failed = stages.len() - passed;
@@ -271,6 +294,21 @@ fn test(root: &Path) -> Result<()> {
         bail!("{failed} stage(s) failed");
     }
     Ok(())
+}
+
+/// The dashboard built with Debian's fallback toolchain, into
+/// `target/ui-debian` (not installed into `ui/dist`).
+fn ui_build_debian(root: &Path) -> Result<()> {
+    setup::ensure_debian_wasm_toolchain()?;
+    ui::compile(root, true, setup::WasmToolchain::Debian).map(|_| ())
+}
+
+/// `cargo xtask run` as a user without a display takes it: this xtask runs
+/// `run --headless -- serve` on a free port with a new data folder; the
+/// gateway must say where it listens and how to get an API key, answer
+/// `/health`, and stop within ten seconds of SIGTERM.
+fn headless_run(root: &Path) -> Result<()> {
+    headless::check(root)
 }
 
 /// The official `openai` Python SDK against the real `switchyard serve`.
@@ -312,7 +350,8 @@ fn desktop_e2e(root: &Path, tools: &setup::Tools) -> Result<()> {
             "dbus-run-session",
             "--",
         ]);
-        command.arg(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        command.arg(&toolchain::native().cargo);
+        toolchain::native().pin(&mut command);
         command
     };
     command

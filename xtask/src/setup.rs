@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::run_checked;
+use crate::toolchain::{self, DEBIAN_CARGO, DEBIAN_RUSTC, DEBIAN_WASM_LD};
 
 /// What the set-up prepares for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,14 +29,14 @@ pub(crate) enum Purpose {
     Bench,
 }
 
-const BASE_PACKAGES: &[&str] = &["build-essential", "pkg-config", "libssl-dev"];
-const DESKTOP_PACKAGES: &[&str] = &[
+pub(crate) const BASE_PACKAGES: &[&str] = &["build-essential", "pkg-config", "libssl-dev"];
+pub(crate) const DESKTOP_PACKAGES: &[&str] = &[
     "libwebkit2gtk-4.1-dev",
     "libayatana-appindicator3-dev",
     "librsvg2-dev",
     "libsoup-3.0-dev",
 ];
-const TEST_PACKAGES: &[&str] = &[
+pub(crate) const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
     "dbus-x11",
@@ -43,7 +44,10 @@ const TEST_PACKAGES: &[&str] = &[
     "python3-venv",
 ];
 /// Debian's own Rust with std sources, for building std for wasm32 ourselves.
-const WASM_FALLBACK_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "lld-19"];
+pub(crate) const WASM_FALLBACK_PACKAGES: &[&str] =
+    &["rustc-web", "cargo-web", "rust-web-src", "lld-19"];
+/// Where `rust-web-src` puts the standard library's sources.
+const DEBIAN_RUST_SRC: &str = "/usr/lib/rustlib/src/rust/library";
 
 /// Paths to the tools the test command uses.
 pub(crate) struct Tools {
@@ -58,17 +62,35 @@ pub(crate) struct Tools {
 /// How the UI is compiled to wasm32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WasmToolchain {
-    /// rustup's toolchain has the wasm32 target installed.
+    /// rustup's toolchain (the one running the xtask) with its wasm32 target.
     Rustup,
     /// Debian's rustc-web builds std for wasm32 from its sources.
     Debian,
 }
 
-/// Debian's toolchain pieces used by [`WasmToolchain::Debian`].
-pub(crate) const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
-pub(crate) const DEBIAN_CARGO: &str = "/usr/bin/cargo";
-pub(crate) const DEBIAN_WASM_LD: &str = "/usr/lib/llvm-19/bin/wasm-ld";
-const DEBIAN_RUST_SRC: &str = "/usr/lib/rustlib/src/rust/library";
+impl WasmToolchain {
+    /// What the toolchain is, for messages.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Self::Rustup => "rustup's wasm32-unknown-unknown target",
+            Self::Debian => "Debian's rustc-web (std built for wasm32 from rust-web-src)",
+        }
+    }
+}
+
+/// Chooses the wasm toolchain: `rustup`, `debian`, or `auto` (unset; the
+/// default: rustup's target wherever rustup can add it, else Debian's).
+pub(crate) const WASM_TOOLCHAIN_ENV: &str = "SWITCHYARD_WASM_TOOLCHAIN";
+
+/// The wasm toolchain asked for by [`WASM_TOOLCHAIN_ENV`]; `None` for auto.
+pub(crate) fn requested_wasm_toolchain() -> Result<Option<WasmToolchain>> {
+    match std::env::var(WASM_TOOLCHAIN_ENV).unwrap_or_default().trim() {
+        "" | "auto" => Ok(None),
+        "rustup" => Ok(Some(WasmToolchain::Rustup)),
+        "debian" => Ok(Some(WasmToolchain::Debian)),
+        other => bail!("{WASM_TOOLCHAIN_ENV}={other}: expected rustup, debian or auto"),
+    }
+}
 
 /// Installs what `purpose` needs; for [`Purpose::Test`] also the test tools.
 pub(crate) fn ensure(root: &Path, purpose: Purpose) -> Result<Tools> {
@@ -131,10 +153,9 @@ pub(crate) fn ensure_llvm_profdata() -> Result<PathBuf> {
         ensure_system_packages(&[PROFDATA_PACKAGE])?;
     } else {
         println!("xtask: installing rustup's llvm-tools for llvm-profdata");
-        run_with_timeout(
-            Command::new("rustup").args(["component", "add", "llvm-tools"]),
-            Duration::from_secs(300),
-        );
+        if let Some(mut add) = toolchain::native().rustup(&["component", "add", "llvm-tools"]) {
+            run_with_timeout(&mut add, Duration::from_secs(300));
+        }
     }
     find_llvm_profdata().context(
         "no llvm-profdata of LLVM 19 or later: install rustup's llvm-tools component (`rustup component add llvm-tools`) or your distribution's llvm-19",
@@ -144,7 +165,8 @@ pub(crate) fn ensure_llvm_profdata() -> Result<PathBuf> {
 fn find_llvm_profdata() -> Option<PathBuf> {
     let profdata = crate::exe("llvm-profdata");
     // rustup's llvm-tools: the same LLVM as rustc.
-    let sysroot = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+    let sysroot = toolchain::native()
+        .rustc()
         .args(["--print", "sysroot"])
         .output()
         .ok()
@@ -169,14 +191,14 @@ fn find_llvm_profdata() -> Option<PathBuf> {
     })
 }
 
-fn has_apt() -> bool {
+pub(crate) fn has_apt() -> bool {
     cfg!(target_os = "linux")
         && Path::new("/usr/bin/apt-get").exists()
         && Path::new("/usr/bin/dpkg-query").exists()
 }
 
 /// Packages from `wanted` that dpkg does not list as installed.
-fn missing_packages<'a>(wanted: &[&'a str]) -> Result<Vec<&'a str>> {
+pub(crate) fn missing_packages<'a>(wanted: &[&'a str]) -> Result<Vec<&'a str>> {
     let output = Command::new("dpkg-query")
         .args(["-W", "-f=${Package} ${db:Status-Abbrev}\n"])
         .args(wanted)
@@ -236,9 +258,10 @@ fn apt(args: &[&str]) -> Result<()> {
     run_checked(&mut command)
 }
 
-/// Whether `rustc` (rustup's) has the wasm32 standard library.
-fn rustup_has_wasm_target() -> bool {
-    Command::new("rustc")
+/// Whether the toolchain running the xtask has the wasm32 standard library.
+pub(crate) fn rustup_has_wasm_target() -> bool {
+    toolchain::native()
+        .rustc()
         .args([
             "--print",
             "target-libdir",
@@ -257,36 +280,61 @@ fn rustup_has_wasm_target() -> bool {
         })
 }
 
-fn debian_wasm_toolchain_present() -> bool {
+/// Whether Debian's wasm toolchain (rustc-web, its std sources, wasm-ld) is installed.
+pub(crate) fn debian_wasm_toolchain_present() -> bool {
     [DEBIAN_RUSTC, DEBIAN_CARGO, DEBIAN_WASM_LD, DEBIAN_RUST_SRC]
         .iter()
         .all(|path| Path::new(path).exists())
 }
 
-/// Picks (installing if needed) the toolchain that builds the UI.
-pub(crate) fn wasm_toolchain() -> Result<WasmToolchain> {
-    if rustup_has_wasm_target() {
-        return Ok(WasmToolchain::Rustup);
-    }
-    if has_apt() && debian_wasm_toolchain_present() {
-        return Ok(WasmToolchain::Debian);
-    }
+/// Adds rustup's wasm32 target to the toolchain running the xtask; whether
+/// it is there afterwards.
+fn add_rustup_wasm_target(limit: Duration) -> bool {
+    let Some(mut add) = toolchain::native().rustup(&["target", "add", "wasm32-unknown-unknown"])
+    else {
+        return false;
+    };
     println!("xtask: adding the wasm32-unknown-unknown target with rustup");
-    if run_with_timeout(
-        Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
-        Duration::from_secs(90),
-    ) && rustup_has_wasm_target()
-    {
-        return Ok(WasmToolchain::Rustup);
+    run_with_timeout(&mut add, limit) && rustup_has_wasm_target()
+}
+
+/// Picks (installing if needed) the toolchain that builds the UI: the one
+/// [`WASM_TOOLCHAIN_ENV`] names, else rustup's target where rustup has or can
+/// add it, else Debian's.
+pub(crate) fn wasm_toolchain() -> Result<WasmToolchain> {
+    match requested_wasm_toolchain()? {
+        Some(WasmToolchain::Rustup) => {
+            if rustup_has_wasm_target() || add_rustup_wasm_target(Duration::from_secs(300)) {
+                return Ok(WasmToolchain::Rustup);
+            }
+            bail!(
+                "{WASM_TOOLCHAIN_ENV}=rustup, but rustup cannot add the wasm32-unknown-unknown target to {}",
+                toolchain::native().describe()
+            )
+        }
+        Some(WasmToolchain::Debian) => ensure_debian_wasm_toolchain(),
+        None => {
+            if rustup_has_wasm_target() || add_rustup_wasm_target(Duration::from_secs(90)) {
+                return Ok(WasmToolchain::Rustup);
+            }
+            if !has_apt() {
+                bail!(
+                    "cannot install the wasm32-unknown-unknown target: run `rustup target add wasm32-unknown-unknown`"
+                );
+            }
+            println!(
+                "xtask: rustup could not add the wasm32 target: using Debian's rustc-web and building std for wasm32"
+            );
+            ensure_debian_wasm_toolchain()
+        }
     }
+}
+
+/// Installs Debian's wasm toolchain where missing.
+pub(crate) fn ensure_debian_wasm_toolchain() -> Result<WasmToolchain> {
     if !has_apt() {
-        bail!(
-            "cannot install the wasm32-unknown-unknown target: run `rustup target add wasm32-unknown-unknown`"
-        );
+        bail!("Debian's wasm toolchain needs a Debian or Ubuntu system (apt)");
     }
-    println!(
-        "xtask: rustup could not download the wasm32 target: using Debian's rustc-web and building std for wasm32"
-    );
     ensure_system_packages(WASM_FALLBACK_PACKAGES)?;
     if !debian_wasm_toolchain_present() {
         bail!(
@@ -318,7 +366,7 @@ fn run_with_timeout(command: &mut Command, limit: Duration) -> bool {
 }
 
 /// `$CARGO_HOME/bin`, where `cargo install` puts tools.
-fn cargo_bin_dir() -> PathBuf {
+pub(crate) fn cargo_bin_dir() -> PathBuf {
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| {

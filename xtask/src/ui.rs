@@ -3,44 +3,51 @@
 //! `ui/dist`, with the static files beside it. The desktop app embeds that
 //! folder when it compiles.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::run_checked;
-use crate::setup::{self, DEBIAN_CARGO, DEBIAN_RUSTC, DEBIAN_WASM_LD, WasmToolchain};
+use crate::setup::{self, WasmToolchain};
+use crate::toolchain;
 
-/// Builds `ui/dist`; `release` optimises the wasm (smaller, faster to load).
+/// Builds `ui/dist` with the chosen wasm toolchain (see
+/// [`setup::wasm_toolchain`]); `release` optimises the wasm (smaller, faster
+/// to load).
 pub(crate) fn build(root: &Path, release: bool) -> Result<()> {
     let toolchain = setup::wasm_toolchain()?;
+    let bindgen_out = compile(root, release, toolchain)?;
+    install(root, &bindgen_out)
+}
+
+/// Compiles the dashboard with `toolchain` and runs wasm-bindgen; returns the
+/// folder holding the JavaScript and wasm. Each toolchain has a target
+/// directory of its own (`target/ui`, `target/ui-debian`), so neither
+/// invalidates the other's cache, nor the native build's.
+pub(crate) fn compile(root: &Path, release: bool, toolchain: WasmToolchain) -> Result<PathBuf> {
     let wasm_bindgen = setup::ensure_wasm_bindgen(root)?;
-    // A target directory of its own: the Debian toolchain's artefacts must not
-    // invalidate the native ones.
-    let target_dir = root.join("target").join("ui");
+    let target_dir = root.join("target").join(match toolchain {
+        WasmToolchain::Rustup => "ui",
+        WasmToolchain::Debian => "ui-debian",
+    });
+    println!(
+        "xtask: building the dashboard with {}",
+        toolchain.describe()
+    );
     let mut cargo = match toolchain {
         WasmToolchain::Rustup => crate::cargo(),
-        WasmToolchain::Debian => {
-            let mut cargo = std::process::Command::new(DEBIAN_CARGO);
-            cargo
-                .env("RUSTC", DEBIAN_RUSTC)
-                .env("RUSTC_BOOTSTRAP", "1")
-                .env("CARGO_UNSTABLE_BUILD_STD", "std,panic_abort")
-                .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", DEBIAN_WASM_LD);
-            cargo
-        }
+        WasmToolchain::Debian => toolchain::debian_wasm(),
     };
     cargo
         .args([
             "build",
+            "--locked",
             "--target",
             "wasm32-unknown-unknown",
             "-p",
             "switchyard-ui",
         ])
-        .env("CARGO_TARGET_DIR", &target_dir)
-        // rustup's choices must not leak into Debian's cargo.
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .env_remove("RUSTC_WRAPPER");
+        .env("CARGO_TARGET_DIR", &target_dir);
     if release {
         cargo.arg("--release");
     }
@@ -69,15 +76,19 @@ pub(crate) fn build(root: &Path, release: bool) -> Result<()> {
     // that no longer starts; opt-level "z" and dropping the name section
     // are most of the gain anyway.
     let output = bindgen_out.join("switchyard_ui_bg.wasm");
-    if let Ok(meta) = std::fs::metadata(&output) {
-        println!("xtask: dashboard wasm is {} KB", meta.len() / 1024);
-    }
+    let meta = std::fs::metadata(&output)
+        .with_context(|| format!("wasm-bindgen wrote no {}", output.display()))?;
+    println!("xtask: dashboard wasm is {} KB", meta.len() / 1024);
+    Ok(bindgen_out)
+}
 
+/// Copies the compiled dashboard and the static files into `ui/dist`.
+fn install(root: &Path, bindgen_out: &Path) -> Result<()> {
     let dist = root.join("ui").join("dist");
     std::fs::create_dir_all(&dist)?;
     let static_dir = root.join("ui").join("static");
     let mut files = Vec::new();
-    for folder in [&bindgen_out, &static_dir] {
+    for folder in [bindgen_out, static_dir.as_path()] {
         let entries = std::fs::read_dir(folder)
             .with_context(|| format!("cannot read {}", folder.display()))?;
         for entry in entries {
