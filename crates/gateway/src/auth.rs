@@ -36,14 +36,19 @@ pub(crate) async fn require_api_key(
     let dialect = Dialect::for_path(request.uri().path());
     match check_api_key(&state, request).await {
         Ok(request) => next.run(request).await,
-        Err(error) => error.into_response_for(dialect),
+        // The body was not read: the connection cannot carry another request.
+        Err(error) => crate::guard::closing(error.into_response_for(dialect)),
     }
 }
 
 async fn check_api_key(state: &RouterState, mut request: Request) -> Result<Request, ApiError> {
     let presented = presented_key(&request);
-    // The key check reads the routing snapshot: no database query per request.
-    let config = state.config()?;
+    // The key check reads the routing snapshot (the one the Host check
+    // read, where it ran): no database query per request.
+    let config = match request.extensions().get::<Arc<RoutingConfig>>().cloned() {
+        Some(config) => config,
+        None => state.config()?,
+    };
     let key_id = presented.and_then(|key| config.api_keys.get(&hash_api_key(key)).copied());
     let allow_loopback = config.settings.allow_unauthenticated_loopback;
     let presented = presented.is_some();

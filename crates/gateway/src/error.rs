@@ -50,6 +50,27 @@ impl ApiError {
         )
     }
 
+    /// 415: a JSON route got another content type.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            "unsupported_media_type",
+            message.into(),
+        )
+    }
+
+    /// 403: the request came from a web page or a host name the gateway does
+    /// not serve (DNS rebinding, cross-site requests).
+    pub fn forbidden_origin(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "forbidden_origin",
+            message.into(),
+        )
+    }
+
     /// 401: no API key, or one that is unknown or revoked.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(
@@ -121,14 +142,30 @@ impl ApiError {
         )
     }
 
-    /// An error the provider answered with, passed on with its status.
+    /// An error the provider answered with, passed on with its status and
+    /// typed as OpenAI types that status (SDKs and tools branch on it).
     pub fn upstream_status(status: StatusCode, message: impl Into<String>) -> Self {
-        let error_type = if status.is_server_error() {
-            "upstream_error"
-        } else {
-            "invalid_request_error"
+        let (error_type, code) = match status.as_u16() {
+            401 => ("authentication_error", "invalid_api_key"),
+            403 => ("permission_error", "permission_denied"),
+            404 => ("invalid_request_error", "model_not_found"),
+            429 => ("rate_limit_error", "rate_limit_exceeded"),
+            code if code >= 500 => ("upstream_error", "upstream_error"),
+            _ => ("invalid_request_error", "upstream_error"),
         };
-        Self::new(status, error_type, "upstream_error", message.into())
+        Self::new(status, error_type, code, message.into())
+    }
+
+    /// 401: the provider refused the credentials of every account that could
+    /// serve the request; clients do not retry it, and the message says
+    /// which accounts and what to do.
+    pub fn credentials_refused(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "upstream_credentials_refused",
+            message.into(),
+        )
     }
 
     /// 500: something went wrong inside the gateway.
@@ -187,7 +224,7 @@ impl ApiError {
 /// Anthropic's error `type` for an HTTP status.
 fn anthropic_error_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
-        400 | 422 => "invalid_request_error",
+        400 | 415 | 422 => "invalid_request_error",
         401 => "authentication_error",
         403 => "permission_error",
         404 => "not_found_error",
@@ -201,7 +238,7 @@ fn anthropic_error_type(status: StatusCode) -> &'static str {
 /// Google's canonical status name for an HTTP status.
 fn google_status(status: StatusCode) -> &'static str {
     match status.as_u16() {
-        400 | 413 | 422 => "INVALID_ARGUMENT",
+        400 | 413 | 415 | 422 => "INVALID_ARGUMENT",
         401 => "UNAUTHENTICATED",
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",

@@ -62,6 +62,9 @@ impl Failure {
             404 => Some(Self::ModelUnavailable),
             408 => Some(Self::Timeout),
             400 | 422 if mentions_quota => Some(Self::QuotaExhausted),
+            // Some providers answer a malformed request with a 5xx: the
+            // client's fault, which must not open the breaker for everyone.
+            code if code >= 500 && blames_the_request(&lower) => None,
             code if code >= 500 => Some(Self::ServerError),
             _ => None,
         }
@@ -103,6 +106,22 @@ impl Failure {
             Self::Unreachable => "unreachable",
         }
     }
+}
+
+/// Whether an error body (lower case) says the request itself was invalid.
+fn blames_the_request(lower: &str) -> bool {
+    [
+        "invalid_request",
+        "invalid request",
+        "invalid_argument",
+        "invalid argument",
+        "validation error",
+        "malformed",
+        "bad request",
+        "failed to parse",
+    ]
+    .iter()
+    .any(|phrase| lower.contains(phrase))
 }
 
 /// How long the provider asked us to wait: `retry-after-ms`, `Retry-After`
@@ -286,6 +305,15 @@ mod tests {
         assert_eq!(of(401, "invalid key"), Some(Failure::Unauthorized));
         assert_eq!(of(503, ""), Some(Failure::ServerError));
         assert_eq!(of(404, "no such model"), Some(Failure::ModelUnavailable));
+        // A 500 about the request itself is the client's, not the provider's.
+        assert_eq!(
+            of(
+                500,
+                r#"{"error":{"type":"invalid_request_error","message":"x"}}"#
+            ),
+            None
+        );
+        assert_eq!(of(500, "Internal error: failed to parse body"), None);
     }
 
     #[test]

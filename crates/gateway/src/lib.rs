@@ -9,6 +9,7 @@ mod auth;
 mod commits;
 pub mod dialect;
 mod error;
+mod guard;
 mod health;
 pub mod oauth;
 pub mod presets;
@@ -473,7 +474,7 @@ pub async fn start(data_dir: &Path, address: SocketAddr) -> Result<RunningGatewa
     let listener = listener
         .into_std()
         .map_err(|source| StartError::Bind { address, source })?;
-    let server = server::Server::start(listener, local_addr, &state)?;
+    let server = server::Server::start(listener, &state)?;
     let maintained = state;
     let maintenance = tokio::spawn(async move {
         loop {

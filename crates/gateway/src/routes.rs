@@ -2,12 +2,12 @@
 //! JSON errors for everything that does not match. Handlers are thin: they
 //! parse, pick the provider, and hand over to [`crate::upstream`].
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,18 +15,15 @@ use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
 use switchyard_protocol::Usage;
 use switchyard_store::{Attempt, KEY_PREFIX, Price, RequestRecord, now_millis};
-use tower::ServiceBuilder;
-use tower::util::MapRequestLayer;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::auth::{CallerKey, require_api_key};
 use crate::dialect::Dialect;
+use crate::guard::{self, MAX_BODY_BYTES};
 use crate::routing::{Candidate, Plan, PlanStep, RoutingConfig};
 use crate::upstream::{self, IncomingChat};
 use crate::{ApiError, RouterState};
-
-/// Largest request body accepted (images in base64 make chat requests large).
-const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// The router with every route and layer except path normalisation.
 pub fn router(state: RouterState) -> Router {
@@ -39,9 +36,16 @@ pub fn router(state: RouterState) -> Router {
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1beta/models", get(list_gemini_models))
-        .route("/v1beta/models/{*target}", post(gemini_generate))
-        // google-genai 3 calls Gemini's v1 paths by default.
-        .route("/v1/models/{*target}", post(gemini_generate))
+        .route(
+            "/v1beta/models/{*target}",
+            post(gemini_generate).get(gemini_model),
+        )
+        // google-genai 3 calls Gemini's v1 paths by default; OpenAI and
+        // Anthropic clients read one model at `GET /v1/models/{id}`.
+        .route(
+            "/v1/models/{*target}",
+            post(gemini_generate).get(model_info),
+        )
         .route("/api/chat", post(ollama_chat))
         .route("/v1/api/chat", post(ollama_chat))
         .route("/api/tags", get(ollama_tags))
@@ -49,15 +53,31 @@ pub fn router(state: RouterState) -> Router {
         .route("/v1/models", get(list_models))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
+            guard::read_body_in_time,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
             require_api_key,
         ));
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(guard::cors_allows))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(AllowHeaders::mirror_request())
+        .max_age(std::time::Duration::from_secs(600));
     Router::new()
+        // Claude Code probes its base URL with `HEAD /`.
+        .route("/", get(health))
         .route("/health", get(health))
         .route("/api/version", get(ollama_version))
         .merge(authenticated)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_host_and_origin,
+        ))
         .layer(middleware::from_fn(log_request))
         .layer(CatchPanicLayer::custom(|_panic| {
             ApiError::internal("the gateway hit an internal error; details are in its log")
@@ -66,25 +86,9 @@ pub fn router(state: RouterState) -> Router {
         .with_state(state)
 }
 
-/// [`router`] behind path normalisation.
-type NormalizedRouter = tower::util::MapRequest<Router, fn(Request) -> Request>;
-
-/// The service `axum::serve` runs: [`router`] behind path normalisation, with
-/// the peer address available to the API-key check.
-pub(crate) fn service(
-    state: RouterState,
-) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<NormalizedRouter, SocketAddr> {
-    let normalized = ServiceBuilder::new()
-        .layer(MapRequestLayer::new(
-            normalize_path as fn(Request) -> Request,
-        ))
-        .service(router(state));
-    axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(normalized)
-}
-
 /// Collapses a doubled `/v1/v1/...` (a base URL that already ended in `/v1`
 /// plus a client that appends `/v1`) to `/v1/...`.
-fn normalize_path(mut request: Request) -> Request {
+pub(crate) fn normalize_path(mut request: Request) -> Request {
     let path = request.uri().path();
     if !path.starts_with("/v1/v1") {
         return request;
@@ -236,6 +240,10 @@ async fn gemini_generate(
     let stream = match action {
         "generateContent" => false,
         "streamGenerateContent" => true,
+        "countTokens" => {
+            let model = model.strip_prefix("models/").unwrap_or(model);
+            return gemini_count_tokens(&state, &caller, model, &headers, body, pending).await;
+        }
         _ => {
             return pending.fail(ApiError::unknown_route(
                 StatusCode::NOT_FOUND,
@@ -245,17 +253,150 @@ async fn gemini_generate(
         }
     };
     let model = model.strip_prefix("models/").unwrap_or(model).to_owned();
-    let body = match body {
+    let body = match json_body(&headers, body) {
         Ok(body) => body,
-        Err(rejection) => {
-            return pending.fail(ApiError::bad_request("invalid_body", rejection.body_text()));
-        }
+        Err(error) => return pending.fail(error),
     };
     let incoming = match IncomingChat::parse_with_model(&body, model, stream) {
         Ok(incoming) => incoming,
         Err(error) => return pending.fail(error),
     };
     route_chat(&state, &caller.config, pending, &headers, incoming).await
+}
+
+/// `POST /v1beta/models/{model}:countTokens` (Gemini).
+async fn gemini_count_tokens(
+    state: &RouterState,
+    caller: &CallerKey,
+    model: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    pending: PendingRecord,
+) -> Response {
+    // Counting is not a request to record.
+    drop(pending);
+    let dialect = Dialect::Gemini;
+    let body = match json_body(headers, body) {
+        Ok(body) => body,
+        Err(error) => return error.into_response_for(dialect),
+    };
+    let incoming = match IncomingChat::parse_with_model(&body, model.to_owned(), false) {
+        Ok(incoming) => incoming,
+        Err(error) => return error.into_response_for(dialect),
+    };
+    // An unknown model can still be counted locally.
+    let candidate = first_candidate_in(state, &caller.config, model).ok();
+    match upstream::gemini_count_tokens(state, candidate, &incoming).await {
+        Ok(counted) => Json(counted).into_response(),
+        Err(error) => error.into_response_for(dialect),
+    }
+}
+
+/// Every model a client may name, as `(id, created, owner)`: combos, aliases
+/// and each enabled provider's `prefix/model`.
+fn known_models(state: &RouterState) -> Result<Vec<(String, i64, String)>, ApiError> {
+    let (providers, combos, aliases) = state
+        .with_store(|store| {
+            Ok::<_, switchyard_store::StoreError>((
+                store.list_providers()?,
+                store.list_combos()?,
+                store.list_aliases()?,
+            ))
+        })
+        .map_err(|error| {
+            tracing::error!(%error, "cannot list providers");
+            ApiError::internal("the gateway could not read its database")
+        })?;
+    let combos = combos.into_iter().map(|combo| {
+        (
+            combo.name,
+            combo.created_at / 1000,
+            "switchyard-combo".to_owned(),
+        )
+    });
+    let aliases = aliases.into_iter().map(|alias| {
+        (
+            alias.name,
+            alias.created_at / 1000,
+            "switchyard-alias".to_owned(),
+        )
+    });
+    let models = providers
+        .into_iter()
+        .filter(|provider| provider.enabled)
+        .flat_map(|provider| {
+            provider
+                .models
+                .iter()
+                .map(|model| {
+                    (
+                        format!("{}/{model}", provider.prefix),
+                        provider.created_at / 1000,
+                        provider.name.clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        });
+    Ok(combos.chain(aliases).chain(models).collect())
+}
+
+/// `GET /v1/models/{id}`: one model, in Anthropic's shape when the client
+/// sends `anthropic-version`, else OpenAI's.
+async fn model_info(
+    State(state): State<RouterState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    // google-genai reads Gemini's v1 path with its own key header.
+    if headers.contains_key("x-goog-api-key") || id.starts_with("models/") {
+        return gemini_model(State(state), Path(id)).await;
+    }
+    let anthropic = headers.contains_key("anthropic-version");
+    let dialect = if anthropic {
+        Dialect::AnthropicMessages
+    } else {
+        Dialect::OpenAiChat
+    };
+    let models = match known_models(&state) {
+        Ok(models) => models,
+        Err(error) => return error.into_response_for(dialect),
+    };
+    let Some((id, created, owner)) = models.into_iter().find(|(known, ..)| *known == id) else {
+        return ApiError::model_not_found(format!(
+            "the model {id:?} does not exist (list them with GET /v1/models)"
+        ))
+        .into_response_for(dialect);
+    };
+    let body = if anthropic {
+        let created_at = jiff::Timestamp::from_second(created)
+            .map(|at| at.to_string())
+            .unwrap_or_default();
+        json!({"type": "model", "id": id, "display_name": id, "created_at": created_at})
+    } else {
+        json!({"id": id, "object": "model", "created": created, "owned_by": owner})
+    };
+    Json(body).into_response()
+}
+
+/// `GET /v1beta/models/{model}`: one model, Gemini-style.
+async fn gemini_model(State(state): State<RouterState>, Path(name): Path<String>) -> Response {
+    let id = name.strip_prefix("models/").unwrap_or(&name);
+    let models = match known_models(&state) {
+        Ok(models) => models,
+        Err(error) => return error.into_response_for(Dialect::Gemini),
+    };
+    match models.into_iter().find(|(known, ..)| known == id) {
+        Some((id, _, owner)) => Json(json!({
+            "name": format!("models/{id}"),
+            "baseModelId": id,
+            "displayName": id,
+            "description": format!("{id} via {owner}"),
+            "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
+        }))
+        .into_response(),
+        None => ApiError::model_not_found(format!("the model {id:?} does not exist"))
+            .into_response_for(Dialect::Gemini),
+    }
 }
 
 /// `GET /api/version`: what Ollama clients check first.
@@ -312,11 +453,9 @@ async fn ollama_chat(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let pending = PendingRecord::new(&state, "/api/chat", caller.key_id, Dialect::Ollama);
-    let body = match body {
+    let body = match json_body(&headers, body) {
         Ok(body) => body,
-        Err(rejection) => {
-            return pending.fail(ApiError::bad_request("invalid_body", rejection.body_text()));
-        }
+        Err(error) => return pending.fail(error),
     };
     let mut incoming = match IncomingChat::parse(&body) {
         Ok(incoming) => incoming,
@@ -333,12 +472,9 @@ async fn count_tokens(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let dialect = Dialect::AnthropicMessages;
-    let body = match body {
+    let body = match json_body(&headers, body) {
         Ok(body) => body,
-        Err(rejection) => {
-            return ApiError::bad_request("invalid_body", rejection.body_text())
-                .into_response_for(dialect);
-        }
+        Err(error) => return error.into_response_for(dialect),
     };
     let incoming = match IncomingChat::parse(&body) {
         Ok(incoming) => incoming,
@@ -356,15 +492,14 @@ async fn count_tokens(
 async fn embeddings(
     State(state): State<RouterState>,
     Extension(caller): Extension<CallerKey>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut pending =
         PendingRecord::new(&state, "/v1/embeddings", caller.key_id, Dialect::OpenAiChat);
-    let body = match body {
+    let body = match json_body(&headers, body) {
         Ok(body) => body,
-        Err(rejection) => {
-            return pending.fail(ApiError::bad_request("invalid_body", rejection.body_text()));
-        }
+        Err(error) => return pending.fail(error),
     };
     let incoming = match IncomingChat::parse(&body) {
         Ok(incoming) => incoming,
@@ -376,7 +511,15 @@ async fn embeddings(
         Err(error) => return pending.fail(error),
     };
     pending.begin_attempt(&candidate);
-    upstream::forward_openai_json(&state, &candidate, "/embeddings", incoming, pending).await
+    upstream::forward_openai_json(
+        &state,
+        &caller.config,
+        &candidate,
+        "/embeddings",
+        incoming,
+        pending,
+    )
+    .await
 }
 
 /// The first account a request for `model` would go to.
@@ -404,7 +547,8 @@ async fn chat_completions(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let path = "/v1/chat/completions";
-    handle_chat(&state, &caller, path, Dialect::OpenAiChat, &headers, body).await
+    let dialect = Dialect::OpenAiChat;
+    handle_chat(&state, &caller, path, dialect, None, &headers, body).await
 }
 
 /// `POST /v1/responses` and Codex CLI's `/codex/responses` (OpenAI Responses).
@@ -420,6 +564,7 @@ async fn responses(
         &caller,
         path,
         Dialect::OpenAiResponses,
+        None,
         &headers,
         body,
     )
@@ -430,19 +575,55 @@ async fn responses(
 async fn messages(
     State(state): State<RouterState>,
     Extension(caller): Extension<CallerKey>,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let path = "/v1/messages";
-    handle_chat(
-        &state,
-        &caller,
-        path,
-        Dialect::AnthropicMessages,
-        &headers,
-        body,
-    )
-    .await
+    let dialect = Dialect::AnthropicMessages;
+    handle_chat(&state, &caller, path, dialect, uri.query(), &headers, body).await
+}
+
+/// The body of a JSON route, or the error to answer in the caller's dialect:
+/// 413 past [`MAX_BODY_BYTES`], 415 for a content type a browser form can
+/// send without a CORS preflight (`text/plain`, form encodings; a web page
+/// must not spend the user's quota with a cross-site POST), 400 for a body
+/// that could not be read. A missing content type is accepted (`curl -d`
+/// habits aside, several SDKs omit it on retries).
+pub(crate) fn json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
+    if let Some(content_type) = headers.get(CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let is_json = essence == "application/json"
+            || (essence.starts_with("application/") && essence.ends_with("+json"));
+        if !is_json {
+            return Err(ApiError::unsupported_media_type(format!(
+                "this route takes a JSON body (Content-Type: application/json), not {essence:?}"
+            )));
+        }
+    }
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                ..ApiError::bad_request(
+                    "request_too_large",
+                    format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                )
+            }
+        } else {
+            ApiError::bad_request("invalid_body", rejection.body_text())
+        }
+    })
 }
 
 /// Parses, routes and forwards a chat request that came to `path` in `dialect`.
@@ -451,32 +632,22 @@ async fn handle_chat(
     caller: &CallerKey,
     path: &'static str,
     dialect: Dialect,
+    query: Option<&str>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let pending = PendingRecord::new(state, path, caller.key_id, dialect);
-    let body = match body {
+    let mut pending = PendingRecord::new(state, path, caller.key_id, dialect);
+    let body = match json_body(headers, body) {
         Ok(body) => body,
-        Err(rejection) => {
-            let status = rejection.status();
-            let error = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError {
-                    status,
-                    ..ApiError::bad_request(
-                        "request_too_large",
-                        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-                    )
-                }
-            } else {
-                ApiError::bad_request("invalid_body", rejection.body_text())
-            };
-            return pending.fail(error);
-        }
+        Err(error) => return pending.fail(error),
     };
-    let incoming = match IncomingChat::parse(&body) {
+    pending.log_bodies_of(&caller.config, &body);
+    let mut incoming = match IncomingChat::parse(&body) {
         Ok(incoming) => incoming,
         Err(error) => return pending.fail(error),
     };
+    incoming.anthropic_beta = dialect == Dialect::AnthropicMessages
+        && query.is_some_and(|query| query.split('&').any(|pair| pair == "beta=true"));
     route_chat(state, &caller.config, pending, headers, incoming).await
 }
 
@@ -492,15 +663,15 @@ async fn route_chat(
 ) -> Response {
     pending.record.model = incoming.model.clone();
     pending.record.stream = incoming.stream;
+    pending.log_bodies_of(config, incoming.body_json());
+    if let Err(error) = incoming.check_shape(pending.dialect) {
+        return pending.fail(error);
+    }
     let plan = match state.plan(config, &incoming.model) {
         Ok(plan) => plan,
         Err(error) => return pending.fail(error),
     };
     pending.record.combo = plan.combo.clone();
-    if config.settings.log_bodies {
-        pending.log_bodies = true;
-        pending.capture_request(incoming.body_json());
-    }
     let count = plan.candidates().count();
     let mut tried = 0;
     let mut last_error = None;
@@ -576,6 +747,13 @@ fn nothing_to_try(model: &str, plan: &Plan) -> ApiError {
     } else {
         reasons.join("; ")
     };
+    // Dead credentials first: waiting does not help, and a 429 would make
+    // clients retry for minutes.
+    if plan.skipped().next().is_some() && plan.skipped().all(|skipped| skipped.status == 401) {
+        return ApiError::credentials_refused(format!(
+            "no account can serve {model:?}: {detail}. Fix the account with `switchyard account` or the dashboard's Providers page (a new key, or `switchyard connect` for a subscription)"
+        ));
+    }
     if let Some(retry_at) = plan.retry_at {
         let seconds = ((retry_at - now_millis()).max(0) as u64)
             .div_ceil(1000)
@@ -586,12 +764,6 @@ fn nothing_to_try(model: &str, plan: &Plan) -> ApiError {
                 "no account can serve {model:?} right now; retry in {seconds}s ({detail})"
             ))
         };
-    }
-    if plan.skipped().all(|skipped| skipped.status == 401) {
-        return ApiError::upstream_status(
-            StatusCode::UNAUTHORIZED,
-            format!("no account can serve {model:?} until you log in again ({detail})"),
-        );
     }
     if plan.skipped().all(|skipped| skipped.status == 404) {
         return ApiError::model_not_found(format!("no target of {model:?} exists ({detail})"));
@@ -719,11 +891,25 @@ impl PendingRecord {
         self.complete(status.as_u16());
     }
 
-    /// Records `error` and renders it for the client.
-    pub(crate) fn fail(self, error: ApiError) -> Response {
+    /// Records `error` (its body too, when body logging is on: failed
+    /// requests are the ones people open the log for) and renders it for
+    /// the client.
+    pub(crate) fn fail(mut self, error: ApiError) -> Response {
         let dialect = self.dialect;
+        if self.log_bodies {
+            let body = error.to_json_for(dialect).to_string();
+            self.capture_response(body.as_bytes());
+        }
         self.finish(error.status);
         error.into_response_for(dialect)
+    }
+
+    /// Turns body logging on (the `log_bodies` setting) and keeps `body`.
+    fn log_bodies_of(&mut self, config: &RoutingConfig, body: &[u8]) {
+        if config.settings.log_bodies && !self.log_bodies {
+            self.log_bodies = true;
+            self.capture_request(body);
+        }
     }
 
     fn complete(&mut self, status: u16) {

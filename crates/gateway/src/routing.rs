@@ -472,6 +472,16 @@ impl Planner<'_> {
                 && cooldown.until > now
             {
                 let scope = if key.is_empty() { "account" } else { "model" };
+                if matches!(cooldown.status, 401 | 403) {
+                    // Refused credentials do not come back by waiting.
+                    return Some(Unavailable {
+                        until: None,
+                        reason: format!(
+                            "the provider refused its credentials ({}); replace its key or log in again",
+                            cooldown.status
+                        ),
+                    });
+                }
                 return Some(Unavailable {
                     until: Some(cooldown.until),
                     reason: format!(

@@ -16,17 +16,26 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::{Listener, ListenerExt};
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tower::Service;
 
 use crate::{RouterState, StartError, routes};
 
 /// Most serving threads; a gateway on one machine needs no more.
 const MAX_THREADS: usize = 4;
 
-/// A connection as accepted, on its way to its thread.
-type Accepted = (std::net::TcpStream, SocketAddr);
+/// A connection as accepted, on its way to its thread, with its place among
+/// the open connections.
+type Accepted = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
 
 /// The serving threads of a running gateway.
 pub(crate) struct Server {
@@ -48,11 +57,10 @@ impl Drop for StopOnDrop {
 }
 
 impl Server {
-    /// Starts serving `listener` (non-blocking, bound to `local_addr`) with
-    /// `state` on one thread per core, up to [`MAX_THREADS`].
+    /// Starts serving `listener` (non-blocking) with `state` on one thread
+    /// per core, up to [`MAX_THREADS`].
     pub(crate) fn start(
         listener: std::net::TcpListener,
-        local_addr: SocketAddr,
         state: &RouterState,
     ) -> Result<Self, StartError> {
         let threads = std::thread::available_parallelism()
@@ -82,8 +90,7 @@ impl Server {
             let spawned = std::thread::Builder::new()
                 .name(format!("switchyard-http-{index}"))
                 .spawn(move || {
-                    let result =
-                        runtime.block_on(serve(state, inbox, local_addr, acceptor, &ends_all.0));
+                    let result = runtime.block_on(serve(state, inbox, acceptor, &ends_all.0));
                     // Pooled upstream connections and a slow name lookup
                     // must not hold up the shutdown.
                     runtime.shutdown_background();
@@ -133,38 +140,116 @@ impl Drop for Server {
 }
 
 /// One thread's work: accept (on the first thread) and serve its share of
-/// connections until told to stop.
+/// connections until told to stop; then let open requests finish for the
+/// `shutdown_grace` setting and cut what is still open.
 async fn serve(
     state: RouterState,
-    inbox: mpsc::UnboundedReceiver<Accepted>,
-    local_addr: SocketAddr,
+    mut inbox: mpsc::UnboundedReceiver<Accepted>,
     acceptor: Option<(std::net::TcpListener, Vec<mpsc::UnboundedSender<Accepted>>)>,
     stop: &watch::Sender<bool>,
 ) -> io::Result<()> {
+    let settings = state
+        .config()
+        .map(|config| config.settings.clone())
+        .unwrap_or_default();
     if let Some((listener, queues)) = acceptor {
         let listener = TcpListener::from_std(listener)?;
-        tokio::spawn(deal_connections(listener, queues, stop.subscribe()));
+        let open = Arc::new(Semaphore::new(settings.max_connections));
+        tokio::spawn(deal_connections(
+            listener,
+            queues,
+            open,
+            settings.max_connections,
+            stop.subscribe(),
+        ));
     }
-    // Streams are written one small frame at a time: without TCP_NODELAY,
-    // Nagle's algorithm holds frames back for tens of milliseconds. (The tap
-    // also gives handlers the peer's address as `ConnectInfo`.)
-    let listener = Handoff { inbox, local_addr }.tap_io(|stream: &mut TcpStream| {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // A client must send a request's headers within this (also the next
+        // request's on a kept-alive connection: idle connections close).
+        .header_read_timeout(settings.request_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(HTTP2_KEEPALIVE))
+        .keep_alive_timeout(settings.request_read_timeout);
+    let builder = Arc::new(builder);
+    let router = routes::router(state);
+    let graceful = GracefulShutdown::new();
+    let mut stopped = stop.subscribe();
+    loop {
+        let (stream, peer, permit) = tokio::select! {
+            next = inbox.recv() => match next {
+                Some(accepted) => accepted,
+                None => break,
+            },
+            _ = stopped.wait_for(|stop| *stop) => break,
+        };
+        let Ok(stream) = TcpStream::from_std(stream) else {
+            continue;
+        };
+        // Streams are written one small frame at a time: without
+        // TCP_NODELAY, Nagle's algorithm holds frames back for tens of
+        // milliseconds.
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
-    });
-    let mut stopped = stop.subscribe();
-    axum::serve(listener, routes::service(state))
-        .with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        })
+        let router = router.clone();
+        let service = tower::service_fn(move |request: Request<Incoming>| {
+            let mut request = routes::normalize_path(request.map(Body::new));
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().call(request)
+        });
+        let builder = Arc::clone(&builder);
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let connection = builder.serve_connection_with_upgrades(
+                TokioIo::new(stream),
+                TowerToHyperService::new(service),
+            );
+            if let Err(error) = watcher.watch(connection).await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!(
+            seconds = settings.shutdown_grace.as_secs(),
+            "requests still open after the shutdown grace period: cutting them"
+        );
+    }
+    Ok(())
 }
 
-/// Accepts connections and hands them to the threads in turn.
+/// HTTP/2 pings on idle client connections.
+const HTTP2_KEEPALIVE: Duration = Duration::from_secs(20);
+
+/// What a connection past `max_connections` gets before it is closed.
+fn too_many_connections(limit: usize) -> Vec<u8> {
+    let body = format!(
+        r#"{{"error":{{"message":"the gateway has {limit} connections open (setting max_connections); try again shortly","type":"server_error","param":null,"code":"too_many_connections"}}}}"#
+    );
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Accepts connections and hands them to the threads in turn, each with a
+/// permit of `open`; past `limit` open connections a new one is answered 503
+/// and closed.
 async fn deal_connections(
     listener: TcpListener,
     queues: Vec<mpsc::UnboundedSender<Accepted>>,
+    open: Arc<Semaphore>,
+    limit: usize,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut next = 0;
@@ -173,21 +258,38 @@ async fn deal_connections(
             accepted = listener.accept() => accepted,
             _ = stopped.wait_for(|stop| *stop) => return,
         };
-        match accepted.and_then(|(stream, peer)| Ok((stream.into_std()?, peer))) {
-            Ok(connection) => {
-                if queues[next].send(connection).is_err() {
-                    return;
-                }
-                next = (next + 1) % queues.len();
-            }
-            Err(error) if is_connection_error(&error) => {}
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) if is_connection_error(&error) => continue,
             Err(error) => {
                 // Out of file descriptors, most likely: wait for some to close
                 // (what axum's own listener does).
                 tracing::error!(%error, "cannot accept a connection");
                 tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
             }
+        };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            tracing::warn!(limit, "refusing a connection: too many open");
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut stream = stream;
+                let refusal = too_many_connections(limit);
+                let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                    let _ = stream.write_all(&refusal).await;
+                    let _ = stream.shutdown().await;
+                })
+                .await;
+            });
+            continue;
+        };
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        if queues[next].send((stream, peer, permit)).is_err() {
+            return;
         }
+        next = (next + 1) % queues.len();
     }
 }
 
@@ -198,32 +300,4 @@ fn is_connection_error(error: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
     )
-}
-
-/// The connections dealt to one thread, as a listener for `axum::serve`.
-struct Handoff {
-    inbox: mpsc::UnboundedReceiver<Accepted>,
-    local_addr: SocketAddr,
-}
-
-impl Listener for Handoff {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let Some((stream, peer)) = self.inbox.recv().await else {
-                // The acceptor has stopped: only the shutdown is left.
-                return std::future::pending().await;
-            };
-            match TcpStream::from_std(stream) {
-                Ok(stream) => return (stream, peer),
-                Err(error) => tracing::debug!(%error, "cannot take over a connection"),
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local_addr)
-    }
 }

@@ -64,11 +64,30 @@ pub enum SettingKey {
     /// Desktop: keep the dashboard loaded while its window is closed
     /// (opens faster, uses more memory); by default it is dropped.
     KeepWindowLoaded,
+    /// Most bytes of a provider's whole answer read into memory (JSON
+    /// answers, streams collected for clients that asked for none).
+    MaxUpstreamBodyBytes,
+    /// Most bytes of one event of a provider's stream.
+    MaxStreamEventBytes,
+    /// Seconds to read a provider's whole non-streamed answer.
+    UpstreamBodyTimeoutSecs,
+    /// Seconds a client has to send a request's headers and body (read at start).
+    RequestReadTimeoutSecs,
+    /// Most client connections open at once; past it, new ones get a 503 (read at start).
+    MaxConnections,
+    /// Seconds a shutdown waits for open requests before cutting them (read at start).
+    ShutdownGraceSecs,
+    /// Host names besides loopback and the bind address that requests may
+    /// name in `Host` (comma-separated), for a reverse proxy or a LAN name.
+    AllowedHosts,
+    /// Web origins allowed to call the gateway from a browser
+    /// (comma-separated, such as `https://app.example`); none by default.
+    CorsOrigins,
 }
 
 impl SettingKey {
     /// Every known setting.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 28] = [
         Self::Host,
         Self::Port,
         Self::AllowUnauthenticatedLoopback,
@@ -89,6 +108,14 @@ impl SettingKey {
         Self::NotifyUpdate,
         Self::CheckUpdates,
         Self::KeepWindowLoaded,
+        Self::MaxUpstreamBodyBytes,
+        Self::MaxStreamEventBytes,
+        Self::UpstreamBodyTimeoutSecs,
+        Self::RequestReadTimeoutSecs,
+        Self::MaxConnections,
+        Self::ShutdownGraceSecs,
+        Self::AllowedHosts,
+        Self::CorsOrigins,
     ];
 
     /// The name used in the CLI and the database.
@@ -114,6 +141,14 @@ impl SettingKey {
             Self::NotifyUpdate => "notify_update",
             Self::CheckUpdates => "check_updates",
             Self::KeepWindowLoaded => "keep_window_loaded",
+            Self::MaxUpstreamBodyBytes => "max_upstream_body_bytes",
+            Self::MaxStreamEventBytes => "max_stream_event_bytes",
+            Self::UpstreamBodyTimeoutSecs => "upstream_body_timeout_secs",
+            Self::RequestReadTimeoutSecs => "request_read_timeout_secs",
+            Self::MaxConnections => "max_connections",
+            Self::ShutdownGraceSecs => "shutdown_grace_secs",
+            Self::AllowedHosts => "allowed_hosts",
+            Self::CorsOrigins => "cors_origins",
         }
     }
 
@@ -162,7 +197,15 @@ impl SettingKey {
             | Self::BreakerOpenSecs
             | Self::ConnectTimeoutSecs
             | Self::FirstByteTimeoutSecs
-            | Self::StreamIdleTimeoutSecs => parse_positive(value).map(|n| n.to_string()),
+            | Self::StreamIdleTimeoutSecs
+            | Self::MaxUpstreamBodyBytes
+            | Self::MaxStreamEventBytes
+            | Self::UpstreamBodyTimeoutSecs
+            | Self::RequestReadTimeoutSecs
+            | Self::MaxConnections
+            | Self::ShutdownGraceSecs => parse_positive(value).map(|n| n.to_string()),
+            Self::AllowedHosts => parse_list(value, parse_host_name).map(|list| list.join(",")),
+            Self::CorsOrigins => parse_list(value, parse_origin).map(|list| list.join(",")),
         }
     }
 }
@@ -196,6 +239,22 @@ pub struct Settings {
     pub log_bodies: bool,
     /// Where requests naming an unknown model go, if anywhere.
     pub default_model: Option<String>,
+    /// Most bytes of a provider's whole answer read into memory.
+    pub max_upstream_body_bytes: usize,
+    /// Most bytes of one event of a provider's stream.
+    pub max_stream_event_bytes: usize,
+    /// Deadline for a provider's whole non-streamed answer.
+    pub upstream_body_timeout: Duration,
+    /// Deadline for a client's request headers and body.
+    pub request_read_timeout: Duration,
+    /// Most client connections open at once.
+    pub max_connections: usize,
+    /// How long a shutdown waits for open requests.
+    pub shutdown_grace: Duration,
+    /// Extra host names allowed in `Host` (lower case, without port).
+    pub allowed_hosts: Vec<String>,
+    /// Web origins allowed to call from a browser (lower case).
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -214,6 +273,14 @@ impl Default for Settings {
             stream_idle_timeout: Duration::from_secs(120),
             log_bodies: false,
             default_model: None,
+            max_upstream_body_bytes: 64 * 1024 * 1024,
+            max_stream_event_bytes: 16 * 1024 * 1024,
+            upstream_body_timeout: Duration::from_secs(300),
+            request_read_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            shutdown_grace: Duration::from_secs(10),
+            allowed_hosts: Vec::new(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -266,6 +333,36 @@ impl Settings {
                 SettingKey::DefaultModel => {
                     settings.default_model = SettingKey::DefaultModel.normalize(&value).ok();
                 }
+                SettingKey::MaxUpstreamBodyBytes => {
+                    settings.max_upstream_body_bytes = parse_positive(&value)
+                        .map_or(settings.max_upstream_body_bytes, |n| n as usize);
+                }
+                SettingKey::MaxStreamEventBytes => {
+                    settings.max_stream_event_bytes = parse_positive(&value)
+                        .map_or(settings.max_stream_event_bytes, |n| n as usize);
+                }
+                SettingKey::UpstreamBodyTimeoutSecs => {
+                    settings.upstream_body_timeout =
+                        seconds().unwrap_or(settings.upstream_body_timeout);
+                }
+                SettingKey::RequestReadTimeoutSecs => {
+                    settings.request_read_timeout =
+                        seconds().unwrap_or(settings.request_read_timeout);
+                }
+                SettingKey::MaxConnections => {
+                    settings.max_connections =
+                        parse_positive(&value).map_or(settings.max_connections, |n| n as usize);
+                }
+                SettingKey::ShutdownGraceSecs => {
+                    settings.shutdown_grace = seconds().unwrap_or(settings.shutdown_grace);
+                }
+                SettingKey::AllowedHosts => {
+                    settings.allowed_hosts =
+                        parse_list(&value, parse_host_name).unwrap_or_default();
+                }
+                SettingKey::CorsOrigins => {
+                    settings.cors_origins = parse_list(&value, parse_origin).unwrap_or_default();
+                }
                 // Read by the desktop shell itself.
                 SettingKey::NotifyFallback
                 | SettingKey::NotifyRelogin
@@ -277,6 +374,50 @@ impl Settings {
             }
         }
         Ok(settings)
+    }
+}
+
+/// A comma-separated list, each item checked by `parse`; empty is an empty list.
+fn parse_list(
+    value: &str,
+    parse: fn(&str) -> Result<String, String>,
+) -> Result<Vec<String>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(parse)
+        .collect()
+}
+
+/// A host name or address as it appears in `Host` without the port, lower case.
+fn parse_host_name(value: &str) -> Result<String, String> {
+    let host = value.to_ascii_lowercase();
+    let valid = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'));
+    if valid {
+        Ok(host)
+    } else {
+        Err(format!("{value:?} is not a host name such as router.lan"))
+    }
+}
+
+/// A web origin, `scheme://host[:port]`, lower case.
+fn parse_origin(value: &str) -> Result<String, String> {
+    let origin = value.trim_end_matches('/').to_ascii_lowercase();
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains('/') && parse_host_name(host).is_ok() => {
+            Ok(origin)
+        }
+        _ => Err(format!(
+            "{value:?} is not a web origin such as https://app.example"
+        )),
     }
 }
 

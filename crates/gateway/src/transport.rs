@@ -235,26 +235,167 @@ impl Upstream {
     }
 }
 
-/// Reads the whole body of `response`.
-pub(crate) async fn read_body(response: UpstreamResponse) -> Result<Bytes, reqwest::Error> {
+/// Limits on what is read from a provider's answer (see the settings of the
+/// same names); every breach is an error, never unbounded growth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BodyLimits {
+    /// Most bytes of a whole answer read into memory (JSON answers, streams
+    /// collected for clients that asked for none).
+    pub(crate) body_bytes: usize,
+    /// Most bytes of one stream line or event.
+    pub(crate) event_bytes: usize,
+    /// Deadline for reading a whole non-streamed answer.
+    pub(crate) body_timeout: Duration,
+}
+
+impl BodyLimits {
+    /// The limits in `settings`.
+    pub(crate) fn of(settings: &Settings) -> Self {
+        Self {
+            body_bytes: settings.max_upstream_body_bytes,
+            event_bytes: settings.max_stream_event_bytes,
+            body_timeout: settings.upstream_body_timeout,
+        }
+    }
+}
+
+/// Most bytes of an error answer kept: enough for any message, and a provider
+/// that sends more is cut off.
+pub(crate) const ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// Why a body could not be read whole.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// The connection failed or broke off.
+    Transport(reqwest::Error),
+    /// More than the limit arrived.
+    TooLarge(usize),
+    /// A stream line or event grew past the limit without ending.
+    EventTooLarge(usize),
+    /// The deadline passed.
+    TimedOut(Duration),
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Transport(error) => f.write_str(crate::upstream::describe_transport_error(error)),
+            Self::TooLarge(limit) => write!(
+                f,
+                "the answer is larger than {limit} bytes (setting max_upstream_body_bytes)"
+            ),
+            Self::EventTooLarge(limit) => write!(
+                f,
+                "a stream event is larger than {limit} bytes (setting max_stream_event_bytes)"
+            ),
+            Self::TimedOut(deadline) => write!(
+                f,
+                "the answer was not complete within {}s (setting upstream_body_timeout_secs)",
+                deadline.as_secs()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+/// Reads the whole body of `response`: at most `limit` bytes, within `deadline`.
+pub(crate) async fn read_body(
+    response: UpstreamResponse,
+    limit: usize,
+    deadline: Duration,
+) -> Result<Bytes, BodyError> {
     use http_body_util::BodyExt;
-    Ok(response.into_body().collect().await?.to_bytes())
+    let limited = http_body_util::Limited::new(response.into_body(), limit);
+    match tokio::time::timeout(deadline, limited.collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) => match error.downcast::<reqwest::Error>() {
+            Ok(error) => Err(BodyError::Transport(*error)),
+            Err(_) => Err(BodyError::TooLarge(limit)),
+        },
+        Err(_) => Err(BodyError::TimedOut(deadline)),
+    }
 }
 
-/// The body of `response` as text (invalid UTF-8 replaced); empty when it
-/// cannot be read.
-pub(crate) async fn read_text(response: UpstreamResponse) -> String {
-    read_body(response)
-        .await
-        .map(|body| String::from_utf8_lossy(&body).into_owned())
-        .unwrap_or_default()
+/// The start of an error answer as text (invalid UTF-8 replaced): at most
+/// [`ERROR_BODY_BYTES`], read within `deadline`; what arrived is kept when
+/// the provider sends more, stalls or breaks off.
+pub(crate) async fn read_error_text(response: UpstreamResponse, deadline: Duration) -> String {
+    use http_body_util::BodyExt;
+    let mut body = response.into_body();
+    let mut text = Vec::new();
+    let reading = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                let room = ERROR_BODY_BYTES - text.len();
+                text.extend_from_slice(&data[..data.len().min(room)]);
+                if text.len() >= ERROR_BODY_BYTES {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(deadline, reading).await;
+    String::from_utf8_lossy(&text).into_owned()
 }
 
-/// The data of `response`'s body, chunk by chunk as it arrives.
+/// The data of `response`'s body, chunk by chunk as it arrives, cut off with
+/// an error when one event (`event_bytes`, for server-sent events) or the
+/// whole body (`total_bytes`) grows past its limit.
 pub(crate) fn body_stream(
     response: UpstreamResponse,
-) -> http_body_util::BodyDataStream<reqwest::Body> {
-    http_body_util::BodyDataStream::new(response.into_body())
+    event_bytes: Option<usize>,
+    total_bytes: Option<usize>,
+) -> impl futures_util::Stream<Item = Result<Bytes, BodyError>> + Send + 'static {
+    use futures_util::StreamExt;
+    struct Reading {
+        data: http_body_util::BodyDataStream<reqwest::Body>,
+        since_event: usize,
+        total: usize,
+        failed: bool,
+    }
+    let reading = Reading {
+        data: http_body_util::BodyDataStream::new(response.into_body()),
+        since_event: 0,
+        total: 0,
+        failed: false,
+    };
+    futures_util::stream::unfold(reading, move |mut reading| async move {
+        if reading.failed {
+            return None;
+        }
+        let chunk = match reading.data.next().await? {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                reading.failed = true;
+                return Some((Err(BodyError::Transport(error)), reading));
+            }
+        };
+        reading.total += chunk.len();
+        if let Some(limit) = total_bytes
+            && reading.total > limit
+        {
+            reading.failed = true;
+            return Some((Err(BodyError::TooLarge(limit)), reading));
+        }
+        if let Some(limit) = event_bytes {
+            // An event ends at a blank line; one that straddles two chunks
+            // is counted on until the next.
+            let end = [&b"\n\n"[..], b"\n\r\n"]
+                .iter()
+                .filter_map(|blank| memchr::memmem::rfind(&chunk, blank).map(|at| at + blank.len()))
+                .max();
+            reading.since_event = match end {
+                Some(end) => chunk.len() - end,
+                None => reading.since_event + chunk.len(),
+            };
+            if reading.since_event > limit {
+                reading.failed = true;
+                return Some((Err(BodyError::EventTooLarge(limit)), reading));
+            }
+        }
+        Some((Ok(chunk), reading))
+    })
 }
 
 fn direct_client(connector: TimedConnector) -> Client<TimedConnector, reqwest::Body> {
@@ -404,7 +545,10 @@ mod tests {
             .await
             .expect("sent");
         assert_eq!(response.status(), 200);
-        assert_eq!(read_text(response).await, "ok");
+        assert_eq!(
+            read_error_text(response, Duration::from_secs(5)).await,
+            "ok"
+        );
         let received = server.await.unwrap();
         assert!(
             received.starts_with("POST /v1beta/models/my%20model:generateContent HTTP/1.1\r\n"),

@@ -7,11 +7,12 @@
 //! the provider, and the answer is translated back event by event. A client
 //! that asked for no stream gets one JSON answer even if the provider streams.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::{Body, Bytes};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use eventsource_stream2::{Event, Eventsource};
 use futures_util::StreamExt;
@@ -26,7 +27,7 @@ use crate::health::{self, Failure};
 use crate::oauth::executors::{self, ANTHROPIC_VERSION};
 use crate::routes::{PendingRecord, response_with};
 use crate::routing::{Candidate, RoutingConfig};
-use crate::transport::{self, ChatRequest, UpstreamResponse};
+use crate::transport::{self, BodyError, BodyLimits, ChatRequest, UpstreamResponse};
 use crate::{ApiError, RouterState};
 
 /// The members of a request object, their values as received (unparsed).
@@ -53,6 +54,9 @@ pub(crate) struct IncomingChat {
     /// The body as a JSON tree, built on first use (or why it cannot be:
     /// a number beyond what a JSON tree holds, say).
     tree: std::sync::OnceLock<Result<Value, String>>,
+    /// The client called Anthropic's beta endpoint (`?beta=true`), kept when
+    /// the request passes through to an Anthropic upstream.
+    pub(crate) anthropic_beta: bool,
 }
 
 impl IncomingChat {
@@ -68,11 +72,12 @@ impl IncomingChat {
             raw: body.clone(),
             members: json_members(body)?,
             tree: std::sync::OnceLock::new(),
+            anthropic_beta: false,
         })
     }
 
     /// The whole request object as a JSON tree.
-    fn tree(&self) -> Result<&Value, ApiError> {
+    pub(crate) fn tree(&self) -> Result<&Value, ApiError> {
         self.tree
             .get_or_init(|| {
                 serde_json::from_slice(&self.raw)
@@ -90,6 +95,47 @@ impl IncomingChat {
             .tree()?
             .as_object()
             .unwrap_or_else(|| EMPTY.get_or_init(Map::new)))
+    }
+
+    /// Checks the members every request of `dialect` must have, with the
+    /// types the vendor's API requires, before anything is forwarded: a
+    /// malformed request passed through would make the provider answer an
+    /// error (some answer 500) that is the client's fault, not the
+    /// provider's. Cheap: the members are looked at as received.
+    pub(crate) fn check_shape(&self, dialect: Dialect) -> Result<(), ApiError> {
+        let member = |name: &str| self.members.get(name).map(|raw| raw.get().trim_start());
+        let list = |name: &'static str| -> Result<(), ApiError> {
+            match member(name) {
+                None => Err(ApiError::bad_request(
+                    "missing_field",
+                    format!("'{name}' is required"),
+                )),
+                Some(raw) if !raw.starts_with('[') => Err(ApiError::bad_request(
+                    "invalid_type",
+                    format!("'{name}' must be a list"),
+                )),
+                Some(_) => Ok(()),
+            }
+        };
+        match dialect {
+            Dialect::OpenAiChat | Dialect::Ollama => list("messages"),
+            Dialect::AnthropicMessages => {
+                list("messages")?;
+                match member("max_tokens") {
+                    None => Err(ApiError::bad_request(
+                        "missing_field",
+                        "max_tokens: Field required",
+                    )),
+                    Some(raw) if raw.parse::<u64>().is_err() => Err(ApiError::bad_request(
+                        "invalid_type",
+                        "max_tokens: Input should be a valid integer",
+                    )),
+                    Some(_) => Ok(()),
+                }
+            }
+            Dialect::Gemini => list("contents"),
+            Dialect::OpenAiResponses | Dialect::Kiro => Ok(()),
+        }
     }
 
     /// Ollama streams unless the request says `"stream": false`.
@@ -140,6 +186,7 @@ impl IncomingChat {
             raw: body.clone(),
             members,
             tree: std::sync::OnceLock::new(),
+            anthropic_beta: false,
         })
     }
 }
@@ -164,6 +211,7 @@ fn json_members(body: &[u8]) -> Result<RawMembers, ApiError> {
 /// relays the JSON answer (used for `/v1/embeddings`).
 pub(crate) async fn forward_openai_json(
     state: &RouterState,
+    config: &RoutingConfig,
     candidate: &Candidate,
     path: &str,
     incoming: IncomingChat,
@@ -188,16 +236,26 @@ pub(crate) async fn forward_openai_json(
         candidate.provider.provider.base_url.trim_end_matches('/')
     );
     let request = ChatRequest::post_json(url, &body).bearer_auth(&candidate.account.api_key);
-    let response = match state.upstream.send(request).await {
-        Ok(response) => response,
-        Err(error) => {
-            return pending.fail(ApiError::upstream_unreachable(format!(
-                "cannot reach provider {:?}: {}",
-                candidate.provider_name(),
-                error.describe()
-            )));
-        }
-    };
+    let settings = &config.settings;
+    let response =
+        match tokio::time::timeout(settings.first_byte_timeout, state.upstream.send(request)).await
+        {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
+                return pending.fail(ApiError::upstream_unreachable(format!(
+                    "cannot reach provider {:?}: {}",
+                    candidate.provider_name(),
+                    error.describe()
+                )));
+            }
+            Err(_) => {
+                return pending.fail(ApiError::upstream_timeout(format!(
+                    "provider {:?} sent no answer within {}s",
+                    candidate.provider_name(),
+                    settings.first_byte_timeout.as_secs()
+                )));
+            }
+        };
     let shape = ClientShape {
         dialect: Dialect::OpenAiChat,
         upstream: Dialect::OpenAiChat,
@@ -205,22 +263,17 @@ pub(crate) async fn forward_openai_json(
         include_usage: false,
         model: upstream_model.to_owned(),
         wrapped: false,
+        limits: BodyLimits::of(settings),
+        redactor: Redactor::new(&[&candidate.account.api_key]),
     };
     if !response.status().is_success() {
         return relay_upstream_error(candidate, response, &shape, pending).await;
     }
-    relay_json(
-        candidate,
-        response,
-        shape,
-        pending,
-        Duration::from_secs(300),
-    )
-    .await
+    relay_json(candidate, response, shape, pending).await
 }
 
 /// Answers `POST /v1/messages/count_tokens`: the provider's own count where it
-/// speaks Anthropic's API and answers, otherwise a local estimate.
+/// speaks Anthropic's or Gemini's API and answers, otherwise a local estimate.
 pub(crate) async fn count_tokens(
     state: &RouterState,
     candidate: Option<Candidate>,
@@ -237,44 +290,125 @@ pub(crate) async fn count_tokens(
                 .decode_request(&Value::Object(body), false)
                 .map_err(|_| ApiError::bad_request("invalid_request", error.message))
         })?;
-    if let Some(candidate) = candidate.filter(|candidate| {
-        Dialect::of_provider(candidate.provider.provider.kind) == Dialect::AnthropicMessages
-    }) {
-        let body = UpstreamBody::Passthrough {
-            members: &incoming.members,
-            model: Some(
-                canonical
-                    .model
-                    .split_once('/')
-                    .map_or(canonical.model.as_str(), |(_, m)| m),
-            ),
-        };
-        let url = format!(
-            "{}/messages/count_tokens",
-            candidate.provider.provider.base_url.trim_end_matches('/')
-        );
-        let version = client_headers
-            .get("anthropic-version")
-            .cloned()
-            .unwrap_or(HeaderValue::from_static(ANTHROPIC_VERSION));
-        let answer = state
-            .http()
-            .post(url)
-            .header("x-api-key", &candidate.account.api_key)
-            .header("anthropic-version", version)
-            .json(&body)
-            .send()
-            .await;
-        if let Ok(answer) = answer
-            && answer.status().is_success()
-            && let Ok(counted) = answer.json::<Value>().await
-            && counted.get("input_tokens").is_some_and(Value::is_u64)
+    let counted = match &candidate {
+        Some(candidate) => match Dialect::of_provider(candidate.provider.provider.kind) {
+            Dialect::AnthropicMessages => {
+                let body = UpstreamBody::Passthrough {
+                    members: &incoming.members,
+                    model: Some(candidate.upstream_model.as_str()),
+                };
+                ask_anthropic_count(state, candidate, &body, client_headers).await
+            }
+            Dialect::Gemini => ask_gemini_count(state, candidate, &canonical).await,
+            _ => None,
+        },
+        None => None,
+    };
+    let input_tokens = counted.unwrap_or_else(|| estimate_tokens(&canonical));
+    Ok(serde_json::json!({ "input_tokens": input_tokens }))
+}
+
+/// Answers Gemini's `:countTokens`: the provider's count where it is a Gemini
+/// API-key provider, else a local estimate, as `{"totalTokens": N}`.
+pub(crate) async fn gemini_count_tokens(
+    state: &RouterState,
+    candidate: Option<Candidate>,
+    incoming: &IncomingChat,
+) -> Result<Value, ApiError> {
+    let tree = incoming.tree()?;
+    // The body is `{contents}` or `{generateContentRequest: {model, contents, ...}}`.
+    let request = tree.get("generateContentRequest").unwrap_or(tree);
+    let canonical = Dialect::Gemini
+        .decode_request(request, false)
+        .map_err(|error| ApiError::bad_request("invalid_request", error.message))?;
+    let counted = match &candidate {
+        Some(candidate)
+            if Dialect::of_provider(candidate.provider.provider.kind) == Dialect::Gemini =>
         {
-            return Ok(counted);
+            ask_gemini_count(state, candidate, &canonical).await
         }
-        tracing::debug!(provider = %candidate.provider_name(), "provider could not count tokens; estimating");
+        _ => None,
+    };
+    let total = counted.unwrap_or_else(|| estimate_tokens(&canonical));
+    Ok(serde_json::json!({ "totalTokens": total }))
+}
+
+/// How long a token count may take before the local estimate is used.
+const COUNT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An Anthropic-compatible provider's own count, if it gives one in time.
+async fn ask_anthropic_count(
+    state: &RouterState,
+    candidate: &Candidate,
+    body: &UpstreamBody<'_>,
+    client_headers: &HeaderMap,
+) -> Option<u64> {
+    if candidate.provider.provider.subscription.is_some() {
+        // Subscription tokens are not API keys; the estimate will do.
+        return None;
     }
-    Ok(serde_json::json!({ "input_tokens": estimate_tokens(&canonical) }))
+    let url = format!(
+        "{}/messages/count_tokens",
+        candidate.provider.provider.base_url.trim_end_matches('/')
+    );
+    let version = client_headers
+        .get("anthropic-version")
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(ANTHROPIC_VERSION));
+    let request = ChatRequest::post_json(url, body)
+        .header("x-api-key", candidate.account.api_key.as_str())
+        .header("anthropic-version", version);
+    let counted = ask_count(state, request).await?;
+    counted.get("input_tokens").and_then(Value::as_u64)
+}
+
+/// A Gemini API-key provider's own count (`models/{model}:countTokens`), if
+/// it gives one in time.
+async fn ask_gemini_count(
+    state: &RouterState,
+    candidate: &Candidate,
+    canonical: &switchyard_protocol::ChatRequest,
+) -> Option<u64> {
+    if candidate.provider.provider.subscription.is_some() {
+        return None;
+    }
+    let model = candidate.upstream_model.as_str();
+    let mut generate = Dialect::Gemini.encode_request(canonical);
+    if let Value::Object(object) = &mut generate {
+        object.insert("model".into(), Value::String(format!("models/{model}")));
+    }
+    let body = serde_json::json!({ "generateContentRequest": generate });
+    let url = format!(
+        "{}/models/{model}:countTokens",
+        candidate.provider.provider.base_url.trim_end_matches('/')
+    );
+    let request = ChatRequest::post_json(url, &UpstreamBody::Owned(body))
+        .header("x-goog-api-key", candidate.account.api_key.as_str());
+    let counted = ask_count(state, request).await?;
+    counted
+        .get("totalTokens")
+        .and_then(|total| total.as_u64().or_else(|| total.as_str()?.parse().ok()))
+}
+
+/// Sends a token-count request; its JSON answer when it succeeded in time.
+async fn ask_count(state: &RouterState, request: ChatRequest) -> Option<Value> {
+    let answer = tokio::time::timeout(COUNT_TIMEOUT, async {
+        let response = state.upstream.send(request).await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let body = transport::read_body(response, transport::ERROR_BODY_BYTES, COUNT_TIMEOUT)
+            .await
+            .ok()?;
+        serde_json::from_slice::<Value>(&body).ok()
+    })
+    .await
+    .ok()
+    .flatten();
+    if answer.is_none() {
+        tracing::debug!("the provider could not count tokens; estimating");
+    }
+    answer
 }
 
 /// A rough token count: about four characters per token over all text the
@@ -324,6 +458,10 @@ struct ClientShape {
     model: String,
     /// Answers arrive wrapped as `{"response": ...}` (Code Assist).
     wrapped: bool,
+    /// What may be read from the answer.
+    limits: BodyLimits,
+    /// The account's secrets, taken out of what is relayed.
+    redactor: Redactor,
 }
 
 impl ClientShape {
@@ -402,6 +540,8 @@ pub(crate) async fn forward_chat(
         include_usage: false,
         model: upstream_model.clone(),
         wrapped: executors::wraps_response(candidate),
+        limits: BodyLimits::of(&config.settings),
+        redactor: Redactor::new(&[&candidate.account.api_key]),
     };
     let settings = &config.settings;
     let mut credentials = match state.credentials(candidate, false).await {
@@ -411,6 +551,7 @@ pub(crate) async fn forward_chat(
             return fail_or_fall_back(pending, error, Failure::Unauthorized, has_fallback);
         }
     };
+    shape.redactor = Redactor::new(&[&candidate.account.api_key, &credentials.token]);
     let upstream_body = if shape.translates() {
         let decoded = incoming.tree().and_then(|tree| {
             shape
@@ -456,10 +597,17 @@ pub(crate) async fn forward_chat(
             .as_deref()
             .unwrap_or(&candidate.provider.provider.base_url)
             .trim_end_matches('/');
-        let url = format!(
+        let mut url = format!(
             "{base_url}{}",
             executors::upstream_path(candidate, shape.upstream, &upstream_model, upstream_streams)
         );
+        if incoming.anthropic_beta
+            && !shape.translates()
+            && shape.upstream == Dialect::AnthropicMessages
+            && !url.contains('?')
+        {
+            url.push_str("?beta=true");
+        }
         let upstream_request = executors::authorize(
             ChatRequest::post_json(url, &upstream_body),
             candidate,
@@ -532,31 +680,37 @@ pub(crate) async fn forward_chat(
     if !status.is_success() {
         let headers = response.headers().clone();
         let text = redact(
-            &redact(&transport::read_text(response).await, &credentials.token),
+            &redact(
+                &transport::read_error_text(response, settings.first_byte_timeout).await,
+                &credentials.token,
+            ),
             &candidate.account.api_key,
         );
         let failure = Failure::of_status(status, &text);
+        let wait = health::retry_after(&headers, &text, now);
         match failure {
             Some(failure) => {
-                let wait = health::retry_after(&headers, &text, now);
                 state.learn_failure(config, candidate, failure, wait, status.as_u16(), &text);
                 if has_fallback {
-                    let error = ApiError::upstream_status(
-                        status,
-                        format!(
-                            "provider {:?} answered {}: {}",
-                            candidate.provider_name(),
-                            status.as_u16(),
-                            error_detail(&text)
-                        ),
-                    );
+                    let error = ApiError {
+                        retry_after_secs: wait.map(retry_after_secs),
+                        ..ApiError::upstream_status(
+                            status,
+                            format!(
+                                "provider {:?} answered {}: {}",
+                                candidate.provider_name(),
+                                status.as_u16(),
+                                error_detail(&text)
+                            ),
+                        )
+                    };
                     return Err(Box::new((pending, AttemptFailure { error, failure })));
                 }
             }
             None => state.learn_success(config, candidate),
         }
         return Ok(render_upstream_error(
-            candidate, status, &text, &shape, pending,
+            candidate, status, &text, wait, &shape, pending,
         ));
     }
     state.learn_success(config, candidate);
@@ -570,13 +724,11 @@ pub(crate) async fn forward_chat(
         (Some(framing), true) if shape.translates() => {
             translate_event_stream(response, framing, shape, pending, idle).await
         }
-        (Some(_), true) => {
-            relay_event_stream(response, shape.upstream, shape.wrapped, pending, idle).await
-        }
+        (Some(_), true) => relay_event_stream(response, &shape, pending, idle).await,
         (Some(framing), false) => {
             collect_event_stream(candidate, response, framing, shape, pending, idle).await
         }
-        (None, _) => relay_json(candidate, response, shape, pending, idle).await,
+        (None, _) => relay_json(candidate, response, shape, pending).await,
     })
 }
 
@@ -614,7 +766,6 @@ async fn relay_json(
     response: UpstreamResponse,
     shape: ClientShape,
     mut pending: PendingRecord,
-    idle: Duration,
 ) -> Response {
     let status = response.status();
     let content_type = response
@@ -623,20 +774,19 @@ async fn relay_json(
         .and_then(|value| value.to_str().ok())
         .unwrap_or("application/json")
         .to_owned();
-    let body = match tokio::time::timeout(idle, transport::read_body(response)).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(error)) => {
-            return pending.fail(ApiError::upstream_unreachable(format!(
-                "provider {:?} broke off its answer: {}",
+    let limits = shape.limits;
+    let body = match transport::read_body(response, limits.body_bytes, limits.body_timeout).await {
+        Ok(body) => body,
+        Err(error @ BodyError::TimedOut(_)) => {
+            return pending.fail(ApiError::upstream_timeout(format!(
+                "provider {:?}: {error}",
                 candidate.provider_name(),
-                describe_transport_error(&error)
             )));
         }
-        Err(_) => {
-            return pending.fail(ApiError::upstream_timeout(format!(
-                "provider {:?} stopped sending its answer for {}s",
+        Err(error) => {
+            return pending.fail(ApiError::upstream_unreachable(format!(
+                "provider {:?} broke off its answer: {error}",
                 candidate.provider_name(),
-                idle.as_secs()
             )));
         }
     };
@@ -652,6 +802,7 @@ async fn relay_json(
         if let Some(usage) = usage_in(shape.upstream, &body) {
             record_usage(&mut pending, &usage);
         }
+        let body = shape.redactor.bytes(body);
         pending.capture_response(&body);
         pending.finish(status);
         return response_with(status, &content_type, Body::from(body));
@@ -680,14 +831,15 @@ async fn relay_json(
             frames.extend(encoder.push(&event));
         }
         frames.extend(encoder.finish());
-        pending.capture_response(frames.as_bytes());
+        let frames = shape.redactor.bytes(Bytes::from(frames));
+        pending.capture_response(&frames);
         pending.finish(StatusCode::OK);
         return stream_response(shape.dialect, Body::from(frames));
     }
     let encoded = shape
         .dialect
         .encode_response(&decoded, &shape.model, SystemTime::now());
-    let encoded = json_bytes(&encoded);
+    let encoded = shape.redactor.bytes(json_bytes(&encoded));
     pending.capture_response(&encoded);
     pending.finish(StatusCode::OK);
     response_with(StatusCode::OK, "application/json", Body::from(encoded))
@@ -775,18 +927,19 @@ fn stream_response(dialect: Dialect, body: Body) -> Response {
 /// Relays an SSE answer in the client's own dialect, event by event.
 async fn relay_event_stream(
     response: UpstreamResponse,
-    upstream: Dialect,
-    wrapped: bool,
+    shape: &ClientShape,
     pending: PendingRecord,
     idle: Duration,
 ) -> Response {
-    let events = IdleEvents::new(upstream_events(response, wrapped), idle);
+    let upstream = shape.upstream;
+    let events = IdleEvents::new(upstream_events(response, shape, None), idle);
     // Boxed: the state moves in and out of each step's future.
     let relay = Box::new(PassthroughRelay {
         pending: Some(pending),
         observer: upstream.stream_decoder(),
         usage_marker: upstream.usage_marker(),
         usage: None,
+        redactor: shape.redactor.clone(),
     });
     let frames =
         futures_util::stream::unfold((events, relay), move |(mut events, mut relay)| async move {
@@ -807,6 +960,7 @@ struct PassthroughRelay {
     observer: StreamDecoder,
     usage_marker: &'static str,
     usage: Option<Usage>,
+    redactor: Redactor,
 }
 
 impl PassthroughRelay {
@@ -830,7 +984,7 @@ impl PassthroughRelay {
                         }
                     }
                 }
-                let frame = encode_event(&event);
+                let frame = self.redactor.bytes(encode_event(&event));
                 if let Some(pending) = &mut self.pending {
                     pending.capture_response(&frame);
                 }
@@ -867,9 +1021,14 @@ type UpstreamEvents =
 
 /// The events of an SSE answer, each opened from its `{"response": ...}`
 /// envelope when `wrapped`.
-fn upstream_events(response: UpstreamResponse, wrapped: bool) -> UpstreamEvents {
+fn upstream_events(
+    response: UpstreamResponse,
+    shape: &ClientShape,
+    total_bytes: Option<usize>,
+) -> UpstreamEvents {
+    let wrapped = shape.wrapped;
     Box::pin(
-        transport::body_stream(response)
+        transport::body_stream(response, Some(shape.limits.event_bytes), total_bytes)
             .eventsource()
             .map(move |item| match item {
                 Ok(mut event) => {
@@ -909,10 +1068,10 @@ impl Framing {
 /// becomes its `:event-type` with the payload as data; an `exception` or
 /// `error` message becomes an `exception` event `{"type", "message"}`.
 /// Frames are checked (both CRCs) by the AWS SDK's own decoder.
-fn aws_events(response: UpstreamResponse) -> UpstreamEvents {
+fn aws_events(response: UpstreamResponse, total_bytes: Option<usize>) -> UpstreamEvents {
     use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
     struct Reader {
-        body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+        body: std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, BodyError>> + Send>>,
         buffer: bytes::BytesMut,
         decoder: MessageFrameDecoder,
         /// Bytes received since the last whole frame.
@@ -920,7 +1079,7 @@ fn aws_events(response: UpstreamResponse) -> UpstreamEvents {
         done: bool,
     }
     let reader = Reader {
-        body: Box::pin(transport::body_stream(response)),
+        body: Box::pin(transport::body_stream(response, None, total_bytes)),
         buffer: bytes::BytesMut::new(),
         decoder: MessageFrameDecoder::new(),
         partial: 0,
@@ -963,7 +1122,7 @@ fn aws_events(response: UpstreamResponse) -> UpstreamEvents {
                     }
                     Some(Err(error)) => {
                         reader.done = true;
-                        return Some((Err(describe_transport_error(&error).to_owned()), reader));
+                        return Some((Err(error.to_string()), reader));
                     }
                     None if reader.partial == 0 => return None,
                     None => {
@@ -1110,8 +1269,8 @@ async fn translate_event_stream(
 ) -> Response {
     let events = IdleEvents::new(
         match framing {
-            Framing::Sse => upstream_events(response, shape.wrapped),
-            Framing::AwsEventStream => aws_events(response),
+            Framing::Sse => upstream_events(response, &shape, None),
+            Framing::AwsEventStream => aws_events(response, None),
         },
         idle,
     );
@@ -1124,26 +1283,31 @@ async fn translate_event_stream(
         pending: Some(pending),
         usage: None,
     });
+    let redactor = shape.redactor.clone();
     let frames = futures_util::stream::unfold(
         (events, translation),
-        move |(mut events, mut translation)| async move {
-            // Some upstream events (pings, block ends) have no counterpart:
-            // keep reading until there is something to send or the end.
-            loop {
-                let pending = translation.pending.is_some();
-                if !pending {
-                    return None;
-                }
-                let frames = translation.next_frames(events.next().await);
-                if !frames.is_empty() {
-                    if let Some(pending) = &mut translation.pending {
-                        pending.first_byte();
-                        pending.capture_response(frames.as_bytes());
+        move |(mut events, mut translation)| {
+            let redactor = redactor.clone();
+            async move {
+                // Some upstream events (pings, block ends) have no counterpart:
+                // keep reading until there is something to send or the end.
+                loop {
+                    let pending = translation.pending.is_some();
+                    if !pending {
+                        return None;
                     }
-                    return Some((
-                        Ok::<Bytes, std::convert::Infallible>(Bytes::from(frames)),
-                        (events, translation),
-                    ));
+                    let frames = translation.next_frames(events.next().await);
+                    if !frames.is_empty() {
+                        let frames = redactor.bytes(Bytes::from(frames));
+                        if let Some(pending) = &mut translation.pending {
+                            pending.first_byte();
+                            pending.capture_response(&frames);
+                        }
+                        return Some((
+                            Ok::<Bytes, std::convert::Infallible>(frames),
+                            (events, translation),
+                        ));
+                    }
                 }
             }
         },
@@ -1225,8 +1389,8 @@ async fn collect_event_stream(
 ) -> Response {
     let mut events = IdleEvents::new(
         match framing {
-            Framing::Sse => upstream_events(response, shape.wrapped),
-            Framing::AwsEventStream => aws_events(response),
+            Framing::Sse => upstream_events(response, &shape, Some(shape.limits.body_bytes)),
+            Framing::AwsEventStream => aws_events(response, Some(shape.limits.body_bytes)),
         },
         idle,
     );
@@ -1270,7 +1434,7 @@ async fn collect_event_stream(
     let encoded = shape
         .dialect
         .encode_response(&collected, &shape.model, SystemTime::now());
-    let encoded = json_bytes(&encoded);
+    let encoded = shape.redactor.bytes(json_bytes(&encoded));
     pending.capture_response(&encoded);
     pending.finish(StatusCode::OK);
     response_with(StatusCode::OK, "application/json", Body::from(encoded))
@@ -1291,42 +1455,120 @@ async fn relay_upstream_error(
     pending: PendingRecord,
 ) -> Response {
     let status = response.status();
-    let text = transport::read_text(response).await;
+    let wait = health::retry_after(response.headers(), "", switchyard_store::now_millis());
+    let text = transport::read_error_text(response, shape.limits.body_timeout).await;
     let text = redact(&text, &candidate.account.api_key);
-    render_upstream_error(candidate, status, &text, shape, pending)
+    let wait = wait.or_else(|| health::retry_after(&HeaderMap::new(), &text, 0));
+    render_upstream_error(candidate, status, &text, wait, shape, pending)
 }
 
-/// Renders an upstream error answer (`text`, already redacted) for the client.
+/// Whole seconds for a `Retry-After` header, rounded up (at least 1).
+fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_millis().div_ceil(1000).max(1) as u64
+}
+
+/// Renders an upstream error answer (`text`, already redacted) for the
+/// client, with the wait the provider asked for as `Retry-After` (and
+/// `retry-after-ms`, which the OpenAI and Anthropic SDKs read first).
 fn render_upstream_error(
     candidate: &Candidate,
     status: StatusCode,
     text: &str,
+    wait: Option<Duration>,
     shape: &ClientShape,
     mut pending: PendingRecord,
 ) -> Response {
     let upstream_json = serde_json::from_str::<Value>(text)
         .ok()
         .filter(|value| value.get("error").is_some_and(Value::is_object));
+    let refused = matches!(status.as_u16(), 401 | 403);
     if !shape.translates()
+        && !refused
         && let Some(json) = &upstream_json
     {
         pending.capture_response(text.as_bytes());
         pending.finish(status);
-        return response_with(status, "application/json", Body::from(json_bytes(json)));
+        let mut response = response_with(status, "application/json", Body::from(json_bytes(json)));
+        if let Some(wait) = wait {
+            let headers = response.headers_mut();
+            headers.insert(RETRY_AFTER, retry_after_secs(wait).into());
+            headers.insert(
+                HeaderName::from_static("retry-after-ms"),
+                (wait.as_millis() as u64).into(),
+            );
+        }
+        return response;
     }
     let detail = upstream_json
         .as_ref()
         .and_then(|json| json["error"]["message"].as_str().map(str::to_owned))
         .unwrap_or_else(|| text.chars().take(500).collect());
-    pending.fail(ApiError::upstream_status(
-        status,
-        format!(
-            "provider {:?} answered {}: {}",
-            candidate.provider_name(),
-            status.as_u16(),
-            detail.trim()
-        ),
-    ))
+    if refused {
+        // Not the client's key: say whose credentials and what to do.
+        return pending.fail(ApiError {
+            status,
+            ..ApiError::credentials_refused(format!(
+                "provider {:?} refused the credentials of account {:?} ({}: {}). Fix the account with `switchyard account` or the dashboard's Providers page (a new key, or `switchyard connect` for a subscription)",
+                candidate.provider_name(),
+                candidate.account.label,
+                status.as_u16(),
+                detail.trim()
+            ))
+        });
+    }
+    pending.fail(ApiError {
+        retry_after_secs: wait.map(retry_after_secs),
+        ..ApiError::upstream_status(
+            status,
+            format!(
+                "provider {:?} answered {}: {}",
+                candidate.provider_name(),
+                status.as_u16(),
+                detail.trim()
+            ),
+        )
+    })
+}
+
+/// Takes an account's secrets (its key, its access token) out of what is
+/// relayed to the client: a provider that echoes a credential in an answer
+/// must not hand it to every tool that calls the gateway. A secret split
+/// across two stream events is not caught.
+#[derive(Debug, Clone, Default)]
+struct Redactor {
+    secrets: Arc<[String]>,
+}
+
+/// Shorter strings are not taken for secrets (they would match ordinary text).
+const MIN_SECRET_LEN: usize = 8;
+
+impl Redactor {
+    fn new(secrets: &[&str]) -> Self {
+        let secrets: Vec<String> = secrets
+            .iter()
+            .filter(|secret| secret.len() >= MIN_SECRET_LEN)
+            .map(|secret| (*secret).to_owned())
+            .collect();
+        Self {
+            secrets: secrets.into(),
+        }
+    }
+
+    /// `bytes` with every secret replaced by `[redacted]`; no copy when none is there.
+    fn bytes(&self, bytes: Bytes) -> Bytes {
+        let found = self
+            .secrets
+            .iter()
+            .any(|secret| memchr::memmem::find(&bytes, secret.as_bytes()).is_some());
+        if !found {
+            return bytes;
+        }
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        for secret in self.secrets.iter() {
+            text = text.replace(secret.as_str(), "[redacted]");
+        }
+        Bytes::from(text)
+    }
 }
 
 /// Removes every occurrence of `secret` from `text`.

@@ -83,9 +83,21 @@ pub fn decode_request_value(value: &Value) -> Result<ChatRequest, DecodeError> {
         let role = match message.get("role").and_then(Value::as_str) {
             Some("user") => Role::User,
             Some("assistant") => Role::Assistant,
+            // Mid-conversation system messages (Claude Code sends them, under
+            // a beta flag): instructions like the top-level `system`, kept
+            // in order after it, as the other dialects' system messages are.
+            Some("system") => {
+                let what = format!("messages.{position}.content");
+                for part in decode_blocks(message.get("content"), &what)? {
+                    if let Part::Text(text) = part {
+                        request.system.push(text);
+                    }
+                }
+                continue;
+            }
             _ => {
                 return Err(invalid(format!(
-                    "messages.{position}.role: Input should be 'user' or 'assistant'"
+                    "messages.{position}.role: Input should be 'user', 'assistant' or 'system'"
                 )));
             }
         };
@@ -102,6 +114,15 @@ pub fn decode_request_value(value: &Value) -> Result<ChatRequest, DecodeError> {
             .iter()
             .enumerate()
         {
+            // Server tools (`web_search_20250305`, `code_execution_…`) run at
+            // Anthropic: no other upstream can run them.
+            if tool
+                .get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|kind| kind != "custom")
+            {
+                continue;
+            }
             request.tools.push(Tool {
                 name: text_field(tool, "name", &format!("tools.{position}"))?.to_owned(),
                 description: tool
@@ -182,7 +203,9 @@ fn decode_blocks(content: Option<&Value>, what: &str) -> Result<Vec<Part>, Decod
         Some(Value::Array(blocks)) => blocks
             .iter()
             .enumerate()
-            .map(|(position, block)| decode_block(block, &format!("{what}.{position}")))
+            .filter_map(|(position, block)| {
+                decode_block(block, &format!("{what}.{position}")).transpose()
+            })
             .collect(),
         _ => Err(invalid(format!(
             "{what}: Input should be a string or a list of content blocks"
@@ -190,34 +213,53 @@ fn decode_blocks(content: Option<&Value>, what: &str) -> Result<Vec<Part>, Decod
     }
 }
 
-fn decode_block(block: &Value, what: &str) -> Result<Part, DecodeError> {
-    match block.get("type").and_then(Value::as_str) {
-        Some("text") => Ok(Part::Text(text_field(block, "text", what)?.to_owned())),
+/// Decodes one content block; `None` for a block other dialects cannot
+/// express (documents that are not plain text, server tool calls and their
+/// results, search results, container uploads, types newer than this codec),
+/// which is dropped rather than refused: the real API accepts them, so a
+/// translated request must not fail on them.
+fn decode_block(block: &Value, what: &str) -> Result<Option<Part>, DecodeError> {
+    Ok(Some(match block.get("type").and_then(Value::as_str) {
+        Some("text") => Part::Text(text_field(block, "text", what)?.to_owned()),
         Some("image") => {
             let source = block
                 .get("source")
                 .ok_or_else(|| invalid(format!("{what}.source: Field required")))?;
             match source.get("type").and_then(Value::as_str) {
-                Some("base64") => Ok(Part::Image(ImageSource::Base64 {
+                Some("base64") => Part::Image(ImageSource::Base64 {
                     media_type: text_field(source, "media_type", what)?.to_owned(),
                     data: text_field(source, "data", what)?.to_owned(),
-                })),
-                Some("url") => Ok(Part::Image(ImageSource::Url(
+                }),
+                Some("url") => Part::Image(ImageSource::Url(
                     text_field(source, "url", what)?.to_owned(),
-                ))),
-                _ => Err(invalid(format!(
-                    "{what}.source.type: Input should be 'base64' or 'url'"
-                ))),
+                )),
+                _ => {
+                    return Err(invalid(format!(
+                        "{what}.source.type: Input should be 'base64' or 'url'"
+                    )));
+                }
             }
         }
-        Some("tool_use") => Ok(Part::ToolCall {
+        // A plain-text document is text to every other dialect.
+        Some("document")
+            if block["source"]["type"].as_str() == Some("text")
+                && block["source"]["data"].is_string() =>
+        {
+            Part::Text(
+                block["source"]["data"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        }
+        Some("tool_use") => Part::ToolCall {
             id: text_field(block, "id", what)?.to_owned(),
             name: text_field(block, "name", what)?.to_owned(),
             arguments: block
                 .get("input")
                 .map_or_else(|| "{}".to_owned(), Value::to_string),
-        }),
-        Some("tool_result") => Ok(Part::ToolResult {
+        },
+        Some("tool_result") => Part::ToolResult {
             call_id: text_field(block, "tool_use_id", what)?.to_owned(),
             content: match block.get("content") {
                 None | Some(Value::Null) => Vec::new(),
@@ -227,22 +269,20 @@ fn decode_block(block: &Value, what: &str) -> Result<Part, DecodeError> {
                 .get("is_error")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
-        }),
-        Some("thinking") => Ok(Part::Reasoning {
+        },
+        Some("thinking") => Part::Reasoning {
             text: text_field(block, "thinking", what)?.to_owned(),
             signature: block
                 .get("signature")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-        }),
-        Some("redacted_thinking") => Ok(Part::RedactedReasoning(
-            text_field(block, "data", what)?.to_owned(),
-        )),
-        Some(other) => Err(invalid(format!(
-            "{what}.type: content blocks of type {other:?} are not supported"
-        ))),
-        None => Err(invalid(format!("{what}.type: Field required"))),
-    }
+        },
+        Some("redacted_thinking") => {
+            Part::RedactedReasoning(text_field(block, "data", what)?.to_owned())
+        }
+        Some(_) => return Ok(None),
+        None => return Err(invalid(format!("{what}.type: Field required"))),
+    }))
 }
 
 fn encode_block(part: &Part) -> Value {
@@ -380,7 +420,9 @@ pub fn encode_request(request: &ChatRequest) -> Value {
     if let Some(temperature) = request.temperature {
         body.insert("temperature".into(), json!(temperature.clamp(0.0, 1.0)));
     }
-    if let Some(top_p) = request.top_p {
+    // Current Claude models refuse `temperature` and `top_p` together
+    // ("temperature and top_p cannot both be specified"): temperature wins.
+    if let Some(top_p) = request.top_p.filter(|_| request.temperature.is_none()) {
         body.insert("top_p".into(), json!(top_p));
     }
     if !request.stop.is_empty() {

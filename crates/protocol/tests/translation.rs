@@ -382,7 +382,8 @@ fn decoders_reject_garbage_without_panicking() {
         br#"{"model": "m", "messages": {}}"#.to_vec(),
         br#"{"model": "m", "messages": [1, "x", null]}"#.to_vec(),
         br#"{"model": "m", "messages": [{"role": "wizard"}]}"#.to_vec(),
-        br#"{"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": [{"type": "video"}]}]}"#.to_vec(),
+        // A block without a type (one of a type newer than the codec is dropped).
+        br#"{"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": [{"text": "x"}]}]}"#.to_vec(),
         br#"{"model": "m", "max_tokens": -1, "messages": []}"#.to_vec(),
         br#"{"model": "m", "messages": [], "tools": [{"function": 3}]}"#.to_vec(),
     ];
@@ -753,4 +754,84 @@ mod responses_dialect {
             assert!(responses::decode_request_value(&input).is_err(), "{input}");
         }
     }
+}
+
+/// What current Claude Code sends: a system message inside `messages` (under
+/// a beta flag), server tools, block types other dialects cannot express, and
+/// both `temperature` and `top_p`.
+#[test]
+fn claude_code_requests_translate_to_openai() {
+    let body = json!({
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 1024,
+        "system": [{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+            {"role": "system", "content": "The user switched to plan mode."},
+            {"role": "assistant", "content": [
+                {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "x"}},
+                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
+                {"type": "text", "text": "Searched."}
+            ]},
+            {"role": "user", "content": [
+                {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}},
+                {"type": "a_block_type_from_next_year", "payload": 1}
+            ]}
+        ],
+        "tools": [
+            {"name": "Bash", "description": "Run a command", "input_schema": {"type": "object", "properties": {}}},
+            {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}
+        ],
+        "temperature": 1,
+        "top_p": 0.9,
+        "context_management": {"edits": []}
+    });
+    let request = anthropic::decode_request(&bytes(&body)).unwrap();
+    assert_eq!(
+        request.system,
+        ["You are Claude Code.", "The user switched to plan mode."]
+    );
+    assert_eq!(request.messages.len(), 3);
+    assert_eq!(
+        request.messages[1].content,
+        [Part::Text("Searched.".into())]
+    );
+    assert_eq!(request.messages[2].content, [Part::Text("notes".into())]);
+    assert_eq!(request.tools.len(), 1, "server tools run only at Anthropic");
+
+    let openai_body = openai::encode_request(&request);
+    let roles: Vec<&str> = openai_body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| message["role"].as_str().unwrap())
+        .collect();
+    assert!(
+        roles
+            .iter()
+            .all(|role| ["system", "user", "assistant", "tool"].contains(role))
+    );
+    // Back to Anthropic: both sampling fields would be refused by current models.
+    let again = anthropic::encode_request(&request);
+    assert_eq!(again["temperature"], json!(1.0));
+    assert!(again.get("top_p").is_none());
+    assert!(
+        again["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["role"] != "system")
+    );
+}
+
+#[test]
+fn anthropic_roles_other_than_user_assistant_system_are_refused() {
+    let body =
+        json!({"model": "m", "max_tokens": 5, "messages": [{"role": "tool", "content": "x"}]});
+    let error = anthropic::decode_request(&bytes(&body)).unwrap_err();
+    assert!(
+        error.message.contains("messages.0.role"),
+        "{}",
+        error.message
+    );
 }

@@ -176,8 +176,20 @@ async fn gemini_models_and_errors() {
         "INVALID_ARGUMENT"
     );
 
+    // countTokens: estimated for a provider that is not Gemini.
     let response = harness
-        .post_gemini("mock/echo", "countTokens", json!({}))
+        .post_gemini(
+            "mock/echo",
+            "countTokens",
+            json!({"contents": [{"role": "user", "parts": [{"text": "hello there, how are you"}]}]}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let counted = response.json::<Value>().await.unwrap();
+    assert!(counted["totalTokens"].as_u64().unwrap() > 0, "{counted}");
+
+    let response = harness
+        .post_gemini("mock/echo", "embedSomething", json!({}))
         .await;
     assert_eq!(response.status(), 404);
 }
