@@ -71,10 +71,7 @@ pub(crate) fn host_allowed(host: &str, settings: &Settings) -> bool {
     bare.parse::<std::net::IpAddr>().is_ok()
         || name == "localhost"
         || name.ends_with(".localhost")
-        || settings
-            .allowed_hosts
-            .iter()
-            .any(|allowed| *allowed == name)
+        || settings.allowed_hosts.contains(&name)
 }
 
 /// The host of a `Host` header without its port, lower case.
@@ -119,11 +116,7 @@ pub(crate) fn cors_allows(origin: &HeaderValue, parts: &axum::http::request::Par
         return false;
     };
     let origin = origin.to_str().unwrap_or("").to_ascii_lowercase();
-    config
-        .settings
-        .cors_origins
-        .iter()
-        .any(|allowed| *allowed == origin)
+    config.settings.cors_origins.contains(&origin)
 }
 
 /// Largest request body accepted (images in base64 make chat requests large).

@@ -10,6 +10,7 @@ mod bad_input;
 mod chat;
 mod combos;
 mod gemini;
+mod hardening;
 mod mock_upstream;
 mod ollama;
 mod routing;
