@@ -132,12 +132,16 @@ pub(crate) fn setup(data_dir: &Path, args: SetupArgs, output: Output) -> Result<
         None
     };
     let applied = switchyard_tools::apply(&home, &backups_dir, tool, &options)?;
+    // Some tools take the root URL, others `/v1`: say what was written.
+    let written_url = switchyard_tools::status(&home, &backups_dir, tool, &options)
+        .current_base_url
+        .unwrap_or(endpoint);
     let result = SetupResult {
         applied,
         created_key,
     };
     output.print(&result, || {
-        applied_text(&info.name, &result, &endpoint, &options)
+        applied_text(&info.name, &result, &written_url, &options)
     })
 }
 

@@ -31,6 +31,8 @@ pub fn router(state: RouterState) -> Router {
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/messages", post(messages))
         .route("/v1/responses", post(responses))
+        .route("/v1/responses/compact", post(compact_responses))
+        .route("/codex/responses/compact", post(compact_responses))
         .route("/codex/responses", post(responses))
         .route("/codex/v1/responses", post(responses))
         .route("/v1/messages/count_tokens", post(count_tokens))
@@ -569,6 +571,96 @@ async fn responses(
         body,
     )
     .await
+}
+
+/// What the model is asked for when a client compacts its history.
+const COMPACTION_PROMPT: &str = "Summarize the conversation so far for a handoff to another assistant that will continue the work: the user's goals and constraints, what was done (files, commands, decisions) and what is left to do. Be complete but concise; write only the summary.";
+
+/// Most bytes of a compaction answer read back.
+const MAX_COMPACTION_ANSWER: usize = 8 * 1024 * 1024;
+
+/// `POST /v1/responses/compact` (Codex's remote compaction): the history in
+/// `input` summarised by the requested model, through the normal routing
+/// path (any provider, translated as needed), and answered as Responses
+/// `output` items that replace the history: one user message with the
+/// summary.
+async fn compact_responses(
+    State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let dialect = Dialect::OpenAiResponses;
+    let body = match json_body(&headers, body) {
+        Ok(body) => body,
+        Err(error) => return error.into_response_for(dialect),
+    };
+    let Ok(Value::Object(mut request)) = serde_json::from_slice::<Value>(&body) else {
+        return ApiError::bad_request("invalid_json", "the request body must be a JSON object")
+            .into_response_for(dialect);
+    };
+    let mut input = match request.remove("input") {
+        Some(Value::Array(items)) => items,
+        Some(Value::String(text)) => {
+            vec![
+                json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}),
+            ]
+        }
+        _ => {
+            return ApiError::bad_request("missing_field", "'input' is required")
+                .into_response_for(dialect);
+        }
+    };
+    input.push(json!({"type": "message", "role": "user",
+                      "content": [{"type": "input_text", "text": COMPACTION_PROMPT}]}));
+    let mut summarize = serde_json::Map::new();
+    for field in ["model", "instructions", "reasoning"] {
+        if let Some(value) = request.remove(field) {
+            summarize.insert(field.into(), value);
+        }
+    }
+    summarize.insert("input".into(), Value::Array(input));
+    summarize.insert("stream".into(), Value::Bool(false));
+    summarize.insert("store".into(), Value::Bool(false));
+    let summarize = Bytes::from(Value::Object(summarize).to_string());
+    let incoming = match IncomingChat::parse(&summarize) {
+        Ok(incoming) => incoming,
+        Err(error) => return error.into_response_for(dialect),
+    };
+    let pending = PendingRecord::new(&state, "/v1/responses/compact", caller.key_id, dialect);
+    let answer = route_chat(&state, &caller.config, pending, &headers, incoming).await;
+    if answer.status() != StatusCode::OK {
+        return answer;
+    }
+    let answer = match axum::body::to_bytes(answer.into_body(), MAX_COMPACTION_ANSWER).await {
+        Ok(answer) => answer,
+        Err(_) => {
+            return ApiError::upstream_unreachable("the summary could not be read")
+                .into_response_for(dialect);
+        }
+    };
+    let summary: String = serde_json::from_slice::<Value>(&answer)
+        .ok()
+        .and_then(|answer| answer["output"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter(|item| item["type"] == "message")
+        .flat_map(|item| item["content"].as_array().cloned().unwrap_or_default())
+        .filter_map(|part| part["text"].as_str().map(str::to_owned))
+        .collect();
+    if summary.trim().is_empty() {
+        return ApiError::upstream_unreachable("the model answered the compaction with no text")
+            .into_response_for(dialect);
+    }
+    Json(json!({
+        "object": "response.compaction",
+        "output": [{
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": summary}],
+        }],
+    }))
+    .into_response()
 }
 
 /// `POST /v1/messages` (Anthropic Messages).

@@ -713,3 +713,34 @@ async fn shutdown_ends_within_its_grace_period_and_keeps_usage() {
         "{records:?}"
     );
 }
+
+#[tokio::test]
+async fn codex_remote_compaction_is_summarised_through_any_provider() {
+    let harness = Harness::start().await;
+    let response = harness
+        .http
+        .post(harness.url("/v1/responses/compact"))
+        .bearer_auth(&harness.key)
+        .json(&json!({
+            "model": "mock/echo",
+            "instructions": "You are Codex.",
+            "input": [
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix the bug"}]},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Done."}]}
+            ]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    let item = &answer["output"][0];
+    assert_eq!(item["role"], "user", "{answer}");
+    assert!(!item["content"][0]["text"].as_str().unwrap().is_empty());
+    // The provider was asked for a summary of that history.
+    let sent = harness.upstream.last_body().to_string();
+    assert!(
+        sent.contains("fix the bug") && sent.contains("Summarize"),
+        "{sent}"
+    );
+}

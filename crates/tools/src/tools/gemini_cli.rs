@@ -70,6 +70,10 @@ pub(super) fn plan(home: &Path, target: &Target) -> Result<Plan, ToolError> {
         "a .env file in your project folder takes the place of ~/.gemini/.env for Gemini CLI"
             .to_owned(),
     );
+    notes.push(
+        "Gemini CLI answers headless prompts (`gemini -p`) only in a trusted folder: trust it once in an interactive session, or set GEMINI_CLI_TRUST_WORKSPACE=true for that run (otherwise it exits with code 55)"
+            .to_owned(),
+    );
     Ok(Plan {
         changes: vec![
             Change {
