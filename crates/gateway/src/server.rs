@@ -13,8 +13,11 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -24,6 +27,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tower::Service;
@@ -197,20 +201,42 @@ async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
         let router = router.clone();
-        let service = tower::service_fn(move |request: Request<Incoming>| {
-            let mut request = routes::normalize_path(request.map(Body::new));
-            request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().call(request)
-        });
+        let activity = Arc::new(Activity::default());
+        let service = {
+            let activity = Arc::clone(&activity);
+            tower::service_fn(move |request: Request<Incoming>| {
+                let mut request = routes::normalize_path(request.map(Body::new));
+                request.extensions_mut().insert(ConnectInfo(peer));
+                let open = OpenRequest::new(&activity);
+                let answered = router.clone().call(request);
+                async move {
+                    // The request counts as open until its answer's body ends.
+                    let response = answered.await?;
+                    Ok::<_, std::convert::Infallible>(
+                        response.map(|body| Body::new(TrackedBody { body, _open: open })),
+                    )
+                }
+            })
+        };
         let builder = Arc::clone(&builder);
         let watcher = graceful.watcher();
+        let idle_limit = settings.request_read_timeout;
         tokio::spawn(async move {
-            let connection = builder.serve_connection_with_upgrades(
-                TokioIo::new(stream),
-                TowerToHyperService::new(service),
-            );
-            if let Err(error) = watcher.watch(connection).await {
-                tracing::debug!(%error, "connection ended with an error");
+            let io = TokioIo::new(WatchedIo {
+                stream,
+                activity: Arc::clone(&activity),
+            });
+            let connection =
+                builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
+            tokio::select! {
+                ended = watcher.watch(connection) => {
+                    if let Err(error) = ended {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                }
+                () = activity.idle_for(idle_limit) => {
+                    tracing::debug!("closing a connection idle for {}s", idle_limit.as_secs());
+                }
             }
             drop(permit);
         });
@@ -225,6 +251,155 @@ async fn serve(
         );
     }
     Ok(())
+}
+
+/// What a connection is doing, for closing idle ones: requests open (until
+/// their answer's body ends) and when bytes last moved. hyper's header read
+/// timeout only starts with a request's first byte, so a connection that
+/// sends nothing (or nothing more after a request) would stay open forever.
+#[derive(Default)]
+struct Activity {
+    open_requests: AtomicUsize,
+    /// Milliseconds since [`CLOCK_START`] when bytes last moved.
+    last_io_ms: AtomicU64,
+}
+
+/// The start of the coarse clock `Activity` stamps with.
+static CLOCK_START: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+
+fn clock_ms() -> u64 {
+    CLOCK_START.elapsed().as_millis() as u64
+}
+
+impl Activity {
+    fn touch(&self) {
+        self.last_io_ms.store(clock_ms(), Ordering::Relaxed);
+    }
+
+    /// Resolves once no request has been open and no byte has moved for `limit`.
+    async fn idle_for(&self, limit: Duration) {
+        self.touch();
+        let limit_ms = limit.as_millis() as u64;
+        loop {
+            let idle_ms = clock_ms().saturating_sub(self.last_io_ms.load(Ordering::Relaxed));
+            if self.open_requests.load(Ordering::Relaxed) == 0 && idle_ms >= limit_ms {
+                return;
+            }
+            let wait = limit_ms.saturating_sub(idle_ms).max(100);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+    }
+}
+
+/// One open request of a connection, counted in its [`Activity`] until dropped.
+struct OpenRequest(Arc<Activity>);
+
+impl OpenRequest {
+    fn new(activity: &Arc<Activity>) -> Self {
+        activity.open_requests.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(activity))
+    }
+}
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        self.0.open_requests.fetch_sub(1, Ordering::Relaxed);
+        self.0.touch();
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An answer's body that keeps its request open until it ends.
+    struct TrackedBody {
+        #[pin]
+        body: Body,
+        _open: OpenRequest,
+    }
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.project().body.poll_frame(context)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A client connection that stamps its [`Activity`] whenever bytes move.
+    struct WatchedIo {
+        #[pin]
+        stream: TcpStream,
+        activity: Arc<Activity>,
+    }
+}
+
+impl AsyncRead for WatchedIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let before = buffer.filled().len();
+        let polled = this.stream.poll_read(context, buffer);
+        if buffer.filled().len() > before {
+            this.activity.touch();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for WatchedIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.project();
+        let polled = this.stream.poll_write(context, data);
+        if matches!(polled, Poll::Ready(Ok(written)) if written > 0) {
+            this.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffers: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.project();
+        let polled = this.stream.poll_write_vectored(context, buffers);
+        if matches!(polled, Poll::Ready(Ok(written)) if written > 0) {
+            this.activity.touch();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().stream.poll_flush(context)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().stream.poll_shutdown(context)
+    }
 }
 
 /// HTTP/2 pings on idle client connections.

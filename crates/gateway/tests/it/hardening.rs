@@ -609,6 +609,15 @@ async fn slow_clients_are_cut_off() {
     harness.restart().await;
     let address = harness.gateway.as_ref().unwrap().local_addr();
 
+    // A connection that never sends anything, and one kept alive after its request.
+    let mut silent = TcpStream::connect(address).await.unwrap();
+    assert!(closed_within(&mut silent, Duration::from_secs(10)).await);
+    let mut kept = TcpStream::connect(address).await.unwrap();
+    kept.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(closed_within(&mut kept, Duration::from_secs(10)).await);
+
     // Headers a byte at a time, never finished.
     let mut slow = TcpStream::connect(address).await.unwrap();
     slow.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
