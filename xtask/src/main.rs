@@ -8,6 +8,8 @@
 //! - `pgo`: build the headless gateway with profile-guided optimisation into
 //!   `target/pgo/release/switchyard`;
 //! - `ui`: build the Leptos dashboard into `ui/dist`;
+//! - `fuzz`: the seeded request fuzzer against the real gateway, for longer
+//!   than the test command runs it (`--seconds N`, `--seed S`);
 //! - `setup`: only install what `run` and `test` need;
 //! - `doctor`: say what the two commands will use, what is missing and what
 //!   they would install, changing nothing.
@@ -38,7 +40,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <run [--release] [--headless] [-- ARGS...] | test | bench [--plain] [-- BENCH ARGS...] | pgo | ui [--debug] | setup | doctor>";
+const USAGE: &str = "usage: cargo xtask <run [--release] [--headless] [-- ARGS...] | test | bench [--plain] [-- BENCH ARGS...] | pgo | ui [--debug] | fuzz [--seconds N] [--seed S] | setup | doctor>";
 
 fn dispatch(args: &[String]) -> Result<()> {
     let root = project_root();
@@ -67,6 +69,16 @@ fn dispatch(args: &[String]) -> Result<()> {
             Ok(())
         }
         "doctor" => doctor::report(&root),
+        "fuzz" => {
+            let value = |flag: &str| {
+                flags
+                    .iter()
+                    .position(|arg| arg == flag)
+                    .and_then(|at| flags.get(at + 1))
+                    .cloned()
+            };
+            fuzz(&root, value("--seconds"), value("--seed"))
+        }
         _ => bail!("{USAGE}"),
     }
 }
@@ -309,6 +321,25 @@ fn ui_build_debian(root: &Path) -> Result<()> {
 /// `/health`, and stop within ten seconds of SIGTERM.
 fn headless_run(root: &Path) -> Result<()> {
     headless::check(root)
+}
+
+/// The seeded fuzzer (`tests/sdk/test_fuzz.py`) against the gateway the
+/// tests build, for `seconds` (default 600) from `seed` (default random).
+fn fuzz(root: &Path, seconds: Option<String>, seed: Option<String>) -> Result<()> {
+    let tools = setup::ensure(root, setup::Purpose::Pgo)?;
+    run_checked(cargo().args(["build", "-p", "switchyard-cli"]))?;
+    let binary = root.join("target").join("debug").join(exe("switchyard"));
+    let mut command = Command::new(&tools.python);
+    command
+        .args(["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider"])
+        .arg("tests/sdk/test_fuzz.py")
+        .env("SWITCHYARD_BIN", binary)
+        .env(SECRET_STORE_ENV, "file")
+        .env("FUZZ_SECONDS", seconds.unwrap_or_else(|| "600".to_owned()));
+    if let Some(seed) = seed {
+        command.env("FUZZ_SEED", seed);
+    }
+    run_checked(&mut command)
 }
 
 /// The official `openai` Python SDK against the real `switchyard serve`.
