@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -227,11 +227,15 @@ async fn list_gemini_models(State(state): State<RouterState>) -> Response {
 async fn gemini_generate(
     State(state): State<RouterState>,
     Extension(caller): Extension<CallerKey>,
-    Path(target): Path<String>,
+    target: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let pending = PendingRecord::new(&state, "/v1beta/models", caller.key_id, Dialect::Gemini);
+    let target = match target {
+        Ok(Path(target)) => target,
+        Err(rejection) => return pending.fail(path_error(&rejection)),
+    };
     let Some((model, action)) = target.rsplit_once(':') else {
         return pending.fail(ApiError::unknown_route(
             StatusCode::NOT_FOUND,
@@ -294,6 +298,11 @@ async fn gemini_count_tokens(
     }
 }
 
+/// A path that could not be read (not UTF-8 once decoded), as a 400.
+fn path_error(rejection: &PathRejection) -> ApiError {
+    ApiError::bad_request("invalid_path", rejection.body_text())
+}
+
 /// Every model a client may name, as `(id, created, owner)`: combos, aliases
 /// and each enabled provider's `prefix/model`.
 fn known_models(state: &RouterState) -> Result<Vec<(String, i64, String)>, ApiError> {
@@ -346,19 +355,23 @@ fn known_models(state: &RouterState) -> Result<Vec<(String, i64, String)>, ApiEr
 /// sends `anthropic-version`, else OpenAI's.
 async fn model_info(
     State(state): State<RouterState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
-    // google-genai reads Gemini's v1 path with its own key header.
-    if headers.contains_key("x-goog-api-key") || id.starts_with("models/") {
-        return gemini_model(State(state), Path(id)).await;
-    }
     let anthropic = headers.contains_key("anthropic-version");
     let dialect = if anthropic {
         Dialect::AnthropicMessages
     } else {
         Dialect::OpenAiChat
     };
+    let id = match id {
+        Ok(Path(id)) => id,
+        Err(rejection) => return path_error(&rejection).into_response_for(dialect),
+    };
+    // google-genai reads Gemini's v1 path with its own key header.
+    if headers.contains_key("x-goog-api-key") || id.starts_with("models/") {
+        return gemini_model(State(state), Ok(Path(id))).await;
+    }
     let models = match known_models(&state) {
         Ok(models) => models,
         Err(error) => return error.into_response_for(dialect),
@@ -381,7 +394,14 @@ async fn model_info(
 }
 
 /// `GET /v1beta/models/{model}`: one model, Gemini-style.
-async fn gemini_model(State(state): State<RouterState>, Path(name): Path<String>) -> Response {
+async fn gemini_model(
+    State(state): State<RouterState>,
+    name: Result<Path<String>, PathRejection>,
+) -> Response {
+    let name = match name {
+        Ok(Path(name)) => name,
+        Err(rejection) => return path_error(&rejection).into_response_for(Dialect::Gemini),
+    };
     let id = name.strip_prefix("models/").unwrap_or(&name);
     let models = match known_models(&state) {
         Ok(models) => models,
