@@ -205,7 +205,9 @@ pub async fn fetch_models(
     let unreadable = || ModelListError::Unreadable {
         provider: provider.name.clone(),
     };
-    let body: Value = response.json().await.map_err(|_| unreadable())?;
+    let body: Value = crate::transport::side_json(response)
+        .await
+        .ok_or_else(unreadable)?;
     let mut models: Vec<String> = if let Some(data) = body.get("data").and_then(Value::as_array) {
         data.iter()
             .filter_map(|model| model.get("id").and_then(Value::as_str))

@@ -157,7 +157,9 @@ impl Upstream {
                 .user_agent(USER_AGENT)
                 .tls_backend_preconfigured(tls.clone())
         };
-        let reqwest = reqwest_client().build()?;
+        // Side calls get an overall deadline (chat requests have their own
+        // per phase, and go through `proxied` or the direct client).
+        let reqwest = reqwest_client().timeout(SIDE_CALL_TIMEOUT).build()?;
         let proxied = reqwest_client()
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
@@ -298,6 +300,33 @@ impl std::fmt::Display for BodyError {
 }
 
 impl std::error::Error for BodyError {}
+
+/// Most bytes read from the answers of side calls (logins, token refreshes,
+/// quota readers, model lists): model lists are the largest, at a few MB.
+pub(crate) const SIDE_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Longest a side call may take, answer included.
+pub(crate) const SIDE_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The body of a side call's answer (see [`SIDE_BODY_BYTES`]) as JSON;
+/// `None` when it is larger, broken off or not JSON.
+pub(crate) async fn side_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Option<T> {
+    let text = side_text(response).await?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The body of a side call's answer as text, at most [`SIDE_BODY_BYTES`].
+pub(crate) async fn side_text(mut response: reqwest::Response) -> Option<String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.ok()? {
+        if body.len() + chunk.len() > SIDE_BODY_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(String::from_utf8_lossy(&body).into_owned())
+}
 
 /// Reads the whole body of `response`: at most `limit` bytes, within `deadline`.
 pub(crate) async fn read_body(

@@ -45,7 +45,7 @@ pub(crate) async fn user_email(
     if !answer.status().is_success() {
         return None;
     }
-    let body: Value = answer.json().await.ok()?;
+    let body: Value = crate::transport::side_json(answer).await?;
     body["email"].as_str().map(str::to_owned)
 }
 
@@ -199,7 +199,9 @@ async fn read(
         reason: format!("{what} could not be reached"),
     })?;
     let status = answer.status();
-    let body: Value = answer.json().await.unwrap_or(Value::Null);
+    let body: Value = crate::transport::side_json(answer)
+        .await
+        .unwrap_or(Value::Null);
     if status.is_success() {
         return Ok(body);
     }

@@ -253,9 +253,12 @@ impl RouterState {
                 &format!("GitHub answered {status} to the Copilot token request"),
             ));
         }
-        let body: Value = response.json().await.map_err(|_| CredentialError {
-            message: format!("GitHub answered {status} without a Copilot token"),
-        })?;
+        let body: Value =
+            crate::transport::side_json(response)
+                .await
+                .ok_or_else(|| CredentialError {
+                    message: format!("GitHub answered {status} without a Copilot token"),
+                })?;
         let token = body["token"].as_str().ok_or_else(|| CredentialError {
             message: format!("GitHub answered {status} without a Copilot token"),
         })?;

@@ -175,7 +175,9 @@ async fn read_token_answer(
         },
     })?;
     let status = response.status();
-    let text = response.text().await.unwrap_or_default();
+    let text = crate::transport::side_text(response)
+        .await
+        .unwrap_or_default();
     let body = match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(map)) => map,
         _ => url::form_urlencoded::parse(text.as_bytes())

@@ -74,10 +74,9 @@ pub async fn read(
             service.name
         ));
     }
-    let body: Value = response
-        .json()
+    let body: Value = crate::transport::side_json(response)
         .await
-        .map_err(|_| format!("{}'s usage endpoint sent no JSON", service.name))?;
+        .ok_or_else(|| format!("{}'s usage endpoint sent no JSON", service.name))?;
     Ok(parse(service.id, account_id, &body))
 }
 
