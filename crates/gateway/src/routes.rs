@@ -143,53 +143,14 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::unknown_route(StatusCode::METHOD_NOT_ALLOWED, method.as_str(), uri.path())
 }
 
-/// `GET /v1/models`: every model of every enabled provider as `prefix/model`.
+/// `GET /v1/models`: combos, aliases and every model of every enabled
+/// provider as `prefix/model`.
 async fn list_models(State(state): State<RouterState>) -> Result<Json<Value>, ApiError> {
-    let (providers, combos, aliases) = state
-        .with_store(|store| {
-            Ok::<_, switchyard_store::StoreError>((
-                store.list_providers()?,
-                store.list_combos()?,
-                store.list_aliases()?,
-            ))
+    let data: Vec<Value> = known_models(&state)?
+        .into_iter()
+        .map(|(id, created, owned_by)| {
+            json!({"id": id, "object": "model", "created": created, "owned_by": owned_by})
         })
-        .map_err(|error| {
-            tracing::error!(%error, "cannot list providers");
-            ApiError::internal("the gateway could not read its database")
-        })?;
-    let combo_models = combos.iter().map(|combo| {
-        json!({
-            "id": combo.name,
-            "object": "model",
-            "created": combo.created_at / 1000,
-            "owned_by": "switchyard-combo",
-        })
-    });
-    let alias_models = aliases.iter().map(|alias| {
-        json!({
-            "id": alias.name,
-            "object": "model",
-            "created": alias.created_at / 1000,
-            "owned_by": "switchyard-alias",
-        })
-    });
-    let data: Vec<Value> = combo_models
-        .chain(alias_models)
-        .chain(
-            providers
-                .iter()
-                .filter(|provider| provider.enabled)
-                .flat_map(|provider| {
-                    provider.models.iter().map(|model| {
-                        json!({
-                            "id": format!("{}/{model}", provider.prefix),
-                            "object": "model",
-                            "created": provider.created_at / 1000,
-                            "owned_by": provider.name,
-                        })
-                    })
-                }),
-        )
         .collect();
     Ok(Json(json!({ "object": "list", "data": data })))
 }

@@ -692,18 +692,7 @@ pub(crate) async fn forward_chat(
             Some(failure) => {
                 state.learn_failure(config, candidate, failure, wait, status.as_u16(), &text);
                 if has_fallback {
-                    let error = ApiError {
-                        retry_after_secs: wait.map(retry_after_secs),
-                        ..ApiError::upstream_status(
-                            status,
-                            format!(
-                                "provider {:?} answered {}: {}",
-                                candidate.provider_name(),
-                                status.as_u16(),
-                                error_detail(&text)
-                            ),
-                        )
-                    };
+                    let error = provider_answered(candidate, status, &error_detail(&text), wait);
                     return Err(Box::new((pending, AttemptFailure { error, failure })));
                 }
             }
@@ -1516,18 +1505,28 @@ fn render_upstream_error(
             ))
         });
     }
-    pending.fail(ApiError {
+    pending.fail(provider_answered(candidate, status, detail.trim(), wait))
+}
+
+/// "provider X answered 429: ...", typed by its status, with the wait the
+/// provider asked for.
+fn provider_answered(
+    candidate: &Candidate,
+    status: StatusCode,
+    detail: &str,
+    wait: Option<Duration>,
+) -> ApiError {
+    ApiError {
         retry_after_secs: wait.map(retry_after_secs),
         ..ApiError::upstream_status(
             status,
             format!(
-                "provider {:?} answered {}: {}",
+                "provider {:?} answered {}: {detail}",
                 candidate.provider_name(),
                 status.as_u16(),
-                detail.trim()
             ),
         )
-    })
+    }
 }
 
 /// Takes an account's secrets (its key, its access token) out of what is

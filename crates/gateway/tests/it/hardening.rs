@@ -102,19 +102,24 @@ async fn answer(stream: &mut TcpStream, fault: Fault) -> std::io::Result<()> {
     }
 }
 
-fn add_raw(harness: &Harness, base_url: String) {
+/// Adds an OpenAI-compatible provider `prefix/m` with one key.
+fn add_openai(harness: &Harness, name: &str, prefix: &str, base_url: String, key: &str) {
     harness
         .store()
         .add_provider(&NewProvider {
-            name: "Raw".into(),
+            name: name.into(),
             kind: ProviderKind::OpenaiCompatible,
-            prefix: "raw".into(),
+            prefix: prefix.into(),
             base_url,
-            api_key: SECRET.into(),
+            api_key: key.into(),
             models: vec!["m".into()],
             enabled: true,
         })
         .unwrap();
+}
+
+fn add_raw(harness: &Harness, base_url: String) {
+    add_openai(harness, "Raw", "raw", base_url, SECRET);
 }
 
 fn hi(model: &str, stream: bool) -> Value {
@@ -394,18 +399,13 @@ async fn oversized_bodies_are_413_on_every_json_route() {
 async fn a_rate_limit_keeps_retry_after_in_every_dialect() {
     let harness = Harness::start().await;
     let upstream = ScriptedUpstream::start().await;
-    harness
-        .store()
-        .add_provider(&NewProvider {
-            name: "Limited".into(),
-            kind: ProviderKind::OpenaiCompatible,
-            prefix: "limited".into(),
-            base_url: upstream.base_url(),
-            api_key: "k-limited".into(),
-            models: vec!["m".into()],
-            enabled: true,
-        })
-        .unwrap();
+    add_openai(
+        &harness,
+        "Limited",
+        "limited",
+        upstream.base_url(),
+        "k-limited",
+    );
     upstream.script(
         "k-limited",
         [Reply::Error(
@@ -441,18 +441,7 @@ async fn a_rate_limit_keeps_retry_after_in_every_dialect() {
 async fn a_dead_key_with_no_other_account_is_not_a_rate_limit() {
     let harness = Harness::start().await;
     let upstream = ScriptedUpstream::start().await;
-    harness
-        .store()
-        .add_provider(&NewProvider {
-            name: "Dead".into(),
-            kind: ProviderKind::OpenaiCompatible,
-            prefix: "dead".into(),
-            base_url: upstream.base_url(),
-            api_key: "k-dead".into(),
-            models: vec!["m".into()],
-            enabled: true,
-        })
-        .unwrap();
+    add_openai(&harness, "Dead", "dead", upstream.base_url(), "k-dead");
     upstream.script(
         "k-dead",
         [Reply::Error(401, "Incorrect API key provided", vec![])],
@@ -472,18 +461,7 @@ async fn a_dead_key_with_no_other_account_is_not_a_rate_limit() {
 async fn requests_blamed_on_the_client_never_open_the_breaker() {
     let harness = Harness::start().await;
     let upstream = ScriptedUpstream::start().await;
-    harness
-        .store()
-        .add_provider(&NewProvider {
-            name: "Picky".into(),
-            kind: ProviderKind::OpenaiCompatible,
-            prefix: "picky".into(),
-            base_url: upstream.base_url(),
-            api_key: "k-picky".into(),
-            models: vec!["m".into()],
-            enabled: true,
-        })
-        .unwrap();
+    add_openai(&harness, "Picky", "picky", upstream.base_url(), "k-picky");
     harness
         .store()
         .set_setting("breaker_threshold", "2")
@@ -671,18 +649,7 @@ async fn connections_past_the_cap_are_refused_with_503() {
 async fn shutdown_ends_within_its_grace_period_and_keeps_usage() {
     let mut harness = Harness::start().await;
     let upstream = ScriptedUpstream::start().await;
-    harness
-        .store()
-        .add_provider(&NewProvider {
-            name: "Hung".into(),
-            kind: ProviderKind::OpenaiCompatible,
-            prefix: "hung".into(),
-            base_url: upstream.base_url(),
-            api_key: "k-hung".into(),
-            models: vec!["m".into()],
-            enabled: true,
-        })
-        .unwrap();
+    add_openai(&harness, "Hung", "hung", upstream.base_url(), "k-hung");
     harness
         .store()
         .set_setting("shutdown_grace_secs", "1")
