@@ -3,10 +3,20 @@ Completions, Anthropic Messages and Gemini generateContent, JSON and streams.
 
 Every mock answers the same way, so a test can compare what different
 clients get through different upstreams:
-- a request with tools whose last turn is not a tool result gets a call
-  get_weather({"city": "Paris"}), its arguments streamed in pieces;
+- a request declaring a get_weather tool whose last turn is not a tool
+  result gets a call get_weather({"city": "Paris"}), its arguments streamed
+  in pieces;
+- a request whose text holds PROBE_WORD and that declares one of the tools
+  real coding CLIs have (PROBE_TOOLS: a glob, a directory listing or a
+  shell) gets a call of that tool listing the work folder, in the
+  arguments shape that CLI's tool takes;
 - a request whose last turn is a tool result gets "It is 18C in Paris.";
+- a request for a model whose name ends in UNKNOWN_MODEL gets the
+  provider's own 404;
 - anything else gets "Hello, world".
+Requests the real services refuse get their 400, in the vendor's error shape
+(see `problem_*`): unknown roles, a missing max_tokens or messages, content
+blocks of unknown types, a Responses request without model or input.
 Usage is always 10 input and 5 output tokens. Requests are kept per dialect.
 """
 
@@ -19,14 +29,134 @@ UPSTREAM_KEY = "sk-mock-upstream-secret-42"
 TOOL_ARGUMENT_PIECES = ['{"ci', 'ty": "Pa', 'ris"}']
 TOOL_RESULT_TEXT = "It is 18C in Paris."
 PLAIN_TEXT_PIECES = ["Hello", ",", " world"]
+PROBE_WORD = "SWITCHYARD-PROBE"
+UNKNOWN_MODEL = "no-such-model"
+
+# Tools the coding CLIs really have that list the work folder (a shell
+# first: some CLIs' glob needs ripgrep), each with the
+# arguments its schema takes, in order of preference (names compared without
+# case). The first one the request declares is called.
+PROBE_TOOLS = [
+    ("exec_command", {"cmd": "ls"}),
+    ("shell_command", {"command": "ls"}),
+    ("shell", {"command": ["ls"]}),
+    ("bash", {"command": "ls", "description": "List the files"}),
+    # "sleep": Qwen Code's shell now and then loses the output of a command that ends at once.
+    ("run_shell_command", {"command": "ls; sleep 1", "description": "List the files"}),
+    ("execute_command", {"command": "ls", "requires_approval": False}),
+    ("run_terminal_command", {"command": "ls"}),
+    ("run_commands", {"commands": ["ls"]}),
+    ("exec", {"command": "ls"}),
+    ("execute", {"command": "ls", "riskLevelReason": "It only lists files.", "riskLevel": "low"}),
+    ("glob", {"pattern": "*.txt"}),
+    ("list_files", {"path": ".", "recursive": False}),
+    ("list_directory", {"path": "."}),
+    ("ls", {"path": "."}),
+    ("list", {"path": "."}),
+]
+
+ANTHROPIC_BLOCK_TYPES = {
+    "text", "image", "document", "search_result", "tool_use", "tool_result", "thinking", "redacted_thinking",
+    "server_tool_use", "web_search_tool_result", "web_fetch_tool_result", "code_execution_tool_result",
+    "bash_code_execution_tool_result", "text_editor_code_execution_tool_result", "mcp_tool_use",
+    "mcp_tool_result", "container_upload", "tool_search_tool_result",
+}
+OPENAI_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 
 
-def answer_kind(has_tools, last_is_tool_result):
+def probe_call(declared, text):
+    """The (name, arguments) of the probe tool to call, if `text` asks for one."""
+    if PROBE_WORD not in text:
+        return None
+    by_lower = {name.lower(): name for name in declared}
+    for name, arguments in PROBE_TOOLS:
+        if name in by_lower:
+            return by_lower[name], arguments
+    return None
+
+
+def answer_kind(declared, last_is_tool_result, text="", any_tool_result=False):
+    """("tool_result" | "tool_call" | "text", the call to make or None).
+
+    The probe is called once: a request that already carries a tool result
+    gets the closing text even when the client added a turn after it."""
     if last_is_tool_result:
-        return "tool_result"
-    if has_tools:
-        return "tool_call"
-    return "text"
+        return "tool_result", None
+    if "get_weather" in declared:
+        return "tool_call", ("get_weather", {"city": "Paris"})
+    if PROBE_WORD in text and any_tool_result:
+        return "tool_result", None
+    probe = probe_call(declared, text)
+    if probe:
+        return "tool_call", probe
+    return "text", None
+
+
+def argument_pieces(arguments):
+    """A call's JSON arguments cut in three, as the providers stream them."""
+    if arguments == {"city": "Paris"}:
+        return TOOL_ARGUMENT_PIECES
+    whole = json.dumps(arguments)
+    third = max(1, len(whole) // 3)
+    return [whole[:third], whole[third:2 * third], whole[2 * third:]]
+
+
+# -- what the real services refuse (400) -------------------------------------
+
+def problem_openai(body):
+    if not body.get("model"):
+        return "Missing required parameter: 'model'."
+    if not isinstance(body.get("messages"), list):
+        return "Missing required parameter: 'messages'."
+    for index, message in enumerate(body["messages"]):
+        if not isinstance(message, dict) or message.get("role") not in OPENAI_ROLES:
+            role = message.get("role") if isinstance(message, dict) else None
+            return (f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', 'function', "
+                    f"'tool', and 'developer'. (messages[{index}].role)")
+    return None
+
+
+def problem_anthropic(body):
+    if not body.get("model"):
+        return "model: Field required"
+    if not isinstance(body.get("max_tokens"), int):
+        return "max_tokens: Field required"
+    if not isinstance(body.get("messages"), list):
+        return "messages: Field required"
+    for index, message in enumerate(body["messages"]):
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            return f"messages.{index}.role: Input should be 'user' or 'assistant'"
+        content = message.get("content")
+        if isinstance(content, str):
+            continue
+        if not isinstance(content, list):
+            return f"messages.{index}.content: Input should be a valid list"
+        for block_index, block in enumerate(content):
+            if not isinstance(block, dict) or block.get("type") not in ANTHROPIC_BLOCK_TYPES:
+                kind = block.get("type") if isinstance(block, dict) else None
+                return f"messages.{index}.content.{block_index}.type: Input tag '{kind}' found using 'type' does not match any of the expected tags"
+    if isinstance(body.get("system"), list):
+        for index, block in enumerate(body["system"]):
+            if not isinstance(block, dict) or block.get("type") != "text":
+                return f"system.{index}.type: Input should be 'text'"
+    return None
+
+
+def problem_gemini(body):
+    if not isinstance(body.get("contents"), list) or not body["contents"]:
+        return "* GenerateContentRequest.contents: contents is not specified"
+    for content in body["contents"]:
+        if not isinstance(content, dict) or content.get("role", "user") not in ("user", "model"):
+            return "Please use a valid role: user, model."
+    return None
+
+
+def problem_responses(body):
+    if not body.get("model"):
+        return "Missing required parameter: 'model'."
+    if "input" not in body or body["input"] in (None, "", []):
+        return "Missing required parameter: 'input'."
+    return None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -74,7 +204,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
         if self.path == "/openai/v1/chat/completions":
             return self.openai(body)
-        if self.path == "/anthropic/v1/messages":
+        if self.path.split("?")[0] == "/anthropic/v1/messages":  # Claude Code adds ?beta=true
             return self.anthropic(body)
         if self.path == "/responses/v1/responses":
             return self.openai_responses(body)
@@ -88,14 +218,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         Handler.received["openai"].append(body)
         if self.headers.get("Authorization") != f"Bearer {UPSTREAM_KEY}":
             return self._json(401, {"error": {"message": "bad key", "type": "invalid_request_error", "code": "invalid_api_key"}})
+        problem = problem_openai(body)
+        if problem:
+            return self._json(400, {"error": {"message": problem, "type": "invalid_request_error", "param": None, "code": "invalid_value"}})
+        if body["model"].endswith(UNKNOWN_MODEL):
+            return self._json(404, {"error": {"message": f"The model `{body['model']}` does not exist or you do not have access to it.",
+                                              "type": "invalid_request_error", "param": None, "code": "model_not_found"}})
         messages = body["messages"]
-        kind = answer_kind(bool(body.get("tools")), messages[-1]["role"] == "tool")
+        declared = [tool.get("function", {}).get("name") or tool.get("name") for tool in body.get("tools") or []]
+        user_text = json.dumps([message for message in messages if message.get("role") == "user"])
+        kind, call = answer_kind(declared, messages[-1]["role"] == "tool", user_text,
+                                 any(message.get("role") == "tool" for message in messages))
         usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
         base = {"id": "chatcmpl-mock", "created": 1700000000, "model": body["model"]}
         if not body.get("stream"):
             message = {"role": "assistant", "content": None}
             if kind == "tool_call":
-                message["tool_calls"] = [{"id": "call_abc", "type": "function", "function": {"name": "get_weather", "arguments": "".join(TOOL_ARGUMENT_PIECES)}}]
+                message["tool_calls"] = [{"id": "call_abc", "type": "function", "function": {"name": call[0], "arguments": json.dumps(call[1])}}]
             else:
                 message["content"] = TOOL_RESULT_TEXT if kind == "tool_result" else "".join(PLAIN_TEXT_PIECES)
             return self._json(200, {**base, "object": "chat.completion", "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if kind == "tool_call" else "stop"}], "usage": usage})
@@ -106,8 +245,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         chunk({"role": "assistant", "content": ""})
         if kind == "tool_call":
-            chunk({"tool_calls": [{"index": 0, "id": "call_abc", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]})
-            for piece in TOOL_ARGUMENT_PIECES:
+            chunk({"tool_calls": [{"index": 0, "id": "call_abc", "type": "function", "function": {"name": call[0], "arguments": ""}}]})
+            for piece in argument_pieces(call[1]):
                 chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
             chunk({}, "tool_calls")
         else:
@@ -124,13 +263,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         Handler.received["anthropic"].append(body)
         if self.headers.get("x-api-key") != UPSTREAM_KEY or not self.headers.get("anthropic-version"):
             return self._json(401, {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})
+        problem = problem_anthropic(body)
+        if problem:
+            return self._json(400, {"type": "error", "error": {"type": "invalid_request_error", "message": problem}})
+        if body["model"].endswith(UNKNOWN_MODEL):
+            return self._json(404, {"type": "error", "error": {"type": "not_found_error", "message": f"model: {body['model']}"}})
         last = body["messages"][-1]
         last_is_result = isinstance(last["content"], list) and any(block.get("type") == "tool_result" for block in last["content"])
-        kind = answer_kind(bool(body.get("tools")), last_is_result)
+        declared = [tool.get("name") for tool in body.get("tools") or []]
+        user_text = json.dumps([message for message in body["messages"] if message["role"] == "user"])
+        any_result = any(isinstance(message["content"], list) and any(block.get("type") == "tool_result" for block in message["content"])
+                         for message in body["messages"])
+        kind, call = answer_kind(declared, last_is_result, user_text, any_result)
         stop = "tool_use" if kind == "tool_call" else "end_turn"
         if not body.get("stream"):
             if kind == "tool_call":
-                content = [{"type": "tool_use", "id": "toolu_abc", "name": "get_weather", "input": {"city": "Paris"}}]
+                content = [{"type": "tool_use", "id": "toolu_abc", "name": call[0], "input": call[1]}]
             else:
                 content = [{"type": "text", "text": TOOL_RESULT_TEXT if kind == "tool_result" else "".join(PLAIN_TEXT_PIECES)}]
             return self._json(200, {"id": "msg_mock", "type": "message", "role": "assistant", "model": body["model"], "content": content,
@@ -144,8 +292,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                             "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 1}}})
         event("ping", {})
         if kind == "tool_call":
-            event("content_block_start", {"index": 0, "content_block": {"type": "tool_use", "id": "toolu_abc", "name": "get_weather", "input": {}}})
-            for piece in TOOL_ARGUMENT_PIECES:
+            event("content_block_start", {"index": 0, "content_block": {"type": "tool_use", "id": "toolu_abc", "name": call[0], "input": {}}})
+            for piece in argument_pieces(call[1]):
                 event("content_block_delta", {"index": 0, "delta": {"type": "input_json_delta", "partial_json": piece}})
         else:
             event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
@@ -161,14 +309,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         Handler.received["responses"].append(body)
         if self.headers.get("Authorization") != f"Bearer {UPSTREAM_KEY}":
             return self._json(401, {"error": {"message": "bad key", "type": "invalid_request_error", "code": "invalid_api_key"}})
+        problem = problem_responses(body)
+        if problem:
+            return self._json(400, {"error": {"message": problem, "type": "invalid_request_error", "param": None, "code": "missing_required_parameter"}})
+        if body["model"].endswith(UNKNOWN_MODEL):
+            return self._json(404, {"error": {"message": f"The model `{body['model']}` does not exist or you do not have access to it.",
+                                              "type": "invalid_request_error", "param": None, "code": "model_not_found"}})
         items = body["input"] if isinstance(body["input"], list) else [{"role": "user", "content": body["input"]}]
-        kind = answer_kind(bool(body.get("tools")), items[-1].get("type") == "function_call_output")
+        declared = [tool.get("name") or tool.get("type") for tool in body.get("tools") or []]
+        user_text = json.dumps([item for item in items if item.get("role") == "user"])
+        kind, call = answer_kind(declared, items[-1].get("type") == "function_call_output", user_text,
+                                 any(item.get("type") == "function_call_output" for item in items))
         usage = {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
                  "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}
         text = TOOL_RESULT_TEXT if kind == "tool_result" else "".join(PLAIN_TEXT_PIECES)
         if kind == "tool_call":
-            item = {"type": "function_call", "id": "fc_1", "call_id": "call_abc", "name": "get_weather",
-                    "arguments": "".join(TOOL_ARGUMENT_PIECES), "status": "completed"}
+            item = {"type": "function_call", "id": "fc_1", "call_id": "call_abc", "name": call[0],
+                    "arguments": "".join(argument_pieces(call[1])), "status": "completed"}
         else:
             item = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
                     "content": [{"type": "output_text", "text": text, "annotations": []}]}
@@ -194,7 +351,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         event("response.created", {"response": response("in_progress", [], False)})
         if kind == "tool_call":
             event("response.output_item.added", {"output_index": 0, "item": {**item, "arguments": "", "status": "in_progress"}})
-            for piece in TOOL_ARGUMENT_PIECES:
+            for piece in argument_pieces(call[1]):
                 event("response.function_call_arguments.delta", {"item_id": "fc_1", "output_index": 0, "delta": piece})
             event("response.function_call_arguments.done", {"item_id": "fc_1", "output_index": 0, "arguments": item["arguments"]})
         else:
@@ -215,9 +372,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         Handler.received["gemini"].append({**body, "__model": model, "__stream": stream})
         if self.headers.get("x-goog-api-key") != UPSTREAM_KEY:
             return self._json(403, {"error": {"code": 403, "message": "API key not valid.", "status": "PERMISSION_DENIED"}})
+        problem = problem_gemini(body)
+        if problem:
+            return self._json(400, {"error": {"code": 400, "message": problem, "status": "INVALID_ARGUMENT"}})
+        if model.endswith(UNKNOWN_MODEL):
+            return self._json(404, {"error": {"code": 404, "message": f"models/{model} is not found for API version v1beta, or is not supported for generateContent.",
+                                              "status": "NOT_FOUND"}})
         last_parts = body["contents"][-1]["parts"]
         last_is_result = any("functionResponse" in part for part in last_parts)
-        kind = answer_kind(bool(body.get("tools")), last_is_result)
+        declared = [declaration.get("name") for tool in body.get("tools") or []
+                    for declaration in tool.get("functionDeclarations") or tool.get("function_declarations") or []]
+        user_text = json.dumps([content for content in body["contents"] if content.get("role", "user") == "user"])
+        any_result = any("functionResponse" in part for content in body["contents"] for part in content.get("parts") or [])
+        kind, call = answer_kind(declared, last_is_result, user_text, any_result)
         usage = {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}
 
         def response(parts, finish=None, with_usage=False):
@@ -229,7 +396,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 out["usageMetadata"] = usage
             return out
 
-        call = {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}
+        call = {"functionCall": {"name": call[0], "args": call[1]}} if call else None
         if not stream:
             if kind == "tool_call":
                 parts = [call]

@@ -119,10 +119,17 @@ pub(crate) fn report(root: &Path) -> Result<()> {
             ),
         );
     }
-    row(
-        "Node.js",
-        &version_of(Command::new("node").arg("--version")),
-    );
+    let node = version_of(Command::new("node").arg("--version"));
+    let npm = version_of(Command::new("npm").arg("--version"));
+    if setup::has_program("npm") {
+        row(
+            "Node.js (CLIs)",
+            &format!("node {node}, npm {npm}; the coding CLIs go to target/real-clients"),
+        );
+    } else {
+        installs.push("apt-get install nodejs npm".to_owned());
+        row("Node.js (CLIs)", "npm missing: will install nodejs and npm");
+    }
 
     let display = ["DISPLAY", "WAYLAND_DISPLAY"].iter().find_map(|name| {
         std::env::var(name)

@@ -284,6 +284,7 @@ fn test(root: &Path) -> Result<()> {
             ),
         );
         stage("sdk-tests", sdk_tests(root, &tools));
+        stage("real-clients", real_clients(root, &tools));
         stage("desktop-e2e", desktop_e2e(root, &tools));
     }
     stage("workflow-lint", workflow_lint(root, &tools));
@@ -348,6 +349,44 @@ fn sdk_tests(root: &Path, tools: &setup::Tools) -> Result<()> {
     // The binary the Rust tests built (same features: nothing is rebuilt).
     run_checked(cargo().args(TEST_BUILD))?;
     run_checked(&mut sdk_suite(tools, &binary))
+}
+
+/// The real coding CLIs from npm (and Aider from PyPI) against the gateway
+/// the tests built (`tests/clients`; it installs the pinned tools into
+/// `target/real-clients` once and prints the tool x upstream table).
+///
+/// The four tools most people route run every scenario against every
+/// upstream; `SWITCHYARD_CLIENTS=all` adds the others (Qwen Code, Continue,
+/// Kilo Code, Droid, Cline, OpenClaw, Aider: about half an hour more on two
+/// cores), or names the tools to run (`SWITCHYARD_CLIENTS=codex,cline`).
+fn real_clients(root: &Path, tools: &setup::Tools) -> Result<()> {
+    let binary = root.join("target").join("debug").join(exe("switchyard"));
+    run_checked(cargo().args(TEST_BUILD))?;
+    let chosen = std::env::var("SWITCHYARD_CLIENTS")
+        .unwrap_or_else(|_| "claude-code,codex,gemini-cli,opencode".to_owned());
+    let mut command = Command::new(&tools.python);
+    command
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/clients",
+        ])
+        .env("SWITCHYARD_BIN", binary)
+        .env(SECRET_STORE_ENV, "file");
+    if chosen.trim() != "all" {
+        let selection: Vec<String> = chosen
+            .split(',')
+            .map(str::trim)
+            .filter(|tool| !tool.is_empty())
+            .map(|tool| format!("{tool}-to-"))
+            .collect();
+        println!("xtask: real clients: {chosen} (SWITCHYARD_CLIENTS=all runs every tool)");
+        command.arg("-k").arg(selection.join(" or "));
+    }
+    run_checked(&mut command)
 }
 
 /// The SDK test suite (tests/sdk) against the gateway `binary`.

@@ -43,6 +43,9 @@ pub(crate) const TEST_PACKAGES: &[&str] = &[
     "webkit2gtk-driver",
     "python3-venv",
 ];
+/// Node.js and npm for the real coding CLIs, where the machine has none
+/// (the suite then runs the tools on the Node 24 it installs from npm).
+const NODE_PACKAGES: &[&str] = &["nodejs", "npm"];
 /// Debian's own Rust with std sources, for building std for wasm32 ourselves.
 pub(crate) const WASM_FALLBACK_PACKAGES: &[&str] =
     &["rustc-web", "cargo-web", "rust-web-src", "lld-19"];
@@ -124,6 +127,9 @@ pub(crate) fn ensure(root: &Path, purpose: Purpose) -> Result<Tools> {
     } else {
         None
     };
+    if purpose == Purpose::Test && !has_program("npm") {
+        ensure_system_packages(NODE_PACKAGES)?;
+    }
     let (python, actionlint) = if purpose == Purpose::Test {
         ensure_python_env(root)?
     } else {
@@ -134,6 +140,16 @@ pub(crate) fn ensure(root: &Path, purpose: Purpose) -> Result<Tools> {
         actionlint,
         tauri_driver,
     })
+}
+
+/// Whether `program` runs (is on `PATH`).
+pub(crate) fn has_program(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// Oldest LLVM whose `llvm-profdata` reads the raw profiles rustc's LLVM
