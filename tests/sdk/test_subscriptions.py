@@ -100,17 +100,18 @@ def test_browser_login_refreshes_expired_tokens_once_and_marks_revoked_accounts(
     quota = gateway.cli("quota", "list", "--refresh")
     assert "five_hour: 42% used, resets 2030-01-01 17:00:00Z" in quota, quota
 
-    # A revoked refresh token: the client gets a clear 401, the account is
-    # marked, and routing skips it until a new login.
+    # A revoked refresh token: the client gets a clear 403 it does not retry
+    # (a 401 would be about its own key), the account is marked, and routing
+    # skips it until a new login.
     state.revoke_refresh_tokens()
     state.expire_access_tokens()
-    with pytest.raises(anthropic.AuthenticationError) as refused:
+    with pytest.raises(anthropic.PermissionDeniedError) as refused:
         ask()
     assert "log in again" in str(refused.value) or "new login" in str(refused.value)
     [account] = gateway.cli_json("account", "list")
     assert account["status"].startswith("needs a new login")
     refreshes = state.refreshes
-    with pytest.raises(anthropic.AuthenticationError):
+    with pytest.raises(anthropic.PermissionDeniedError):
         ask()
     assert state.refreshes == refreshes, "a marked account is not retried"
 

@@ -9,6 +9,9 @@ use serde_json::json;
 
 use crate::dialect::Dialect;
 
+/// The code of [`ApiError::credentials_refused`].
+const CREDENTIALS_REFUSED: &str = "upstream_credentials_refused";
+
 /// An error answered to an API client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -156,14 +159,17 @@ impl ApiError {
         Self::new(status, error_type, code, message.into())
     }
 
-    /// 401: the provider refused the credentials of every account that could
-    /// serve the request; clients do not retry it, and the message says
-    /// which accounts and what to do.
+    /// 403: the provider refused the credentials of every account that could
+    /// serve the request. Not a 401, which is about the caller's own key:
+    /// Claude Code retries a 401 for minutes and then asks the user to log
+    /// in to Anthropic; every client stops at a 403 and shows the message,
+    /// which says which accounts and what to do. Sent with
+    /// `x-should-retry: false`, which the OpenAI and Anthropic SDKs obey.
     pub fn credentials_refused(message: impl Into<String>) -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "upstream_credentials_refused",
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            CREDENTIALS_REFUSED,
             message.into(),
         )
     }
@@ -216,6 +222,12 @@ impl ApiError {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        if self.code == CREDENTIALS_REFUSED {
+            response.headers_mut().insert(
+                axum::http::HeaderName::from_static("x-should-retry"),
+                axum::http::HeaderValue::from_static("false"),
+            );
         }
         response
     }

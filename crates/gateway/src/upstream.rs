@@ -547,7 +547,7 @@ pub(crate) async fn forward_chat(
     let mut credentials = match state.credentials(candidate, false).await {
         Ok(credentials) => credentials,
         Err(error) => {
-            let error = ApiError::upstream_status(StatusCode::UNAUTHORIZED, error.message);
+            let error = ApiError::credentials_refused(error.message);
             return fail_or_fall_back(pending, error, Failure::Unauthorized, has_fallback);
         }
     };
@@ -632,8 +632,7 @@ pub(crate) async fn forward_chat(
                 match state.credentials(candidate, true).await {
                     Ok(refreshed) => credentials = refreshed,
                     Err(error) => {
-                        let error =
-                            ApiError::upstream_status(StatusCode::UNAUTHORIZED, error.message);
+                        let error = ApiError::credentials_refused(error.message);
                         return fail_or_fall_back(
                             pending,
                             error,
@@ -1493,17 +1492,16 @@ fn render_upstream_error(
         .and_then(|json| json["error"]["message"].as_str().map(str::to_owned))
         .unwrap_or_else(|| text.chars().take(500).collect());
     if refused {
-        // Not the client's key: say whose credentials and what to do.
-        return pending.fail(ApiError {
-            status,
-            ..ApiError::credentials_refused(format!(
-                "provider {:?} refused the credentials of account {:?} ({}: {}). Fix the account with `switchyard account` or the dashboard's Providers page (a new key, or `switchyard connect` for a subscription)",
-                candidate.provider_name(),
-                candidate.account.label,
-                status.as_u16(),
-                detail.trim()
-            ))
-        });
+        // Not the client's key: say whose credentials and what to do. The
+        // provider's own words stay in the request log: clients read some
+        // ("invalid x-api-key") as being about their own login.
+        pending.capture_response(text.as_bytes());
+        return pending.fail(ApiError::credentials_refused(format!(
+            "provider {:?} refused the credentials of account {:?} (HTTP {}). Fix the account with `switchyard account` or the dashboard's Providers page (a new key, or `switchyard connect` for a subscription)",
+            candidate.provider_name(),
+            candidate.account.label,
+            status.as_u16(),
+        )));
     }
     pending.fail(provider_answered(candidate, status, detail.trim(), wait))
 }

@@ -448,8 +448,9 @@ async fn a_dead_key_with_no_other_account_is_not_a_rate_limit() {
     );
     for attempt in 0..2 {
         let response = harness.post_chat(hi("dead/m", false)).await;
-        assert_eq!(response.status(), 401, "attempt {attempt}");
+        assert_eq!(response.status(), 403, "attempt {attempt}");
         assert!(response.headers().get("retry-after").is_none());
+        assert_eq!(response.headers()["x-should-retry"], "false");
         let body: Value = response.json().await.unwrap();
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("Dead"), "{message}");
