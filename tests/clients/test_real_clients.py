@@ -2,7 +2,10 @@
 package.json / package-lock.json beside this file) runs headless against the
 real `switchyard serve`, whose providers are the mock upstreams of
 tests/sdk/mock_upstreams.py, one of each kind (OpenAI Chat, OpenAI
-Responses, Anthropic Messages, Gemini).
+Responses, Anthropic Messages, Gemini) and a Kiro subscription (a
+subscription service with its own wire format: CodeWhisperer's
+conversationState answered as an AWS event stream, its accounts imported
+from Kiro's token file with `switchyard connect kiro --import`).
 
 Per tool and upstream kind:
 - oneshot: a prompt; the mock answers "Hello, world", which the tool prints;
@@ -72,7 +75,7 @@ _spec = importlib.util.spec_from_file_location("sdk_conftest", ROOT / "tests" / 
 sdk_conftest = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sdk_conftest)
 
-UPSTREAMS = {"openai": "oa", "responses": "rs", "anthropic": "an", "gemini": "ge"}
+UPSTREAMS = {"openai": "oa", "responses": "rs", "anthropic": "an", "gemini": "ge", "kiro": "kr"}
 BASES = {"openai": "openai/v1", "responses": "responses/v1", "anthropic": "anthropic/v1", "gemini": "gemini/v1beta"}
 SCENARIOS = ["oneshot", "stream", "resume", "tool", "unknown_model", "dead_key"]
 DEAD_KEY = "sk-revoked-key-0000"
@@ -268,6 +271,9 @@ class Gateway:
         self.sy = sdk_conftest.Switchyard(root / "data")
         self.root = root
         for kind, prefix in UPSTREAMS.items():
+            if kind == "kiro":
+                self.add_kiro(root, mock_root, prefix)
+                continue
             base = f"{mock_root}/{BASES[kind]}"
             for name, key in ((prefix, mock_upstreams.UPSTREAM_KEY), ("x" + prefix, DEAD_KEY)):
                 self.sy.cli("provider", "add", "--name", f"{kind} {name}", "--prefix", name, "--kind", kind,
@@ -290,6 +296,28 @@ class Gateway:
                 assert time.monotonic() < deadline, "switchyard serve did not come up"
                 time.sleep(0.1)
         self.proxy = CaptureProxy(self.sy.port)
+
+    def add_kiro(self, root, mock_root, prefix):
+        """Kiro pointed at the mock by endpoints.json; a live account under
+        `prefix` and one whose tokens are refused (refresh included) under
+        x`prefix`, each imported from a Kiro token file as a user would."""
+        Path(self.sy.data_dir).mkdir(parents=True, exist_ok=True)
+        (Path(self.sy.data_dir) / "endpoints.json").write_text(json.dumps({"kiro": {
+            "refresh_url": f"{mock_root}/kiro/auth/refreshToken", "api_base": f"{mock_root}/kiro/api",
+            "usage_url": f"{mock_root}/kiro/api/getUsageLimits"}}))
+        accounts = ((prefix, mock_upstreams.KIRO_ACCESS_TOKEN, mock_upstreams.KIRO_REFRESH_TOKEN),
+                    ("x" + prefix, "kiro-revoked-access-0000", "kiro-revoked-refresh-0000"))
+        for name, access, refresh in accounts:
+            home = root / f"kiro-home-{name}"
+            cache = home / ".aws" / "sso" / "cache"
+            cache.mkdir(parents=True)
+            (cache / "kiro-auth-token.json").write_text(json.dumps({
+                "accessToken": access, "refreshToken": refresh, "expiresAt": "2099-01-01T00:00:00.000Z",
+                "authMethod": "social", "provider": "Google", "profileArn": mock_upstreams.KIRO_PROFILE_ARN}))
+            result = subprocess.run(
+                [self.sy.binary, "--data-dir", self.sy.data_dir, "connect", "kiro", "--import", "--prefix", name,
+                 "--label", name], capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": str(home)})
+            assert result.returncode == 0, f"switchyard connect kiro --import failed: {result.stdout}{result.stderr}"
 
     @property
     def root_url(self):
@@ -603,6 +631,12 @@ def tool_results(kind, body):
     elif kind == "gemini":
         found = [part["functionResponse"].get("response") for content in body.get("contents", [])
                  for part in content.get("parts") or [] if "functionResponse" in part]
+    elif kind == "kiro":
+        state = body.get("conversationState") or {}
+        turns = [turn.get("userInputMessage") or {} for turn in state.get("history") or []]
+        turns.append((state.get("currentMessage") or {}).get("userInputMessage") or {})
+        found = [result.get("content") for turn in turns
+                 for result in (turn.get("userInputMessageContext") or {}).get("toolResults") or []]
     return [json.dumps(result) for result in found]
 
 
@@ -692,7 +726,8 @@ def check_stream(cell):
     upstream = [(kind, body) for kind, body in run.upstream if "RESUME-ONE" in json.dumps(body)]
     assert upstream, run.describe()
     kind, sent = upstream[-1]
-    streamed = sent.get("__stream") if kind == "gemini" else sent.get("stream")
+    # Kiro has no choice: CodeWhisperer always answers an event stream.
+    streamed = sent.get("__stream") if kind == "gemini" else True if kind == "kiro" else sent.get("stream")
     assert streamed, f"the gateway asked the {kind} upstream for a non-streamed answer\n" + run.describe()
 
 

@@ -18,12 +18,23 @@ Requests the real services refuse get their 400, in the vendor's error shape
 (see `problem_*`): unknown roles, a missing max_tokens or messages, content
 blocks of unknown types, a Responses request without model or input.
 Usage is always 10 input and 5 output tokens. Requests are kept per dialect.
+
+Kiro (CodeWhisperer's generateAssistantResponse, answered as an AWS event
+stream) takes KIRO_ACCESS_TOKEN, refreshed from KIRO_REFRESH_TOKEN through
+Kiro's social refresh endpoint; any other token gets CodeWhisperer's 403.
+It refuses what CodeWhisperer refuses with "Improperly formed request":
+a history that does not alternate user and assistant turns from a user
+turn, empty contents, tool results that answer no call of the turn
+before, tools without a name, description or object schema; an unknown
+model gets its 400 INVALID_MODEL_ID.
 """
 
 import http.server
 import json
 import re
+import struct
 import threading
+import zlib
 
 UPSTREAM_KEY = "sk-mock-upstream-secret-42"
 TOOL_ARGUMENT_PIECES = ['{"ci', 'ty": "Pa', 'ris"}']
@@ -31,6 +42,10 @@ TOOL_RESULT_TEXT = "It is 18C in Paris."
 PLAIN_TEXT_PIECES = ["Hello", ",", " world"]
 PROBE_WORD = "SWITCHYARD-PROBE"
 UNKNOWN_MODEL = "no-such-model"
+KIRO_ACCESS_TOKEN = "kiro-mock-access-token-42"
+KIRO_REFRESH_TOKEN = "kiro-mock-refresh-token-42"
+KIRO_PROFILE_ARN = "arn:aws:codewhisperer:us-east-1:699475941385:profile/EHGA3GRVQMUK"
+KIRO_TARGET = "AmazonCodeWhispererStreamingService.GenerateAssistantResponse"
 
 # Tools the coding CLIs really have that list the work folder (a shell
 # first: some CLIs' glob needs ripgrep), each with the
@@ -159,9 +174,63 @@ def problem_responses(body):
     return None
 
 
+def problem_kiro(body):
+    """Why CodeWhisperer would answer "Improperly formed request", if it would."""
+    state = body.get("conversationState")
+    if not isinstance(state, dict) or state.get("chatTriggerType") != "MANUAL" or not state.get("conversationId"):
+        return "conversationState needs chatTriggerType MANUAL and a conversationId"
+    if not str(body.get("profileArn", "")).startswith("arn:aws:codewhisperer:"):
+        return "profileArn is missing"
+    history = state.get("history") or []
+    current = (state.get("currentMessage") or {}).get("userInputMessage")
+    if not isinstance(history, list) or not isinstance(current, dict):
+        return "currentMessage.userInputMessage is missing"
+    turns = history + [{"userInputMessage": current}]
+    previous_calls = set()
+    for index, turn in enumerate(turns):
+        expected = "userInputMessage" if index % 2 == 0 else "assistantResponseMessage"
+        if not isinstance(turn, dict) or list(turn) != [expected]:
+            return f"history[{index}] must be one {expected}"
+        message = turn[expected]
+        if not isinstance(message.get("content"), str) or not message["content"].strip():
+            return f"history[{index}] has empty content"
+        if expected == "assistantResponseMessage":
+            previous_calls = {use.get("toolUseId") for use in message.get("toolUses") or []}
+            continue
+        if not message.get("modelId") or message.get("origin") != "AI_EDITOR":
+            return f"history[{index}] needs modelId and origin"
+        context = message.get("userInputMessageContext") or {}
+        for result in context.get("toolResults") or []:
+            if result.get("toolUseId") not in previous_calls or result.get("status") not in ("success", "error") \
+                    or not isinstance(result.get("content"), list):
+                return f"history[{index}] has a tool result answering no call of the turn before"
+        for tool in context.get("tools") or []:
+            spec = tool.get("toolSpecification") or {}
+            if not spec.get("name") or not str(spec.get("description", "")).strip() \
+                    or not isinstance((spec.get("inputSchema") or {}).get("json"), dict):
+                return "a tool needs a name, a description and inputSchema.json"
+        previous_calls = set()
+    return None
+
+
+def event_stream_frame(headers, payload):
+    """One AWS event-stream message: prelude (total and header lengths, CRC32),
+    string headers, payload, CRC32 of everything before it."""
+    encoded = b"".join(bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(value.encode())) + value.encode()
+                       for name, value in headers.items())
+    prelude = struct.pack(">II", 12 + len(encoded) + len(payload) + 4, len(encoded))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def kiro_event(kind, payload):
+    return event_stream_frame({":event-type": kind, ":content-type": "application/json", ":message-type": "event"},
+                              json.dumps(payload).encode())
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    received = {"openai": [], "anthropic": [], "gemini": [], "responses": []}
+    received = {"openai": [], "anthropic": [], "gemini": [], "responses": [], "kiro": []}
 
     def log_message(self, *args):
         pass
@@ -198,6 +267,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._json(200, {"data": [{"id": "claude-x", "type": "model"}], "has_more": False})
         if self.path == "/gemini/v1beta/models" and self.headers.get("x-goog-api-key") == UPSTREAM_KEY:
             return self._json(200, {"models": [{"name": "models/gemini-x"}]})
+        if self.path.startswith("/kiro/api/getUsageLimits?"):
+            if self.headers.get("Authorization") != f"Bearer {KIRO_ACCESS_TOKEN}":
+                return self._json(403, {"message": "The bearer token included in the request is invalid."})
+            return self._json(200, {"limits": [], "usageBreakdownList": [{
+                "resourceType": "CREDIT", "currentUsageWithPrecision": 1.0, "usageLimitWithPrecision": 50.0,
+                "nextDateReset": 1893456000.0}]})
         self._json(401, {"error": {"message": "bad key or path"}})
 
     def do_POST(self):
@@ -208,6 +283,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.anthropic(body)
         if self.path == "/responses/v1/responses":
             return self.openai_responses(body)
+        if self.path == "/kiro/api/generateAssistantResponse":
+            return self.kiro(body)
+        if self.path == "/kiro/auth/refreshToken":
+            if body.get("refreshToken") != KIRO_REFRESH_TOKEN:
+                return self._json(401, {"message": "Invalid refresh token"})
+            return self._json(200, {"accessToken": KIRO_ACCESS_TOKEN, "refreshToken": KIRO_REFRESH_TOKEN,
+                                    "expiresIn": 3600, "profileArn": KIRO_PROFILE_ARN})
         match = re.fullmatch(r"/gemini/v1beta/models/(.+):(generateContent|streamGenerateContent)(\?alt=sse)?", self.path)
         if match:
             return self.gemini(body, match.group(1), match.group(2) == "streamGenerateContent")
@@ -412,6 +494,50 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 last = index == len(pieces) - 1
                 self._send("data: " + json.dumps(response([{"text": piece}], "STOP" if last else None, last)) + "\r\n\r\n")
         self._end_stream()
+
+
+    # -- Kiro (CodeWhisperer) --------------------------------------------
+    def kiro(self, body):
+        Handler.received["kiro"].append(body)
+        if self.headers.get("Authorization") != f"Bearer {KIRO_ACCESS_TOKEN}":
+            return self._json(403, {"message": "The bearer token included in the request is invalid.", "reason": None})
+        if self.headers.get("X-Amz-Target") != KIRO_TARGET:
+            return self._json(400, {"message": "Improperly formed request.", "reason": None})
+        problem = problem_kiro(body)
+        if problem:
+            return self._json(400, {"message": "Improperly formed request.", "reason": None, "__why": problem})
+        state = body["conversationState"]
+        current = state["currentMessage"]["userInputMessage"]
+        if current["modelId"].endswith(UNKNOWN_MODEL):
+            return self._json(400, {"message": "Invalid model ID. Please select a different model to continue.",
+                                    "reason": "INVALID_MODEL_ID"})
+        turns = [turn.get("userInputMessage") for turn in state["history"]] + [current]
+        users = [turn for turn in turns if turn]
+        context = current.get("userInputMessageContext") or {}
+        declared = [tool["toolSpecification"]["name"] for tool in context.get("tools") or []]
+        any_result = any((turn.get("userInputMessageContext") or {}).get("toolResults") for turn in users)
+        kind, call = answer_kind(declared, bool(context.get("toolResults")), json.dumps(users), any_result)
+        frames = [kiro_event("messageMetadataEvent", {"conversationId": state["conversationId"]})]
+        if kind == "tool_call":
+            frames += [kiro_event("toolUseEvent", {"toolUseId": "tooluse_abc", "name": call[0], "input": piece})
+                       for piece in argument_pieces(call[1])]
+            frames.append(kiro_event("toolUseEvent", {"toolUseId": "tooluse_abc", "name": call[0], "stop": True}))
+        else:
+            for piece in ([TOOL_RESULT_TEXT] if kind == "tool_result" else PLAIN_TEXT_PIECES):
+                frames.append(kiro_event("assistantResponseEvent", {"content": piece}))
+        frames.append(kiro_event("meteringEvent", {"unit": "credit", "unitPlural": "credits", "usage": 0.02}))
+        frames.append(kiro_event("contextUsageEvent", {"contextUsagePercentage": 0.5}))
+        data = b"".join(frames)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for start in range(0, len(data), 41):  # frames split across pieces
+            piece = data[start:start + 41]
+            self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
 
 def start():

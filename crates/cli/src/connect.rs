@@ -20,7 +20,8 @@ pub(crate) struct ConnectArgs {
     /// Label of the account [default: its e-mail, else `default`]
     #[arg(long)]
     label: Option<String>,
-    /// Model prefix when the service's provider is created [default: the service's]
+    /// Put the account in the service's provider with this model prefix,
+    /// created when there is none [default: the service's provider, else its prefix]
     #[arg(long)]
     prefix: Option<String>,
     /// Import the credentials the service's own CLI stored on this machine

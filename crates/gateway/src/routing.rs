@@ -439,7 +439,7 @@ impl Planner<'_> {
         if account.needs_login {
             return Some(Unavailable {
                 until: None,
-                reason: "needs a new login (`switchyard connect`)".into(),
+                reason: "needs a new login: its credentials were refused (`switchyard connect`)".into(),
             });
         }
         for quota in self

@@ -1466,13 +1466,28 @@ fn render_upstream_error(
     shape: &ClientShape,
     mut pending: PendingRecord,
 ) -> Response {
-    let upstream_json = serde_json::from_str::<Value>(text)
-        .ok()
+    let any_json = serde_json::from_str::<Value>(text).ok();
+    if executors::unknown_model(candidate, status, any_json.as_ref()) {
+        pending.capture_response(text.as_bytes());
+        let said = any_json.as_ref().and_then(|json| json["message"].as_str());
+        return pending.fail(provider_answered(
+            candidate,
+            StatusCode::NOT_FOUND,
+            &format!(
+                "the model {:?} was not found ({})",
+                candidate.upstream_model,
+                said.unwrap_or("unknown model")
+            ),
+            None,
+        ));
+    }
+    let upstream_json = any_json
+        .as_ref()
         .filter(|value| value.get("error").is_some_and(Value::is_object));
     let refused = matches!(status.as_u16(), 401 | 403);
     if !shape.translates()
         && !refused
-        && let Some(json) = &upstream_json
+        && let Some(json) = upstream_json
     {
         pending.capture_response(text.as_bytes());
         pending.finish(status);
@@ -1487,9 +1502,14 @@ fn render_upstream_error(
         }
         return response;
     }
+    // `{"error": {"message"}}` for most providers, `{"message"}` for AWS's.
     let detail = upstream_json
-        .as_ref()
         .and_then(|json| json["error"]["message"].as_str().map(str::to_owned))
+        .or_else(|| {
+            any_json
+                .as_ref()
+                .and_then(|json| json["message"].as_str().map(str::to_owned))
+        })
         .unwrap_or_else(|| text.chars().take(500).collect());
     if refused {
         // Not the client's key: say whose credentials and what to do. The

@@ -62,6 +62,19 @@ pub(crate) fn token_refused(candidate: &Candidate, status: reqwest::StatusCode) 
         || (status == reqwest::StatusCode::FORBIDDEN && subscription(candidate) == Some("kiro"))
 }
 
+/// The model-not-found answer some services give with another status:
+/// CodeWhisperer says 400 with `reason: INVALID_MODEL_ID`. Clients need a 404
+/// to tell "wrong model name" from a malformed request.
+pub(crate) fn unknown_model(
+    candidate: &Candidate,
+    status: reqwest::StatusCode,
+    body: Option<&Value>,
+) -> bool {
+    subscription(candidate) == Some("kiro")
+        && status == reqwest::StatusCode::BAD_REQUEST
+        && body.is_some_and(|body| body["reason"] == "INVALID_MODEL_ID")
+}
+
 /// A random UUID (version 4) in its usual text form.
 pub(crate) fn uuid_v4() -> String {
     let mut bytes = [0u8; 16];

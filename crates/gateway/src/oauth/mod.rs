@@ -186,7 +186,10 @@ pub async fn complete_login(
 
 /// Stores a completed login as an account of the service's provider,
 /// creating the provider (with the service's prefix, or `prefix`) on first
-/// use. A second login to the same e-mail updates that account.
+/// use. With `prefix`, the account joins the service's provider of that
+/// prefix, created when there is none: one service can have several
+/// providers (say work and personal accounts under two prefixes). A second
+/// login to the same e-mail updates that account.
 pub fn save_login(
     store: &Store,
     service: &Service,
@@ -198,12 +201,18 @@ pub fn save_login(
         .list_providers()
         .map_err(|error| error.to_string())?
         .into_iter()
-        .find(|provider| provider.subscription.as_deref() == Some(service.id));
+        .filter(|provider| provider.subscription.as_deref() == Some(service.id))
+        .find(|provider| prefix.is_none_or(|prefix| provider.prefix == prefix));
     let provider = match existing {
         Some(provider) => provider,
         None => store
             .add_subscription_provider(
-                service.name,
+                &match prefix {
+                    Some(prefix) if prefix != service.prefix => {
+                        format!("{} ({prefix})", service.name)
+                    }
+                    _ => service.name.to_owned(),
+                },
                 service.kind,
                 prefix.unwrap_or(service.prefix),
                 service.endpoints.api_base.as_deref().unwrap_or_default(),
