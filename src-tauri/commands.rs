@@ -329,8 +329,8 @@ pub(crate) async fn install_update<R: Runtime>(app: AppHandle<R>) -> Result<(), 
 
 /// The subscription services, with what can be imported on this machine.
 #[tauri::command]
-pub(crate) fn list_services() -> Vec<ServiceView> {
-    crate::connect::services()
+pub(crate) fn list_services(state: State<'_, DesktopState>) -> Vec<ServiceView> {
+    crate::connect::services(state.data_dir())
 }
 
 /// Imports the credentials a service's official CLI holds; the outcome

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 use switchyard_api_types::{CommandError, ConnectStart, ServiceView};
 use switchyard_gateway::oauth::{self, AuthCodeLogin, DeviceLogin, LoginKind};
+use switchyard_gateway::providers::{self, Subscription};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tauri_plugin_opener::OpenerExt;
 use tokio::sync::mpsc;
@@ -17,6 +18,15 @@ use crate::state::DesktopState;
 
 /// How long a login may take.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The service called `id`, with the endpoint overrides of the data folder.
+fn subscription<R: Runtime>(app: &AppHandle<R>, id: &str) -> Result<Subscription, CommandError> {
+    let data_dir = app.state::<DesktopState>().data_dir().to_owned();
+    switchyard_gateway::provider_table(&data_dir)
+        .subscription(id)
+        .cloned()
+        .map_err(failed)
+}
 
 fn failed(message: impl Into<String>) -> CommandError {
     CommandError {
@@ -32,8 +42,8 @@ pub(crate) async fn start<R: Runtime>(
     service: &str,
     device: bool,
 ) -> Result<ConnectStart, CommandError> {
-    let data_dir = app.state::<DesktopState>().data_dir().to_owned();
-    let service = oauth::service(service, &data_dir).map_err(failed)?;
+    let subscription = subscription(&app, service)?;
+    let service = subscription.service.clone();
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
@@ -60,8 +70,15 @@ pub(crate) async fn start<R: Runtime>(
             }
             let handle = app.clone();
             tauri::async_runtime::spawn(async move {
-                let result = login.finish(&http, LOGIN_TIMEOUT, pasted).await;
-                finish(&handle, &service, result.map_err(|error| error.to_string()));
+                let result = match login.finish(&http, LOGIN_TIMEOUT, pasted).await {
+                    Ok(grant) => providers::complete_login(&http, &subscription, grant).await,
+                    Err(error) => Err(error),
+                };
+                finish(
+                    &handle,
+                    &subscription,
+                    result.map_err(|error| error.to_string()),
+                );
             });
             Ok(ConnectStart::Browser { url })
         }
@@ -77,10 +94,18 @@ pub(crate) async fn start<R: Runtime>(
             };
             let handle = app.clone();
             tauri::async_runtime::spawn(async move {
-                let result = tokio::time::timeout(LOGIN_TIMEOUT, login.finish(&http))
+                let result = match tokio::time::timeout(LOGIN_TIMEOUT, login.finish(&http))
                     .await
-                    .unwrap_or(Err(oauth::LoginError::TimedOut(LOGIN_TIMEOUT.as_secs())));
-                finish(&handle, &service, result.map_err(|error| error.to_string()));
+                    .unwrap_or(Err(oauth::LoginError::TimedOut(LOGIN_TIMEOUT.as_secs())))
+                {
+                    Ok(grant) => providers::complete_login(&http, &subscription, grant).await,
+                    Err(error) => Err(error),
+                };
+                finish(
+                    &handle,
+                    &subscription,
+                    result.map_err(|error| error.to_string()),
+                );
             });
             Ok(start)
         }
@@ -88,10 +113,11 @@ pub(crate) async fn start<R: Runtime>(
 }
 
 /// The services, with whether their CLI's credentials are on this machine.
-pub(crate) fn services() -> Vec<ServiceView> {
+pub(crate) fn services(data_dir: &std::path::Path) -> Vec<ServiceView> {
     let home = oauth::imports::home_dir();
-    oauth::services()
-        .into_iter()
+    switchyard_gateway::provider_table(data_dir)
+        .subscriptions()
+        .map(|subscription| &subscription.service)
         .map(|service| ServiceView {
             id: service.id.into(),
             name: service.name.into(),
@@ -104,7 +130,7 @@ pub(crate) fn services() -> Vec<ServiceView> {
                 && service.endpoints.device_url.is_some(),
             import_from: home
                 .as_deref()
-                .and_then(|home| oauth::imports::credentials_path(&service, home))
+                .and_then(|home| oauth::imports::credentials_path(service, home))
                 .filter(|path| path.is_file())
                 .map(|path| path.display().to_string()),
             terms_note: service.terms_note.map(Into::into),
@@ -119,17 +145,16 @@ pub(crate) async fn import<R: Runtime>(
     app: AppHandle<R>,
     service: &str,
 ) -> Result<(), CommandError> {
-    let data_dir = app.state::<DesktopState>().data_dir().to_owned();
-    let service = oauth::service(service, &data_dir).map_err(failed)?;
+    let subscription = subscription(&app, service)?;
     let home = oauth::imports::home_dir().ok_or_else(|| failed("cannot find the home folder"))?;
     let http = client()?;
-    let result = match oauth::imports::import(&service, &home) {
-        Ok(grant) => oauth::complete_login(&http, &service, grant)
+    let result = match providers::import(&subscription, &home) {
+        Ok(grant) => providers::complete_login(&http, &subscription, grant)
             .await
             .map_err(|error| error.to_string()),
         Err(message) => Err(message),
     };
-    finish(&app, &service, result);
+    finish(&app, &subscription, result);
     Ok(())
 }
 
@@ -151,29 +176,29 @@ pub(crate) async fn with_refresh_token<R: Runtime>(
     if token.is_empty() {
         return Err(failed("paste a refresh token first"));
     }
-    let data_dir = app.state::<DesktopState>().data_dir().to_owned();
-    let service = oauth::service(service, &data_dir).map_err(failed)?;
+    let subscription = subscription(&app, service)?;
     let http = client()?;
-    let result = match oauth::flows::refresh(&http, &service, token).await {
-        Ok(grant) => oauth::complete_login(&http, &service, grant).await,
+    let result = match oauth::flows::refresh(&http, &subscription.service, token).await {
+        Ok(grant) => providers::complete_login(&http, &subscription, grant).await,
         Err(error) => Err(error),
     }
     .map_err(|error| error.to_string());
-    finish(&app, &service, result);
+    finish(&app, &subscription, result);
     Ok(())
 }
 
 fn finish<R: Runtime>(
     app: &AppHandle<R>,
-    service: &oauth::Service,
+    subscription: &Subscription,
     result: Result<oauth::Grant, String>,
 ) {
+    let service = &subscription.service;
     let state = app.state::<DesktopState>();
     state.clear_pending_login();
     let saved = result.and_then(|grant| {
         state
             .with_store(|store| {
-                oauth::save_login(store, service, &grant, None, None).map_err(failed)
+                providers::save_login(store, subscription, &grant, None, None).map_err(failed)
             })
             .map_err(|error| error.message)
     });

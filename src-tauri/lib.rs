@@ -23,8 +23,7 @@ use tauri_plugin_autostart::MacosLauncher;
 use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::deep_link::DeepLink;
-use crate::notices::Notice;
-use crate::state::DesktopState;
+use crate::state::{DesktopState, Notice};
 
 /// Argument the login item starts the app with: no window, only the tray.
 const START_HIDDEN: &str = "--hidden";
@@ -198,9 +197,10 @@ async fn forward_recorded<R: Runtime>(app: &AppHandle<R>) {
 /// Validates a `switchyard://` link and hands it to the dashboard, or
 /// refuses it with a visible message. Nothing is acted on without the UI.
 fn open_link<R: Runtime>(app: &AppHandle<R>, link: &str) {
-    let services: Vec<&str> = switchyard_gateway::oauth::services()
-        .iter()
-        .map(|service| service.id)
+    let table = switchyard_gateway::providers::ProviderTable::builtin();
+    let services: Vec<&str> = table
+        .subscriptions()
+        .map(|subscription| subscription.service.id)
         .collect();
     match DeepLink::parse(link, &services) {
         Ok(parsed) => {

@@ -5,36 +5,8 @@
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_notification::NotificationExt;
 
-use crate::state::DesktopState;
+use crate::state::{DesktopState, Notice};
 use crate::tray_model::TraySnapshot;
-
-/// The kinds of notification, each with its setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Notice {
-    /// An account started cooling down: requests fall back to others.
-    Fallback,
-    /// An account needs the user to log in again.
-    Relogin,
-    /// A quota window is 90% used.
-    Quota,
-    /// A `switchyard://` link was refused.
-    RefusedLink,
-    /// An update is available.
-    Update,
-}
-
-impl Notice {
-    /// The setting that turns this kind off (`false`).
-    pub(crate) fn setting(self) -> &'static str {
-        match self {
-            Self::Fallback => "notify_fallback",
-            Self::Relogin => "notify_relogin",
-            Self::Quota => "notify_quota",
-            Self::RefusedLink => "notify_refused_link",
-            Self::Update => "notify_update",
-        }
-    }
-}
 
 /// Shows a notification unless its kind is turned off.
 pub(crate) fn notify<R: Runtime>(app: &AppHandle<R>, kind: Notice, title: &str, body: &str) {

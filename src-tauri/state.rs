@@ -11,7 +11,6 @@ use switchyard_gateway::quota::{WindowStanding, window_start};
 use switchyard_gateway::settings::{DATA_DIR_ENV, ListenAddress, Settings, endpoint_url};
 use switchyard_store::{QuotaWindow, Store, StoreError, UsageQuery, now_millis};
 
-use crate::notices::Notice;
 use crate::tray_model::{TrayAccount, TraySnapshot, time_until};
 
 /// Shared state of the desktop app, managed by Tauri.
@@ -411,4 +410,32 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The kinds of notification, each with its setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Notice {
+    /// An account started cooling down: requests fall back to others.
+    Fallback,
+    /// An account needs the user to log in again.
+    Relogin,
+    /// A quota window is 90% used.
+    Quota,
+    /// A `switchyard://` link was refused.
+    RefusedLink,
+    /// An update is available.
+    Update,
+}
+
+impl Notice {
+    /// The setting that turns this kind off (`false`).
+    pub(crate) fn setting(self) -> &'static str {
+        match self {
+            Self::Fallback => "notify_fallback",
+            Self::Relogin => "notify_relogin",
+            Self::Quota => "notify_quota",
+            Self::RefusedLink => "notify_refused_link",
+            Self::Update => "notify_update",
+        }
+    }
 }

@@ -9,7 +9,7 @@ use switchyard_api_types::UpdateState;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
-use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri::{AppHandle, Emitter, Listener, Manager, Runtime};
 use tauri_plugin_autostart::ManagerExt as _;
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
@@ -96,6 +96,9 @@ pub(crate) struct LastSnapshot(Mutex<Option<TraySnapshot>>);
 /// the tray menu if there is a tray.
 pub(crate) fn watch<R: Runtime>(app: &AppHandle<R>) {
     app.manage(LastSnapshot::default());
+    // An update's progress shows at once, not at the next check.
+    let listener = app.clone();
+    app.listen_any("update-status", move |_| refresh(&listener));
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         loop {

@@ -13,8 +13,8 @@ use switchyard_store::now_millis;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tauri_plugin_updater::{Update, UpdaterExt};
 
-use crate::notices::{self, Notice};
-use crate::state::DesktopState;
+use crate::notices;
+use crate::state::{DesktopState, Notice};
 
 /// Wait after start before the first check, so it never slows the launch.
 const FIRST_CHECK_AFTER: Duration = Duration::from_secs(30);
@@ -192,8 +192,8 @@ fn set_state<R: Runtime>(app: &AppHandle<R>, state: UpdateState, checked: bool) 
         }
         status.clone()
     };
+    // The tray listens for this event too (and rebuilds its menu).
     let _ = app.emit("update-status", status);
-    crate::tray::refresh(app);
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

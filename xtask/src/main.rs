@@ -21,6 +21,7 @@ mod doctor;
 mod headless;
 mod pgo;
 mod setup;
+mod tidy;
 mod toolchain;
 mod ui;
 

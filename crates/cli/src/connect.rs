@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
 use switchyard_gateway::oauth::{self, AuthCodeLogin, DeviceLogin, LoginKind, imports};
+use switchyard_gateway::providers;
 use switchyard_store::Store;
 use tokio::sync::mpsc;
 
@@ -46,8 +47,10 @@ pub(crate) fn connect(
     output: Output,
 ) -> Result<()> {
     let Some(id) = args.service.as_deref() else {
-        let services: Vec<_> = oauth::services()
-            .into_iter()
+        let table = switchyard_gateway::provider_table(data_dir);
+        let services: Vec<_> = table
+            .subscriptions()
+            .map(|subscription| &subscription.service)
             .map(|s| {
                 json!({
                     "id": s.id,
@@ -86,7 +89,9 @@ pub(crate) fn connect(
             text
         });
     };
-    let service = oauth::service(id, data_dir).map_err(anyhow::Error::msg)?;
+    let table = switchyard_gateway::provider_table(data_dir);
+    let subscription = table.subscription(id).map_err(anyhow::Error::msg)?;
+    let service = &subscription.service;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
@@ -98,8 +103,8 @@ pub(crate) fn connect(
     }
     let grant = if args.import {
         let home = imports::home_dir().context("cannot find the home directory")?;
-        let grant = oauth::imports::import(&service, &home).map_err(anyhow::Error::msg)?;
-        runtime.block_on(oauth::complete_login(&http, &service, grant))?
+        let grant = providers::import(subscription, &home).map_err(anyhow::Error::msg)?;
+        runtime.block_on(providers::complete_login(&http, subscription, grant))?
     } else if args.refresh_token_stdin {
         let mut token = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut token)
@@ -110,7 +115,7 @@ pub(crate) fn connect(
         }
         runtime.block_on(async {
             let grant = oauth::flows::refresh(&http, &service, token).await?;
-            oauth::complete_login(&http, &service, grant).await
+            providers::complete_login(&http, subscription, grant).await
         })?
     } else {
         if args.device && service.endpoints.device_url.is_none() {
@@ -139,7 +144,8 @@ pub(crate) fn connect(
                         line.clear();
                     }
                 });
-                login.finish(&http, timeout, pasted).await
+                let grant = login.finish(&http, timeout, pasted).await?;
+                providers::complete_login(&http, subscription, grant).await
             })?,
             LoginKind::DeviceCode => runtime.block_on(async {
                 let login = DeviceLogin::start(&http, service.clone()).await?;
@@ -149,15 +155,16 @@ pub(crate) fn connect(
                     eprintln!("(or open {complete})");
                 }
                 eprintln!("Waiting for the approval...");
-                tokio::time::timeout(timeout, login.finish(&http))
+                let grant = tokio::time::timeout(timeout, login.finish(&http))
                     .await
-                    .unwrap_or(Err(oauth::LoginError::TimedOut(timeout.as_secs())))
+                    .unwrap_or(Err(oauth::LoginError::TimedOut(timeout.as_secs())))?;
+                providers::complete_login(&http, subscription, grant).await
             })?,
         }
     };
-    let (provider, account) = oauth::save_login(
+    let (provider, account) = providers::save_login(
         store,
-        &service,
+        subscription,
         &grant,
         args.label.as_deref(),
         args.prefix.as_deref(),

@@ -160,11 +160,12 @@ impl ApiError {
     }
 
     /// 403: the provider refused the credentials of every account that could
-    /// serve the request. Not a 401, which is about the caller's own key:
-    /// Claude Code retries a 401 for minutes and then asks the user to log
-    /// in to Anthropic; every client stops at a 403 and shows the message,
-    /// which says which accounts and what to do. Sent with
-    /// `x-should-retry: false`, which the OpenAI and Anthropic SDKs obey.
+    /// serve the request. Not a 401 for Anthropic clients: Claude Code
+    /// retries a 401 for minutes and then asks the user to log in to
+    /// Anthropic; a 401 for OpenAI-format clients, which stop at it (see
+    /// [`ApiError::into_response_for`]). The message says which accounts and
+    /// what to do. Sent with `x-should-retry: false`, which the OpenAI and
+    /// Anthropic SDKs obey.
     pub fn credentials_refused(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
@@ -216,7 +217,19 @@ impl ApiError {
     }
 
     /// The response for a client speaking `dialect`.
-    pub fn into_response_for(self, dialect: Dialect) -> Response {
+    pub fn into_response_for(mut self, dialect: Dialect) -> Response {
+        if self.code == CREDENTIALS_REFUSED
+            && matches!(
+                dialect,
+                Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Ollama
+            )
+        {
+            // OpenAI-format clients stop at a 401 (LiteLLM, and so Aider,
+            // retries a 403 for a minute as an unknown API error); Claude
+            // Code and Gemini clients stop at the 403.
+            self.status = StatusCode::UNAUTHORIZED;
+            self.error_type = "authentication_error";
+        }
         let mut response = (self.status, Json(self.to_json_for(dialect))).into_response();
         if let Some(seconds) = self.retry_after_secs {
             response

@@ -7,6 +7,7 @@
 
 mod auth;
 mod commits;
+mod credentials;
 pub mod dialect;
 mod error;
 mod guard;
@@ -14,7 +15,9 @@ mod health;
 pub mod oauth;
 pub mod presets;
 pub mod pricing;
+pub mod providers;
 pub mod quota;
+mod request_log;
 mod routes;
 pub mod routing;
 mod server;
@@ -45,6 +48,7 @@ pub use transport::UpstreamError;
 pub use usage::UsageRecorder;
 
 use health::Health;
+use providers::ProviderTable;
 use routing::{Candidate, Plan, Planner, RoutingConfig};
 
 /// Errors that stop the gateway from starting.
@@ -112,9 +116,9 @@ pub struct StateParts {
     reported: Arc<Mutex<HashMap<(i64, QuotaMetric), ReportedQuota>>>,
     /// The subscription services with the endpoint overrides of the data
     /// directory's `endpoints.json` (read at start).
-    services: Arc<HashMap<&'static str, oauth::Service>>,
+    providers: Arc<ProviderTable>,
     /// Refresh locks and exchanged tokens.
-    credential_cache: Arc<oauth::credentials::CredentialCache>,
+    credential_cache: Arc<credentials::CredentialCache>,
 }
 
 impl std::ops::Deref for RouterState {
@@ -127,8 +131,12 @@ impl std::ops::Deref for RouterState {
 
 impl RouterState {
     /// Builds the state around an open store and a usage recorder.
-    pub fn new(store: Store, usage: UsageRecorder) -> Result<Self, StartError> {
-        let config = RoutingConfig::load(&store)?;
+    pub fn new(
+        store: Store,
+        usage: UsageRecorder,
+        providers: ProviderTable,
+    ) -> Result<Self, StartError> {
+        let config = RoutingConfig::load(&store, &providers)?;
         let upstream = transport::Upstream::new(&config.settings)?;
         let reported = store
             .list_reported_quotas()?
@@ -136,16 +144,8 @@ impl RouterState {
             .map(|report| ((report.account_id, report.metric), report))
             .collect();
         let version = store.data_version()?;
-        let data_dir = store
-            .path()
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_owned);
-        let services = oauth::providers::resolved_services(&data_dir).unwrap_or_else(|error| {
-            tracing::error!(%error, "endpoint overrides ignored");
-            oauth::services().into_iter().map(|s| (s.id, s)).collect()
-        });
         Ok(Self(Arc::new(StateParts {
-            services: Arc::new(services),
+            providers: Arc::new(providers),
             credential_cache: Arc::default(),
             store: Arc::new(Mutex::new(StoreCell {
                 store,
@@ -205,7 +205,9 @@ impl RouterState {
         }
         let version = cell.store.data_version().map_err(database_error)?;
         if version != cell.version || cell.stale {
-            cell.config = Arc::new(RoutingConfig::load(&cell.store).map_err(database_error)?);
+            cell.config = Arc::new(
+                RoutingConfig::load(&cell.store, &self.providers).map_err(database_error)?,
+            );
             cell.version = version;
             cell.stale = false;
         }
@@ -335,10 +337,7 @@ impl RouterState {
         };
         let mut checks = Vec::new();
         for entry in config.providers.values() {
-            let Some(subscription) = entry.provider.subscription.as_deref() else {
-                continue;
-            };
-            let Some(service) = self.services.get(subscription).cloned() else {
+            let Some(subscription) = &entry.subscription else {
                 continue;
             };
             for account in entry
@@ -356,25 +355,13 @@ impl RouterState {
                 };
                 let windows = match self.credentials(&candidate, false).await {
                     Err(error) => Err(error.message),
-                    Ok(_) if service.endpoints.usage_url.is_none() => Ok(Vec::new()),
                     Ok(credentials) => {
-                        // Copilot's usage is read with the GitHub token itself.
                         let account = self
                             .with_store(|store| store.account(account.id))
                             .unwrap_or_else(|_| account.clone());
-                        let token = if service.id == "github-copilot" {
-                            account.api_key.clone()
-                        } else {
-                            credentials.token
-                        };
-                        let read = oauth::quota_readers::read(
-                            self.http(),
-                            &service,
-                            account.id,
-                            &token,
-                            &account.meta,
-                        )
-                        .await;
+                        let read = self
+                            .read_quota(subscription, &entry.provider, &account, &credentials.token)
+                            .await;
                         if let Ok(windows) = &read {
                             let _ = self.with_store_mut(|store| {
                                 store.set_service_quotas(account.id, windows)
@@ -393,6 +380,47 @@ impl RouterState {
     }
 }
 
+impl RouterState {
+    /// The account's usage windows as its service reports them (none when
+    /// the service has no usage endpoint).
+    async fn read_quota(
+        &self,
+        subscription: &providers::Subscription,
+        provider: &switchyard_store::Provider,
+        account: &switchyard_store::Account,
+        token: &str,
+    ) -> Result<Vec<ServiceQuota>, String> {
+        let service = &subscription.service;
+        let request = subscription
+            .api
+            .quota_request(self.http(), service, account, token)?;
+        let Some(request) = request else {
+            return Ok(Vec::new());
+        };
+        let response = request
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|_| format!("cannot reach {}'s usage endpoint", service.name))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!(
+                "{}'s usage endpoint answered {status}",
+                service.name
+            ));
+        }
+        let body: serde_json::Value = transport::side_json(response)
+            .await
+            .ok_or_else(|| format!("{}'s usage endpoint sent no JSON", service.name))?;
+        let models = subscription.api.models_in_quota(&body);
+        if !models.is_empty() && models != provider.models {
+            let _ =
+                self.with_store_mut(|store| store.set_provider_models(&provider.prefix, &models));
+        }
+        Ok(subscription.api.read_quota(account.id, &body))
+    }
+}
+
 /// Runs account maintenance once against the database in `data_dir` (what
 /// `switchyard quota --refresh` does; a running gateway does it every few
 /// minutes).
@@ -400,7 +428,7 @@ pub async fn maintain_accounts(data_dir: &Path) -> Result<Vec<AccountCheck>, Sta
     let store = Store::open_in_dir(data_dir)?;
     let usage =
         UsageRecorder::start(Store::open_in_dir(data_dir)?).map_err(StartError::UsageWriter)?;
-    let state = RouterState::new(store, usage)?;
+    let state = RouterState::new(store, usage, provider_table(data_dir))?;
     Ok(state.maintain_accounts().await)
 }
 
@@ -455,8 +483,27 @@ impl RunningGateway {
     }
 }
 
+/// The built-in services with the endpoint overrides of `data_dir` (the
+/// built-in endpoints when `endpoints.json` cannot be read, logged).
+pub fn provider_table(data_dir: &Path) -> ProviderTable {
+    ProviderTable::load(data_dir).unwrap_or_else(|error| {
+        tracing::error!(%error, "endpoint overrides ignored");
+        ProviderTable::builtin()
+    })
+}
+
 /// Opens the database in `data_dir`, binds `address` and serves in the background.
 pub async fn start(data_dir: &Path, address: SocketAddr) -> Result<RunningGateway, StartError> {
+    start_with(data_dir, address, provider_table(data_dir)).await
+}
+
+/// [`start`] with the subscription services of `providers` (a test's, or
+/// the built-in ones with more added).
+pub async fn start_with(
+    data_dir: &Path,
+    address: SocketAddr,
+    providers: ProviderTable,
+) -> Result<RunningGateway, StartError> {
     let store = Store::open_in_dir(data_dir)?;
     let usage =
         UsageRecorder::start(Store::open_in_dir(data_dir)?).map_err(StartError::UsageWriter)?;
@@ -470,7 +517,7 @@ pub async fn start(data_dir: &Path, address: SocketAddr) -> Result<RunningGatewa
     let local_addr = listener
         .local_addr()
         .map_err(|source| StartError::Bind { address, source })?;
-    let state = RouterState::new(store, usage.clone())?;
+    let state = RouterState::new(store, usage.clone(), providers)?;
     let listener = listener
         .into_std()
         .map_err(|source| StartError::Bind { address, source })?;

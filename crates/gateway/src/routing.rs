@@ -14,8 +14,10 @@ use switchyard_store::{
 };
 
 use crate::ApiError;
+use crate::dialect::Dialect;
 use crate::health::{BreakerState, Health};
 use crate::pricing::PriceBook;
+use crate::providers::{ApiKeyFamily, ProviderApi, ProviderTable, Subscription};
 use crate::quota::WindowStanding;
 use crate::settings::Settings;
 
@@ -28,6 +30,11 @@ pub(crate) struct ProviderEntry {
     pub(crate) provider: Provider,
     /// Every account, by priority then id.
     pub(crate) accounts: Vec<Account>,
+    /// How requests to it are made.
+    pub(crate) api: &'static dyn ProviderApi,
+    /// Its subscription service, `None` for an API-key provider or a
+    /// service this build does not know.
+    pub(crate) subscription: Option<Subscription>,
 }
 
 /// Everything routing reads from the database, loaded at once and loaded
@@ -48,7 +55,7 @@ pub(crate) struct RoutingConfig {
 
 impl RoutingConfig {
     /// Reads the whole configuration.
-    pub(crate) fn load(store: &Store) -> StoreResult<Self> {
+    pub(crate) fn load(store: &Store, table: &ProviderTable) -> StoreResult<Self> {
         let mut accounts: HashMap<i64, Vec<Account>> = HashMap::new();
         for account in store.list_accounts()? {
             accounts
@@ -60,8 +67,21 @@ impl RoutingConfig {
             .list_providers()?
             .into_iter()
             .map(|provider| {
+                let subscription = provider
+                    .subscription
+                    .as_deref()
+                    .and_then(|id| table.subscription(id).ok())
+                    .cloned();
                 let entry = ProviderEntry {
                     accounts: accounts.remove(&provider.id).unwrap_or_default(),
+                    api: subscription.as_ref().map_or_else(
+                        || {
+                            ApiKeyFamily::of(Dialect::of_provider(provider.kind))
+                                as &dyn ProviderApi
+                        },
+                        |subscription| subscription.api,
+                    ),
+                    subscription,
                     provider,
                 };
                 (entry.provider.prefix.clone(), Arc::new(entry))
@@ -439,7 +459,8 @@ impl Planner<'_> {
         if account.needs_login {
             return Some(Unavailable {
                 until: None,
-                reason: "needs a new login: its credentials were refused (`switchyard connect`)".into(),
+                reason: "needs a new login: its credentials were refused (`switchyard connect`)"
+                    .into(),
             });
         }
         for quota in self

@@ -26,8 +26,9 @@ use switchyard_store::{
 pub use switchyard_api_types::{TransferReport, TransferSkip};
 pub use switchyard_store::{ConfigDocument, TransferError};
 
+use crate::providers::ProviderTable;
 use crate::settings::SettingKey;
-use crate::{oauth, presets, validate};
+use crate::{presets, validate};
 
 /// The configuration as a JSON document; with `with_secrets`, provider keys
 /// and tokens in plain text too. Client API keys are never in it.
@@ -69,7 +70,7 @@ pub fn import_document(
 /// What users type is held to the same rules when it arrives in a file.
 fn check_document(document: &ConfigDocument) -> Result<(), TransferError> {
     let refuse = |what: String, why: String| TransferError::Invalid(format!("{what}: {why}"));
-    let services: Vec<&str> = oauth::services().iter().map(|service| service.id).collect();
+    let table = ProviderTable::builtin();
     for provider in &document.providers {
         let what = format!("provider {:?}", provider.prefix);
         validate::prefix(&provider.prefix).map_err(|why| refuse(what.clone(), why))?;
@@ -77,7 +78,7 @@ fn check_document(document: &ConfigDocument) -> Result<(), TransferError> {
             validate::base_url(&provider.base_url).map_err(|why| refuse(what.clone(), why))?;
         }
         if let Some(service) = &provider.subscription
-            && !services.contains(&service.as_str())
+            && table.subscription(service).is_err()
         {
             return Err(refuse(
                 what,
@@ -844,7 +845,8 @@ fn new_group(
     }
     let wanted = match target {
         Target::Upstream(id, alias, Upstream::Service(service_id)) => {
-            let service = oauth::service(service_id, data_dir).ok()?;
+            let table = ProviderTable::load(data_dir).ok()?;
+            let service = &table.subscription(service_id).ok()?.service;
             Wanted {
                 names: vec![(*id).to_owned(), (*alias).to_owned()],
                 prefix: (*alias).to_owned(),

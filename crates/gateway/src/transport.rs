@@ -72,26 +72,71 @@ pub(crate) enum SendError {
     Direct(hyper_util::client::legacy::Error),
 }
 
+/// Headers for a request to a provider, built like reqwest's builder: the
+/// first invalid name or value is remembered and reported when sending.
+#[derive(Debug, Default)]
+pub struct RequestHeaders {
+    /// The headers so far.
+    pub map: HeaderMap,
+    /// What was wrong with the first invalid header.
+    pub invalid: Option<&'static str>,
+}
+
+impl RequestHeaders {
+    /// Appends a header.
+    pub fn add<K, V>(&mut self, name: K, value: V)
+    where
+        HeaderName: TryFrom<K>,
+        HeaderValue: TryFrom<V>,
+    {
+        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            (Ok(name), Ok(value)) => {
+                self.map.append(name, value);
+            }
+            _ => {
+                self.invalid
+                    .get_or_insert("a header for the provider is not valid");
+            }
+        }
+    }
+
+    /// Appends a header holding a secret (kept out of debug output).
+    pub fn add_secret(&mut self, name: HeaderName, value: String) {
+        match HeaderValue::try_from(value) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                self.map.append(name, value);
+            }
+            Err(_) => {
+                self.invalid
+                    .get_or_insert("the credential is not valid in a header");
+            }
+        }
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer(&mut self, token: &str) {
+        self.add_secret(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+}
+
 /// A chat request to a provider, built with the same helpers as reqwest's
 /// builder. Its URL is parsed once, when it is sent.
 pub(crate) struct ChatRequest {
     url: String,
-    headers: HeaderMap,
+    headers: RequestHeaders,
     body: Bytes,
-    /// What was wrong with the first invalid header or body, if any:
-    /// reported when the request is sent, as reqwest's builder does.
-    invalid: Option<&'static str>,
+    /// Why the body could not be written, if it could not: reported when
+    /// the request is sent, as reqwest's builder does.
+    invalid_body: Option<&'static str>,
 }
 
 impl ChatRequest {
     /// A POST of `body`, as JSON, to `url`.
     pub(crate) fn post_json(url: String, body: &impl serde::Serialize) -> Self {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        let (body, invalid) = match serde_json::to_vec(body) {
+        let mut headers = RequestHeaders::default();
+        headers.add(header::CONTENT_TYPE, "application/json");
+        let (body, invalid_body) = match serde_json::to_vec(body) {
             Ok(body) => (Bytes::from(body), None),
             Err(_) => (Bytes::new(), Some("the request body could not be written")),
         };
@@ -99,7 +144,7 @@ impl ChatRequest {
             url,
             headers,
             body,
-            invalid,
+            invalid_body,
         }
     }
 
@@ -109,29 +154,28 @@ impl ChatRequest {
         HeaderName: TryFrom<K>,
         HeaderValue: TryFrom<V>,
     {
-        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            (Ok(name), Ok(value)) => {
-                self.headers.append(name, value);
-            }
-            _ => {
-                self.invalid
-                    .get_or_insert("a header for the provider is not valid");
-            }
-        }
+        self.headers.add(name, value);
         self
     }
 
     /// Adds `Authorization: Bearer <token>`, marked sensitive.
     pub(crate) fn bearer_auth(mut self, token: &str) -> Self {
-        match HeaderValue::try_from(format!("Bearer {token}")) {
-            Ok(mut value) => {
-                value.set_sensitive(true);
-                self.headers.append(header::AUTHORIZATION, value);
-            }
-            Err(_) => {
-                self.invalid
-                    .get_or_insert("the credential is not valid in a header");
-            }
+        self.headers.bearer(token);
+        self
+    }
+
+    /// The body as it will be sent.
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Adds `headers` (a provider's authentication and identification).
+    pub(crate) fn with_headers(mut self, headers: RequestHeaders) -> Self {
+        for (name, value) in headers.map.iter() {
+            self.headers.map.append(name, value.clone());
+        }
+        if let Some(invalid) = headers.invalid {
+            self.headers.invalid.get_or_insert(invalid);
         }
         self
     }
@@ -139,7 +183,7 @@ impl ChatRequest {
     /// The headers so far.
     #[cfg(test)]
     pub(crate) fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.headers.map
     }
 }
 
@@ -196,7 +240,7 @@ impl Upstream {
 
     /// Sends `request`; the answer once its head has arrived.
     pub(crate) async fn send(&self, request: ChatRequest) -> Result<UpstreamResponse, SendError> {
-        if let Some(invalid) = request.invalid {
+        if let Some(invalid) = request.invalid_body.or(request.headers.invalid) {
             return Err(SendError::Invalid(invalid));
         }
         let uri = match Uri::try_from(request.url.as_str()) {
@@ -211,7 +255,7 @@ impl Upstream {
         let mut http_request = Request::new(reqwest::Body::from(request.body));
         *http_request.method_mut() = Method::POST;
         *http_request.uri_mut() = uri;
-        *http_request.headers_mut() = request.headers;
+        *http_request.headers_mut() = request.headers.map;
         if self.proxies.intercept(http_request.uri()).is_some() {
             let proxied = reqwest::Request::try_from(http_request).map_err(SendError::Reqwest)?;
             return self

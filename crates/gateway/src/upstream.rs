@@ -24,8 +24,8 @@ use switchyard_protocol::{
 
 use crate::dialect::{Dialect, StreamDecoder, StreamEncoder};
 use crate::health::{self, Failure};
-use crate::oauth::executors::{self, ANTHROPIC_VERSION};
-use crate::routes::{PendingRecord, response_with};
+use crate::providers::{ANTHROPIC_VERSION, RequestHeaders, Shaping, UpstreamCall, unwrap_response};
+use crate::request_log::{PendingRecord, response_with};
 use crate::routing::{Candidate, RoutingConfig};
 use crate::transport::{self, BodyError, BodyLimits, ChatRequest, UpstreamResponse};
 use crate::{ApiError, RouterState};
@@ -539,7 +539,7 @@ pub(crate) async fn forward_chat(
         stream,
         include_usage: false,
         model: upstream_model.clone(),
-        wrapped: executors::wraps_response(candidate),
+        wrapped: candidate.provider.api.wraps_response(),
         limits: BodyLimits::of(&config.settings),
         redactor: Redactor::new(&[&candidate.account.api_key]),
     };
@@ -552,6 +552,11 @@ pub(crate) async fn forward_chat(
         }
     };
     shape.redactor = Redactor::new(&[&candidate.account.api_key, &credentials.token]);
+    let api = candidate.provider.api;
+    let shaping = Shaping {
+        model: &upstream_model,
+        meta: &credentials.meta,
+    };
     let upstream_body = if shape.translates() {
         let decoded = incoming.tree().and_then(|tree| {
             shape
@@ -566,9 +571,9 @@ pub(crate) async fn forward_chat(
         canonical.model = upstream_model.clone();
         shape.include_usage = canonical.include_usage;
         let mut encoded = shape.upstream.encode_request(&canonical);
-        executors::shape_body(candidate, &credentials, &mut encoded);
+        api.shape_body(&mut encoded, &shaping);
         UpstreamBody::Owned(encoded)
-    } else if executors::shapes_body(candidate) {
+    } else if api.shapes_body() {
         let mut body = match incoming.object() {
             Ok(body) => body.clone(),
             Err(error) => return Ok(pending.fail(error)),
@@ -577,7 +582,7 @@ pub(crate) async fn forward_chat(
             body.insert("model".into(), Value::String(upstream_model.clone()));
         }
         let mut body = Value::Object(body);
-        executors::shape_body(candidate, &credentials, &mut body);
+        api.shape_body(&mut body, &shaping);
         UpstreamBody::Owned(body)
     } else {
         // Passed through as received, only the model replaced: no copy.
@@ -589,7 +594,7 @@ pub(crate) async fn forward_chat(
                 .then_some(upstream_model.as_str()),
         }
     };
-    let upstream_streams = shape.stream || executors::forces_stream(candidate);
+    let upstream_streams = shape.stream || api.forces_stream();
     let mut retried_after_refresh = false;
     let response = loop {
         let base_url = credentials
@@ -599,7 +604,7 @@ pub(crate) async fn forward_chat(
             .trim_end_matches('/');
         let mut url = format!(
             "{base_url}{}",
-            executors::upstream_path(candidate, shape.upstream, &upstream_model, upstream_streams)
+            api.upstream_path(shape.upstream, &upstream_model, upstream_streams)
         );
         if incoming.anthropic_beta
             && !shape.translates()
@@ -608,14 +613,21 @@ pub(crate) async fn forward_chat(
         {
             url.push_str("?beta=true");
         }
-        let upstream_request = executors::authorize(
-            ChatRequest::post_json(url, &upstream_body),
-            candidate,
-            shape.upstream,
-            shape.dialect,
-            &credentials,
-            client_headers,
+        let upstream_request = ChatRequest::post_json(url, &upstream_body);
+        let mut headers = RequestHeaders::default();
+        api.authorize(
+            &UpstreamCall {
+                upstream: shape.upstream,
+                client: shape.dialect,
+                client_headers,
+                model: &upstream_model,
+                token: &credentials.token,
+                meta: &credentials.meta,
+                body: upstream_request.body(),
+            },
+            &mut headers,
         );
+        let upstream_request = upstream_request.with_headers(headers);
         let sent = tokio::time::timeout(
             settings.first_byte_timeout,
             state.upstream.send(upstream_request),
@@ -623,7 +635,7 @@ pub(crate) async fn forward_chat(
         .await;
         match sent {
             Ok(Ok(response))
-                if executors::token_refused(candidate, response.status())
+                if api.token_refused(response.status())
                     && credentials.refreshable
                     && !retried_after_refresh =>
             {
@@ -781,7 +793,7 @@ async fn relay_json(
     let body = match std::str::from_utf8(&body)
         .ok()
         .filter(|_| shape.wrapped)
-        .and_then(executors::unwrap_response)
+        .and_then(unwrap_response)
     {
         Some(inner) => Bytes::from(inner),
         None => body,
@@ -1020,7 +1032,7 @@ fn upstream_events(
             .eventsource()
             .map(move |item| match item {
                 Ok(mut event) => {
-                    if wrapped && let Some(inner) = executors::unwrap_response(&event.data) {
+                    if wrapped && let Some(inner) = unwrap_response(&event.data) {
                         event.data = inner;
                     }
                     Ok(event)
@@ -1467,7 +1479,11 @@ fn render_upstream_error(
     mut pending: PendingRecord,
 ) -> Response {
     let any_json = serde_json::from_str::<Value>(text).ok();
-    if executors::unknown_model(candidate, status, any_json.as_ref()) {
+    if candidate
+        .provider
+        .api
+        .unknown_model(status, any_json.as_ref())
+    {
         pending.capture_response(text.as_bytes());
         let said = any_json.as_ref().and_then(|json| json["message"].as_str());
         return pending.fail(provider_answered(

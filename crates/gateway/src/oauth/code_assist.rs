@@ -9,12 +9,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::flows::LoginError;
-use super::providers::Service;
+use super::service::Service;
 
-/// What the Gemini CLI sends to say who is asking (`ClientMetadata`).
-fn client_metadata() -> Value {
+/// What a client sends to say who is asking (`ClientMetadata`): the Gemini
+/// CLI's `IDE_UNSPECIFIED`, Antigravity's `ANTIGRAVITY`.
+fn client_metadata(ide_type: &str) -> Value {
     json!({
-        "ideType": "IDE_UNSPECIFIED",
+        "ideType": ide_type,
         "platform": "PLATFORM_UNSPECIFIED",
         "pluginType": "GEMINI",
     })
@@ -55,13 +56,14 @@ pub(crate) async fn setup(
     http: &reqwest::Client,
     service: &Service,
     token: &str,
+    ide_type: &str,
 ) -> Result<CodeAssistSetup, LoginError> {
     let loaded = call(
         http,
         service,
         token,
         "loadCodeAssist",
-        &json!({"metadata": client_metadata()}),
+        &json!({"metadata": client_metadata(ide_type)}),
     )
     .await?;
     if loaded.get("currentTier").is_some_and(Value::is_object) {
@@ -89,7 +91,7 @@ pub(crate) async fn setup(
         service,
         token,
         "onboardUser",
-        &json!({"tierId": tier, "metadata": client_metadata()}),
+        &json!({"tierId": tier, "metadata": client_metadata(ide_type)}),
     )
     .await?;
     let mut polls = 0;

@@ -16,7 +16,7 @@ use switchyard_store::{OAuthTokens, now_millis};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-use super::providers::{AuthorizeStyle, BodyStyle, DeviceProtocol, Redirect, Service};
+use super::service::{AuthorizeStyle, BodyStyle, DeviceProtocol, Redirect, Service};
 
 /// Why a login or refresh did not work. Messages never hold tokens.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +75,27 @@ pub struct Grant {
     /// Every other field of the token response (e.g. Qwen's `resource_url`,
     /// Claude's `account`).
     pub extra: Map<String, Value>,
+}
+
+impl Grant {
+    /// A grant read from a credentials file: an access token (required),
+    /// a refresh token and the expiry in milliseconds if the file has them.
+    pub fn imported(
+        access_token: Option<String>,
+        refresh_token: Option<String>,
+        expires_at: Option<i64>,
+    ) -> Result<Self, String> {
+        let access_token = access_token.ok_or("it holds no access token")?;
+        Ok(Self {
+            tokens: OAuthTokens {
+                access_token,
+                refresh_token,
+                expires_at,
+            },
+            id_token: None,
+            extra: Map::new(),
+        })
+    }
 }
 
 /// A PKCE verifier and its S256 challenge.
@@ -542,8 +563,7 @@ impl AuthCodeLogin {
             fields.push(("state", state.as_str()));
         }
         let (status, body) = token_request(http, &self.service, url, &fields).await?;
-        let grant = grant_from(&self.service, status, body)?;
-        super::complete_login(http, &self.service, grant).await
+        grant_from(&self.service, status, body)
     }
 }
 
@@ -890,8 +910,7 @@ impl DeviceLogin {
             ("code_verifier", verifier),
         ];
         let (status, body) = token_request(http, &self.service, token_url, &fields).await?;
-        let grant = grant_from(&self.service, status, body)?;
-        super::complete_login(http, &self.service, grant).await
+        grant_from(&self.service, status, body)
     }
 
     /// Polls the token endpoint at the pace the service asks for until the
@@ -952,7 +971,7 @@ impl DeviceLogin {
                             .extra
                             .insert("auth_method".into(), "builder-id".into());
                     }
-                    return super::complete_login(http, &self.service, grant).await;
+                    return Ok(grant);
                 }
             }
         }

@@ -447,14 +447,24 @@ async fn a_dead_key_with_no_other_account_is_not_a_rate_limit() {
         [Reply::Error(401, "Incorrect API key provided", vec![])],
     );
     for attempt in 0..2 {
+        // OpenAI-format clients stop at a 401, Anthropic clients at a 403.
         let response = harness.post_chat(hi("dead/m", false)).await;
-        assert_eq!(response.status(), 403, "attempt {attempt}");
+        assert_eq!(response.status(), 401, "attempt {attempt}");
         assert!(response.headers().get("retry-after").is_none());
         assert_eq!(response.headers()["x-should-retry"], "false");
         let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "authentication_error", "{body}");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("Dead"), "{message}");
         assert!(message.contains("switchyard"), "{message}");
+        let response = harness
+            .post_messages(json!({"model": "dead/m", "max_tokens": 5,
+                                  "messages": [{"role": "user", "content": "hi"}]}))
+            .await;
+        assert_eq!(response.status(), 403, "attempt {attempt}");
+        assert_eq!(response.headers()["x-should-retry"], "false");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "permission_error", "{body}");
     }
 }
 

@@ -13,6 +13,7 @@ mod gemini;
 mod hardening;
 mod mock_upstream;
 mod ollama;
+mod providers;
 mod routing;
 mod scripted_upstream;
 mod translation;

@@ -1,0 +1,222 @@
+//! The credentials a request goes out with: an API key as stored, or an
+//! OAuth access token kept fresh (refreshed ahead of expiry and after a
+//! refusal, one refresh at a time per account, the rotated refresh token
+//! stored before the new access token is used), then exchanged the way its
+//! service wants (`ProviderApi::exchange`: Copilot's short-lived token, the
+//! iFlow key, a Code Assist project), exchanged tokens reused while valid.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+use switchyard_store::{Account, AccountAuth, now_millis};
+
+use crate::RouterState;
+use crate::oauth::{LoginError, Service, flows};
+use crate::providers::{Exchange, ExchangeError, Exchanged};
+use crate::routing::Candidate;
+
+/// What a request authenticates with.
+#[derive(Debug, Clone)]
+pub(crate) struct Credentials {
+    /// Sent as the bearer token or API key.
+    pub(crate) token: String,
+    /// A base URL that replaces the provider's (Copilot, Qwen).
+    pub(crate) base_url: Option<String>,
+    /// Whether a refusal is worth one refresh and retry.
+    pub(crate) refreshable: bool,
+    /// The account's facts as of now (Code Assist project, Kiro profile).
+    pub(crate) meta: Map<String, Value>,
+}
+
+/// Why no credentials could be had.
+#[derive(Debug)]
+pub(crate) struct CredentialError {
+    /// For the log and the client.
+    pub(crate) message: String,
+}
+
+/// In-memory state for credentials: one lock per account for refreshes, and
+/// exchanged tokens that may be reused.
+#[derive(Debug, Default)]
+pub(crate) struct CredentialCache {
+    locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    exchanged: Mutex<HashMap<i64, Exchanged>>,
+}
+
+impl CredentialCache {
+    fn lock_for(&self, account_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(locks.entry(account_id).or_default())
+    }
+
+    /// A token exchanged earlier for `account_id`, while it may be reused.
+    fn reusable(&self, account_id: i64) -> Option<Exchanged> {
+        let cache = self.exchanged.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(&account_id)
+            .filter(|exchanged| {
+                exchanged
+                    .reuse_until
+                    .is_some_and(|until| until > now_millis())
+            })
+            .cloned()
+    }
+
+    fn keep(&self, account_id: i64, exchanged: &Exchanged) {
+        if exchanged.reuse_until.is_some() {
+            let kept = Exchanged {
+                learned: None,
+                ..exchanged.clone()
+            };
+            self.exchanged
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(account_id, kept);
+        }
+    }
+}
+
+impl RouterState {
+    /// The credentials for `candidate`, refreshing an OAuth token that is
+    /// about to expire (or, with `force`, that the provider just refused).
+    pub(crate) async fn credentials(
+        &self,
+        candidate: &Candidate,
+        force: bool,
+    ) -> Result<Credentials, CredentialError> {
+        let account = &candidate.account;
+        let entry = &candidate.provider;
+        let Some(subscription) = entry.subscription.as_ref() else {
+            if let Some(unknown) = &entry.provider.subscription {
+                return Err(CredentialError {
+                    message: format!("unknown subscription service {unknown:?}"),
+                });
+            }
+            return Ok(Credentials {
+                token: account.api_key.clone(),
+                base_url: None,
+                refreshable: false,
+                meta: Map::new(),
+            });
+        };
+        let account = if account.auth == AccountAuth::Oauth {
+            self.fresh_account(&subscription.service, account, force)
+                .await?
+        } else {
+            account.clone()
+        };
+        let reused = (!force)
+            .then(|| self.credential_cache.reusable(account.id))
+            .flatten();
+        let exchanged = match reused {
+            Some(exchanged) => exchanged,
+            None => {
+                let exchange = Exchange {
+                    http: self.http(),
+                    service: &subscription.service,
+                    account: &account,
+                    force,
+                };
+                let exchanged =
+                    subscription
+                        .api
+                        .exchange(exchange)
+                        .await
+                        .map_err(|error| match error {
+                            ExchangeError::NeedsLogin(reason) => {
+                                self.needs_login(&account, &reason)
+                            }
+                            ExchangeError::Failed(error) => error.into(),
+                        })?;
+                self.credential_cache.keep(account.id, &exchanged);
+                exchanged
+            }
+        };
+        let meta = match exchanged.learned {
+            Some(learned) => {
+                let _ = self.with_store_mut(|store| store.set_account_meta(account.id, &learned));
+                learned
+            }
+            None => account.meta.clone(),
+        };
+        Ok(Credentials {
+            token: exchanged.token,
+            base_url: exchanged.base_url,
+            refreshable: account.auth == AccountAuth::Oauth || exchanged.reuse_until.is_some(),
+            meta,
+        })
+    }
+
+    /// The account with an access token valid for at least the service's
+    /// lead time, refreshing it if needed (one refresh at a time).
+    async fn fresh_account(
+        &self,
+        service: &Service,
+        account: &Account,
+        force: bool,
+    ) -> Result<Account, CredentialError> {
+        let lead = service.refresh_lead.as_millis() as i64;
+        let fresh_enough =
+            |account: &Account| account.expires_at.is_none_or(|at| at - lead > now_millis());
+        if !force && fresh_enough(account) {
+            return Ok(account.clone());
+        }
+        let lock = self.credential_cache.lock_for(account.id);
+        let _guard = lock.lock().await;
+        // Another request may have refreshed while this one waited.
+        let current = self
+            .with_store(|store| store.account(account.id))
+            .map_err(|error| CredentialError {
+                message: error.to_string(),
+            })?;
+        if current.api_key != account.api_key && fresh_enough(&current) {
+            return Ok(current);
+        }
+        if !force && fresh_enough(&current) {
+            return Ok(current);
+        }
+        let Some(refresh_token) = current.refresh_token.clone() else {
+            return Err(self.needs_login(&current, "it has no refresh token"));
+        };
+        match flows::refresh_with(self.http(), service, &refresh_token, &current.meta).await {
+            Ok(grant) => {
+                let stored = self.with_store_mut(|store| {
+                    store
+                        .update_tokens(current.id, &grant.tokens)
+                        .and_then(|()| store.account(current.id))
+                });
+                let refreshed = stored.map_err(|error| CredentialError {
+                    message: format!("cannot store refreshed tokens: {error}"),
+                })?;
+                tracing::info!(account = %current.label, service = service.id, "access token refreshed");
+                Ok(refreshed)
+            }
+            Err(error) if error.is_permanent() => {
+                Err(self.needs_login(&current, &error.to_string()))
+            }
+            Err(error) => Err(CredentialError {
+                message: format!("cannot refresh the access token: {error}"),
+            }),
+        }
+    }
+
+    fn needs_login(&self, account: &Account, reason: &str) -> CredentialError {
+        tracing::warn!(account = %account.label, reason, "account needs a new login");
+        let _ = self.with_store_mut(|store| store.set_needs_login(account.id, true));
+        CredentialError {
+            message: format!(
+                "account {:?} needs a new login ({reason}); run `switchyard connect` again",
+                account.label
+            ),
+        }
+    }
+}
+
+impl From<LoginError> for CredentialError {
+    fn from(error: LoginError) -> Self {
+        Self {
+            message: error.to_string(),
+        }
+    }
+}
