@@ -58,14 +58,11 @@ mod tests {
     }
 
     /// The module names listed on ARCHITECTURE.md's `Modules of `<crate>`:`
-    /// line (a paragraph ending at a blank line).
+    /// line (a sentence: it ends at the first full stop).
     fn listed(architecture: &str, krate: &str) -> Option<BTreeSet<String>> {
         let marker = format!("Modules of `{krate}`:");
         let start = architecture.find(&marker)? + marker.len();
-        let paragraph = architecture[start..]
-            .split("\n\n")
-            .next()
-            .unwrap_or_default();
+        let paragraph = architecture[start..].split('.').next().unwrap_or_default();
         Some(
             paragraph
                 .split('`')

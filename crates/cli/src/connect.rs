@@ -114,7 +114,7 @@ pub(crate) fn connect(
             bail!("the refresh token is empty");
         }
         runtime.block_on(async {
-            let grant = oauth::flows::refresh(&http, &service, token).await?;
+            let grant = oauth::flows::refresh(&http, service, token).await?;
             providers::complete_login(&http, subscription, grant).await
         })?
     } else {
