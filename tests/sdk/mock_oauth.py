@@ -34,6 +34,11 @@ EMAIL = "dev@example.com"
 CODEX_ACCOUNT = "acct-123"
 GOOGLE_CLIENT_ID = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com"
 GOOGLE_CLIENT_SECRET = "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"
+# Antigravity's own Google client and its registered redirects.
+ANTIGRAVITY_CLIENT_ID = "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
+ANTIGRAVITY_CLIENT_SECRET = "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"
+ANTIGRAVITY_REDIRECTS = ("http://localhost:51121/oauth-callback", "http://localhost:51122/oauth-callback")
+GOOGLE_CLIENTS = {GOOGLE_CLIENT_ID: GOOGLE_CLIENT_SECRET, ANTIGRAVITY_CLIENT_ID: ANTIGRAVITY_CLIENT_SECRET}
 GOOGLE_PROJECT = "proj-free-123"
 GOOGLE_TOKEN_PARAMETERS = {
     "authorization_code": {"grant_type", "code", "redirect_uri", "client_id", "client_secret", "code_verifier"},
@@ -172,7 +177,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._reply(302, "", "text/plain", [("Location", location)])
         if url.path == "/google/auth":
             # Google's installed-app rules: a loopback IP redirect, offline access.
-            if (query.get("client_id") != GOOGLE_CLIENT_ID or not query.get("redirect_uri", "").startswith("http://127.0.0.1:")
+            redirect_ok = (query.get("redirect_uri", "").startswith("http://127.0.0.1:") if query.get("client_id") == GOOGLE_CLIENT_ID
+                           else query.get("redirect_uri") in ANTIGRAVITY_REDIRECTS)
+            if (query.get("client_id") not in GOOGLE_CLIENTS or not redirect_ok
                     or query.get("access_type") != "offline" or "cloud-platform" not in query.get("scope", "")
                     or query.get("code_challenge_method") != "S256" or "state" not in query):
                 return self._reply(400, {"error": "invalid_request"})
@@ -305,7 +312,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         unknown = sorted(set(body) - allowed)
         if unknown:
             return self._reply(400, {"error": "invalid_request", "error_description": f"Parameter not allowed for this message type: {unknown[0]}"})
-        if body.get("client_id") != GOOGLE_CLIENT_ID or body.get("client_secret") != GOOGLE_CLIENT_SECRET:
+        if GOOGLE_CLIENTS.get(body.get("client_id")) != body.get("client_secret"):
             return self._reply(401, {"error": "invalid_client", "error_description": "Unauthorized"})
         with state.lock:
             if grant == "authorization_code":
@@ -561,11 +568,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._reply(200, {"buckets": [
                 {"modelId": "gemini-2.5-pro", "tokenType": "REQUESTS", "remainingFraction": 0.6, "resetTime": "2030-01-02T00:00:00Z"},
                 {"modelId": "gemini-2.5-flash", "tokenType": "REQUESTS", "remainingFraction": 1, "resetTime": "2030-01-02T00:00:00Z"}]})
+        if method == "fetchAvailableModels":
+            if body.get("project") != GOOGLE_PROJECT or not self.headers.get("User-Agent", "").startswith("antigravity/"):
+                return self._reply(403, {"error": {"code": 403, "message": "no such project", "status": "PERMISSION_DENIED"}})
+            return self._reply(200, {"models": {
+                "gemini-3-flash": {"displayName": "Gemini 3 Flash", "quotaInfo": {"remainingFraction": 0.8, "resetTime": "2030-01-02T00:00:00Z"}},
+                "claude-sonnet-4-5": {"displayName": "Claude Sonnet 4.5", "quotaInfo": {"resetTime": "2030-01-02T00:00:00Z"}},
+                "chat_20706": {"isInternal": True, "quotaInfo": {"remainingFraction": 1}}}})
         if method not in ("generateContent", "streamGenerateContent"):
             return self._reply(404, {"error": {"code": 404, "message": f"Method not found: {method}", "status": "NOT_FOUND"}})
         request = body.get("request") or {}
+        # Antigravity's envelope (as its IDE sends it) or the Gemini CLI's.
+        antigravity = (self.headers.get("User-Agent", "").startswith("antigravity/") and body.get("userAgent") == "antigravity"
+                       and body.get("requestType") == "agent" and str(body.get("requestId", "")).startswith("agent-")
+                       and str(request.get("sessionId", "")).startswith("-") and "user_prompt_id" not in body)
+        gemini_cli = self.headers.get("User-Agent", "").startswith("GeminiCLI/") and "userAgent" not in body
         if (body.get("project") != GOOGLE_PROJECT or not body.get("model") or not request.get("contents")
-                or not self.headers.get("User-Agent", "").startswith("GeminiCLI/")):
+                or not (antigravity or gemini_cli)):
             return self._reply(400, {"error": {"code": 400, "message": "Invalid JSON payload: not a Code Assist request", "status": "INVALID_ARGUMENT"}})
         usage = {"promptTokenCount": 5, "candidatesTokenCount": 3, "totalTokenCount": 8}
 
@@ -679,6 +698,9 @@ def endpoints(base):
                        "usage_url": f"{base}/codeassist/v1internal:retrieveUserQuota"},
         "iflow": {"authorize_url": f"{base}/iflow/oauth", "token_url": f"{base}/iflow/oauth/token",
                   "userinfo_url": f"{base}/iflow/api/oauth/getUserInfo", "api_base": f"{base}/iflow/v1"},
+        "antigravity": {"authorize_url": f"{base}/google/auth", "token_url": f"{base}/google/token",
+                        "userinfo_url": f"{base}/google/userinfo", "api_base": f"{base}/codeassist/v1internal",
+                        "usage_url": f"{base}/codeassist/v1internal:fetchAvailableModels"},
         "kiro": {"register_url": f"{base}/aws/oidc/client/register", "device_url": f"{base}/aws/oidc/device_authorization",
                  "token_url": f"{base}/aws/oidc/token", "refresh_url": f"{base}/kiro/auth/refreshToken",
                  "api_base": f"{base}/kiro/api", "usage_url": f"{base}/kiro/api/getUsageLimits"},

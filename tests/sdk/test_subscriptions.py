@@ -310,6 +310,37 @@ def test_gemini_cli_login_onboards_and_code_assist_answers_every_dialect(oauth):
     assert "model:gemini-2.5-pro: 40% used, resets 2030-01-02 00:00:00Z" in quota, quota
 
 
+def test_antigravity_login_envelope_models_and_quota(oauth):
+    """Antigravity as its public clients describe it: a Google login with its
+    own client and fixed redirect, Code Assist with Antigravity's envelope,
+    and fetchAvailableModels as its model list and per-model quotas."""
+    gateway, state, _ = oauth
+    process, url = connect(gateway, "antigravity")
+    assert "redirect_uri=http%3A%2F%2Flocalhost%3A5112" in url and "client_id=1071006060591" in url, url
+    with urllib.request.urlopen(url, timeout=10) as page:
+        assert "Signed in" in page.read().decode()
+    assert 'connected Antigravity account "dev@example.com"' in finished(process)
+    [load] = code_assist_calls(state, "loadCodeAssist")[-1:]
+    assert load["metadata"]["ideType"] == "ANTIGRAVITY"
+
+    gateway.key = gateway.cli_json("key", "create")["key"]
+    gateway.serve()
+    api = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+    answer = api.chat.completions.create(model="ag/claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}],
+                                         tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}])
+    assert answer.choices[0].message.content == "hi from gemini"
+    sent = code_assist_calls(state, "generateContent")[-1]
+    assert (sent["model"], sent["project"], sent["userAgent"]) == ("claude-sonnet-4-5", mock_oauth.GOOGLE_PROJECT, "antigravity")
+    assert sent["request"]["toolConfig"]["functionCallingConfig"]["mode"] == "VALIDATED"
+    stream = api.chat.completions.create(model="ag/gemini-3-flash", stream=True, messages=[{"role": "user", "content": "hi"}])
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == "hi from gemini"
+
+    quota = gateway.cli("quota", "list", "--refresh")
+    assert "model:gemini-3-flash: 20% used" in quota and "model:claude-sonnet-4-5: 100% used" in quota, quota
+    [provider] = [p for p in gateway.cli_json("provider", "list") if p["prefix"] == "ag"]
+    assert provider["models"] == ["claude-sonnet-4-5", "gemini-3-flash"], provider
+
+
 def test_gemini_cli_import_reads_the_cli_file_without_changing_it(oauth, tmp_path):
     gateway, state, _ = oauth
     issued = state.issue()
