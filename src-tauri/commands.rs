@@ -3,9 +3,9 @@
 //! capability grants exactly these (see `build.rs` and `tauri.conf.json`).
 
 use switchyard_api_types::{
-    AliasView, ApiKeyView, ComboView, CommandError, ConnectStart, CreatedApiKey, NewProviderInput,
-    Overview, PriceView, ProviderView, RequestView, ServiceView, SettingView, UpdateStatusView,
-    UsageQueryInput, UsageRowView,
+    AliasView, ApiKeyView, ComboView, CommandError, ConnectStart, CreatedApiKey, LinkView,
+    NewProviderInput, Overview, PriceView, ProviderView, RequestView, ServiceView, SettingView,
+    UpdateStatusView, UsageQueryInput, UsageRowView,
 };
 use tauri::{AppHandle, Runtime, State};
 
@@ -497,7 +497,7 @@ pub(crate) fn restore_tool(
 
 /// The `switchyard://` links received and not yet handled (each once).
 #[tauri::command]
-pub(crate) fn take_deep_links(state: State<'_, DesktopState>) -> Vec<serde_json::Value> {
+pub(crate) fn take_deep_links(state: State<'_, DesktopState>) -> Vec<LinkView> {
     state.take_links()
 }
 

@@ -70,15 +70,9 @@ pub(crate) async fn start<R: Runtime>(
             }
             let handle = app.clone();
             tauri::async_runtime::spawn(async move {
-                let result = match login.finish(&http, LOGIN_TIMEOUT, pasted).await {
-                    Ok(grant) => providers::complete_login(&http, &subscription, grant).await,
-                    Err(error) => Err(error),
-                };
-                finish(
-                    &handle,
-                    &subscription,
-                    result.map_err(|error| error.to_string()),
-                );
+                let finished = login.finish(&http, LOGIN_TIMEOUT, pasted).await;
+                let result = completed(&http, &subscription, finished).await;
+                finish(&handle, &subscription, result);
             });
             Ok(ConnectStart::Browser { url })
         }
@@ -94,22 +88,29 @@ pub(crate) async fn start<R: Runtime>(
             };
             let handle = app.clone();
             tauri::async_runtime::spawn(async move {
-                let result = match tokio::time::timeout(LOGIN_TIMEOUT, login.finish(&http))
+                let finished = tokio::time::timeout(LOGIN_TIMEOUT, login.finish(&http))
                     .await
-                    .unwrap_or(Err(oauth::LoginError::TimedOut(LOGIN_TIMEOUT.as_secs())))
-                {
-                    Ok(grant) => providers::complete_login(&http, &subscription, grant).await,
-                    Err(error) => Err(error),
-                };
-                finish(
-                    &handle,
-                    &subscription,
-                    result.map_err(|error| error.to_string()),
-                );
+                    .unwrap_or(Err(oauth::LoginError::TimedOut(LOGIN_TIMEOUT.as_secs())));
+                let result = completed(&http, &subscription, finished).await;
+                finish(&handle, &subscription, result);
             });
             Ok(start)
         }
     }
+}
+
+/// A finished login with what the service still needs (see
+/// `ProviderApi::complete_login`), or why it failed.
+async fn completed(
+    http: &reqwest::Client,
+    subscription: &Subscription,
+    finished: Result<oauth::Grant, oauth::LoginError>,
+) -> Result<oauth::Grant, String> {
+    match finished {
+        Ok(grant) => providers::complete_login(http, subscription, grant).await,
+        Err(error) => Err(error),
+    }
+    .map_err(|error| error.to_string())
 }
 
 /// The services, with whether their CLI's credentials are on this machine.
@@ -149,9 +150,7 @@ pub(crate) async fn import<R: Runtime>(
     let home = oauth::imports::home_dir().ok_or_else(|| failed("cannot find the home folder"))?;
     let http = client()?;
     let result = match providers::import(&subscription, &home) {
-        Ok(grant) => providers::complete_login(&http, &subscription, grant)
-            .await
-            .map_err(|error| error.to_string()),
+        Ok(grant) => completed(&http, &subscription, Ok(grant)).await,
         Err(message) => Err(message),
     };
     finish(&app, &subscription, result);
@@ -178,11 +177,8 @@ pub(crate) async fn with_refresh_token<R: Runtime>(
     }
     let subscription = subscription(&app, service)?;
     let http = client()?;
-    let result = match oauth::flows::refresh(&http, &subscription.service, token).await {
-        Ok(grant) => providers::complete_login(&http, &subscription, grant).await,
-        Err(error) => Err(error),
-    }
-    .map_err(|error| error.to_string());
+    let refreshed = oauth::flows::refresh(&http, &subscription.service, token).await;
+    let result = completed(&http, &subscription, refreshed).await;
     finish(&app, &subscription, result);
     Ok(())
 }

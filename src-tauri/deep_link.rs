@@ -3,12 +3,14 @@
 //! or a provider node (an OpenAI/Anthropic-compatible server) without secrets. Anything else, or anything malformed, is refused with a
 //! reason the user sees.
 
+use switchyard_api_types::LinkView;
 use url::Url;
 
 /// Most targets an imported combo may have.
 const MAX_IMPORTED_TARGETS: usize = 32;
 
-/// A link the app understood.
+/// A link the app understood: a login callback (handled in the shell; its
+/// code never reaches the dashboard) or a link for the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeepLink {
     /// The browser coming back from a service's login page.
@@ -18,31 +20,8 @@ pub enum DeepLink {
         /// The state sent with the authorization request.
         state: String,
     },
-    /// Start logging in to a service.
-    Connect {
-        /// The service id, e.g. `claude-code`.
-        service: String,
-    },
-    /// Add a combo someone shared.
-    ImportCombo {
-        /// The combo's name.
-        name: String,
-        /// Its `prefix/model` targets, in order.
-        targets: Vec<String>,
-    },
-    /// Add a provider node someone shared; the user adds the key.
-    ImportProvider {
-        /// Display name.
-        name: String,
-        /// Wire format: `openai`, `anthropic`, `responses` or `gemini`.
-        format: String,
-        /// Base URL (http or https, no credentials in it).
-        base_url: String,
-        /// Model prefix.
-        prefix: String,
-        /// Models to list.
-        models: Vec<String>,
-    },
+    /// A link the dashboard acts on when the user says so.
+    ForDashboard(LinkView),
 }
 
 /// Why a link was refused.
@@ -112,9 +91,9 @@ impl DeepLink {
                 if !query.is_empty() {
                     return Err(refuse("connect links take no parameters"));
                 }
-                Ok(Self::Connect {
+                Ok(Self::ForDashboard(LinkView::Connect {
                     service: service.to_owned(),
-                })
+                }))
             }
             ("import", "") => {
                 if secret_like {
@@ -150,7 +129,7 @@ impl DeepLink {
                 if let Some(bad) = targets.iter().find(|target| !valid(target)) {
                     return Err(refuse(format!("{bad:?} is not a prefix/model target")));
                 }
-                Ok(Self::ImportCombo { name, targets })
+                Ok(Self::ForDashboard(LinkView::ImportCombo { name, targets }))
             }
             _ => Err(refuse(format!("unknown link switchyard://{host}/{path}"))),
         }
@@ -198,13 +177,13 @@ impl DeepLink {
         {
             return Err(refuse("the model list is malformed"));
         }
-        Ok(Self::ImportProvider {
+        Ok(Self::ForDashboard(LinkView::ImportProvider {
             name,
             format,
             base_url,
             prefix,
             models,
-        })
+        }))
     }
 }
 
@@ -225,19 +204,19 @@ mod tests {
         );
         assert_eq!(
             DeepLink::parse("switchyard://connect/codex", SERVICES),
-            Ok(DeepLink::Connect {
+            Ok(DeepLink::ForDashboard(LinkView::Connect {
                 service: "codex".into()
-            })
+            }))
         );
         assert_eq!(
             DeepLink::parse(
                 "switchyard://import?kind=combo&name=fast&targets=oa/gpt-4o,cc/claude-sonnet-4-5",
                 SERVICES
             ),
-            Ok(DeepLink::ImportCombo {
+            Ok(DeepLink::ForDashboard(LinkView::ImportCombo {
                 name: "fast".into(),
                 targets: vec!["oa/gpt-4o".into(), "cc/claude-sonnet-4-5".into()]
-            })
+            }))
         );
         assert_eq!(
             DeepLink::parse(
@@ -245,13 +224,13 @@ mod tests {
                  &base_url=https%3A%2F%2Fllm.example.com%2Fv1&models=qwen3-coder,glm-4.6",
                 SERVICES
             ),
-            Ok(DeepLink::ImportProvider {
+            Ok(DeepLink::ForDashboard(LinkView::ImportProvider {
                 name: "Team vLLM".into(),
                 format: "openai".into(),
                 base_url: "https://llm.example.com/v1".into(),
                 prefix: "team".into(),
                 models: vec!["qwen3-coder".into(), "glm-4.6".into()]
-            })
+            }))
         );
     }
 

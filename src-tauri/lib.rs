@@ -17,13 +17,13 @@ mod tray;
 pub mod tray_model;
 mod updates;
 
-use serde_json::json;
 use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime, WindowEvent};
 use tauri_plugin_autostart::MacosLauncher;
 use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::deep_link::DeepLink;
 use crate::state::{DesktopState, Notice};
+use switchyard_api_types::LinkView;
 
 /// Argument the login item starts the app with: no window, only the tray.
 const START_HIDDEN: &str = "--hidden";
@@ -218,22 +218,9 @@ fn open_link<R: Runtime>(app: &AppHandle<R>, link: &str) {
                             "a login callback arrived while no login was waiting",
                         );
                     }
-                    json!({"kind": "oauth-callback", "delivered": delivered})
+                    LinkView::OauthCallback { delivered }
                 }
-                DeepLink::Connect { service } => json!({"kind": "connect", "service": service}),
-                DeepLink::ImportCombo { name, targets } => {
-                    json!({"kind": "import-combo", "name": name, "targets": targets})
-                }
-                DeepLink::ImportProvider {
-                    name,
-                    format,
-                    base_url,
-                    prefix,
-                    models,
-                } => json!({
-                    "kind": "import-provider", "name": name, "format": format,
-                    "base_url": base_url, "prefix": prefix, "models": models
-                }),
+                DeepLink::ForDashboard(link) => link,
             };
             // Queued until the dashboard takes it (it may be opening), so
             // each link is handled exactly once.
@@ -250,7 +237,7 @@ fn open_link<R: Runtime>(app: &AppHandle<R>, link: &str) {
                 &refused.0,
             );
             app.state::<DesktopState>()
-                .queue_link(json!({"kind": "refused", "message": refused.0}));
+                .queue_link(LinkView::Refused { message: refused.0 });
             tray::show_dashboard(app);
             let _ = app.emit("deep-link", ());
         }

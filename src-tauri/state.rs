@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use switchyard_api_types::{GatewayState, Overview};
+use switchyard_api_types::{GatewayState, LinkView, Overview};
 use switchyard_gateway::RunningGateway;
 use switchyard_gateway::quota::{WindowStanding, window_start};
 use switchyard_gateway::settings::{DATA_DIR_ENV, ListenAddress, Settings, endpoint_url};
@@ -24,7 +24,7 @@ pub(crate) struct DesktopState {
     /// Where a `switchyard://oauth/callback` goes while a browser login waits.
     pending_login: Mutex<Option<tokio::sync::mpsc::Sender<String>>>,
     /// Links the dashboard has not taken yet.
-    pending_links: Mutex<Vec<serde_json::Value>>,
+    pending_links: Mutex<Vec<LinkView>>,
 }
 
 impl DesktopState {
@@ -109,12 +109,12 @@ impl DesktopState {
     }
 
     /// Keeps a validated link for the dashboard.
-    pub(crate) fn queue_link(&self, link: serde_json::Value) {
+    pub(crate) fn queue_link(&self, link: LinkView) {
         lock(&self.pending_links).push(link);
     }
 
     /// The links not yet handled, each given out once.
-    pub(crate) fn take_links(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn take_links(&self) -> Vec<LinkView> {
         std::mem::take(&mut *lock(&self.pending_links))
     }
 

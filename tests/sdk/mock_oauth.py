@@ -24,11 +24,11 @@ import hmac
 import http.server
 import itertools
 import json
-import struct
 import threading
 import time
 import urllib.parse
-import zlib
+
+from mock_upstreams import kiro_event  # AWS event-stream frames, as the upstream mocks write them
 
 EMAIL = "dev@example.com"
 CODEX_ACCOUNT = "acct-123"
@@ -52,21 +52,6 @@ IFLOW_CLIENT_ID = "10009311001"
 IFLOW_CLIENT_SECRET = "4Z3YjXycVsQvyGF1etiNlIBB4RsqSDtW"
 IFLOW_PHONE = "138****8000"
 OPENAI_DEVICE_REDIRECT = "https://auth.openai.com/deviceauth/callback"
-
-
-def event_stream_frame(headers, payload):
-    """One AWS event-stream message: prelude (total and header lengths, CRC32),
-    headers (name, type 7 = string, 2-byte length, value), payload, CRC32."""
-    encoded = b"".join(bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(value.encode())) + value.encode()
-                       for name, value in headers.items())
-    prelude = struct.pack(">II", 12 + len(encoded) + len(payload) + 4, len(encoded))
-    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + payload
-    return message + struct.pack(">I", zlib.crc32(message))
-
-
-def kiro_event(kind, payload):
-    return event_stream_frame({":event-type": kind, ":content-type": "application/json", ":message-type": "event"},
-                              json.dumps(payload).encode())
 
 
 def b64url(data):

@@ -5,9 +5,9 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchyard_api_types::{
-    ApiKeyView, ComboView, CommandError, ConnectStart, CreatedApiKey, NewProviderInput, Overview,
-    ProviderView, RequestView, ServiceView, SettingView, UpdateStatusView, UsageQueryInput,
-    UsageRowView,
+    ApiKeyView, ComboView, CommandError, ConnectStart, CreatedApiKey, LinkView, NewProviderInput,
+    Overview, ProviderView, RequestView, ServiceView, SettingView, UpdateStatusView,
+    UsageQueryInput, UsageRowView,
 };
 use wasm_bindgen::prelude::*;
 
@@ -319,7 +319,7 @@ pub async fn restore_tool(
 }
 
 /// The `switchyard://` links received and not yet handled.
-pub async fn take_deep_links() -> Result<Vec<serde_json::Value>, CommandError> {
+pub async fn take_deep_links() -> Result<Vec<LinkView>, CommandError> {
     invoke("take_deep_links").await
 }
 

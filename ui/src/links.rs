@@ -6,8 +6,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::Deserialize;
-use switchyard_api_types::{ComboTargetView, ComboView, NewProviderInput};
+use switchyard_api_types::{ComboTargetView, ComboView, LinkView as Link, NewProviderInput};
 
 use crate::api;
 
@@ -18,32 +17,6 @@ pub(crate) struct LinkRequests {
     pub(crate) connect: RwSignal<Option<String>>,
     /// A provider the Providers page's form should be filled with.
     pub(crate) provider: RwSignal<Option<NewProviderInput>>,
-}
-
-/// A link as the app queued it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-enum Link {
-    Connect {
-        service: String,
-    },
-    ImportCombo {
-        name: String,
-        targets: Vec<String>,
-    },
-    ImportProvider {
-        name: String,
-        format: String,
-        base_url: String,
-        prefix: String,
-        models: Vec<String>,
-    },
-    OauthCallback {
-        delivered: bool,
-    },
-    Refused {
-        message: String,
-    },
 }
 
 fn go_to(page: &str) {
@@ -64,11 +37,9 @@ pub(crate) fn LinkBanners() -> impl IntoView {
         spawn_local(async move {
             if let Ok(taken) = api::take_deep_links().await {
                 links.update(|list| {
-                    for value in taken {
-                        if let Ok(link) = serde_json::from_value::<Link>(value) {
-                            counter.update_value(|n| *n += 1);
-                            list.push((counter.get_value(), link));
-                        }
+                    for link in taken {
+                        counter.update_value(|n| *n += 1);
+                        list.push((counter.get_value(), link));
                     }
                 });
             }

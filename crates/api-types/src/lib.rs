@@ -711,3 +711,45 @@ pub struct PresetView {
     /// Starter models.
     pub models: Vec<String>,
 }
+
+/// A `switchyard://` link the shell validated, as the dashboard receives it
+/// (`take_deep_links`); a login callback's code never leaves the shell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum LinkView {
+    /// Start logging in to a service.
+    Connect {
+        /// The service id, e.g. `claude-code`.
+        service: String,
+    },
+    /// Add a combo someone shared.
+    ImportCombo {
+        /// The combo's name.
+        name: String,
+        /// Its `prefix/model` targets, in order.
+        targets: Vec<String>,
+    },
+    /// Add a provider node someone shared; the user adds the key.
+    ImportProvider {
+        /// Display name.
+        name: String,
+        /// Wire format: `openai`, `anthropic`, `responses` or `gemini`.
+        format: String,
+        /// Base URL (http or https, no credentials in it).
+        base_url: String,
+        /// Model prefix.
+        prefix: String,
+        /// Models to list.
+        models: Vec<String>,
+    },
+    /// A login callback arrived; whether a waiting login took it.
+    OauthCallback {
+        /// A login was waiting for it.
+        delivered: bool,
+    },
+    /// The link was refused.
+    Refused {
+        /// Why, for the user.
+        message: String,
+    },
+}

@@ -119,6 +119,8 @@ pub struct StateParts {
     providers: Arc<ProviderTable>,
     /// Refresh locks and exchanged tokens.
     credential_cache: Arc<credentials::CredentialCache>,
+    /// Quota-limited accounts' use of their current windows.
+    window_counts: Arc<quota::WindowCounts>,
 }
 
 impl std::ops::Deref for RouterState {
@@ -147,6 +149,7 @@ impl RouterState {
         Ok(Self(Arc::new(StateParts {
             providers: Arc::new(providers),
             credential_cache: Arc::default(),
+            window_counts: Arc::default(),
             store: Arc::new(Mutex::new(StoreCell {
                 store,
                 config: Arc::new(config),
@@ -223,7 +226,10 @@ impl RouterState {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let window_usage = |limit: &switchyard_store::QuotaLimit, now: i64| {
             let since = quota::window_start(limit.window, now);
-            self.with_store(|store| store.account_usage_since(limit.account_id, since))
+            self.window_counts
+                .get_or_load(limit.account_id, since, || {
+                    self.with_store(|store| store.account_usage_since(limit.account_id, since))
+                })
                 .inspect_err(|error| tracing::warn!(%error, "cannot count quota usage"))
                 .ok()
                 .map(|count| quota::WindowStanding::of(limit, &count, now))

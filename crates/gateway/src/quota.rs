@@ -1,11 +1,17 @@
 //! Quota windows: where each window starts and resets, what a provider's
-//! rate-limit headers say is left, and whether an account has run out.
+//! rate-limit headers say is left, whether an account has run out, and each
+//! limited account's use of its current windows, kept in memory.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use axum::http::HeaderMap;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
-use switchyard_store::{QuotaLimit, QuotaMetric, QuotaWindow, ReportedQuota, WindowCount};
+use switchyard_store::{
+    QuotaLimit, QuotaMetric, QuotaWindow, ReportedQuota, RequestRecord, StoreResult, WindowCount,
+};
 
 const FIVE_HOURS_MS: i64 = 5 * 3600 * 1000;
 
@@ -157,6 +163,60 @@ pub(crate) fn reported_in(headers: &HeaderMap, account_id: i64, now_ms: i64) -> 
         });
     }
     reports
+}
+
+/// How long a window's count is kept after the window began (longer than
+/// the longest window, a calendar month).
+const KEEP_COUNTS_MS: i64 = 40 * 24 * 60 * 60 * 1000;
+
+/// Each quota-limited account's use of its windows, by window start: read
+/// from the database once per window, then counted in memory as requests
+/// finish, so routing reads no table per limit and request.
+#[derive(Debug, Default)]
+pub(crate) struct WindowCounts {
+    counts: Mutex<HashMap<(i64, i64), WindowCount>>,
+}
+
+impl WindowCounts {
+    /// The account's use since `since`, loaded with `load` the first time.
+    pub(crate) fn get_or_load(
+        &self,
+        account_id: i64,
+        since: i64,
+        load: impl FnOnce() -> StoreResult<WindowCount>,
+    ) -> StoreResult<WindowCount> {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = counts.get(&(account_id, since)) {
+            return Ok(*count);
+        }
+        let count = load()?;
+        counts.retain(|(account, start), _| {
+            *account != account_id || *start >= since - KEEP_COUNTS_MS
+        });
+        counts.insert((account_id, since), count);
+        Ok(count)
+    }
+
+    /// Counts a finished request in every kept window of its account that
+    /// it falls in.
+    pub(crate) fn count(&self, record: &RequestRecord) {
+        let Some(account_id) = record.account_id else {
+            return;
+        };
+        let tokens = record.prompt_tokens.unwrap_or(0) + record.completion_tokens.unwrap_or(0);
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        for ((account, since), count) in counts.iter_mut() {
+            if *account == account_id && record.started_at >= *since {
+                count.requests += 1;
+                count.tokens += tokens;
+                count.oldest = Some(
+                    count
+                        .oldest
+                        .map_or(record.started_at, |oldest| oldest.min(record.started_at)),
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]

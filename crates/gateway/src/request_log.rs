@@ -170,6 +170,7 @@ impl PendingRecord {
         let mut record = std::mem::take(&mut self.record);
         record.status = status;
         record.latency_ms = self.started.elapsed().as_millis() as u64;
+        self.state.window_counts.count(&record);
         self.state.usage.record(record);
     }
 }

@@ -157,13 +157,9 @@ async fn list_models(State(state): State<RouterState>) -> Result<Json<Value>, Ap
 
 /// `GET /v1beta/models`: every model of every enabled provider, Gemini-style.
 async fn list_gemini_models(State(state): State<RouterState>) -> Response {
-    let providers = match state.with_store(|store| store.list_providers()) {
+    let providers = match providers_by_name(&state) {
         Ok(providers) => providers,
-        Err(error) => {
-            tracing::error!(%error, "cannot list providers");
-            return ApiError::internal("the gateway could not read its database")
-                .into_response_for(Dialect::Gemini);
-        }
+        Err(error) => return error.into_response_for(Dialect::Gemini),
     };
     let models: Vec<Value> = providers
         .iter()
@@ -253,7 +249,7 @@ async fn gemini_count_tokens(
     };
     // An unknown model can still be counted locally.
     let candidate = first_candidate_in(state, &caller.config, model).ok();
-    match upstream::gemini_count_tokens(state, candidate, &incoming).await {
+    match upstream::gemini_count_tokens(state, &caller.config, candidate, &incoming).await {
         Ok(counted) => Json(counted).into_response(),
         Err(error) => error.into_response_for(dialect),
     }
@@ -264,21 +260,28 @@ fn path_error(rejection: &PathRejection) -> ApiError {
     ApiError::bad_request("invalid_path", rejection.body_text())
 }
 
+/// Every provider of the routing snapshot, by name (the database's order).
+fn providers_by_name(state: &RouterState) -> Result<Vec<switchyard_store::Provider>, ApiError> {
+    let config = state.config()?;
+    let mut providers: Vec<switchyard_store::Provider> = config
+        .providers
+        .values()
+        .map(|entry| entry.provider.clone())
+        .collect();
+    providers.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(providers)
+}
+
 /// Every model a client may name, as `(id, created, owner)`: combos, aliases
 /// and each enabled provider's `prefix/model`.
 fn known_models(state: &RouterState) -> Result<Vec<(String, i64, String)>, ApiError> {
-    let (providers, combos, aliases) = state
-        .with_store(|store| {
-            Ok::<_, switchyard_store::StoreError>((
-                store.list_providers()?,
-                store.list_combos()?,
-                store.list_aliases()?,
-            ))
-        })
-        .map_err(|error| {
-            tracing::error!(%error, "cannot list providers");
-            ApiError::internal("the gateway could not read its database")
-        })?;
+    // From the routing snapshot, in the database's order (by name).
+    let providers = providers_by_name(state)?;
+    let config = state.config()?;
+    let mut combos: Vec<_> = config.combos.values().cloned().collect();
+    combos.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut aliases: Vec<_> = config.aliases.values().cloned().collect();
+    aliases.sort_by(|a, b| a.name.cmp(&b.name));
     let combos = combos.into_iter().map(|combo| {
         (
             combo.name,
@@ -389,13 +392,9 @@ async fn ollama_version() -> Json<Value> {
 
 /// `GET /api/tags`: every model of every enabled provider, Ollama-style.
 async fn ollama_tags(State(state): State<RouterState>) -> Response {
-    let providers = match state.with_store(|store| store.list_providers()) {
+    let providers = match providers_by_name(&state) {
         Ok(providers) => providers,
-        Err(error) => {
-            tracing::error!(%error, "cannot list providers");
-            return ApiError::internal("the gateway could not read its database")
-                .into_response_for(Dialect::Ollama);
-        }
+        Err(error) => return error.into_response_for(Dialect::Ollama),
     };
     let models: Vec<Value> = providers
         .iter()
@@ -451,6 +450,7 @@ async fn ollama_chat(
 /// `POST /v1/messages/count_tokens` (Anthropic): never an error for a valid request.
 async fn count_tokens(
     State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -464,22 +464,22 @@ async fn count_tokens(
         Err(error) => return error.into_response_for(dialect),
     };
     // An unknown model can still be counted locally.
-    let candidate = first_candidate(&state, &incoming.model).ok();
-    match upstream::count_tokens(&state, candidate, incoming, &headers).await {
+    let candidate = first_candidate_in(&state, &caller.config, &incoming.model).ok();
+    match upstream::count_tokens(&state, &caller.config, candidate, incoming, &headers).await {
         Ok(counted) => Json(counted).into_response(),
         Err(error) => error.into_response_for(dialect),
     }
 }
 
-/// `POST /v1/embeddings`, passed to OpenAI-compatible providers.
+/// `POST /v1/embeddings`, passed to OpenAI-compatible providers (with
+/// fallback along the plan, as chat requests).
 async fn embeddings(
     State(state): State<RouterState>,
     Extension(caller): Extension<CallerKey>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let mut pending =
-        PendingRecord::new(&state, "/v1/embeddings", caller.key_id, Dialect::OpenAiChat);
+    let pending = PendingRecord::new(&state, "/v1/embeddings", caller.key_id, Dialect::OpenAiChat);
     let body = match json_body(&headers, body) {
         Ok(body) => body,
         Err(error) => return pending.fail(error),
@@ -488,27 +488,15 @@ async fn embeddings(
         Ok(incoming) => incoming,
         Err(error) => return pending.fail(error),
     };
-    pending.record.model = incoming.model.clone();
-    let candidate = match first_candidate_in(&state, &caller.config, &incoming.model) {
-        Ok(candidate) => candidate,
-        Err(error) => return pending.fail(error),
-    };
-    pending.begin_attempt(&candidate);
-    upstream::forward_openai_json(
+    route(
         &state,
         &caller.config,
-        &candidate,
-        "/embeddings",
-        incoming,
         pending,
+        &headers,
+        incoming,
+        Routed::Embeddings,
     )
     .await
-}
-
-/// The first account a request for `model` would go to.
-fn first_candidate(state: &RouterState, model: &str) -> Result<Candidate, ApiError> {
-    let config = state.config()?;
-    first_candidate_in(state, &config, model)
 }
 
 /// The first account a request for `model` would go to under `config`.
@@ -730,14 +718,38 @@ async fn handle_chat(
 async fn route_chat(
     state: &RouterState,
     config: &RoutingConfig,
+    pending: PendingRecord,
+    headers: &HeaderMap,
+    incoming: IncomingChat,
+) -> Response {
+    route(state, config, pending, headers, incoming, Routed::Chat).await
+}
+
+/// What a routed request asks a provider for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Routed {
+    /// A chat exchange in any dialect.
+    Chat,
+    /// OpenAI's embeddings.
+    Embeddings,
+}
+
+/// Walks the routing plan of `incoming`, trying each candidate until one
+/// answers or a failure reached the client.
+async fn route(
+    state: &RouterState,
+    config: &RoutingConfig,
     mut pending: PendingRecord,
     headers: &HeaderMap,
     incoming: IncomingChat,
+    routed: Routed,
 ) -> Response {
     pending.record.model = incoming.model.clone();
     pending.record.stream = incoming.stream;
     pending.log_bodies_of(config, incoming.body_json());
-    if let Err(error) = incoming.check_shape(pending.dialect) {
+    if routed == Routed::Chat
+        && let Err(error) = incoming.check_shape(pending.dialect)
+    {
         return pending.fail(error);
     }
     let plan = match state.plan(config, &incoming.model) {
@@ -764,17 +776,33 @@ async fn route_chat(
         }
         // Boxed: the attempt's future is large, and would otherwise be
         // copied whole each time an enclosing future moves.
-        match Box::pin(upstream::forward_chat(
-            state,
-            config,
-            candidate,
-            &incoming,
-            headers,
-            pending,
-            has_fallback,
-        ))
-        .await
-        {
+        let attempt = match routed {
+            Routed::Chat => {
+                Box::pin(upstream::forward_chat(
+                    state,
+                    config,
+                    candidate,
+                    &incoming,
+                    headers,
+                    pending,
+                    has_fallback,
+                ))
+                .await
+            }
+            Routed::Embeddings => {
+                Box::pin(upstream::forward_embeddings(
+                    state,
+                    config,
+                    candidate,
+                    &incoming,
+                    headers,
+                    pending,
+                    has_fallback,
+                ))
+                .await
+            }
+        };
+        match attempt {
             Ok(response) => return response,
             Err(fall_back) => {
                 let (returned, failed) = *fall_back;

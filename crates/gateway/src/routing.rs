@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use rand::Rng;
 use switchyard_store::{
-    Account, AccountStrategy, Attempt, Combo, ComboStrategy, Cooldown, Price, Provider, QuotaLimit,
-    QuotaMetric, ReportedQuota, ServiceQuota, Store, StoreResult, now_millis,
+    Account, AccountStrategy, Alias, Attempt, Combo, ComboStrategy, Cooldown, Price, Provider,
+    QuotaLimit, QuotaMetric, ReportedQuota, ServiceQuota, Store, StoreResult, now_millis,
 };
 
 use crate::ApiError;
@@ -44,7 +44,8 @@ pub(crate) struct RoutingConfig {
     pub(crate) settings: Settings,
     pub(crate) providers: HashMap<String, Arc<ProviderEntry>>,
     pub(crate) combos: HashMap<String, Combo>,
-    pub(crate) aliases: HashMap<String, String>,
+    /// Aliases by name.
+    pub(crate) aliases: HashMap<String, Alias>,
     pub(crate) prices: PriceBook,
     cooldowns: HashMap<(i64, String), Cooldown>,
     limits: HashMap<i64, Vec<QuotaLimit>>,
@@ -109,7 +110,7 @@ impl RoutingConfig {
             aliases: store
                 .list_aliases()?
                 .into_iter()
-                .map(|alias| (alias.name, alias.target))
+                .map(|alias| (alias.name.clone(), alias))
                 .collect(),
             prices: PriceBook::new(store.list_prices()?),
             cooldowns: store
@@ -254,7 +255,7 @@ impl Planner<'_> {
                 format!("the combo or alias {name:?} refers to itself through its targets"),
             ));
         }
-        if let Some(target) = self.config.aliases.get(name) {
+        if let Some(target) = self.config.aliases.get(name).map(|alias| &alias.target) {
             self.expand(target, visiting, out, depth + 1)?;
         } else if let Some(combo) = self.config.combos.get(name) {
             for target in self.order(combo) {

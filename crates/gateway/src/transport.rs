@@ -1,7 +1,8 @@
 //! Sending chat (and embeddings) requests to providers.
 //!
-//! A [`ChatRequest`] is built with the same helpers as reqwest's builder
-//! (`header`, `bearer_auth`) and sent by hyper's pooled client directly,
+//! A [`ChatRequest`] is a body and [`RequestHeaders`] built like reqwest's
+//! builder (the first invalid header remembered and reported when sent),
+//! sent by hyper's pooled client directly,
 //! unless a proxy applies to the provider's URL: reqwest's own sending path
 //! parses the URL into a `url::Url` and back, and runs redirect and retry
 //! layers on every request, which took about a third of the gateway's CPU
@@ -146,22 +147,6 @@ impl ChatRequest {
             body,
             invalid_body,
         }
-    }
-
-    /// Adds a header (as reqwest's `RequestBuilder::header`: appended).
-    pub(crate) fn header<K, V>(mut self, name: K, value: V) -> Self
-    where
-        HeaderName: TryFrom<K>,
-        HeaderValue: TryFrom<V>,
-    {
-        self.headers.add(name, value);
-        self
-    }
-
-    /// Adds `Authorization: Bearer <token>`, marked sensitive.
-    pub(crate) fn bearer_auth(mut self, token: &str) -> Self {
-        self.headers.bearer(token);
-        self
     }
 
     /// The body as it will be sent.
@@ -572,8 +557,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_invalid_header_is_reported_when_sent_and_not_repeated() {
-        let request = ChatRequest::post_json("http://127.0.0.1:9/v1".into(), &"{}")
-            .header("x-api-key", "secret\nvalue");
+        let mut headers = RequestHeaders::default();
+        headers.add("x-api-key", "secret\nvalue");
+        let request =
+            ChatRequest::post_json("http://127.0.0.1:9/v1".into(), &"{}").with_headers(headers);
         let error = upstream().send(request).await.expect_err("refused");
         assert!(matches!(error, SendError::Invalid(_)), "{error:?}");
         assert!(!error.describe().contains("secret"));
@@ -581,10 +568,12 @@ mod tests {
 
     #[test]
     fn a_bearer_token_is_a_sensitive_header_and_headers_are_appended() {
-        let request = ChatRequest::post_json("http://127.0.0.1:9/v1".into(), &"{}")
-            .bearer_auth("token")
-            .header("accept", "text/event-stream")
-            .header("accept", "application/json");
+        let mut headers = RequestHeaders::default();
+        headers.bearer("token");
+        headers.add("accept", "text/event-stream");
+        headers.add("accept", "application/json");
+        let request =
+            ChatRequest::post_json("http://127.0.0.1:9/v1".into(), &"{}").with_headers(headers);
         let authorization = &request.headers()[header::AUTHORIZATION];
         assert_eq!(authorization, "Bearer token");
         assert!(authorization.is_sensitive());

@@ -22,9 +22,10 @@ use switchyard_protocol::{
     BlockKind, ChatResponse, Delta, Part, ResponseCollector, StreamEvent, Usage,
 };
 
+use crate::credentials::Credentials;
 use crate::dialect::{Dialect, StreamDecoder, StreamEncoder};
 use crate::health::{self, Failure};
-use crate::providers::{ANTHROPIC_VERSION, RequestHeaders, Shaping, UpstreamCall, unwrap_response};
+use crate::providers::{RequestHeaders, Shaping, UpstreamCall, unwrap_response};
 use crate::request_log::{PendingRecord, response_with};
 use crate::routing::{Candidate, RoutingConfig};
 use crate::transport::{self, BodyError, BodyLimits, ChatRequest, UpstreamResponse};
@@ -207,55 +208,52 @@ fn json_members(body: &[u8]) -> Result<RawMembers, ApiError> {
     })
 }
 
-/// Forwards a JSON request to `path` under an OpenAI-compatible provider and
-/// relays the JSON answer (used for `/v1/embeddings`).
-pub(crate) async fn forward_openai_json(
+/// Sends an embeddings request to `candidate` (an OpenAI-compatible
+/// provider) and relays its JSON answer; failures fall back as chat's do.
+pub(crate) async fn forward_embeddings(
     state: &RouterState,
     config: &RoutingConfig,
     candidate: &Candidate,
-    path: &str,
-    incoming: IncomingChat,
+    incoming: &IncomingChat,
+    client_headers: &HeaderMap,
     pending: PendingRecord,
-) -> Response {
+    has_fallback: bool,
+) -> Result<Response, FallBack> {
     if Dialect::of_provider(candidate.provider.provider.kind) != Dialect::OpenAiChat {
-        return pending.fail(ApiError::bad_request(
+        return Ok(pending.fail(ApiError::bad_request(
             "unsupported_endpoint",
             format!(
-                "provider {:?} is not OpenAI-compatible, so it cannot serve {path}",
+                "provider {:?} is not OpenAI-compatible, so it cannot serve /embeddings",
                 candidate.provider_name()
             ),
-        ));
+        )));
     }
+    let mut credentials = match state.credentials(candidate, false).await {
+        Ok(credentials) => credentials,
+        Err(error) => {
+            let error = ApiError::credentials_refused(error.message);
+            return fail_or_fall_back(pending, error, Failure::Unauthorized, has_fallback);
+        }
+    };
     let upstream_model = candidate.upstream_model.as_str();
     let body = UpstreamBody::Passthrough {
         members: &incoming.members,
         model: Some(upstream_model),
     };
-    let url = format!(
-        "{}{path}",
-        candidate.provider.provider.base_url.trim_end_matches('/')
-    );
-    let request = ChatRequest::post_json(url, &body).bearer_auth(&candidate.account.api_key);
-    let settings = &config.settings;
-    let response =
-        match tokio::time::timeout(settings.first_byte_timeout, state.upstream.send(request)).await
-        {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => {
-                return pending.fail(ApiError::upstream_unreachable(format!(
-                    "cannot reach provider {:?}: {}",
-                    candidate.provider_name(),
-                    error.describe()
-                )));
-            }
-            Err(_) => {
-                return pending.fail(ApiError::upstream_timeout(format!(
-                    "provider {:?} sent no answer within {}s",
-                    candidate.provider_name(),
-                    settings.first_byte_timeout.as_secs()
-                )));
-            }
-        };
+    let outgoing = Outgoing {
+        path: "/embeddings".into(),
+        body: &body,
+        upstream: Dialect::OpenAiChat,
+        client: Dialect::OpenAiChat,
+        client_headers,
+        model: upstream_model,
+    };
+    let response = match send_attempt(state, config, candidate, &mut credentials, &outgoing).await {
+        Ok(response) => response,
+        Err(failed) => {
+            return fail_or_fall_back(pending, failed.error, failed.failure, has_fallback);
+        }
+    };
     let shape = ClientShape {
         dialect: Dialect::OpenAiChat,
         upstream: Dialect::OpenAiChat,
@@ -263,19 +261,32 @@ pub(crate) async fn forward_openai_json(
         include_usage: false,
         model: upstream_model.to_owned(),
         wrapped: false,
-        limits: BodyLimits::of(settings),
-        redactor: Redactor::new(&[&candidate.account.api_key]),
+        limits: BodyLimits::of(&config.settings),
+        redactor: Redactor::new(&[&candidate.account.api_key, &credentials.token]),
     };
-    if !response.status().is_success() {
-        return relay_upstream_error(candidate, response, &shape, pending).await;
-    }
-    relay_json(candidate, response, shape, pending).await
+    let (response, pending) = match successful(
+        state,
+        config,
+        candidate,
+        response,
+        &credentials,
+        &shape,
+        pending,
+        has_fallback,
+    )
+    .await
+    {
+        Ok(answered) => answered,
+        Err(failed) => return failed,
+    };
+    Ok(relay_json(candidate, response, shape, pending).await)
 }
 
 /// Answers `POST /v1/messages/count_tokens`: the provider's own count where it
 /// speaks Anthropic's or Gemini's API and answers, otherwise a local estimate.
 pub(crate) async fn count_tokens(
     state: &RouterState,
+    config: &RoutingConfig,
     candidate: Option<Candidate>,
     incoming: IncomingChat,
     client_headers: &HeaderMap,
@@ -297,9 +308,9 @@ pub(crate) async fn count_tokens(
                     members: &incoming.members,
                     model: Some(candidate.upstream_model.as_str()),
                 };
-                ask_anthropic_count(state, candidate, &body, client_headers).await
+                ask_anthropic_count(state, config, candidate, &body, client_headers).await
             }
-            Dialect::Gemini => ask_gemini_count(state, candidate, &canonical).await,
+            Dialect::Gemini => ask_gemini_count(state, config, candidate, &canonical).await,
             _ => None,
         },
         None => None,
@@ -312,6 +323,7 @@ pub(crate) async fn count_tokens(
 /// API-key provider, else a local estimate, as `{"totalTokens": N}`.
 pub(crate) async fn gemini_count_tokens(
     state: &RouterState,
+    config: &RoutingConfig,
     candidate: Option<Candidate>,
     incoming: &IncomingChat,
 ) -> Result<Value, ApiError> {
@@ -325,7 +337,7 @@ pub(crate) async fn gemini_count_tokens(
         Some(candidate)
             if Dialect::of_provider(candidate.provider.provider.kind) == Dialect::Gemini =>
         {
-            ask_gemini_count(state, candidate, &canonical).await
+            ask_gemini_count(state, config, candidate, &canonical).await
         }
         _ => None,
     };
@@ -339,26 +351,23 @@ const COUNT_TIMEOUT: Duration = Duration::from_secs(10);
 /// An Anthropic-compatible provider's own count, if it gives one in time.
 async fn ask_anthropic_count(
     state: &RouterState,
+    config: &RoutingConfig,
     candidate: &Candidate,
     body: &UpstreamBody<'_>,
     client_headers: &HeaderMap,
 ) -> Option<u64> {
-    if candidate.provider.provider.subscription.is_some() {
-        // Subscription tokens are not API keys; the estimate will do.
-        return None;
-    }
-    let url = format!(
-        "{}/messages/count_tokens",
-        candidate.provider.provider.base_url.trim_end_matches('/')
-    );
-    let version = client_headers
-        .get("anthropic-version")
-        .cloned()
-        .unwrap_or(HeaderValue::from_static(ANTHROPIC_VERSION));
-    let request = ChatRequest::post_json(url, body)
-        .header("x-api-key", candidate.account.api_key.as_str())
-        .header("anthropic-version", version);
-    let counted = ask_count(state, request).await?;
+    let path = "/messages/count_tokens".to_owned();
+    let upstream = Dialect::AnthropicMessages;
+    let counted = ask_count(
+        state,
+        config,
+        candidate,
+        path,
+        body,
+        upstream,
+        client_headers,
+    )
+    .await?;
     counted.get("input_tokens").and_then(Value::as_u64)
 }
 
@@ -366,34 +375,63 @@ async fn ask_anthropic_count(
 /// it gives one in time.
 async fn ask_gemini_count(
     state: &RouterState,
+    config: &RoutingConfig,
     candidate: &Candidate,
     canonical: &switchyard_protocol::ChatRequest,
 ) -> Option<u64> {
-    if candidate.provider.provider.subscription.is_some() {
-        return None;
-    }
     let model = candidate.upstream_model.as_str();
     let mut generate = Dialect::Gemini.encode_request(canonical);
     if let Value::Object(object) = &mut generate {
         object.insert("model".into(), Value::String(format!("models/{model}")));
     }
-    let body = serde_json::json!({ "generateContentRequest": generate });
-    let url = format!(
-        "{}/models/{model}:countTokens",
-        candidate.provider.provider.base_url.trim_end_matches('/')
-    );
-    let request = ChatRequest::post_json(url, &UpstreamBody::Owned(body))
-        .header("x-goog-api-key", candidate.account.api_key.as_str());
-    let counted = ask_count(state, request).await?;
+    let body = UpstreamBody::Owned(serde_json::json!({ "generateContentRequest": generate }));
+    let path = format!("/models/{model}:countTokens");
+    let counted = ask_count(
+        state,
+        config,
+        candidate,
+        path,
+        &body,
+        Dialect::Gemini,
+        &HeaderMap::new(),
+    )
+    .await?;
     counted
         .get("totalTokens")
         .and_then(|total| total.as_u64().or_else(|| total.as_str()?.parse().ok()))
 }
 
-/// Sends a token-count request; its JSON answer when it succeeded in time.
-async fn ask_count(state: &RouterState, request: ChatRequest) -> Option<Value> {
+/// Sends a token-count request to an API-key provider through the attempt
+/// path; its JSON answer when it succeeded in time. Subscription services
+/// are not asked (their endpoints count nothing, or need their own
+/// envelopes): the estimate does for them.
+async fn ask_count(
+    state: &RouterState,
+    config: &RoutingConfig,
+    candidate: &Candidate,
+    path: String,
+    body: &UpstreamBody<'_>,
+    upstream: Dialect,
+    client_headers: &HeaderMap,
+) -> Option<Value> {
+    if candidate.provider.subscription.is_some()
+        || candidate.provider.provider.subscription.is_some()
+    {
+        return None;
+    }
+    let outgoing = Outgoing {
+        path,
+        body,
+        upstream,
+        client: upstream,
+        client_headers,
+        model: &candidate.upstream_model,
+    };
     let answer = tokio::time::timeout(COUNT_TIMEOUT, async {
-        let response = state.upstream.send(request).await.ok()?;
+        let mut credentials = state.credentials(candidate, false).await.ok()?;
+        let response = send_attempt(state, config, candidate, &mut credentials, &outgoing)
+            .await
+            .ok()?;
         if !response.status().is_success() {
             return None;
         }
@@ -472,7 +510,7 @@ impl ClientShape {
 
 /// The body sent upstream: translated (owned), or the client's own members
 /// written out as received with only `model` replaced.
-enum UpstreamBody<'a> {
+pub(crate) enum UpstreamBody<'a> {
     Owned(Value),
     Passthrough {
         members: &'a RawMembers,
@@ -595,89 +633,26 @@ pub(crate) async fn forward_chat(
         }
     };
     let upstream_streams = shape.stream || api.forces_stream();
-    let mut retried_after_refresh = false;
-    let response = loop {
-        let base_url = credentials
-            .base_url
-            .as_deref()
-            .unwrap_or(&candidate.provider.provider.base_url)
-            .trim_end_matches('/');
-        let mut url = format!(
-            "{base_url}{}",
-            api.upstream_path(shape.upstream, &upstream_model, upstream_streams)
-        );
-        if incoming.anthropic_beta
-            && !shape.translates()
-            && shape.upstream == Dialect::AnthropicMessages
-            && !url.contains('?')
-        {
-            url.push_str("?beta=true");
-        }
-        let upstream_request = ChatRequest::post_json(url, &upstream_body);
-        let mut headers = RequestHeaders::default();
-        api.authorize(
-            &UpstreamCall {
-                upstream: shape.upstream,
-                client: shape.dialect,
-                client_headers,
-                model: &upstream_model,
-                token: &credentials.token,
-                meta: &credentials.meta,
-                body: upstream_request.body(),
-            },
-            &mut headers,
-        );
-        let upstream_request = upstream_request.with_headers(headers);
-        let sent = tokio::time::timeout(
-            settings.first_byte_timeout,
-            state.upstream.send(upstream_request),
-        )
-        .await;
-        match sent {
-            Ok(Ok(response))
-                if api.token_refused(response.status())
-                    && credentials.refreshable
-                    && !retried_after_refresh =>
-            {
-                // The token may have been revoked or expired early: refresh once.
-                retried_after_refresh = true;
-                match state.credentials(candidate, true).await {
-                    Ok(refreshed) => credentials = refreshed,
-                    Err(error) => {
-                        let error = ApiError::credentials_refused(error.message);
-                        return fail_or_fall_back(
-                            pending,
-                            error,
-                            Failure::Unauthorized,
-                            has_fallback,
-                        );
-                    }
-                }
-            }
-            Ok(Ok(response)) => break response,
-            Ok(Err(error)) => {
-                let failure = if error.is_timeout() {
-                    Failure::Timeout
-                } else {
-                    Failure::Unreachable
-                };
-                let error = ApiError::upstream_unreachable(format!(
-                    "cannot reach provider {:?}: {}",
-                    candidate.provider_name(),
-                    error.describe()
-                ));
-                state.learn_failure(config, candidate, failure, None, error.status.as_u16(), "");
-                return fail_or_fall_back(pending, error, failure, has_fallback);
-            }
-            Err(_) => {
-                let error = ApiError::upstream_timeout(format!(
-                    "provider {:?} sent no answer within {}s",
-                    candidate.provider_name(),
-                    settings.first_byte_timeout.as_secs()
-                ));
-                state.learn_failure(config, candidate, Failure::Timeout, None, 504, "");
-                return fail_or_fall_back(pending, error, Failure::Timeout, has_fallback);
-            }
+    let mut path = api.upstream_path(shape.upstream, &upstream_model, upstream_streams);
+    if incoming.anthropic_beta
+        && !shape.translates()
+        && shape.upstream == Dialect::AnthropicMessages
+        && !path.contains('?')
+    {
+        path.push_str("?beta=true");
+    }
+    let outgoing = Outgoing {
+        path,
+        body: &upstream_body,
+        upstream: shape.upstream,
+        client: shape.dialect,
+        client_headers,
+        model: &upstream_model,
+    };
+    let response = match send_attempt(state, config, candidate, &mut credentials, &outgoing).await {
+        Ok(response) => response,
+        Err(failed) => {
+            return fail_or_fall_back(pending, failed.error, failed.failure, has_fallback);
         }
     };
     let now = switchyard_store::now_millis();
@@ -687,33 +662,21 @@ pub(crate) async fn forward_chat(
         pending.record.reported_quotas = reports;
     }
 
-    let status = response.status();
-    if !status.is_success() {
-        let headers = response.headers().clone();
-        let text = redact(
-            &redact(
-                &transport::read_error_text(response, settings.first_byte_timeout).await,
-                &credentials.token,
-            ),
-            &candidate.account.api_key,
-        );
-        let failure = Failure::of_status(status, &text);
-        let wait = health::retry_after(&headers, &text, now);
-        match failure {
-            Some(failure) => {
-                state.learn_failure(config, candidate, failure, wait, status.as_u16(), &text);
-                if has_fallback {
-                    let error = provider_answered(candidate, status, &error_detail(&text), wait);
-                    return Err(Box::new((pending, AttemptFailure { error, failure })));
-                }
-            }
-            None => state.learn_success(config, candidate),
-        }
-        return Ok(render_upstream_error(
-            candidate, status, &text, wait, &shape, pending,
-        ));
-    }
-    state.learn_success(config, candidate);
+    let (response, pending) = match successful(
+        state,
+        config,
+        candidate,
+        response,
+        &credentials,
+        &shape,
+        pending,
+        has_fallback,
+    )
+    .await
+    {
+        Ok(answered) => answered,
+        Err(failed) => return failed,
+    };
     let framing = response
         .headers()
         .get(CONTENT_TYPE)
@@ -730,6 +693,176 @@ pub(crate) async fn forward_chat(
         }
         (None, _) => relay_json(candidate, response, shape, pending).await,
     })
+}
+
+/// A successful answer, learned by the account's health; an error answer
+/// goes through [`answer_error`] instead.
+#[expect(clippy::too_many_arguments, reason = "one attempt's whole context")]
+async fn successful(
+    state: &RouterState,
+    config: &RoutingConfig,
+    candidate: &Candidate,
+    response: UpstreamResponse,
+    credentials: &Credentials,
+    shape: &ClientShape,
+    pending: PendingRecord,
+    has_fallback: bool,
+) -> Result<(UpstreamResponse, PendingRecord), Result<Response, FallBack>> {
+    if !response.status().is_success() {
+        return Err(answer_error(
+            state,
+            config,
+            candidate,
+            response,
+            credentials,
+            shape,
+            pending,
+            has_fallback,
+        )
+        .await);
+    }
+    state.learn_success(config, candidate);
+    Ok((response, pending))
+}
+
+/// An error answer of `candidate`: learned by its health, then the next
+/// candidate's business when it is the provider's fault and there is one,
+/// else rendered for the client.
+#[expect(clippy::too_many_arguments, reason = "one attempt's whole context")]
+async fn answer_error(
+    state: &RouterState,
+    config: &RoutingConfig,
+    candidate: &Candidate,
+    response: UpstreamResponse,
+    credentials: &Credentials,
+    shape: &ClientShape,
+    pending: PendingRecord,
+    has_fallback: bool,
+) -> Result<Response, FallBack> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = redact(
+        &redact(
+            &transport::read_error_text(response, config.settings.first_byte_timeout).await,
+            &credentials.token,
+        ),
+        &candidate.account.api_key,
+    );
+    let failure = Failure::of_status(status, &text);
+    let wait = health::retry_after(&headers, &text, switchyard_store::now_millis());
+    match failure {
+        Some(failure) => {
+            state.learn_failure(config, candidate, failure, wait, status.as_u16(), &text);
+            if has_fallback {
+                let error = provider_answered(candidate, status, &error_detail(&text), wait);
+                return Err(Box::new((pending, AttemptFailure { error, failure })));
+            }
+        }
+        None => state.learn_success(config, candidate),
+    }
+    Ok(render_upstream_error(
+        candidate, status, &text, wait, shape, pending,
+    ))
+}
+
+/// Where and what one attempt sends.
+pub(crate) struct Outgoing<'a> {
+    /// The path under the provider's (or the credentials') base URL.
+    pub(crate) path: String,
+    /// The body.
+    pub(crate) body: &'a UpstreamBody<'a>,
+    /// The provider's wire format.
+    pub(crate) upstream: Dialect,
+    /// The client's wire format.
+    pub(crate) client: Dialect,
+    /// The client's headers (some go along).
+    pub(crate) client_headers: &'a HeaderMap,
+    /// The model as the provider names it.
+    pub(crate) model: &'a str,
+}
+
+/// Sends one request to `candidate`, authorized by its provider type,
+/// within the first-byte timeout. When the provider refuses the token it is
+/// refreshed once and the request sent again. Not getting an answer (no
+/// connection, no answer in time) is learned by the account's health; what
+/// the answer says is the caller's to read.
+pub(crate) async fn send_attempt(
+    state: &RouterState,
+    config: &RoutingConfig,
+    candidate: &Candidate,
+    credentials: &mut Credentials,
+    outgoing: &Outgoing<'_>,
+) -> Result<UpstreamResponse, AttemptFailure> {
+    let api = candidate.provider.api;
+    let timeout = config.settings.first_byte_timeout;
+    let mut retried_after_refresh = false;
+    loop {
+        let base_url = credentials
+            .base_url
+            .as_deref()
+            .unwrap_or(&candidate.provider.provider.base_url)
+            .trim_end_matches('/');
+        let request = ChatRequest::post_json(format!("{base_url}{}", outgoing.path), outgoing.body);
+        let mut headers = RequestHeaders::default();
+        api.authorize(
+            &UpstreamCall {
+                upstream: outgoing.upstream,
+                client: outgoing.client,
+                client_headers: outgoing.client_headers,
+                model: outgoing.model,
+                token: &credentials.token,
+                meta: &credentials.meta,
+                body: request.body(),
+            },
+            &mut headers,
+        );
+        let request = request.with_headers(headers);
+        match tokio::time::timeout(timeout, state.upstream.send(request)).await {
+            Ok(Ok(response))
+                if api.token_refused(response.status())
+                    && credentials.refreshable
+                    && !retried_after_refresh =>
+            {
+                // The token may have been revoked or expired early: refresh once.
+                retried_after_refresh = true;
+                *credentials =
+                    state
+                        .credentials(candidate, true)
+                        .await
+                        .map_err(|error| AttemptFailure {
+                            error: ApiError::credentials_refused(error.message),
+                            failure: Failure::Unauthorized,
+                        })?;
+            }
+            Ok(Ok(response)) => return Ok(response),
+            Ok(Err(error)) => {
+                let failure = if error.is_timeout() {
+                    Failure::Timeout
+                } else {
+                    Failure::Unreachable
+                };
+                let error = ApiError::upstream_unreachable(format!(
+                    "cannot reach provider {:?}: {}",
+                    candidate.provider_name(),
+                    error.describe()
+                ));
+                state.learn_failure(config, candidate, failure, None, error.status.as_u16(), "");
+                return Err(AttemptFailure { error, failure });
+            }
+            Err(_) => {
+                let error = ApiError::upstream_timeout(format!(
+                    "provider {:?} sent no answer within {}s",
+                    candidate.provider_name(),
+                    timeout.as_secs()
+                ));
+                state.learn_failure(config, candidate, Failure::Timeout, None, 504, "");
+                return Err(AttemptFailure {
+                    error,
+                    failure: Failure::Timeout,
+                });
+            }
+        }
+    }
 }
 
 /// The error as the next candidate's business, or as the client's answer.
@@ -1443,23 +1576,6 @@ async fn collect_event_stream(
 /// `value` written out as JSON (straight into bytes, not through `Display`).
 fn json_bytes(value: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(value).unwrap_or_default())
-}
-
-/// Passes on an upstream error with its status. When no translation is
-/// needed, an error body in the client's dialect is kept as is (clients match
-/// on its codes); otherwise its message is re-rendered in the client's dialect.
-async fn relay_upstream_error(
-    candidate: &Candidate,
-    response: UpstreamResponse,
-    shape: &ClientShape,
-    pending: PendingRecord,
-) -> Response {
-    let status = response.status();
-    let wait = health::retry_after(response.headers(), "", switchyard_store::now_millis());
-    let text = transport::read_error_text(response, shape.limits.body_timeout).await;
-    let text = redact(&text, &candidate.account.api_key);
-    let wait = wait.or_else(|| health::retry_after(&HeaderMap::new(), &text, 0));
-    render_upstream_error(candidate, status, &text, wait, shape, pending)
 }
 
 /// Whole seconds for a `Retry-After` header, rounded up (at least 1).

@@ -30,7 +30,6 @@ use crate::dialect::Dialect;
 use crate::oauth::{Grant, LoginError, Service};
 
 pub use crate::transport::RequestHeaders;
-pub(crate) use api_key::ANTHROPIC_VERSION;
 pub use api_key::ApiKeyFamily;
 pub use login::{complete_login, import, save_login};
 
