@@ -11,8 +11,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::dialect::Dialect;
 use crate::routing::RoutingConfig;
+use switchyard_protocol::Dialect;
 use switchyard_store::hash_api_key;
 
 use crate::{ApiError, RouterState};

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::dialect::Dialect;
+use switchyard_protocol::Dialect;
 
 /// The code of [`ApiError::credentials_refused`].
 const CREDENTIALS_REFUSED: &str = "upstream_credentials_refused";

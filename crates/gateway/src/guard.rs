@@ -19,10 +19,10 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::dialect::Dialect;
 use crate::routing::RoutingConfig;
 use crate::settings::Settings;
 use crate::{ApiError, RouterState};
+use switchyard_protocol::Dialect;
 
 /// Middleware: refuses requests for a foreign `Host` or from a foreign
 /// `Origin`; leaves the routing snapshot it read in the request's extensions

@@ -8,7 +8,6 @@
 mod auth;
 mod commits;
 mod credentials;
-pub mod dialect;
 mod error;
 mod guard;
 mod health;
@@ -40,10 +39,10 @@ use switchyard_store::{
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use dialect::Dialect;
 pub use error::ApiError;
 pub use routes::router;
 pub use settings::{ListenAddress, Settings};
+pub use switchyard_protocol::Dialect;
 pub use transport::UpstreamError;
 pub use usage::UsageRecorder;
 

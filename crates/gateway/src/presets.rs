@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use switchyard_store::{Provider, ProviderKind};
 
-use crate::dialect::Dialect;
+use switchyard_protocol::Dialect;
 
 /// Defaults for one well-known provider.
 #[derive(Debug, Clone, Serialize)]

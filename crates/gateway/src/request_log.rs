@@ -12,9 +12,9 @@ use serde_json::Value;
 use switchyard_protocol::Usage;
 use switchyard_store::{Attempt, KEY_PREFIX, Price, RequestRecord, now_millis};
 
-use crate::dialect::Dialect;
 use crate::routing::{Candidate, RoutingConfig};
 use crate::{ApiError, RouterState};
+use switchyard_protocol::Dialect;
 
 /// The usage record of a request in progress. Finishing it queues it for the
 /// usage writer; dropping it unfinished (the client went away) records 499.

@@ -18,12 +18,12 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::auth::{CallerKey, require_api_key};
-use crate::dialect::Dialect;
 use crate::guard::{self, MAX_BODY_BYTES};
 use crate::request_log::PendingRecord;
 use crate::routing::{Candidate, Plan, PlanStep, RoutingConfig};
 use crate::upstream::{self, IncomingChat};
 use crate::{ApiError, RouterState};
+use switchyard_protocol::Dialect;
 
 /// The router with every route and layer except path normalisation.
 pub fn router(state: RouterState) -> Router {
@@ -400,7 +400,7 @@ async fn ollama_tags(State(state): State<RouterState>) -> Response {
         .iter()
         .filter(|provider| provider.enabled)
         .flat_map(|provider| {
-            let modified_at = crate::dialect::rfc3339(
+            let modified_at = switchyard_protocol::dialect::rfc3339(
                 std::time::UNIX_EPOCH
                     + std::time::Duration::from_millis(provider.created_at.max(0) as u64),
             );

@@ -14,12 +14,12 @@ use switchyard_store::{
 };
 
 use crate::ApiError;
-use crate::dialect::Dialect;
 use crate::health::{BreakerState, Health};
 use crate::pricing::PriceBook;
 use crate::providers::{ApiKeyFamily, ProviderApi, ProviderTable, Subscription};
 use crate::quota::WindowStanding;
 use crate::settings::Settings;
+use switchyard_protocol::Dialect;
 
 /// Deepest nesting of combos followed.
 const MAX_DEPTH: usize = 8;

@@ -12,6 +12,7 @@
 
 pub mod anthropic_messages;
 pub mod canonical;
+pub mod dialect;
 pub mod gemini;
 pub mod kiro;
 pub mod ollama;
@@ -19,6 +20,7 @@ pub mod openai_chat;
 pub mod openai_responses;
 
 pub use canonical::*;
+pub use dialect::{Dialect, ProviderKind};
 
 /// One SSE frame: `event: <name>` when named, then `data: <payload as JSON>`.
 /// Payloads are serialized straight into the frame: encoders call this for

@@ -3,50 +3,9 @@
 use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
+pub use switchyard_protocol::ProviderKind;
+
 use crate::{Store, StoreError, StoreResult, conflict_on_unique, now_millis};
-
-/// Wire format and authentication style of a provider connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    /// An OpenAI-compatible Chat Completions API with a Bearer API key.
-    OpenaiCompatible,
-    /// An Anthropic-compatible Messages API with an `x-api-key` key.
-    AnthropicCompatible,
-    /// Google's Gemini `generateContent` API with an `x-goog-api-key` key.
-    Gemini,
-    /// An OpenAI Responses API (`/responses`) with a Bearer API key.
-    OpenaiResponses,
-    /// Kiro's CodeWhisperer `generateAssistantResponse`: JSON in, an AWS
-    /// event stream out (subscription accounts only).
-    Kiro,
-}
-
-impl ProviderKind {
-    /// Name stored in the database and shown to users.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OpenaiCompatible => "openai_compatible",
-            Self::AnthropicCompatible => "anthropic_compatible",
-            Self::Gemini => "gemini",
-            Self::OpenaiResponses => "openai_responses",
-            Self::Kiro => "kiro",
-        }
-    }
-
-    fn parse(value: &str) -> StoreResult<Self> {
-        match value {
-            "openai_compatible" => Ok(Self::OpenaiCompatible),
-            "anthropic_compatible" => Ok(Self::AnthropicCompatible),
-            "gemini" => Ok(Self::Gemini),
-            "openai_responses" => Ok(Self::OpenaiResponses),
-            "kiro" => Ok(Self::Kiro),
-            other => Err(StoreError::Corrupt(format!(
-                "unknown provider kind {other:?}"
-            ))),
-        }
-    }
-}
 
 /// A stored provider: an upstream API with one or more accounts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -157,7 +116,8 @@ fn provider_from_row(row: &Row<'_>) -> rusqlite::Result<ProviderRow> {
 
 /// Finishes decoding the columns that need more than SQLite's types.
 fn decode_provider((mut provider, kind, models, strategy): ProviderRow) -> StoreResult<Provider> {
-    provider.kind = ProviderKind::parse(&kind)?;
+    provider.kind = ProviderKind::parse(&kind)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown provider kind {kind:?}")))?;
     provider.account_strategy = strategy
         .map(|strategy| AccountStrategy::parse(&strategy))
         .transpose()

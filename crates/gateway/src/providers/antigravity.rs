@@ -22,11 +22,11 @@ use super::{
     Exchange, ExchangeError, Exchanged, ProviderApi, RequestHeaders, Shaping, UpstreamCall,
     node_arch, node_platform, time_millis, uuid_v4, window,
 };
-use crate::dialect::Dialect;
 use crate::oauth::service::{
     AuthorizeStyle, BodyStyle, DeviceProtocol, Endpoints, LoginKind, Redirect, url,
 };
 use crate::oauth::{Grant, LoginError, Service};
+use switchyard_protocol::Dialect;
 
 /// How Antigravity names itself to Code Assist (`ClientMetadata.ideType`).
 const IDE_TYPE: &str = "ANTIGRAVITY";

@@ -5,8 +5,8 @@
 use axum::http::HeaderValue;
 
 use super::{ProviderApi, RequestHeaders, UpstreamCall};
-use crate::dialect::Dialect;
 use crate::oauth::Service;
+use switchyard_protocol::Dialect;
 
 /// Anthropic API version sent when the client did not name one.
 pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";

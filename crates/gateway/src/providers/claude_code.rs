@@ -15,11 +15,11 @@ use super::api_key::ANTHROPIC_VERSION;
 use super::{
     ProviderApi, RequestHeaders, Shaping, UpstreamCall, node_arch, text_at, time_millis, window,
 };
-use crate::dialect::Dialect;
 use crate::oauth::service::{
     AuthorizeStyle, BodyStyle, DeviceProtocol, Endpoints, LoginKind, Redirect, url,
 };
 use crate::oauth::{Grant, Service};
+use switchyard_protocol::Dialect;
 
 /// Beta flags Claude Code sends with a subscription token; the first lets
 /// the token call the Messages API at all.

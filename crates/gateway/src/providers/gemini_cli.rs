@@ -15,11 +15,11 @@ use super::{
     Exchange, ExchangeError, Exchanged, ProviderApi, RequestHeaders, Shaping, UpstreamCall,
     node_arch, node_platform, text_at, time_millis, window,
 };
-use crate::dialect::Dialect;
 use crate::oauth::service::{
     AuthorizeStyle, BodyStyle, DeviceProtocol, Endpoints, LoginKind, Redirect, url,
 };
 use crate::oauth::{Grant, LoginError, Service, code_assist, flows};
+use switchyard_protocol::Dialect;
 
 /// How the Gemini CLI names itself to Code Assist (`ClientMetadata.ideType`).
 const IDE_TYPE: &str = "IDE_UNSPECIFIED";

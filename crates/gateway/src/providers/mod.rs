@@ -26,8 +26,8 @@ use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 use switchyard_store::{Account, Provider, ServiceQuota};
 
-use crate::dialect::Dialect;
 use crate::oauth::{Grant, LoginError, Service};
+use switchyard_protocol::Dialect;
 
 pub use crate::transport::RequestHeaders;
 pub use api_key::ApiKeyFamily;

@@ -1,16 +1,61 @@
-//! The wire dialects the gateway speaks, on either side, and dispatch to the
-//! matching codec of `switchyard-protocol`. A request is translated only when
-//! the client's dialect differs from the upstream's; otherwise it is passed
-//! through with the model name replaced.
+//! The wire dialects, on either side of the gateway, and dispatch to the
+//! matching codec; the wire formats a provider connection can have
+//! ([`ProviderKind`]). A request is translated only when the client's
+//! dialect differs from the upstream's; otherwise it is passed through with
+//! the model name replaced.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use switchyard_protocol::{
+
+use crate::{
     ChatRequest, ChatResponse, DecodeError, StreamEvent, anthropic_messages, gemini, kiro, ollama,
     openai_chat, openai_responses,
 };
-use switchyard_store::ProviderKind;
+
+/// Wire format and authentication style of a provider connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// An OpenAI-compatible Chat Completions API with a Bearer API key.
+    OpenaiCompatible,
+    /// An Anthropic-compatible Messages API with an `x-api-key` key.
+    AnthropicCompatible,
+    /// Google's Gemini `generateContent` API with an `x-goog-api-key` key.
+    Gemini,
+    /// An OpenAI Responses API (`/responses`) with a Bearer API key.
+    OpenaiResponses,
+    /// Kiro's CodeWhisperer `generateAssistantResponse`: JSON in, an AWS
+    /// event stream out (subscription accounts only).
+    Kiro,
+}
+
+impl ProviderKind {
+    /// Name stored in the database and shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenaiCompatible => "openai_compatible",
+            Self::AnthropicCompatible => "anthropic_compatible",
+            Self::Gemini => "gemini",
+            Self::OpenaiResponses => "openai_responses",
+            Self::Kiro => "kiro",
+        }
+    }
+
+    /// The kind named `value` (as [`ProviderKind::as_str`] writes it).
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::OpenaiCompatible,
+            Self::AnthropicCompatible,
+            Self::Gemini,
+            Self::OpenaiResponses,
+            Self::Kiro,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == value)
+    }
+}
 
 /// A wire format for chat requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +117,7 @@ impl Dialect {
     }
 
     /// Path of the chat endpoint under a provider's base URL.
-    pub(crate) fn upstream_path(self, model: &str, stream: bool) -> String {
+    pub fn upstream_path(self, model: &str, stream: bool) -> String {
         match self {
             Self::OpenAiChat => "/chat/completions".into(),
             Self::OpenAiResponses => "/responses".into(),
@@ -85,12 +130,12 @@ impl Dialect {
     }
 
     /// Whether the model is named in the request body (Gemini names it in the URL).
-    pub(crate) fn model_in_body(self) -> bool {
+    pub fn model_in_body(self) -> bool {
         self != Self::Gemini
     }
 
     /// A string found in every stream event that carries usage, to skip the rest cheaply.
-    pub(crate) fn usage_marker(self) -> &'static str {
+    pub fn usage_marker(self) -> &'static str {
         match self {
             Self::OpenAiChat | Self::AnthropicMessages | Self::OpenAiResponses => "\"usage\"",
             Self::Gemini => "\"usageMetadata\"",
@@ -100,7 +145,7 @@ impl Dialect {
     }
 
     /// Content type of a streamed answer in this dialect.
-    pub(crate) fn stream_content_type(self) -> &'static str {
+    pub fn stream_content_type(self) -> &'static str {
         match self {
             Self::Ollama => "application/x-ndjson",
             Self::Kiro => "application/vnd.amazon.eventstream",
@@ -109,11 +154,7 @@ impl Dialect {
     }
 
     /// Decodes a client request; `stream` is used where the dialect puts it in the URL.
-    pub(crate) fn decode_request(
-        self,
-        body: &Value,
-        stream: bool,
-    ) -> Result<ChatRequest, DecodeError> {
+    pub fn decode_request(self, body: &Value, stream: bool) -> Result<ChatRequest, DecodeError> {
         match self {
             Self::OpenAiChat => openai_chat::decode_request_value(body),
             Self::OpenAiResponses => openai_responses::decode_request_value(body),
@@ -124,7 +165,7 @@ impl Dialect {
         }
     }
 
-    pub(crate) fn encode_request(self, request: &ChatRequest) -> Value {
+    pub fn encode_request(self, request: &ChatRequest) -> Value {
         match self {
             Self::OpenAiChat => openai_chat::encode_request(request),
             Self::OpenAiResponses => openai_responses::encode_request(request),
@@ -135,7 +176,7 @@ impl Dialect {
         }
     }
 
-    pub(crate) fn decode_response(self, body: &[u8]) -> Result<ChatResponse, DecodeError> {
+    pub fn decode_response(self, body: &[u8]) -> Result<ChatResponse, DecodeError> {
         match self {
             Self::OpenAiChat => openai_chat::decode_response(body),
             Self::OpenAiResponses => openai_responses::decode_response(body),
@@ -147,12 +188,7 @@ impl Dialect {
     }
 
     /// Encodes an answer for a client that asked for `model`, answered at `now`.
-    pub(crate) fn encode_response(
-        self,
-        response: &ChatResponse,
-        model: &str,
-        now: SystemTime,
-    ) -> Value {
+    pub fn encode_response(self, response: &ChatResponse, model: &str, now: SystemTime) -> Value {
         match self {
             Self::OpenAiChat => openai_chat::encode_response(response, unix_seconds(now)),
             Self::OpenAiResponses => openai_responses::encode_response(response, unix_seconds(now)),
@@ -164,7 +200,7 @@ impl Dialect {
         }
     }
 
-    pub(crate) fn stream_decoder(self) -> StreamDecoder {
+    pub fn stream_decoder(self) -> StreamDecoder {
         match self {
             Self::OpenAiChat => StreamDecoder::OpenAi(openai_chat::StreamDecoder::default()),
             Self::OpenAiResponses => {
@@ -180,7 +216,7 @@ impl Dialect {
     }
 
     /// An encoder of this dialect's stream for a client that asked for `model`.
-    pub(crate) fn stream_encoder(
+    pub fn stream_encoder(
         self,
         model: &str,
         now: SystemTime,
@@ -211,7 +247,7 @@ impl Dialect {
 }
 
 /// Decodes an upstream SSE stream of either dialect into canonical events.
-pub(crate) enum StreamDecoder {
+pub enum StreamDecoder {
     OpenAi(openai_chat::StreamDecoder),
     Responses(openai_responses::StreamDecoder),
     Anthropic(anthropic_messages::StreamDecoder),
@@ -222,11 +258,7 @@ pub(crate) enum StreamDecoder {
 
 impl StreamDecoder {
     /// Decodes one SSE event.
-    pub(crate) fn push(
-        &mut self,
-        event_name: &str,
-        data: &str,
-    ) -> Result<Vec<StreamEvent>, DecodeError> {
+    pub fn push(&mut self, event_name: &str, data: &str) -> Result<Vec<StreamEvent>, DecodeError> {
         match self {
             Self::OpenAi(decoder) => decoder.push(data),
             Self::Responses(decoder) => decoder.push(event_name, data),
@@ -238,7 +270,7 @@ impl StreamDecoder {
     }
 
     /// Events that close the stream when the upstream ends.
-    pub(crate) fn finish(&mut self) -> Vec<StreamEvent> {
+    pub fn finish(&mut self) -> Vec<StreamEvent> {
         match self {
             Self::OpenAi(decoder) => decoder.finish(),
             Self::Responses(decoder) => decoder.finish(),
@@ -251,7 +283,7 @@ impl StreamDecoder {
 }
 
 /// Encodes canonical events as a client's SSE frames.
-pub(crate) enum StreamEncoder {
+pub enum StreamEncoder {
     OpenAi(openai_chat::StreamEncoder),
     Responses(openai_responses::StreamEncoder),
     Anthropic(anthropic_messages::StreamEncoder),
@@ -260,7 +292,7 @@ pub(crate) enum StreamEncoder {
 }
 
 impl StreamEncoder {
-    pub(crate) fn push(&mut self, event: &StreamEvent) -> Vec<String> {
+    pub fn push(&mut self, event: &StreamEvent) -> Vec<String> {
         match self {
             Self::OpenAi(encoder) => encoder.push(event),
             Self::Responses(encoder) => encoder.push(event),
@@ -270,7 +302,7 @@ impl StreamEncoder {
         }
     }
 
-    pub(crate) fn finish(&mut self) -> Vec<String> {
+    pub fn finish(&mut self) -> Vec<String> {
         match self {
             Self::OpenAi(encoder) => encoder.finish(),
             Self::Responses(encoder) => encoder.finish(),
@@ -282,12 +314,12 @@ impl StreamEncoder {
 }
 
 /// Unix time in seconds.
-pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
+pub fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// RFC 3339 time in UTC, as Ollama writes `created_at`.
-pub(crate) fn rfc3339(time: SystemTime) -> String {
+pub fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_millis(time).to_string()
 }
