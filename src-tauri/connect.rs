@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use switchyard_api_types::{CommandError, ConnectStart, ServiceView};
-use switchyard_gateway::oauth::{self, AuthCodeLogin, DeviceLogin, LoginKind};
-use switchyard_gateway::providers::{self, Subscription};
+use switchyard_providers::oauth::{self, AuthCodeLogin, DeviceLogin, LoginKind};
+use switchyard_providers::{self as providers, Subscription};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tauri_plugin_opener::OpenerExt;
 use tokio::sync::mpsc;
@@ -22,7 +22,7 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 /// The service called `id`, with the endpoint overrides of the data folder.
 fn subscription<R: Runtime>(app: &AppHandle<R>, id: &str) -> Result<Subscription, CommandError> {
     let data_dir = app.state::<DesktopState>().data_dir().to_owned();
-    switchyard_gateway::provider_table(&data_dir)
+    switchyard_providers::ProviderTable::for_data_dir(&data_dir)
         .subscription(id)
         .cloned()
         .map_err(failed)
@@ -116,7 +116,7 @@ async fn completed(
 /// The services, with whether their CLI's credentials are on this machine.
 pub(crate) fn services(data_dir: &std::path::Path) -> Vec<ServiceView> {
     let home = oauth::imports::home_dir();
-    switchyard_gateway::provider_table(data_dir)
+    switchyard_providers::ProviderTable::for_data_dir(data_dir)
         .subscriptions()
         .map(|subscription| &subscription.service)
         .map(|service| ServiceView {

@@ -197,7 +197,7 @@ async fn forward_recorded<R: Runtime>(app: &AppHandle<R>) {
 /// Validates a `switchyard://` link and hands it to the dashboard, or
 /// refuses it with a visible message. Nothing is acted on without the UI.
 fn open_link<R: Runtime>(app: &AppHandle<R>, link: &str) {
-    let table = switchyard_gateway::providers::ProviderTable::builtin();
+    let table = switchyard_providers::ProviderTable::builtin();
     let services: Vec<&str> = table
         .subscriptions()
         .map(|subscription| subscription.service.id)

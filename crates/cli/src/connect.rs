@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
-use switchyard_gateway::oauth::{self, AuthCodeLogin, DeviceLogin, LoginKind, imports};
-use switchyard_gateway::providers;
+use switchyard_providers as providers;
+use switchyard_providers::oauth::{self, AuthCodeLogin, DeviceLogin, LoginKind, imports};
 use switchyard_store::Store;
 use tokio::sync::mpsc;
 
@@ -47,7 +47,7 @@ pub(crate) fn connect(
     output: Output,
 ) -> Result<()> {
     let Some(id) = args.service.as_deref() else {
-        let table = switchyard_gateway::provider_table(data_dir);
+        let table = switchyard_providers::ProviderTable::for_data_dir(data_dir);
         let services: Vec<_> = table
             .subscriptions()
             .map(|subscription| &subscription.service)
@@ -89,7 +89,7 @@ pub(crate) fn connect(
             text
         });
     };
-    let table = switchyard_gateway::provider_table(data_dir);
+    let table = switchyard_providers::ProviderTable::for_data_dir(data_dir);
     let subscription = table.subscription(id).map_err(anyhow::Error::msg)?;
     let service = &subscription.service;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -12,9 +12,9 @@ use serde_json::{Map, Value};
 use switchyard_store::{Account, AccountAuth, now_millis};
 
 use crate::RouterState;
-use crate::oauth::{LoginError, Service, flows};
-use crate::providers::{Exchange, ExchangeError, Exchanged};
 use crate::routing::Candidate;
+use switchyard_providers::oauth::{LoginError, Service, flows};
+use switchyard_providers::{Exchange, ExchangeError, Exchanged};
 
 /// What a request authenticates with.
 #[derive(Debug, Clone)]

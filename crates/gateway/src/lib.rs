@@ -11,10 +11,8 @@ mod credentials;
 mod error;
 mod guard;
 mod health;
-pub mod oauth;
 pub mod presets;
 pub mod pricing;
-pub mod providers;
 pub mod quota;
 mod request_log;
 mod routes;
@@ -47,8 +45,8 @@ pub use transport::UpstreamError;
 pub use usage::UsageRecorder;
 
 use health::Health;
-use providers::ProviderTable;
 use routing::{Candidate, Plan, Planner, RoutingConfig};
+use switchyard_providers::ProviderTable;
 
 /// Errors that stop the gateway from starting.
 #[derive(Debug, thiserror::Error)]
@@ -390,7 +388,7 @@ impl RouterState {
     /// the service has no usage endpoint).
     async fn read_quota(
         &self,
-        subscription: &providers::Subscription,
+        subscription: &switchyard_providers::Subscription,
         provider: &switchyard_store::Provider,
         account: &switchyard_store::Account,
         token: &str,
@@ -414,7 +412,7 @@ impl RouterState {
                 service.name
             ));
         }
-        let body: serde_json::Value = transport::side_json(response)
+        let body: serde_json::Value = switchyard_providers::side_call::side_json(response)
             .await
             .ok_or_else(|| format!("{}'s usage endpoint sent no JSON", service.name))?;
         let models = subscription.api.models_in_quota(&body);
@@ -433,7 +431,7 @@ pub async fn maintain_accounts(data_dir: &Path) -> Result<Vec<AccountCheck>, Sta
     let store = Store::open_in_dir(data_dir)?;
     let usage =
         UsageRecorder::start(Store::open_in_dir(data_dir)?).map_err(StartError::UsageWriter)?;
-    let state = RouterState::new(store, usage, provider_table(data_dir))?;
+    let state = RouterState::new(store, usage, ProviderTable::for_data_dir(data_dir))?;
     Ok(state.maintain_accounts().await)
 }
 
@@ -488,18 +486,9 @@ impl RunningGateway {
     }
 }
 
-/// The built-in services with the endpoint overrides of `data_dir` (the
-/// built-in endpoints when `endpoints.json` cannot be read, logged).
-pub fn provider_table(data_dir: &Path) -> ProviderTable {
-    ProviderTable::load(data_dir).unwrap_or_else(|error| {
-        tracing::error!(%error, "endpoint overrides ignored");
-        ProviderTable::builtin()
-    })
-}
-
 /// Opens the database in `data_dir`, binds `address` and serves in the background.
 pub async fn start(data_dir: &Path, address: SocketAddr) -> Result<RunningGateway, StartError> {
-    start_with(data_dir, address, provider_table(data_dir)).await
+    start_with(data_dir, address, ProviderTable::for_data_dir(data_dir)).await
 }
 
 /// [`start`] with the subscription services of `providers` (a test's, or

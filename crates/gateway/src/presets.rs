@@ -205,7 +205,7 @@ pub async fn fetch_models(
     let unreadable = || ModelListError::Unreadable {
         provider: provider.name.clone(),
     };
-    let body: Value = crate::transport::side_json(response)
+    let body: Value = switchyard_providers::side_call::side_json(response)
         .await
         .ok_or_else(unreadable)?;
     let mut models: Vec<String> = if let Some(data) = body.get("data").and_then(Value::as_array) {

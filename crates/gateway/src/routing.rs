@@ -16,10 +16,10 @@ use switchyard_store::{
 use crate::ApiError;
 use crate::health::{BreakerState, Health};
 use crate::pricing::PriceBook;
-use crate::providers::{ApiKeyFamily, ProviderApi, ProviderTable, Subscription};
 use crate::quota::WindowStanding;
 use crate::settings::Settings;
 use switchyard_protocol::Dialect;
+use switchyard_providers::{ApiKeyFamily, ProviderApi, ProviderTable, Subscription};
 
 /// Deepest nesting of combos followed.
 const MAX_DEPTH: usize = 8;

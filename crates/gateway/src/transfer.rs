@@ -26,9 +26,9 @@ use switchyard_store::{
 pub use switchyard_api_types::{TransferReport, TransferSkip};
 pub use switchyard_store::{ConfigDocument, TransferError};
 
-use crate::providers::ProviderTable;
 use crate::settings::SettingKey;
 use crate::{presets, validate};
+use switchyard_providers::ProviderTable;
 
 /// The configuration as a JSON document; with `with_secrets`, provider keys
 /// and tokens in plain text too. Client API keys are never in it.

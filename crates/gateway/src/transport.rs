@@ -21,13 +21,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::header::{self, HeaderValue};
 use axum::http::{Method, Request, Response, Uri};
 use hyper_tls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+
+use switchyard_providers::RequestHeaders;
 
 use crate::settings::Settings;
 
@@ -71,54 +73,6 @@ pub(crate) enum SendError {
     Reqwest(reqwest::Error),
     /// From the direct client.
     Direct(hyper_util::client::legacy::Error),
-}
-
-/// Headers for a request to a provider, built like reqwest's builder: the
-/// first invalid name or value is remembered and reported when sending.
-#[derive(Debug, Default)]
-pub struct RequestHeaders {
-    /// The headers so far.
-    pub map: HeaderMap,
-    /// What was wrong with the first invalid header.
-    pub invalid: Option<&'static str>,
-}
-
-impl RequestHeaders {
-    /// Appends a header.
-    pub fn add<K, V>(&mut self, name: K, value: V)
-    where
-        HeaderName: TryFrom<K>,
-        HeaderValue: TryFrom<V>,
-    {
-        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            (Ok(name), Ok(value)) => {
-                self.map.append(name, value);
-            }
-            _ => {
-                self.invalid
-                    .get_or_insert("a header for the provider is not valid");
-            }
-        }
-    }
-
-    /// Appends a header holding a secret (kept out of debug output).
-    pub fn add_secret(&mut self, name: HeaderName, value: String) {
-        match HeaderValue::try_from(value) {
-            Ok(mut value) => {
-                value.set_sensitive(true);
-                self.map.append(name, value);
-            }
-            Err(_) => {
-                self.invalid
-                    .get_or_insert("the credential is not valid in a header");
-            }
-        }
-    }
-
-    /// `Authorization: Bearer <token>`.
-    pub fn bearer(&mut self, token: &str) {
-        self.add_secret(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
 }
 
 /// A chat request to a provider, built with the same helpers as reqwest's
@@ -167,7 +121,7 @@ impl ChatRequest {
 
     /// The headers so far.
     #[cfg(test)]
-    pub(crate) fn headers(&self) -> &HeaderMap {
+    pub(crate) fn headers(&self) -> &axum::http::HeaderMap {
         &self.headers.map
     }
 }
@@ -330,32 +284,8 @@ impl std::fmt::Display for BodyError {
 
 impl std::error::Error for BodyError {}
 
-/// Most bytes read from the answers of side calls (logins, token refreshes,
-/// quota readers, model lists): model lists are the largest, at a few MB.
-pub(crate) const SIDE_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Longest a side call may take, answer included.
 pub(crate) const SIDE_CALL_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The body of a side call's answer (see [`SIDE_BODY_BYTES`]) as JSON;
-/// `None` when it is larger, broken off or not JSON.
-pub(crate) async fn side_json<T: serde::de::DeserializeOwned>(
-    response: reqwest::Response,
-) -> Option<T> {
-    let text = side_text(response).await?;
-    serde_json::from_str(&text).ok()
-}
-
-/// The body of a side call's answer as text, at most [`SIDE_BODY_BYTES`].
-pub(crate) async fn side_text(mut response: reqwest::Response) -> Option<String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.ok()? {
-        if body.len() + chunk.len() > SIDE_BODY_BYTES {
-            return None;
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Some(String::from_utf8_lossy(&body).into_owned())
-}
 
 /// Reads the whole body of `response`: at most `limit` bytes, within `deadline`.
 pub(crate) async fn read_body(

@@ -24,12 +24,12 @@ use switchyard_protocol::{
 
 use crate::credentials::Credentials;
 use crate::health::{self, Failure};
-use crate::providers::{RequestHeaders, Shaping, UpstreamCall, unwrap_response};
 use crate::request_log::{PendingRecord, response_with};
 use crate::routing::{Candidate, RoutingConfig};
 use crate::transport::{self, BodyError, BodyLimits, ChatRequest, UpstreamResponse};
 use crate::{ApiError, RouterState};
 use switchyard_protocol::dialect::{Dialect, StreamDecoder, StreamEncoder};
+use switchyard_providers::{RequestHeaders, Shaping, UpstreamCall, unwrap_response};
 
 /// The members of a request object, their values as received (unparsed).
 type RawMembers = std::collections::BTreeMap<String, Box<RawValue>>;

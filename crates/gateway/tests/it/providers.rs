@@ -15,11 +15,11 @@ use axum::{Json, Router};
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use switchyard_gateway::Dialect;
-use switchyard_gateway::oauth::service::{
+use switchyard_providers::oauth::service::{
     AuthorizeStyle, BodyStyle, DeviceProtocol, Endpoints, LoginKind, Redirect,
 };
-use switchyard_gateway::oauth::{Grant, Service};
-use switchyard_gateway::providers::{
+use switchyard_providers::oauth::{Grant, Service};
+use switchyard_providers::{
     self, Exchange, ExchangeError, Exchanged, ProviderApi, ProviderTable, RequestHeaders, Shaping,
     UpstreamCall,
 };
@@ -160,7 +160,7 @@ async fn a_service_added_as_one_type_and_one_row_serves_requests() {
     )
     .unwrap();
     let (provider, account) =
-        providers::save_login(&store, subscription, &grant, None, None).unwrap();
+        switchyard_providers::save_login(&store, subscription, &grant, None, None).unwrap();
     assert_eq!(provider.prefix, "fk");
     assert_eq!(account.label, "user@fake.example");
     let key = store.create_api_key("tests").unwrap().key;

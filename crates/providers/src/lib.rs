@@ -1,4 +1,4 @@
-//! Providers as types. Each API-key family (by wire format) and each
+//! Providers as types, and how their accounts log in. Each API-key family (by wire format) and each
 //! subscription service is one type implementing [`ProviderApi`]: where
 //! its requests go, how they are authenticated (with the body in view, for
 //! services that sign), how bodies and answers are wrapped, what its
@@ -16,12 +16,14 @@ mod github_copilot;
 mod iflow;
 mod kiro;
 mod login;
+pub mod oauth;
 mod qwen;
+pub mod side_call;
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 use switchyard_store::{Account, Provider, ServiceQuota};
@@ -29,7 +31,6 @@ use switchyard_store::{Account, Provider, ServiceQuota};
 use crate::oauth::{Grant, LoginError, Service};
 use switchyard_protocol::Dialect;
 
-pub use crate::transport::RequestHeaders;
 pub use api_key::ApiKeyFamily;
 pub use login::{complete_login, import, save_login};
 
@@ -230,6 +231,54 @@ pub enum ExchangeError {
     Failed(#[from] LoginError),
 }
 
+/// Headers for a request to a provider, built like reqwest's builder: the
+/// first invalid name or value is remembered and reported when sending.
+#[derive(Debug, Default)]
+pub struct RequestHeaders {
+    /// The headers so far.
+    pub map: HeaderMap,
+    /// What was wrong with the first invalid header.
+    pub invalid: Option<&'static str>,
+}
+
+impl RequestHeaders {
+    /// Appends a header.
+    pub fn add<K, V>(&mut self, name: K, value: V)
+    where
+        HeaderName: TryFrom<K>,
+        HeaderValue: TryFrom<V>,
+    {
+        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            (Ok(name), Ok(value)) => {
+                self.map.append(name, value);
+            }
+            _ => {
+                self.invalid
+                    .get_or_insert("a header for the provider is not valid");
+            }
+        }
+    }
+
+    /// Appends a header holding a secret (kept out of debug output).
+    pub fn add_secret(&mut self, name: HeaderName, value: String) {
+        match HeaderValue::try_from(value) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                self.map.append(name, value);
+            }
+            Err(_) => {
+                self.invalid
+                    .get_or_insert("the credential is not valid in a header");
+            }
+        }
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer(&mut self, token: &str) {
+        self.add_secret(axum::http::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+}
+
 /// A subscription service of a [`ProviderTable`]: its behaviour and its
 /// data with the endpoint overrides applied.
 #[derive(Debug, Clone)]
@@ -259,6 +308,15 @@ impl ProviderTable {
             }
         }
         Ok(table)
+    }
+
+    /// The built-in services with the endpoint overrides of `data_dir`, or
+    /// their built-in endpoints when `endpoints.json` cannot be read (logged).
+    pub fn for_data_dir(data_dir: &Path) -> Self {
+        Self::load(data_dir).unwrap_or_else(|error| {
+            tracing::error!(%error, "endpoint overrides ignored");
+            Self::builtin()
+        })
     }
 
     /// The built-in services with their built-in endpoints.
@@ -314,7 +372,7 @@ impl ProviderTable {
 
 /// The answer inside a `{"response": ...}` envelope, or `None` when `text`
 /// is no envelope (an error, a keep-alive).
-pub(crate) fn unwrap_response(text: &str) -> Option<String> {
+pub fn unwrap_response(text: &str) -> Option<String> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(mut envelope)) => {
             envelope.remove("response").map(|inner| inner.to_string())

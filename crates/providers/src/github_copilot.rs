@@ -142,7 +142,7 @@ async fn copilot_token(exchange: Exchange<'_>) -> Result<Exchanged, ExchangeErro
             "GitHub answered {status} to the Copilot token request"
         )));
     }
-    let body: Value = crate::transport::side_json(response)
+    let body: Value = crate::side_call::side_json(response)
         .await
         .ok_or_else(|| unreachable(format!("GitHub answered {status} without a Copilot token")))?;
     let token = body["token"]

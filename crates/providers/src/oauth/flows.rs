@@ -196,7 +196,7 @@ async fn read_token_answer(
         },
     })?;
     let status = response.status();
-    let text = crate::transport::side_text(response)
+    let text = crate::side_call::side_text(response)
         .await
         .unwrap_or_default();
     let body = match serde_json::from_str::<Value>(&text) {

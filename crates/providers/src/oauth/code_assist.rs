@@ -46,7 +46,7 @@ pub(crate) async fn user_email(
     if !answer.status().is_success() {
         return None;
     }
-    let body: Value = crate::transport::side_json(answer).await?;
+    let body: Value = crate::side_call::side_json(answer).await?;
     body["email"].as_str().map(str::to_owned)
 }
 
@@ -201,7 +201,7 @@ async fn read(
         reason: format!("{what} could not be reached"),
     })?;
     let status = answer.status();
-    let body: Value = crate::transport::side_json(answer)
+    let body: Value = crate::side_call::side_json(answer)
         .await
         .unwrap_or(Value::Null);
     if status.is_success() {
