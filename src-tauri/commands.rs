@@ -56,7 +56,7 @@ pub(crate) async fn add_provider(
                 kind: "check".into(),
                 message: error.to_string(),
             })?;
-        match switchyard_gateway::presets::fetch_models(&http, &probe, &new.api_key).await {
+        match switchyard_config::presets::fetch_models(&http, &probe, &new.api_key).await {
             Ok(models) => {
                 if new.models.is_empty() {
                     note = format!(" with its {} models", models.len());
@@ -65,7 +65,7 @@ pub(crate) async fn add_provider(
                     note = " (key checked)".into();
                 }
             }
-            Err(switchyard_gateway::presets::ModelListError::Status { status, .. })
+            Err(switchyard_config::presets::ModelListError::Status { status, .. })
                 if status == 401 || status == 403 =>
             {
                 return Err(CommandError {
@@ -593,7 +593,7 @@ pub(crate) async fn test_account(
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|error| failed(error.to_string()))?;
-        let models = switchyard_gateway::presets::fetch_models(&http, &provider, &account.api_key)
+        let models = switchyard_config::presets::fetch_models(&http, &provider, &account.api_key)
             .await
             .map_err(|error| failed(error.to_string()))?;
         return Ok(format!(
@@ -650,7 +650,7 @@ pub(crate) fn export_config(
     with_secrets: bool,
 ) -> ManageResult<String> {
     let json = state.with_store(|store| {
-        switchyard_gateway::transfer::export_config(store, with_secrets).map_err(transfer_error)
+        switchyard_config::transfer::export_config(store, with_secrets).map_err(transfer_error)
     })?;
     let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S");
     let suffix = if with_secrets { "-with-secrets" } else { "" };
@@ -680,14 +680,14 @@ pub(crate) fn import_config(
     dry_run: bool,
 ) -> ManageResult<switchyard_api_types::TransferReport> {
     state.with_store(|store| {
-        switchyard_gateway::transfer::import_config(store, &json, dry_run).map_err(transfer_error)
+        switchyard_config::transfer::import_config(store, &json, dry_run).map_err(transfer_error)
     })
 }
 
 /// Where an installed 9router keeps its database, if there is one.
 #[tauri::command]
 pub(crate) fn find_9router() -> Option<String> {
-    switchyard_gateway::transfer::default_9router_path().map(|path| path.display().to_string())
+    switchyard_config::transfer::default_9router_path().map(|path| path.display().to_string())
 }
 
 /// Imports a 9router installation's database (`path`, else the one found).
@@ -700,14 +700,14 @@ pub(crate) fn import_9router(
     let path = path
         .filter(|path| !path.trim().is_empty())
         .map(std::path::PathBuf::from)
-        .or_else(switchyard_gateway::transfer::default_9router_path)
+        .or_else(switchyard_config::transfer::default_9router_path)
         .ok_or_else(|| CommandError {
             kind: "transfer".into(),
             message: "no 9router installation found; give the path of its db.json or data.sqlite"
                 .into(),
         })?;
     state.with_store(|store| {
-        switchyard_gateway::transfer::import_9router(store, &path, dry_run).map_err(transfer_error)
+        switchyard_config::transfer::import_9router(store, &path, dry_run).map_err(transfer_error)
     })
 }
 
@@ -715,7 +715,7 @@ pub(crate) fn import_9router(
 #[tauri::command]
 pub(crate) fn list_presets() -> Vec<switchyard_api_types::PresetView> {
     use switchyard_store::ProviderKind;
-    switchyard_gateway::presets::PRESETS
+    switchyard_config::presets::PRESETS
         .iter()
         .filter_map(|preset| {
             let kind = match preset.kind {

@@ -7,11 +7,11 @@ use switchyard_api_types::{
     CreatedApiKey, NewProviderInput, PriceView, ProviderView, QuotaWindowView, RequestView,
     SettingView, UsageQueryInput, UsageRowView,
 };
-use switchyard_gateway::pricing::built_in_prices;
+use switchyard_config::pricing::built_in_prices;
+use switchyard_config::settings::SettingKey;
+use switchyard_config::validate;
 use switchyard_gateway::quota::{WindowStanding, window_start};
 use switchyard_gateway::routing::check_targets;
-use switchyard_gateway::settings::SettingKey;
-use switchyard_gateway::validate;
 use switchyard_store::{
     AccountAuth, AccountStrategy, ComboStrategy, ComboTarget, NewProvider, Price, ProviderKind,
     Store, StoreError, UsageDimension, UsageQuery, now_millis,

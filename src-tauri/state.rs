@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use switchyard_api_types::{GatewayState, LinkView, Overview};
+use switchyard_config::settings::{DATA_DIR_ENV, ListenAddress, Settings, endpoint_url};
 use switchyard_gateway::RunningGateway;
 use switchyard_gateway::quota::{WindowStanding, window_start};
-use switchyard_gateway::settings::{DATA_DIR_ENV, ListenAddress, Settings, endpoint_url};
 use switchyard_store::{QuotaWindow, Store, StoreError, UsageQuery, now_millis};
 
 use crate::tray_model::{TrayAccount, TraySnapshot, time_until};

@@ -14,10 +14,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
-use switchyard_gateway::settings::{
+use switchyard_config::settings::{
     DATA_DIR_ENV, HOST_ENV, ListenAddress, PORT_ENV, SettingKey, Settings, endpoint_url,
 };
-use switchyard_gateway::{presets, validate};
+use switchyard_config::{presets, validate};
 use switchyard_store::{NewProvider, ProviderKind, Store};
 
 /// mimalloc: a request makes a few hundred small allocations, which it

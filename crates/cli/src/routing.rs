@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde_json::json;
-use switchyard_gateway::pricing::built_in_prices;
+use switchyard_config::pricing::built_in_prices;
 use switchyard_gateway::quota::{WindowStanding, window_start};
 use switchyard_gateway::routing::check_targets;
 use switchyard_store::{
@@ -132,7 +132,7 @@ pub(crate) enum QuotaCommand {
 }
 
 fn check_name(name: &str, what: &str) -> Result<()> {
-    switchyard_gateway::validate::model_name(name, what).map_err(anyhow::Error::msg)
+    switchyard_config::validate::model_name(name, what).map_err(anyhow::Error::msg)
 }
 
 fn parse_target(text: &str) -> Result<ComboTarget> {

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
-use switchyard_gateway::settings::{ListenAddress, Settings, endpoint_url};
+use switchyard_config::settings::{ListenAddress, Settings, endpoint_url};
 use switchyard_store::NewApiKey;
 use switchyard_tools::{ManualSetup, SetupOptions, ToolApplied, ToolId, ToolSetupKind, ToolStatus};
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use switchyard_gateway::transfer::{self, TransferReport};
+use switchyard_config::transfer::{self, TransferReport};
 use switchyard_store::Store;
 
 use crate::Output;

@@ -20,8 +20,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::routing::RoutingConfig;
-use crate::settings::Settings;
 use crate::{ApiError, RouterState};
+use switchyard_config::settings::Settings;
 use switchyard_protocol::Dialect;
 
 /// Middleware: refuses requests for a foreign `Host` or from a foreign

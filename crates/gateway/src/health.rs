@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, StatusCode};
 use switchyard_store::Cooldown;
 
-use crate::settings::Settings;
+use switchyard_config::settings::Settings;
 
 /// Why an attempt failed, as far as routing cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

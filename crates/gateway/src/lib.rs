@@ -11,19 +11,14 @@ mod credentials;
 mod error;
 mod guard;
 mod health;
-pub mod presets;
-pub mod pricing;
 pub mod quota;
 mod request_log;
 mod routes;
 pub mod routing;
 mod server;
-pub mod settings;
-pub mod transfer;
 mod transport;
 mod upstream;
 mod usage;
-pub mod validate;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -39,7 +34,7 @@ use tokio::task::JoinHandle;
 
 pub use error::ApiError;
 pub use routes::router;
-pub use settings::{ListenAddress, Settings};
+pub use switchyard_config::{ListenAddress, Settings};
 pub use switchyard_protocol::Dialect;
 pub use transport::UpstreamError;
 pub use usage::UsageRecorder;

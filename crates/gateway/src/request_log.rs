@@ -103,7 +103,7 @@ impl PendingRecord {
             .attempt
             .as_ref()
             .and_then(|(_, price)| price.as_ref())
-            .map(|price| crate::pricing::cost_of(price, usage));
+            .map(|price| switchyard_config::pricing::cost_of(price, usage));
     }
 
     /// Notes that the first bytes of the answer are going out now.

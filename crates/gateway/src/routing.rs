@@ -15,9 +15,9 @@ use switchyard_store::{
 
 use crate::ApiError;
 use crate::health::{BreakerState, Health};
-use crate::pricing::PriceBook;
 use crate::quota::WindowStanding;
-use crate::settings::Settings;
+use switchyard_config::pricing::PriceBook;
+use switchyard_config::settings::Settings;
 use switchyard_protocol::Dialect;
 use switchyard_providers::{ApiKeyFamily, ProviderApi, ProviderTable, Subscription};
 

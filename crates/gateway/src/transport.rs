@@ -31,7 +31,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use switchyard_providers::RequestHeaders;
 
-use crate::settings::Settings;
+use switchyard_config::settings::Settings;
 
 /// How long an idle pooled connection to a provider is kept.
 const POOL_IDLE: Duration = Duration::from_secs(90);

@@ -9,7 +9,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use switchyard_store::{Account, ProviderKind, ServiceQuota};
 
-use super::{ProviderApi, RequestHeaders, Shaping, UpstreamCall, text_at, time_millis, window};
+use super::{
+    ImportedFacts, ProviderApi, RequestHeaders, Shaping, UpstreamCall, text_at, text_of,
+    time_millis, window,
+};
 use crate::oauth::flows::jwt_claims;
 use crate::oauth::service::{
     AuthorizeStyle, BodyStyle, DeviceProtocol, Endpoints, LoginKind, Redirect, url,
@@ -157,6 +160,13 @@ impl ProviderApi for Codex {
             meta.entry("account_id").or_insert(account_id.into());
         }
         (email, meta)
+    }
+
+    fn facts_from_9router(&self, _connection: &Value, specific: &Value) -> ImportedFacts {
+        let mut facts = ImportedFacts::default();
+        facts.copy(text_of(specific, "chatgptAccountId"), "account_id");
+        facts.copy(text_of(specific, "chatgptPlanType"), "plan");
+        facts
     }
 
     fn quota_request(

@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 use switchyard_store::{Account, ProviderKind, ServiceQuota};
 
 use super::{
-    Exchange, ExchangeError, Exchanged, ProviderApi, RequestHeaders, Shaping, UpstreamCall,
-    node_arch, node_platform, text_at, time_millis, window,
+    Exchange, ExchangeError, Exchanged, ImportedFacts, ProviderApi, RequestHeaders, Shaping,
+    UpstreamCall, node_arch, node_platform, text_at, text_of, time_millis, window,
 };
 use crate::oauth::service::{
     AuthorizeStyle, BodyStyle, DeviceProtocol, Endpoints, LoginKind, Redirect, url,
@@ -145,6 +145,13 @@ impl ProviderApi for GeminiCli {
         exchange: Exchange<'a>,
     ) -> BoxFuture<'a, Result<Exchanged, ExchangeError>> {
         Box::pin(code_assist_exchange(exchange, IDE_TYPE))
+    }
+
+    fn facts_from_9router(&self, connection: &Value, specific: &Value) -> ImportedFacts {
+        let mut facts = ImportedFacts::default();
+        let project = text_of(connection, "projectId").or_else(|| text_of(specific, "projectId"));
+        facts.copy(project, "project_id");
+        facts
     }
 
     fn quota_request(

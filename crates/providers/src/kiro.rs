@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 use switchyard_store::{Account, ProviderKind, ServiceQuota};
 
 use super::{
-    ProviderApi, RequestHeaders, Shaping, UpstreamCall, text_at, time_millis, uuid_v4, window,
+    ImportedFacts, ProviderApi, RequestHeaders, Shaping, UpstreamCall, text_at, text_of,
+    time_millis, uuid_v4, window,
 };
 use crate::oauth::service::{
     AuthorizeStyle, BodyStyle, DeviceProtocol, Endpoints, LoginKind, Redirect, url,
@@ -202,6 +203,26 @@ impl ProviderApi for Kiro {
             meta.insert("profile_arn".into(), arn.into());
         }
         (None, meta)
+    }
+
+    fn facts_from_9router(&self, _connection: &Value, specific: &Value) -> ImportedFacts {
+        let mut facts = ImportedFacts::default();
+        for (from, to) in [
+            ("profileArn", "profile_arn"),
+            ("clientId", "client_id"),
+            ("region", "region"),
+            ("startUrl", "start_url"),
+        ] {
+            facts.copy(text_of(specific, from), to);
+        }
+        let method = text_of(specific, "authMethod").map(str::to_ascii_lowercase);
+        facts.copy(method.as_deref(), "auth_method");
+        if let Some(secret) = text_of(specific, "clientSecret") {
+            facts
+                .secret_meta
+                .insert("client_secret".into(), secret.into());
+        }
+        facts
     }
 
     fn quota_request(

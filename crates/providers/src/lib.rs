@@ -137,6 +137,12 @@ pub trait ProviderApi: Send + Sync + std::fmt::Debug {
         Vec::new()
     }
 
+    /// The facts a 9router connection of this service holds (its own fields
+    /// and `providerSpecificData`), as the account's facts here.
+    fn facts_from_9router(&self, _connection: &Value, _specific: &Value) -> ImportedFacts {
+        ImportedFacts::default()
+    }
+
     /// The models a usage answer lists, where the usage endpoint is also the
     /// service's model list (the provider's models are then replaced by them).
     fn models_in_quota(&self, _body: &Value) -> Vec<String> {
@@ -171,6 +177,29 @@ impl UpstreamCall<'_> {
             .then(|| self.client_headers.get(name).cloned())
             .flatten()
     }
+}
+
+/// An account's facts read from another router's data.
+#[derive(Debug, Default)]
+pub struct ImportedFacts {
+    /// Plain facts (a project, an account id).
+    pub meta: Map<String, Value>,
+    /// Facts that are secrets (a client secret): sealed at rest.
+    pub secret_meta: Map<String, Value>,
+}
+
+impl ImportedFacts {
+    /// Keeps `value` as the fact `name`, when there is one.
+    pub fn copy(&mut self, value: Option<&str>, name: &str) {
+        if let Some(value) = value {
+            self.meta.insert(name.to_owned(), value.into());
+        }
+    }
+}
+
+/// A text field of a JSON object, borrowed.
+pub fn text_of<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
+    value.get(name).and_then(Value::as_str)
 }
 
 /// What [`ProviderApi::shape_body`] knows of the request.

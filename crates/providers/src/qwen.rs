@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 use switchyard_store::ProviderKind;
 
 use super::{
-    Exchange, ExchangeError, Exchanged, ProviderApi, RequestHeaders, UpstreamCall, text_at,
+    Exchange, ExchangeError, Exchanged, ImportedFacts, ProviderApi, RequestHeaders, UpstreamCall,
+    text_at, text_of,
 };
 use crate::oauth::service::{
     AuthorizeStyle, BodyStyle, DeviceProtocol, Endpoints, LoginKind, Redirect, url,
@@ -72,6 +73,12 @@ impl ProviderApi for Qwen {
             .and_then(Value::as_str)
             .map(qwen_base);
         Box::pin(async move { Ok(exchanged) })
+    }
+
+    fn facts_from_9router(&self, _connection: &Value, specific: &Value) -> ImportedFacts {
+        let mut facts = ImportedFacts::default();
+        facts.copy(text_of(specific, "resourceUrl"), "resource_url");
+        facts
     }
 
     fn import_credentials(&self, file: &Value, _path: &Path) -> Result<Grant, String> {

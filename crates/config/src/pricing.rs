@@ -62,13 +62,13 @@ pub fn built_in_prices() -> Vec<Price> {
 
 /// User prices by model, consulted before the built-in table.
 #[derive(Debug, Default)]
-pub(crate) struct PriceBook {
+pub struct PriceBook {
     user: HashMap<String, Price>,
 }
 
 impl PriceBook {
     /// A book over the user's stored prices.
-    pub(crate) fn new(user: Vec<Price>) -> Self {
+    pub fn new(user: Vec<Price>) -> Self {
         Self {
             user: user
                 .into_iter()
@@ -80,7 +80,7 @@ impl PriceBook {
     /// The price for `target` (`prefix/model`): the user's for the target,
     /// then for the model, then the built-in one for the model or the
     /// longest known model it is a dated or suffixed variant of.
-    pub(crate) fn price(&self, target: &str) -> Option<Price> {
+    pub fn price(&self, target: &str) -> Option<Price> {
         let target = target.to_ascii_lowercase();
         if let Some(price) = self.user.get(&target) {
             return Some(price.clone());

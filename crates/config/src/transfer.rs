@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use switchyard_store::transfer::{
     AccountEntry, AccountSecrets, AliasEntry, AuthKind, ClientKeyEntry, ComboEntry,
     NINE_ROUTER_FILES, ProviderEntry,
@@ -1022,36 +1022,16 @@ fn account_from(
             );
         }
     };
-    let mut meta = Map::new();
-    let mut secret_meta = Map::new();
-    let mut copy = |from: Option<&str>, to: &str| {
-        if let Some(value) = from {
-            meta.insert(to.to_owned(), value.into());
-        }
-    };
-    match service {
-        Some("codex") => {
-            copy(text(&specific, "chatgptAccountId"), "account_id");
-            copy(text(&specific, "chatgptPlanType"), "plan");
-        }
-        Some("gemini-cli") => copy(
-            text(connection, "projectId").or_else(|| text(&specific, "projectId")),
-            "project_id",
-        ),
-        Some("qwen") => copy(text(&specific, "resourceUrl"), "resource_url"),
-        Some("kiro") => {
-            copy(text(&specific, "profileArn"), "profile_arn");
-            copy(text(&specific, "clientId"), "client_id");
-            copy(text(&specific, "region"), "region");
-            copy(text(&specific, "startUrl"), "start_url");
-            let method = text(&specific, "authMethod").map(str::to_ascii_lowercase);
-            copy(method.as_deref(), "auth_method");
-            if let Some(secret) = text(&specific, "clientSecret") {
-                secret_meta.insert("client_secret".into(), secret.into());
-            }
-        }
-        _ => {}
-    }
+    let facts = service
+        .and_then(|id| {
+            ProviderTable::builtin()
+                .subscription(id)
+                .ok()
+                .map(|s| s.api)
+        })
+        .map(|api| api.facts_from_9router(connection, &specific))
+        .unwrap_or_default();
+    let (meta, secret_meta) = (facts.meta, facts.secret_meta);
     let mut secrets = secrets;
     secrets.meta = secret_meta;
     Ok(AccountEntry {
