@@ -103,20 +103,10 @@ impl ChatRequest {
         }
     }
 
-    /// The body as it will be sent.
-    pub(crate) fn body(&self) -> &[u8] {
-        &self.body
-    }
-
-    /// Adds `headers` (a provider's authentication and identification).
-    pub(crate) fn with_headers(mut self, headers: RequestHeaders) -> Self {
-        for (name, value) in headers.map.iter() {
-            self.headers.map.append(name, value.clone());
-        }
-        if let Some(invalid) = headers.invalid {
-            self.headers.invalid.get_or_insert(invalid);
-        }
-        self
+    /// The body as it will be sent, and the headers to add to: a
+    /// provider's authorization sees the one and writes the other.
+    pub(crate) fn body_and_headers(&mut self) -> (&[u8], &mut RequestHeaders) {
+        (&self.body, &mut self.headers)
     }
 
     /// The headers so far.
@@ -487,10 +477,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_invalid_header_is_reported_when_sent_and_not_repeated() {
-        let mut headers = RequestHeaders::default();
-        headers.add("x-api-key", "secret\nvalue");
-        let request =
-            ChatRequest::post_json("http://127.0.0.1:9/v1".into(), &"{}").with_headers(headers);
+        let mut request = ChatRequest::post_json("http://127.0.0.1:9/v1".into(), &"{}");
+        request
+            .body_and_headers()
+            .1
+            .add("x-api-key", "secret\nvalue");
         let error = upstream().send(request).await.expect_err("refused");
         assert!(matches!(error, SendError::Invalid(_)), "{error:?}");
         assert!(!error.describe().contains("secret"));
@@ -498,12 +489,11 @@ mod tests {
 
     #[test]
     fn a_bearer_token_is_a_sensitive_header_and_headers_are_appended() {
-        let mut headers = RequestHeaders::default();
+        let mut request = ChatRequest::post_json("http://127.0.0.1:9/v1".into(), &"{}");
+        let headers = request.body_and_headers().1;
         headers.bearer("token");
         headers.add("accept", "text/event-stream");
         headers.add("accept", "application/json");
-        let request =
-            ChatRequest::post_json("http://127.0.0.1:9/v1".into(), &"{}").with_headers(headers);
         let authorization = &request.headers()[header::AUTHORIZATION];
         assert_eq!(authorization, "Bearer token");
         assert!(authorization.is_sensitive());

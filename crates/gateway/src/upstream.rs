@@ -29,7 +29,7 @@ use crate::routing::{Candidate, RoutingConfig};
 use crate::transport::{self, BodyError, BodyLimits, ChatRequest, UpstreamResponse};
 use crate::{ApiError, RouterState};
 use switchyard_protocol::dialect::{Dialect, StreamDecoder, StreamEncoder};
-use switchyard_providers::{RequestHeaders, Shaping, UpstreamCall, unwrap_response};
+use switchyard_providers::{Shaping, UpstreamCall, unwrap_response};
 
 /// The members of a request object, their values as received (unparsed).
 type RawMembers = std::collections::BTreeMap<String, Box<RawValue>>;
@@ -264,21 +264,18 @@ pub(crate) async fn forward_embeddings(
         limits: BodyLimits::of(&config.settings),
         redactor: Redactor::new(&[&candidate.account.api_key, &credentials.token]),
     };
-    let (response, pending) = match successful(
-        state,
-        config,
-        candidate,
-        response,
-        &credentials,
-        &shape,
-        pending,
-        has_fallback,
-    )
-    .await
-    {
-        Ok(answered) => answered,
-        Err(failed) => return failed,
-    };
+    if !response.status().is_success() {
+        let attempt = Attempt {
+            state,
+            config,
+            candidate,
+            has_fallback,
+        };
+        return attempt
+            .answer_error(response, &credentials, &shape, pending)
+            .await;
+    }
+    state.learn_success(config, candidate);
     Ok(relay_json(candidate, response, shape, pending).await)
 }
 
@@ -662,21 +659,18 @@ pub(crate) async fn forward_chat(
         pending.record.reported_quotas = reports;
     }
 
-    let (response, pending) = match successful(
-        state,
-        config,
-        candidate,
-        response,
-        &credentials,
-        &shape,
-        pending,
-        has_fallback,
-    )
-    .await
-    {
-        Ok(answered) => answered,
-        Err(failed) => return failed,
-    };
+    if !response.status().is_success() {
+        let attempt = Attempt {
+            state,
+            config,
+            candidate,
+            has_fallback,
+        };
+        return attempt
+            .answer_error(response, &credentials, &shape, pending)
+            .await;
+    }
+    state.learn_success(config, candidate);
     let framing = response
         .headers()
         .get(CONTENT_TYPE)
@@ -695,74 +689,56 @@ pub(crate) async fn forward_chat(
     })
 }
 
-/// A successful answer, learned by the account's health; an error answer
-/// goes through [`answer_error`] instead.
-#[expect(clippy::too_many_arguments, reason = "one attempt's whole context")]
-async fn successful(
-    state: &RouterState,
-    config: &RoutingConfig,
-    candidate: &Candidate,
-    response: UpstreamResponse,
-    credentials: &Credentials,
-    shape: &ClientShape,
-    pending: PendingRecord,
+/// Who one attempt went to, and whether another may follow.
+struct Attempt<'a> {
+    state: &'a RouterState,
+    config: &'a RoutingConfig,
+    candidate: &'a Candidate,
     has_fallback: bool,
-) -> Result<(UpstreamResponse, PendingRecord), Result<Response, FallBack>> {
-    if !response.status().is_success() {
-        return Err(answer_error(
+}
+
+impl Attempt<'_> {
+    /// An error answer: learned by the account's health, then the next
+    /// candidate's business when it is the provider's fault and there is
+    /// one, else rendered for the client.
+    async fn answer_error(
+        &self,
+        response: UpstreamResponse,
+        credentials: &Credentials,
+        shape: &ClientShape,
+        pending: PendingRecord,
+    ) -> Result<Response, FallBack> {
+        let Self {
             state,
             config,
             candidate,
-            response,
-            credentials,
-            shape,
-            pending,
             has_fallback,
-        )
-        .await);
-    }
-    state.learn_success(config, candidate);
-    Ok((response, pending))
-}
-
-/// An error answer of `candidate`: learned by its health, then the next
-/// candidate's business when it is the provider's fault and there is one,
-/// else rendered for the client.
-#[expect(clippy::too_many_arguments, reason = "one attempt's whole context")]
-async fn answer_error(
-    state: &RouterState,
-    config: &RoutingConfig,
-    candidate: &Candidate,
-    response: UpstreamResponse,
-    credentials: &Credentials,
-    shape: &ClientShape,
-    pending: PendingRecord,
-    has_fallback: bool,
-) -> Result<Response, FallBack> {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = redact(
-        &redact(
-            &transport::read_error_text(response, config.settings.first_byte_timeout).await,
-            &credentials.token,
-        ),
-        &candidate.account.api_key,
-    );
-    let failure = Failure::of_status(status, &text);
-    let wait = health::retry_after(&headers, &text, switchyard_store::now_millis());
-    match failure {
-        Some(failure) => {
-            state.learn_failure(config, candidate, failure, wait, status.as_u16(), &text);
-            if has_fallback {
-                let error = provider_answered(candidate, status, &error_detail(&text), wait);
-                return Err(Box::new((pending, AttemptFailure { error, failure })));
+        } = *self;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = redact(
+            &redact(
+                &transport::read_error_text(response, config.settings.first_byte_timeout).await,
+                &credentials.token,
+            ),
+            &candidate.account.api_key,
+        );
+        let failure = Failure::of_status(status, &text);
+        let wait = health::retry_after(&headers, &text, switchyard_store::now_millis());
+        match failure {
+            Some(failure) => {
+                state.learn_failure(config, candidate, failure, wait, status.as_u16(), &text);
+                if has_fallback {
+                    let error = provider_answered(candidate, status, &error_detail(&text), wait);
+                    return Err(Box::new((pending, AttemptFailure { error, failure })));
+                }
             }
+            None => state.learn_success(config, candidate),
         }
-        None => state.learn_success(config, candidate),
+        Ok(render_upstream_error(
+            candidate, status, &text, wait, shape, pending,
+        ))
     }
-    Ok(render_upstream_error(
-        candidate, status, &text, wait, shape, pending,
-    ))
 }
 
 /// Where and what one attempt sends.
@@ -802,8 +778,9 @@ pub(crate) async fn send_attempt(
             .as_deref()
             .unwrap_or(&candidate.provider.provider.base_url)
             .trim_end_matches('/');
-        let request = ChatRequest::post_json(format!("{base_url}{}", outgoing.path), outgoing.body);
-        let mut headers = RequestHeaders::default();
+        let mut request =
+            ChatRequest::post_json(format!("{base_url}{}", outgoing.path), outgoing.body);
+        let (body, headers) = request.body_and_headers();
         api.authorize(
             &UpstreamCall {
                 upstream: outgoing.upstream,
@@ -812,11 +789,10 @@ pub(crate) async fn send_attempt(
                 model: outgoing.model,
                 token: &credentials.token,
                 meta: &credentials.meta,
-                body: request.body(),
+                body,
             },
-            &mut headers,
+            headers,
         );
-        let request = request.with_headers(headers);
         match tokio::time::timeout(timeout, state.upstream.send(request)).await {
             Ok(Ok(response))
                 if api.token_refused(response.status())
