@@ -309,424 +309,526 @@ struct Group {
     names: Vec<String>,
 }
 
+/// 9router's data being mapped onto Switchyard's, section by section;
+/// everything left out is kept with its reason.
+struct Mapping<'a> {
+    data: &'a Value,
+    /// 9router's settings (`Null` when it has none).
+    settings: &'a Value,
+    /// 9router's sticky round-robin limit, when it set one.
+    global_sticky: Option<u64>,
+    groups: Vec<Group>,
+    /// The group of each 9router provider id, by index.
+    group_of: HashMap<String, usize>,
+    /// 9router provider names (ids and aliases) left out, and why.
+    left_out: HashMap<String, String>,
+    /// Which 9router names lead to which prefix here.
+    prefix_of: HashMap<String, String>,
+    /// `(prefix, model)` pairs to advertise besides the providers' lists.
+    extra_models: Vec<(String, String)>,
+    skipped: Vec<TransferSkip>,
+    notes: Vec<String>,
+}
+
+/// The settings of a 9router installation that has none.
+static NO_SETTINGS: Value = Value::Null;
+
 fn map_9router(data: &Value, installed: &[Provider], data_dir: &Path) -> Mapped {
-    let mut skipped = Vec::new();
-    let mut notes = Vec::new();
-    let settings = data.get("settings").cloned().unwrap_or(Value::Null);
-    let global_sticky = settings
-        .get("stickyRoundRobinLimit")
-        .and_then(Value::as_u64)
-        .filter(|limit| *limit > 0);
-    let nodes: HashMap<&str, &Value> = list(data, "providerNodes")
-        .iter()
-        .filter_map(|node| Some((text(node, "id")?, node)))
-        .collect();
+    let settings = data.get("settings").unwrap_or(&NO_SETTINGS);
+    let mut mapping = Mapping {
+        data,
+        settings,
+        global_sticky: settings
+            .get("stickyRoundRobinLimit")
+            .and_then(Value::as_u64)
+            .filter(|limit| *limit > 0),
+        groups: Vec::new(),
+        group_of: HashMap::new(),
+        left_out: HashMap::new(),
+        prefix_of: HashMap::new(),
+        extra_models: Vec::new(),
+        skipped: Vec::new(),
+        notes: Vec::new(),
+    };
+    mapping.connections(installed, data_dir);
+    mapping.name_prefixes();
+    mapping.account_strategies();
+    mapping.listed_models();
+    let (combos, model_names) = mapping.combos();
+    let aliases = mapping.aliases(&model_names);
+    mapping.advertise_models();
+    let prices = mapping.prices();
+    let settings = mapping.settings();
+    let client_api_keys = mapping.client_api_keys();
+    mapping.the_rest();
+    Mapped {
+        document: ConfigDocument {
+            secrets_included: true,
+            providers: mapping
+                .groups
+                .into_iter()
+                .map(|group| group.entry)
+                .collect(),
+            combos,
+            aliases,
+            prices,
+            settings,
+            client_api_keys,
+            ..ConfigDocument::default()
+        },
+        skipped: mapping.skipped,
+        notes: mapping.notes,
+    }
+}
 
-    let mut used_prefixes: HashSet<String> = installed.iter().map(|p| p.prefix.clone()).collect();
-    let mut used_names: HashSet<String> = installed.iter().map(|p| p.name.clone()).collect();
-    let mut groups: Vec<Group> = Vec::new();
-    let mut group_of: HashMap<String, usize> = HashMap::new();
-    // 9router provider names (ids and aliases) left out, and why.
-    let mut left_out: HashMap<String, String> = HashMap::new();
-
-    let mut connections: Vec<&Value> = list(data, "providerConnections").iter().collect();
-    connections.sort_by_key(|c| c.get("priority").and_then(Value::as_i64).unwrap_or(999));
-    for connection in connections {
-        let provider = text(connection, "provider").unwrap_or("?").to_owned();
-        let shown = connection_name(connection);
-        let item = format!("9router connection {provider}/{shown}");
-        let target = resolve(&provider, connection, &nodes);
-        if let Target::Unsupported(reason) = &target {
-            left_out.insert(provider.clone(), reason.clone());
-            skipped.push(skip(item, reason.clone()));
-            continue;
-        }
-        if connection.get("__encrypted").and_then(Value::as_bool) == Some(true) {
-            skipped.push(skip(
-                item,
-                "9router stored it encrypted and Switchyard cannot read it; add it here again",
-            ));
-            continue;
-        }
-        let index = match group_of.get(&provider) {
-            Some(index) => *index,
-            None => {
-                let group = new_group(
-                    &target,
-                    installed,
-                    data_dir,
-                    &mut used_prefixes,
-                    &mut used_names,
-                    &mut notes,
-                );
-                let Some(group) = group else {
-                    let reason = "its service is not available in this build".to_owned();
-                    left_out.insert(provider.clone(), reason.clone());
-                    skipped.push(skip(item, reason));
-                    continue;
-                };
-                groups.push(group);
-                group_of.insert(provider.clone(), groups.len() - 1);
-                groups.len() - 1
+impl Mapping<'_> {
+    /// Each connection as an account of the provider it maps to (one group
+    /// per 9router provider).
+    fn connections(&mut self, installed: &[Provider], data_dir: &Path) {
+        let data = self.data;
+        let nodes: HashMap<&str, &Value> = list(data, "providerNodes")
+            .iter()
+            .filter_map(|node| Some((text(node, "id")?, node)))
+            .collect();
+        let mut used_prefixes: HashSet<String> =
+            installed.iter().map(|p| p.prefix.clone()).collect();
+        let mut used_names: HashSet<String> = installed.iter().map(|p| p.name.clone()).collect();
+        let mut connections: Vec<&Value> = list(data, "providerConnections").iter().collect();
+        connections.sort_by_key(|c| c.get("priority").and_then(Value::as_i64).unwrap_or(999));
+        for connection in connections {
+            let provider = text(connection, "provider").unwrap_or("?").to_owned();
+            let shown = connection_name(connection);
+            let item = format!("9router connection {provider}/{shown}");
+            let target = resolve(&provider, connection, &nodes);
+            if let Target::Unsupported(reason) = &target {
+                self.left_out.insert(provider.clone(), reason.clone());
+                self.skipped.push(skip(item, reason.clone()));
+                continue;
             }
-        };
-        let group = &mut groups[index];
-        match account_from(connection, &target, &group.entry) {
-            Ok(account) => group.entry.accounts.push(account),
-            Err(reason) => skipped.push(skip(item, reason)),
+            if connection.get("__encrypted").and_then(Value::as_bool) == Some(true) {
+                self.skipped.push(skip(
+                    item,
+                    "9router stored it encrypted and Switchyard cannot read it; add it here again",
+                ));
+                continue;
+            }
+            let index = match self.group_of.get(&provider) {
+                Some(index) => *index,
+                None => {
+                    let group = new_group(
+                        &target,
+                        installed,
+                        data_dir,
+                        &mut used_prefixes,
+                        &mut used_names,
+                        &mut self.notes,
+                    );
+                    let Some(group) = group else {
+                        let reason = "its service is not available in this build".to_owned();
+                        self.left_out.insert(provider.clone(), reason.clone());
+                        self.skipped.push(skip(item, reason));
+                        continue;
+                    };
+                    self.groups.push(group);
+                    self.group_of
+                        .insert(provider.clone(), self.groups.len() - 1);
+                    self.groups.len() - 1
+                }
+            };
+            let group = &mut self.groups[index];
+            match account_from(connection, &target, &group.entry) {
+                Ok(account) => group.entry.accounts.push(account),
+                Err(reason) => self.skipped.push(skip(item, reason)),
+            }
         }
     }
 
-    // Which 9router names lead to which prefix here.
-    let mut prefix_of: HashMap<String, String> = HashMap::new();
-    for group in &groups {
-        for name in &group.names {
-            prefix_of.insert(name.clone(), group.entry.prefix.clone());
+    /// Which 9router names (ids, aliases, node prefixes) lead to which
+    /// prefix here, and the reasons aliases of left-out providers share.
+    fn name_prefixes(&mut self) {
+        for group in &self.groups {
+            for name in &group.names {
+                self.prefix_of
+                    .insert(name.clone(), group.entry.prefix.clone());
+            }
+        }
+        for (alias, id) in OTHER_ALIASES {
+            if let Some(reason) = self.left_out.get(*id).cloned() {
+                self.left_out.entry((*alias).into()).or_insert(reason);
+            }
+        }
+        for (id, alias, _) in KNOWN {
+            if let Some(reason) = self.left_out.get(*id).cloned() {
+                self.left_out.entry((*alias).into()).or_insert(reason);
+            }
         }
     }
-    for (alias, id) in OTHER_ALIASES {
-        if let Some(reason) = left_out.get(*id).cloned() {
-            left_out.entry((*alias).into()).or_insert(reason);
-        }
-    }
-    for (id, alias, _) in KNOWN {
-        if let Some(reason) = left_out.get(*id).cloned() {
-            left_out.entry((*alias).into()).or_insert(reason);
-        }
-    }
-    let map_target = |target: &str| -> Result<String, String> {
+
+    /// `provider/model` in 9router's names, in ours; or why it cannot be.
+    fn map_target(&self, target: &str) -> Result<String, String> {
         let Some((provider, model)) = target.split_once('/') else {
             // A combo's or alias's name.
             return Ok(target.to_owned());
         };
-        match prefix_of.get(provider) {
+        match self.prefix_of.get(provider) {
             Some(prefix) => Ok(format!("{prefix}/{model}")),
-            None => Err(left_out
-                .get(provider)
-                .cloned()
-                .unwrap_or_else(|| format!("9router has no connection of {provider:?} to import"))),
-        }
-    };
-
-    // Per-provider account strategies.
-    if let Some(overrides) = settings
-        .get("providerStrategies")
-        .and_then(Value::as_object)
-    {
-        for (provider, choice) in overrides {
-            let Some(index) = group_of.get(provider) else {
-                continue;
-            };
-            let sticky = choice
-                .get("stickyRoundRobinLimit")
-                .and_then(Value::as_u64)
-                .or(global_sticky);
-            if let Some(strategy) = text(choice, "fallbackStrategy")
-                .and_then(|strategy| account_strategy(strategy, sticky))
-            {
-                groups[*index].entry.strategy = Some(strategy);
-            }
-            let own = choice.get("stickyRoundRobinLimit").and_then(Value::as_u64);
-            if own.is_some_and(|own| own > 1 && Some(own) != global_sticky) {
-                notes.push(format!(
-                    "9router kept {provider} on one account for {} requests; Switchyard's sticky_limit is one number for all providers",
-                    own.unwrap_or_default()
-                ));
-            }
-        }
-    }
-
-    // Models: what 9router listed, used or added for each provider.
-    let mut extra_models: Vec<(String, String)> = Vec::new();
-    for connection in list(data, "providerConnections") {
-        let Some(provider) = text(connection, "provider") else {
-            continue;
-        };
-        let enabled = connection
-            .pointer("/providerSpecificData/enabledModels")
-            .and_then(Value::as_array);
-        for model in enabled.into_iter().flatten().filter_map(Value::as_str) {
-            if let Some(prefix) = prefix_of.get(provider) {
-                extra_models.push((prefix.clone(), model.to_owned()));
-            }
-        }
-    }
-    for custom in list(data, "customModels") {
-        let (Some(provider), Some(model)) = (text(custom, "providerAlias"), text(custom, "id"))
-        else {
-            continue;
-        };
-        let kind = text(custom, "type").unwrap_or("llm");
-        if kind != "llm" {
-            skipped.push(skip(
-                format!("9router custom model {provider}/{model}"),
-                format!("a {kind} model; Switchyard routes chat models"),
-            ));
-            continue;
-        }
-        match prefix_of.get(provider) {
-            Some(prefix) => extra_models.push((prefix.clone(), model.to_owned())),
-            None => skipped.push(skip(
-                format!("9router custom model {provider}/{model}"),
-                left_out.get(provider).cloned().unwrap_or_else(|| {
+            None => {
+                Err(self.left_out.get(provider).cloned().unwrap_or_else(|| {
                     format!("9router has no connection of {provider:?} to import")
-                }),
-            )),
+                }))
+            }
         }
     }
 
-    // Combos.
-    let combo_strategy = |name: &str| {
-        let chosen = settings
-            .pointer(&format!(
-                "/comboStrategies/{}",
-                name.replace('~', "~0").replace('/', "~1")
-            ))
-            .and_then(|choice| text(choice, "fallbackStrategy"))
-            .or_else(|| text(&settings, "comboStrategy"));
-        if chosen == Some("round-robin") {
-            ComboStrategy::RoundRobin
-        } else {
-            ComboStrategy::Fallback
-        }
-    };
-    let mut combos = Vec::new();
-    let mut model_names = HashSet::new();
-    for combo in list(data, "combos") {
-        let Some(name) = text(combo, "name") else {
-            continue;
-        };
-        let item = format!("9router combo {name}");
-        if let Some(kind) = text(combo, "kind").filter(|kind| *kind != "llm") {
-            skipped.push(skip(
-                item,
-                format!("a {kind} combo; Switchyard's combos route chat models"),
-            ));
-            continue;
-        }
-        if let Err(why) = validate::model_name(name, "combo") {
-            skipped.push(skip(item, why));
-            continue;
-        }
-        let mut targets = Vec::new();
-        for member in combo
-            .get("models")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+    /// Per-provider account strategies.
+    fn account_strategies(&mut self) {
+        let settings = self.settings;
+        if let Some(overrides) = settings
+            .get("providerStrategies")
+            .and_then(Value::as_object)
         {
-            let (model, weight) = match member {
-                Value::String(model) => (model.as_str(), 1),
-                Value::Object(_) => (
-                    text(member, "model")
-                        .or_else(|| text(member, "id"))
-                        .unwrap_or_default(),
-                    member
-                        .get("weight")
-                        .and_then(Value::as_u64)
-                        .map_or(1, |weight| u32::try_from(weight.max(1)).unwrap_or(u32::MAX)),
-                ),
-                _ => ("", 1),
-            };
-            if model.is_empty() {
-                continue;
-            }
-            match map_target(model) {
-                Ok(target) => {
-                    if let Some((prefix, model)) = target.split_once('/') {
-                        extra_models.push((prefix.to_owned(), model.to_owned()));
-                    }
-                    targets.push(ComboTarget {
-                        target,
-                        weight,
-                        enabled: true,
-                    });
+            for (provider, choice) in overrides {
+                let Some(index) = self.group_of.get(provider) else {
+                    continue;
+                };
+                let sticky = choice
+                    .get("stickyRoundRobinLimit")
+                    .and_then(Value::as_u64)
+                    .or(self.global_sticky);
+                if let Some(strategy) = text(choice, "fallbackStrategy")
+                    .and_then(|strategy| account_strategy(strategy, sticky))
+                {
+                    self.groups[*index].entry.strategy = Some(strategy);
                 }
-                Err(reason) => {
-                    skipped.push(skip(format!("target {model} of combo {name}"), reason))
-                }
-            }
-        }
-        if targets.is_empty() {
-            skipped.push(skip(item, "none of its targets could be imported"));
-            continue;
-        }
-        model_names.insert(name.to_owned());
-        combos.push(ComboEntry {
-            name: name.to_owned(),
-            strategy: combo_strategy(name),
-            targets,
-        });
-    }
-
-    // Aliases.
-    let mut aliases = Vec::new();
-    if let Some(map) = data.get("modelAliases").and_then(Value::as_object) {
-        for (name, target) in map {
-            let item = format!("9router alias {name}");
-            let Some(target) = target.as_str().filter(|t| !t.is_empty()) else {
-                skipped.push(skip(item, "it names no model"));
-                continue;
-            };
-            if let Err(why) = validate::model_name(name, "alias") {
-                skipped.push(skip(item, why));
-                continue;
-            }
-            if model_names.contains(name) {
-                skipped.push(skip(item, "a combo has the same name"));
-                continue;
-            }
-            match map_target(target) {
-                Ok(target) => {
-                    if let Some((prefix, model)) = target.split_once('/') {
-                        extra_models.push((prefix.to_owned(), model.to_owned()));
-                    }
-                    aliases.push(AliasEntry {
-                        name: name.clone(),
-                        target,
-                    });
-                }
-                Err(reason) => skipped.push(skip(item, reason)),
-            }
-        }
-    }
-
-    for group in &mut groups {
-        for (prefix, model) in &extra_models {
-            if *prefix == group.entry.prefix && !group.entry.models.contains(model) {
-                group.entry.models.push(model.clone());
-            }
-        }
-    }
-
-    // Prices.
-    let mut prices = Vec::new();
-    if let Some(map) = data.get("pricing").and_then(Value::as_object) {
-        for (provider, models) in map {
-            for (model, price) in models.as_object().into_iter().flatten() {
-                let item = format!("9router price {provider}/{model}");
-                let Some(prefix) = prefix_of.get(provider.as_str()) else {
-                    skipped.push(skip(
-                        item,
-                        left_out.get(provider.as_str()).cloned().unwrap_or_else(|| {
-                            format!("9router has no connection of {provider:?} to import")
-                        }),
+                let own = choice.get("stickyRoundRobinLimit").and_then(Value::as_u64);
+                if own.is_some_and(|own| own > 1 && Some(own) != self.global_sticky) {
+                    self.notes.push(format!(
+                        "9router kept {provider} on one account for {} requests; Switchyard's sticky_limit is one number for all providers",
+                        own.unwrap_or_default()
                     ));
-                    continue;
-                };
-                let number = |key: &str| price.get(key).and_then(Value::as_f64);
-                let (Some(input), Some(output)) = (number("input"), number("output")) else {
-                    skipped.push(skip(item, "it has no input and output price"));
-                    continue;
-                };
-                prices.push(Price {
-                    model: format!("{prefix}/{model}"),
-                    input_per_mtok: input,
-                    output_per_mtok: output,
-                    cache_read_per_mtok: number("cached"),
-                    cache_write_per_mtok: number("cache_creation"),
-                });
+                }
             }
         }
     }
 
-    // Settings.
-    let mut our_settings = BTreeMap::new();
-    let mut no_counterpart = Vec::new();
-    if let Some(map) = settings.as_object() {
-        for (key, value) in map {
-            match key.as_str() {
-                "fallbackStrategy" => {
-                    if let Some(strategy) = value
-                        .as_str()
-                        .and_then(|s| account_strategy(s, global_sticky))
-                    {
-                        our_settings
-                            .insert("account_strategy".to_owned(), strategy.as_str().to_owned());
-                    }
+    /// Models 9router listed or added for each provider.
+    fn listed_models(&mut self) {
+        let data = self.data;
+        for connection in list(data, "providerConnections") {
+            let Some(provider) = text(connection, "provider") else {
+                continue;
+            };
+            let enabled = connection
+                .pointer("/providerSpecificData/enabledModels")
+                .and_then(Value::as_array);
+            for model in enabled.into_iter().flatten().filter_map(Value::as_str) {
+                if let Some(prefix) = self.prefix_of.get(provider) {
+                    self.extra_models.push((prefix.clone(), model.to_owned()));
                 }
-                "stickyRoundRobinLimit" => {
-                    if let Some(limit) = global_sticky {
-                        our_settings.insert("sticky_limit".to_owned(), limit.to_string());
-                    }
-                }
-                "providerStrategies" | "comboStrategy" | "comboStrategies" => {}
-                "requireApiKey" => {
-                    if value.as_bool() == Some(false) {
-                        skipped.push(skip(
-                            "9router setting requireApiKey",
-                            "9router let clients call without an API key; Switchyard asks for one (the imported 9router keys work; `allow_unauthenticated_loopback` lets clients on this machine skip it)",
-                        ));
-                    }
-                }
-                "__encrypted" => skipped.push(skip(
-                    "9router settings",
-                    "9router stored them encrypted and Switchyard cannot read them",
+            }
+        }
+        for custom in list(data, "customModels") {
+            let (Some(provider), Some(model)) = (text(custom, "providerAlias"), text(custom, "id"))
+            else {
+                continue;
+            };
+            let kind = text(custom, "type").unwrap_or("llm");
+            if kind != "llm" {
+                self.skipped.push(skip(
+                    format!("9router custom model {provider}/{model}"),
+                    format!("a {kind} model; Switchyard routes chat models"),
+                ));
+                continue;
+            }
+            match self.prefix_of.get(provider) {
+                Some(prefix) => self.extra_models.push((prefix.clone(), model.to_owned())),
+                None => self.skipped.push(skip(
+                    format!("9router custom model {provider}/{model}"),
+                    self.left_out.get(provider).cloned().unwrap_or_else(|| {
+                        format!("9router has no connection of {provider:?} to import")
+                    }),
                 )),
-                _ => no_counterpart.push(key.clone()),
             }
         }
     }
-    if !no_counterpart.is_empty() {
-        skipped.push(skip(
-            "9router settings",
-            format!("no counterpart here: {}", no_counterpart.join(", ")),
-        ));
-    }
 
-    // The keys clients send.
-    let mut client_api_keys = Vec::new();
-    for key in list(data, "apiKeys") {
-        let name = text(key, "name").unwrap_or("9router key").to_owned();
-        let item = format!("9router API key {name}");
-        if key.get("isActive").and_then(Value::as_bool) == Some(false) {
-            skipped.push(skip(item, "it is paused in 9router"));
-            continue;
+    /// Combos, and the names they take.
+    fn combos(&mut self) -> (Vec<ComboEntry>, HashSet<String>) {
+        let (data, settings) = (self.data, self.settings);
+        let combo_strategy = |name: &str| {
+            let chosen = settings
+                .pointer(&format!(
+                    "/comboStrategies/{}",
+                    name.replace('~', "~0").replace('/', "~1")
+                ))
+                .and_then(|choice| text(choice, "fallbackStrategy"))
+                .or_else(|| text(settings, "comboStrategy"));
+            if chosen == Some("round-robin") {
+                ComboStrategy::RoundRobin
+            } else {
+                ComboStrategy::Fallback
+            }
+        };
+        let mut combos = Vec::new();
+        let mut model_names = HashSet::new();
+        for combo in list(data, "combos") {
+            let Some(name) = text(combo, "name") else {
+                continue;
+            };
+            let item = format!("9router combo {name}");
+            if let Some(kind) = text(combo, "kind").filter(|kind| *kind != "llm") {
+                self.skipped.push(skip(
+                    item,
+                    format!("a {kind} combo; Switchyard's combos route chat models"),
+                ));
+                continue;
+            }
+            if let Err(why) = validate::model_name(name, "combo") {
+                self.skipped.push(skip(item, why));
+                continue;
+            }
+            let mut targets = Vec::new();
+            for member in combo
+                .get("models")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let (model, weight) = match member {
+                    Value::String(model) => (model.as_str(), 1),
+                    Value::Object(_) => (
+                        text(member, "model")
+                            .or_else(|| text(member, "id"))
+                            .unwrap_or_default(),
+                        member
+                            .get("weight")
+                            .and_then(Value::as_u64)
+                            .map_or(1, |weight| u32::try_from(weight.max(1)).unwrap_or(u32::MAX)),
+                    ),
+                    _ => ("", 1),
+                };
+                if model.is_empty() {
+                    continue;
+                }
+                match self.map_target(model) {
+                    Ok(target) => {
+                        if let Some((prefix, model)) = target.split_once('/') {
+                            self.extra_models
+                                .push((prefix.to_owned(), model.to_owned()));
+                        }
+                        targets.push(ComboTarget {
+                            target,
+                            weight,
+                            enabled: true,
+                        });
+                    }
+                    Err(reason) => self
+                        .skipped
+                        .push(skip(format!("target {model} of combo {name}"), reason)),
+                }
+            }
+            if targets.is_empty() {
+                self.skipped
+                    .push(skip(item, "none of its targets could be imported"));
+                continue;
+            }
+            model_names.insert(name.to_owned());
+            combos.push(ComboEntry {
+                name: name.to_owned(),
+                strategy: combo_strategy(name),
+                targets,
+            });
         }
-        match text(key, "key").filter(|key| !key.starts_with("enc")) {
-            Some(secret) => client_api_keys.push(ClientKeyEntry {
-                name,
-                key: secret.to_owned(),
-            }),
-            None => skipped.push(skip(
-                item,
-                "9router does not keep it readable; create a new key with `switchyard key create`",
-            )),
+
+        (combos, model_names)
+    }
+
+    /// Aliases whose names no combo takes.
+    fn aliases(&mut self, model_names: &HashSet<String>) -> Vec<AliasEntry> {
+        let data = self.data;
+        let mut aliases = Vec::new();
+        if let Some(map) = data.get("modelAliases").and_then(Value::as_object) {
+            for (name, target) in map {
+                let item = format!("9router alias {name}");
+                let Some(target) = target.as_str().filter(|t| !t.is_empty()) else {
+                    self.skipped.push(skip(item, "it names no model"));
+                    continue;
+                };
+                if let Err(why) = validate::model_name(name, "alias") {
+                    self.skipped.push(skip(item, why));
+                    continue;
+                }
+                if model_names.contains(name) {
+                    self.skipped.push(skip(item, "a combo has the same name"));
+                    continue;
+                }
+                match self.map_target(target) {
+                    Ok(target) => {
+                        if let Some((prefix, model)) = target.split_once('/') {
+                            self.extra_models
+                                .push((prefix.to_owned(), model.to_owned()));
+                        }
+                        aliases.push(AliasEntry {
+                            name: name.clone(),
+                            target,
+                        });
+                    }
+                    Err(reason) => self.skipped.push(skip(item, reason)),
+                }
+            }
+        }
+
+        aliases
+    }
+
+    /// Every model combos, aliases and connections use, advertised by its provider.
+    fn advertise_models(&mut self) {
+        for group in &mut self.groups {
+            for (prefix, model) in &self.extra_models {
+                if *prefix == group.entry.prefix && !group.entry.models.contains(model) {
+                    group.entry.models.push(model.clone());
+                }
+            }
         }
     }
 
-    // The rest of 9router's data.
-    let proxies = list(data, "proxyPools").len();
-    if proxies > 0 {
-        skipped.push(skip(
-            format!("9router proxy pools ({proxies})"),
-            "Switchyard sends requests directly (no per-account proxies)",
-        ));
-    }
-    if data
-        .get("mitmAlias")
-        .and_then(Value::as_object)
-        .is_some_and(|map| !map.is_empty())
-    {
-        skipped.push(skip(
-            "9router MITM aliases",
-            "Switchyard does not intercept other apps' traffic",
-        ));
+    /// Prices, under the prefixes here.
+    fn prices(&mut self) -> Vec<Price> {
+        let data = self.data;
+        let mut prices = Vec::new();
+        if let Some(map) = data.get("pricing").and_then(Value::as_object) {
+            for (provider, models) in map {
+                for (model, price) in models.as_object().into_iter().flatten() {
+                    let item = format!("9router price {provider}/{model}");
+                    let Some(prefix) = self.prefix_of.get(provider.as_str()) else {
+                        self.skipped.push(skip(
+                            item,
+                            self.left_out
+                                .get(provider.as_str())
+                                .cloned()
+                                .unwrap_or_else(|| {
+                                    format!("9router has no connection of {provider:?} to import")
+                                }),
+                        ));
+                        continue;
+                    };
+                    let number = |key: &str| price.get(key).and_then(Value::as_f64);
+                    let (Some(input), Some(output)) = (number("input"), number("output")) else {
+                        self.skipped
+                            .push(skip(item, "it has no input and output price"));
+                        continue;
+                    };
+                    prices.push(Price {
+                        model: format!("{prefix}/{model}"),
+                        input_per_mtok: input,
+                        output_per_mtok: output,
+                        cache_read_per_mtok: number("cached"),
+                        cache_write_per_mtok: number("cache_creation"),
+                    });
+                }
+            }
+        }
+
+        prices
     }
 
-    Mapped {
-        document: ConfigDocument {
-            secrets_included: true,
-            providers: groups.into_iter().map(|group| group.entry).collect(),
-            combos,
-            aliases,
-            prices,
-            settings: our_settings,
-            client_api_keys,
-            ..ConfigDocument::default()
-        },
-        skipped,
-        notes,
+    /// The settings with a counterpart here.
+    fn settings(&mut self) -> BTreeMap<String, String> {
+        let settings = self.settings;
+        let mut our_settings = BTreeMap::new();
+        let mut no_counterpart = Vec::new();
+        if let Some(map) = settings.as_object() {
+            for (key, value) in map {
+                match key.as_str() {
+                    "fallbackStrategy" => {
+                        if let Some(strategy) = value
+                            .as_str()
+                            .and_then(|s| account_strategy(s, self.global_sticky))
+                        {
+                            our_settings.insert(
+                                "account_strategy".to_owned(),
+                                strategy.as_str().to_owned(),
+                            );
+                        }
+                    }
+                    "stickyRoundRobinLimit" => {
+                        if let Some(limit) = self.global_sticky {
+                            our_settings.insert("sticky_limit".to_owned(), limit.to_string());
+                        }
+                    }
+                    "providerStrategies" | "comboStrategy" | "comboStrategies" => {}
+                    "requireApiKey" => {
+                        if value.as_bool() == Some(false) {
+                            self.skipped.push(skip(
+                                "9router setting requireApiKey",
+                                "9router let clients call without an API key; Switchyard asks for one (the imported 9router keys work; `allow_unauthenticated_loopback` lets clients on this machine skip it)",
+                            ));
+                        }
+                    }
+                    "__encrypted" => self.skipped.push(skip(
+                        "9router settings",
+                        "9router stored them encrypted and Switchyard cannot read them",
+                    )),
+                    _ => no_counterpart.push(key.clone()),
+                }
+            }
+        }
+        if !no_counterpart.is_empty() {
+            self.skipped.push(skip(
+                "9router settings",
+                format!("no counterpart here: {}", no_counterpart.join(", ")),
+            ));
+        }
+
+        our_settings
+    }
+
+    /// The keys clients send, where 9router keeps them readable.
+    fn client_api_keys(&mut self) -> Vec<ClientKeyEntry> {
+        let data = self.data;
+        let mut client_api_keys = Vec::new();
+        for key in list(data, "apiKeys") {
+            let name = text(key, "name").unwrap_or("9router key").to_owned();
+            let item = format!("9router API key {name}");
+            if key.get("isActive").and_then(Value::as_bool) == Some(false) {
+                self.skipped.push(skip(item, "it is paused in 9router"));
+                continue;
+            }
+            match text(key, "key").filter(|key| !key.starts_with("enc")) {
+                Some(secret) => client_api_keys.push(ClientKeyEntry {
+                    name,
+                    key: secret.to_owned(),
+                }),
+                None => self.skipped.push(skip(
+                    item,
+                    "9router does not keep it readable; create a new key with `switchyard key create`",
+                )),
+            }
+        }
+
+        client_api_keys
+    }
+
+    /// What has no counterpart here at all.
+    fn the_rest(&mut self) {
+        let data = self.data;
+        let proxies = list(data, "proxyPools").len();
+        if proxies > 0 {
+            self.skipped.push(skip(
+                format!("9router proxy pools ({proxies})"),
+                "Switchyard sends requests directly (no per-account proxies)",
+            ));
+        }
+        if data
+            .get("mitmAlias")
+            .and_then(Value::as_object)
+            .is_some_and(|map| !map.is_empty())
+        {
+            self.skipped.push(skip(
+                "9router MITM aliases",
+                "Switchyard does not intercept other apps' traffic",
+            ));
+        }
     }
 }
 
