@@ -732,6 +732,24 @@ impl Store {
         entry: &ProviderEntry,
         report: &mut TransferReport,
     ) -> Result<(), TransferError> {
+        let Some(provider_id) = self.upsert_provider(entry, report)? else {
+            return Ok(());
+        };
+        let mut installed = self.accounts_of(provider_id)?;
+        let limits = self.list_quota_limits()?;
+        for account in &entry.accounts {
+            self.import_account(entry, provider_id, account, &mut installed, &limits, report)?;
+        }
+        Ok(())
+    }
+
+    /// Adds or updates the provider of `entry`; its id, or `None` when another
+    /// provider here has its name (reported).
+    fn upsert_provider(
+        &self,
+        entry: &ProviderEntry,
+        report: &mut TransferReport,
+    ) -> Result<Option<i64>, TransferError> {
         let item = format!("provider {}", entry.prefix);
         let existing = self.provider_by_prefix(&entry.prefix)?;
         let name_owner: Option<i64> = self
@@ -756,7 +774,7 @@ impl Store {
                     entry.accounts.len()
                 ),
             ));
-            return Ok(());
+            return Ok(None);
         }
         let models = serde_json::to_string(&entry.models)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
@@ -806,157 +824,168 @@ impl Store {
                 self.conn.last_insert_rowid()
             }
         };
+        Ok(Some(provider_id))
+    }
 
-        let mut installed = self.accounts_of(provider_id)?;
-        let limits = self.list_quota_limits()?;
-        for account in &entry.accounts {
-            let matched = installed
-                .iter()
-                .position(|a| a.label == account.label)
-                .or_else(|| {
-                    let email = account.email.as_deref()?;
-                    (account.auth == AuthKind::Oauth)
-                        .then(|| {
-                            installed
-                                .iter()
-                                .position(|a| a.email.as_deref() == Some(email))
-                        })
-                        .flatten()
-                });
-            let matched = matched.map(|index| installed.remove(index));
-            let label = matched
-                .as_ref()
-                .map_or_else(|| account.label.clone(), |a| a.label.clone());
-            let item = format!("account {}/{label}", entry.prefix);
-            let account_id = match (&account.secrets, matched) {
-                (Some(secrets), Some(matched)) => {
-                    let mut meta = account.meta.clone();
-                    meta.extend(secrets.meta.clone());
-                    self.conn
-                        .execute(
-                            "UPDATE accounts SET api_key = ?1, priority = ?2, enabled = ?3, auth = ?4,
-                                    refresh_token = ?5, expires_at = ?6, needs_login = ?7,
-                                    email = ?8, meta = ?9
-                             WHERE id = ?10",
-                            params![
-                                self.secrets.seal(secret_of(account.auth, secrets)),
-                                account.priority,
-                                account.enabled,
-                                account.auth.as_str(),
-                                secrets.refresh_token.as_deref().map(|t| self.secrets.seal(t)),
-                                secrets.expires_at,
-                                secrets.needs_login,
-                                account.email,
-                                self.sealed_facts(&meta),
-                                matched.id
-                            ],
-                        )
-                        .map_err(StoreError::from)?;
-                    report.updated.push(item.clone());
-                    matched.id
-                }
-                (Some(secrets), None) => {
-                    let mut meta = account.meta.clone();
-                    meta.extend(secrets.meta.clone());
-                    self.conn
-                        .execute(
-                            "INSERT INTO accounts (provider_id, label, api_key, priority, enabled,
-                                                   created_at, auth, refresh_token, expires_at,
-                                                   needs_login, email, meta)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                            params![
-                                provider_id,
-                                account.label,
-                                self.secrets.seal(secret_of(account.auth, secrets)),
-                                account.priority,
-                                account.enabled,
-                                now_millis(),
-                                account.auth.as_str(),
-                                secrets
-                                    .refresh_token
-                                    .as_deref()
-                                    .map(|t| self.secrets.seal(t)),
-                                secrets.expires_at,
-                                secrets.needs_login,
-                                account.email,
-                                self.sealed_facts(&meta)
-                            ],
-                        )
-                        .map_err(StoreError::from)?;
-                    report.added.push(item.clone());
-                    self.conn.last_insert_rowid()
-                }
-                (None, Some(matched)) => {
-                    // Keep the key, tokens and secret facts it has here.
-                    let mut meta = account.meta.clone();
-                    meta.extend(
-                        matched
-                            .meta
+    /// Adds or updates one account of the provider `provider_id` (matched
+    /// among `installed` by label, else by e-mail for a login), and its
+    /// quota limits.
+    fn import_account(
+        &self,
+        entry: &ProviderEntry,
+        provider_id: i64,
+        account: &AccountEntry,
+        installed: &mut Vec<crate::Account>,
+        limits: &[QuotaLimit],
+        report: &mut TransferReport,
+    ) -> Result<(), TransferError> {
+        let matched = installed
+            .iter()
+            .position(|a| a.label == account.label)
+            .or_else(|| {
+                let email = account.email.as_deref()?;
+                (account.auth == AuthKind::Oauth)
+                    .then(|| {
+                        installed
                             .iter()
-                            .filter(|(key, _)| is_secret_fact(key))
-                            .map(|(key, value)| (key.clone(), value.clone())),
-                    );
-                    self.conn
-                        .execute(
-                            "UPDATE accounts SET priority = ?1, enabled = ?2,
-                                    email = COALESCE(?3, email), meta = ?4
-                             WHERE id = ?5",
-                            params![
-                                account.priority,
-                                account.enabled,
-                                account.email,
-                                self.sealed_facts(&meta),
-                                matched.id
-                            ],
-                        )
-                        .map_err(StoreError::from)?;
-                    report.updated.push(item.clone());
-                    matched.id
-                }
-                (None, None) => {
-                    let how = match account.auth {
-                        AuthKind::ApiKey => format!(
-                            "add it with `switchyard account add {} --label {} --api-key-stdin`",
-                            entry.prefix, account.label
-                        ),
-                        AuthKind::Oauth => match &entry.subscription {
-                            Some(service) => {
-                                format!("log in again with `switchyard connect {service}`")
-                            }
-                            None => "log in again".to_owned(),
-                        },
-                    };
+                            .position(|a| a.email.as_deref() == Some(email))
+                    })
+                    .flatten()
+            });
+        let matched = matched.map(|index| installed.remove(index));
+        let label = matched
+            .as_ref()
+            .map_or_else(|| account.label.clone(), |a| a.label.clone());
+        let item = format!("account {}/{label}", entry.prefix);
+        let account_id = match (&account.secrets, matched) {
+            (Some(secrets), Some(matched)) => {
+                let mut meta = account.meta.clone();
+                meta.extend(secrets.meta.clone());
+                self.conn
+                    .execute(
+                        "UPDATE accounts SET api_key = ?1, priority = ?2, enabled = ?3, auth = ?4,
+                                refresh_token = ?5, expires_at = ?6, needs_login = ?7,
+                                email = ?8, meta = ?9
+                         WHERE id = ?10",
+                        params![
+                            self.secrets.seal(secret_of(account.auth, secrets)),
+                            account.priority,
+                            account.enabled,
+                            account.auth.as_str(),
+                            secrets
+                                .refresh_token
+                                .as_deref()
+                                .map(|t| self.secrets.seal(t)),
+                            secrets.expires_at,
+                            secrets.needs_login,
+                            account.email,
+                            self.sealed_facts(&meta),
+                            matched.id
+                        ],
+                    )
+                    .map_err(StoreError::from)?;
+                report.updated.push(item.clone());
+                matched.id
+            }
+            (Some(secrets), None) => {
+                let mut meta = account.meta.clone();
+                meta.extend(secrets.meta.clone());
+                self.conn
+                    .execute(
+                        "INSERT INTO accounts (provider_id, label, api_key, priority, enabled,
+                                               created_at, auth, refresh_token, expires_at,
+                                               needs_login, email, meta)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                        params![
+                            provider_id,
+                            account.label,
+                            self.secrets.seal(secret_of(account.auth, secrets)),
+                            account.priority,
+                            account.enabled,
+                            now_millis(),
+                            account.auth.as_str(),
+                            secrets
+                                .refresh_token
+                                .as_deref()
+                                .map(|t| self.secrets.seal(t)),
+                            secrets.expires_at,
+                            secrets.needs_login,
+                            account.email,
+                            self.sealed_facts(&meta)
+                        ],
+                    )
+                    .map_err(StoreError::from)?;
+                report.added.push(item.clone());
+                self.conn.last_insert_rowid()
+            }
+            (None, Some(matched)) => {
+                // Keep the key, tokens and secret facts it has here.
+                let mut meta = account.meta.clone();
+                meta.extend(
+                    matched
+                        .meta
+                        .iter()
+                        .filter(|(key, _)| is_secret_fact(key))
+                        .map(|(key, value)| (key.clone(), value.clone())),
+                );
+                self.conn
+                    .execute(
+                        "UPDATE accounts SET priority = ?1, enabled = ?2,
+                                email = COALESCE(?3, email), meta = ?4
+                         WHERE id = ?5",
+                        params![
+                            account.priority,
+                            account.enabled,
+                            account.email,
+                            self.sealed_facts(&meta),
+                            matched.id
+                        ],
+                    )
+                    .map_err(StoreError::from)?;
+                report.updated.push(item.clone());
+                matched.id
+            }
+            (None, None) => {
+                let how = match account.auth {
+                    AuthKind::ApiKey => format!(
+                        "add it with `switchyard account add {} --label {} --api-key-stdin`",
+                        entry.prefix, account.label
+                    ),
+                    AuthKind::Oauth => match &entry.subscription {
+                        Some(service) => {
+                            format!("log in again with `switchyard connect {service}`")
+                        }
+                        None => "log in again".to_owned(),
+                    },
+                };
+                report.skipped.push(skip(
+                    item,
+                    format!("the document holds no key or token for it (exported without secrets); {how}"),
+                ));
+                for limit in &account.quota_limits {
                     report.skipped.push(skip(
-                        item,
-                        format!("the document holds no key or token for it (exported without secrets); {how}"),
+                        quota_item(&entry.prefix, &account.label, limit),
+                        "its account was not imported",
                     ));
-                    for limit in &account.quota_limits {
-                        report.skipped.push(skip(
-                            quota_item(&entry.prefix, &account.label, limit),
-                            "its account was not imported",
-                        ));
-                    }
-                    continue;
                 }
-            };
-            for limit in &account.quota_limits {
-                let existed = limits.iter().any(|l| {
-                    l.account_id == account_id
-                        && l.window == limit.window
-                        && l.metric == limit.metric
-                });
-                self.set_quota_limit(&QuotaLimit {
-                    account_id,
-                    window: limit.window,
-                    metric: limit.metric,
-                    max: limit.max,
-                })?;
-                let item = quota_item(&entry.prefix, &label, limit);
-                if existed {
-                    report.updated.push(item);
-                } else {
-                    report.added.push(item);
-                }
+                return Ok(());
+            }
+        };
+        for limit in &account.quota_limits {
+            let existed = limits.iter().any(|l| {
+                l.account_id == account_id && l.window == limit.window && l.metric == limit.metric
+            });
+            self.set_quota_limit(&QuotaLimit {
+                account_id,
+                window: limit.window,
+                metric: limit.metric,
+                max: limit.max,
+            })?;
+            let item = quota_item(&entry.prefix, &label, limit);
+            if existed {
+                report.updated.push(item);
+            } else {
+                report.added.push(item);
             }
         }
         Ok(())
