@@ -61,7 +61,7 @@ pub fn built_in_prices() -> Vec<Price> {
 }
 
 /// User prices by model, consulted before the built-in table.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PriceBook {
     user: HashMap<String, Price>,
 }

@@ -282,9 +282,12 @@ impl RouterState {
             failures,
             "account cooling down"
         );
+        // Stored before the answer (it must survive a crash), and patched
+        // into the snapshot rather than making the next request read every
+        // table again.
         let mut cell = self.cell();
         match cell.store.set_cooldown(&cooldown) {
-            Ok(()) => cell.stale = true,
+            Ok(()) => cell.config = Arc::new(cell.config.with_cooldown(cooldown)),
             Err(error) => tracing::error!(%error, "cannot store a cooldown"),
         }
     }
@@ -298,7 +301,10 @@ impl RouterState {
             if config.cooldown(candidate.account.id, model).is_some() {
                 let mut cell = self.cell();
                 match cell.store.clear_cooldown(candidate.account.id, model) {
-                    Ok(()) => cell.stale = true,
+                    Ok(()) => {
+                        let config = cell.config.without_cooldown(candidate.account.id, model);
+                        cell.config = Arc::new(config);
+                    }
                     Err(error) => tracing::error!(%error, "cannot clear a cooldown"),
                 }
             }

@@ -38,8 +38,9 @@ pub(crate) struct ProviderEntry {
 }
 
 /// Everything routing reads from the database, loaded at once and loaded
-/// again whenever the database changed.
-#[derive(Debug, Default)]
+/// again whenever another connection changed the database (the gateway's
+/// own rare writes patch it in place).
+#[derive(Debug, Clone, Default)]
 pub(crate) struct RoutingConfig {
     pub(crate) settings: Settings,
     pub(crate) providers: HashMap<String, Arc<ProviderEntry>>,
@@ -122,6 +123,22 @@ impl RoutingConfig {
             service_quotas,
             api_keys: store.active_key_hashes()?,
         })
+    }
+
+    /// The snapshot with `cooldown` as just stored.
+    pub(crate) fn with_cooldown(&self, cooldown: Cooldown) -> Self {
+        let mut config = self.clone();
+        config
+            .cooldowns
+            .insert((cooldown.account_id, cooldown.model.clone()), cooldown);
+        config
+    }
+
+    /// The snapshot with the cooldown of `account_id` (and `model`) ended.
+    pub(crate) fn without_cooldown(&self, account_id: i64, model: &str) -> Self {
+        let mut config = self.clone();
+        config.cooldowns.remove(&(account_id, model.to_owned()));
+        config
     }
 
     /// The stored cooldown of an account (model `""`) or one of its models.

@@ -265,12 +265,7 @@ pub(crate) async fn forward_embeddings(
         redactor: Redactor::new(&[&candidate.account.api_key, &credentials.token]),
     };
     if !response.status().is_success() {
-        let attempt = Attempt {
-            state,
-            config,
-            candidate,
-            has_fallback,
-        };
+        let attempt = Attempt::new(state, config, candidate, has_fallback);
         return attempt
             .answer_error(response, &credentials, &shape, pending)
             .await;
@@ -660,12 +655,7 @@ pub(crate) async fn forward_chat(
     }
 
     if !response.status().is_success() {
-        let attempt = Attempt {
-            state,
-            config,
-            candidate,
-            has_fallback,
-        };
+        let attempt = Attempt::new(state, config, candidate, has_fallback);
         return attempt
             .answer_error(response, &credentials, &shape, pending)
             .await;
@@ -697,7 +687,21 @@ struct Attempt<'a> {
     has_fallback: bool,
 }
 
-impl Attempt<'_> {
+impl<'a> Attempt<'a> {
+    fn new(
+        state: &'a RouterState,
+        config: &'a RoutingConfig,
+        candidate: &'a Candidate,
+        has_fallback: bool,
+    ) -> Self {
+        Self {
+            state,
+            config,
+            candidate,
+            has_fallback,
+        }
+    }
+
     /// An error answer: learned by the account's health, then the next
     /// candidate's business when it is the provider's fault and there is
     /// one, else rendered for the client.
