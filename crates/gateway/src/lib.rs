@@ -282,14 +282,11 @@ impl RouterState {
             failures,
             "account cooling down"
         );
-        // Stored before the answer (it must survive a crash), and patched
-        // into the snapshot rather than making the next request read every
-        // table again.
+        // In the routing snapshot at once; stored by the usage writer.
+        self.usage
+            .change_cooldown(usage::CooldownChange::Set(cooldown.clone()));
         let mut cell = self.cell();
-        match cell.store.set_cooldown(&cooldown) {
-            Ok(()) => cell.config = Arc::new(cell.config.with_cooldown(cooldown)),
-            Err(error) => tracing::error!(%error, "cannot store a cooldown"),
-        }
+        cell.config = Arc::new(cell.config.with_cooldown(cooldown));
     }
 
     /// Learns from an answer: the provider is up, and an account that was
@@ -299,14 +296,13 @@ impl RouterState {
             .provider_answered(candidate.provider.provider.id);
         for model in ["", candidate.upstream_model.as_str()] {
             if config.cooldown(candidate.account.id, model).is_some() {
+                self.usage.change_cooldown(usage::CooldownChange::End {
+                    account_id: candidate.account.id,
+                    model: model.to_owned(),
+                });
                 let mut cell = self.cell();
-                match cell.store.clear_cooldown(candidate.account.id, model) {
-                    Ok(()) => {
-                        let config = cell.config.without_cooldown(candidate.account.id, model);
-                        cell.config = Arc::new(config);
-                    }
-                    Err(error) => tracing::error!(%error, "cannot clear a cooldown"),
-                }
+                let config = cell.config.without_cooldown(candidate.account.id, model);
+                cell.config = Arc::new(config);
             }
         }
     }

@@ -1,13 +1,14 @@
 //! Usage recording off the hot path: handlers queue a [`RequestRecord`] and a
 //! dedicated thread writes batches to SQLite, so a slow disk never delays a
-//! response. [`UsageRecorder::flush`] waits until everything queued is stored;
+//! response. Cooldowns go the same way (routing already has them in its
+//! snapshot), written as soon as they arrive. [`UsageRecorder::flush`] waits until everything queued is stored;
 //! [`UsageRecorder::written`] tells watchers (the desktop's live log) each
 //! time a batch lands.
 
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::time::Duration;
 
-use switchyard_store::{RequestRecord, Store};
+use switchyard_store::{Cooldown, RequestRecord, Store};
 
 use crate::commits::CommitWatch;
 
@@ -19,8 +20,23 @@ const GATHER_FOR: Duration = Duration::from_millis(100);
 
 enum UsageMessage {
     Record(Box<RequestRecord>),
+    Cooldown(CooldownChange),
     /// Write everything queued before this message, then answer.
     Flush(Sender<()>),
+}
+
+/// A cooldown to store or to end.
+#[derive(Debug)]
+pub(crate) enum CooldownChange {
+    /// An account (or one of its models) cools down.
+    Set(Cooldown),
+    /// An account's (or model's) cooldown ended.
+    End {
+        /// The account.
+        account_id: i64,
+        /// The model, `""` for the whole account.
+        model: String,
+    },
 }
 
 /// Queue to the usage writer thread. Cheap to clone.
@@ -65,6 +81,12 @@ impl UsageRecorder {
         let _ = self.queue.send(UsageMessage::Record(Box::new(record)));
     }
 
+    /// Queues a cooldown change; never blocks. Written at once, before any
+    /// later flush is answered.
+    pub(crate) fn change_cooldown(&self, change: CooldownChange) {
+        let _ = self.queue.send(UsageMessage::Cooldown(change));
+    }
+
     /// Blocks until every record queued so far is written.
     pub fn flush(&self) {
         let (done, wait) = mpsc::channel();
@@ -81,6 +103,7 @@ fn write_batches(
     commits: CommitWatch,
 ) {
     let mut batch = Vec::new();
+    let mut cooldowns = Vec::new();
     let mut waiting = Vec::new();
     let mut open = true;
     while open {
@@ -95,10 +118,11 @@ fn write_batches(
         while let Some(message) = next.take() {
             match message {
                 UsageMessage::Record(record) => batch.push(*record),
+                UsageMessage::Cooldown(change) => cooldowns.push(change),
                 // A flush is answered as soon as what came before it is written.
                 UsageMessage::Flush(done) => waiting.push(done),
             }
-            if !waiting.is_empty() || batch.len() >= MAX_BATCH {
+            if !waiting.is_empty() || !cooldowns.is_empty() || batch.len() >= MAX_BATCH {
                 break;
             }
             next = match inbox.try_recv() {
@@ -128,6 +152,20 @@ fn write_batches(
                 }
             }
             batch.clear();
+        }
+        for change in cooldowns.drain(..) {
+            let before = commits.header();
+            let written = match &change {
+                CooldownChange::Set(cooldown) => store.set_cooldown(cooldown),
+                CooldownChange::End { account_id, model } => {
+                    store.clear_cooldown(*account_id, model)
+                }
+            };
+            match written {
+                // The routing snapshot already holds it.
+                Ok(()) => commits.own_commit(before, commits.header()),
+                Err(error) => tracing::error!(%error, ?change, "cannot store a cooldown"),
+            }
         }
         for done in waiting.drain(..) {
             let _ = done.send(());

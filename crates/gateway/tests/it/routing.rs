@@ -79,6 +79,8 @@ async fn a_rate_limited_account_falls_back_cools_down_for_retry_after_and_is_pro
     let (status, body) = ask(&harness, "multi/m").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(upstream.keys_seen(), ["k-limited", "k-good"]);
+    // Cooldowns reach the database through the usage writer.
+    harness.flush_usage().await;
     let cooldowns = harness.store().list_cooldowns().unwrap();
     assert_eq!(cooldowns.len(), 1);
     let left = cooldowns[0].until - now_millis();
@@ -97,6 +99,8 @@ async fn a_rate_limited_account_falls_back_cools_down_for_retry_after_and_is_pro
     let (status, _) = ask(&harness, "multi/m").await;
     assert_eq!(status, 200);
     assert_eq!(upstream.keys_seen().last().unwrap(), "k-limited");
+    // Cooldowns reach the database through the usage writer.
+    harness.flush_usage().await;
     assert!(harness.store().list_cooldowns().unwrap().is_empty());
 
     harness.stop().await;
@@ -176,6 +180,8 @@ async fn quota_and_auth_failures_fall_back_but_a_bad_request_does_not() {
     let (status, _) = ask(&harness, "multi/m").await;
     assert_eq!(status, 200);
     assert_eq!(upstream.keys_seen(), ["k-broke", "k-revoked", "k-good"]);
+    // Cooldowns reach the database through the usage writer.
+    harness.flush_usage().await;
     let reasons: Vec<_> = harness
         .store()
         .list_cooldowns()
@@ -217,6 +223,8 @@ async fn a_cooldown_survives_a_restart_and_ends_with_a_reset() {
         )],
     );
     assert_eq!(ask(&harness, "multi/m").await.0, 200);
+    // Cooldowns reach the database through the usage writer.
+    harness.flush_usage().await;
     let until = harness.store().list_cooldowns().unwrap()[0].until;
     let capped = until - now_millis();
     assert!((890_000..=900_000).contains(&capped), "{capped}");
@@ -576,6 +584,8 @@ async fn an_error_about_one_model_locks_out_only_that_model() {
         )],
     );
     assert_eq!(ask(&harness, "multi/big-model").await.0, 429);
+    // Cooldowns reach the database through the usage writer.
+    harness.flush_usage().await;
     let cooldown = &harness.store().list_cooldowns().unwrap()[0];
     assert_eq!(cooldown.model, "big-model");
     // The same account still serves its other models.
