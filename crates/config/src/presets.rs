@@ -6,7 +6,9 @@ use serde::Serialize;
 use serde_json::Value;
 use switchyard_store::{Provider, ProviderKind};
 
+use reqwest::header::HeaderMap;
 use switchyard_protocol::Dialect;
+use switchyard_providers::{ApiKeyFamily, ProviderApi, RequestHeaders, UpstreamCall};
 
 /// Defaults for one well-known provider.
 #[derive(Debug, Clone, Serialize)]
@@ -173,16 +175,28 @@ pub async fn fetch_models(
     api_key: &str,
 ) -> Result<Vec<String>, ModelListError> {
     let url = format!("{}/models", provider.base_url.trim_end_matches('/'));
-    let request = match Dialect::of_provider(provider.kind) {
-        Dialect::AnthropicMessages => http
-            .get(url)
-            .header("x-api-key", api_key)
-            .header("anthropic-version", "2023-06-01"),
-        Dialect::Gemini => http.get(url).header("x-goog-api-key", api_key),
-        Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Ollama | Dialect::Kiro => {
-            http.get(url).bearer_auth(api_key)
-        }
-    };
+    // Authorized as the provider's requests are, by its API-key family.
+    let dialect = Dialect::of_provider(provider.kind);
+    let mut headers = RequestHeaders::default();
+    ApiKeyFamily::of(dialect).authorize(
+        &UpstreamCall {
+            upstream: dialect,
+            client: dialect,
+            client_headers: &HeaderMap::new(),
+            model: "",
+            token: api_key,
+            meta: &serde_json::Map::new(),
+            body: &[],
+        },
+        &mut headers,
+    );
+    if headers.invalid.is_some() {
+        return Err(ModelListError::Unreachable {
+            provider: provider.name.clone(),
+            reason: "the key is not valid in a header".into(),
+        });
+    }
+    let request = http.get(url).headers(headers.map);
     let response = request
         .send()
         .await
