@@ -9,6 +9,7 @@ mod auth;
 mod commits;
 mod credentials;
 mod error;
+mod extract;
 mod guard;
 mod health;
 pub mod quota;

@@ -5,9 +5,8 @@
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,6 +17,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::auth::{CallerKey, require_api_key};
+use crate::extract::{
+    AnthropicClient, BodyRejection, GeminiClient, JsonBody, OllamaClient, OpenAiChatClient,
+    ResponsesClient,
+};
 use crate::guard::{self, MAX_BODY_BYTES};
 use crate::request_log::PendingRecord;
 use crate::routing::{Candidate, Plan, PlanStep, RoutingConfig};
@@ -186,7 +189,7 @@ async fn gemini_generate(
     Extension(caller): Extension<CallerKey>,
     target: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<GeminiClient>, BodyRejection<GeminiClient>>,
 ) -> Response {
     let pending = PendingRecord::new(&state, "/v1beta/models", caller.key_id, Dialect::Gemini);
     let target = match target {
@@ -205,7 +208,7 @@ async fn gemini_generate(
         "streamGenerateContent" => true,
         "countTokens" => {
             let model = model.strip_prefix("models/").unwrap_or(model);
-            return gemini_count_tokens(&state, &caller, model, &headers, body, pending).await;
+            return gemini_count_tokens(&state, &caller, model, body, pending).await;
         }
         _ => {
             return pending.fail(ApiError::unknown_route(
@@ -216,9 +219,9 @@ async fn gemini_generate(
         }
     };
     let model = model.strip_prefix("models/").unwrap_or(model).to_owned();
-    let body = match json_body(&headers, body) {
-        Ok(body) => body,
-        Err(error) => return pending.fail(error),
+    let body = match body {
+        Ok(JsonBody(body, _)) => body,
+        Err(rejection) => return pending.fail(rejection.0),
     };
     let incoming = match IncomingChat::parse_with_model(&body, model, stream) {
         Ok(incoming) => incoming,
@@ -232,16 +235,15 @@ async fn gemini_count_tokens(
     state: &RouterState,
     caller: &CallerKey,
     model: &str,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<GeminiClient>, BodyRejection<GeminiClient>>,
     pending: PendingRecord,
 ) -> Response {
     // Counting is not a request to record.
     drop(pending);
     let dialect = Dialect::Gemini;
-    let body = match json_body(headers, body) {
-        Ok(body) => body,
-        Err(error) => return error.into_response_for(dialect),
+    let body = match body {
+        Ok(JsonBody(body, _)) => body,
+        Err(rejection) => return rejection.into_response(),
     };
     let incoming = match IncomingChat::parse_with_model(&body, model.to_owned(), false) {
         Ok(incoming) => incoming,
@@ -432,12 +434,12 @@ async fn ollama_chat(
     State(state): State<RouterState>,
     Extension(caller): Extension<CallerKey>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<OllamaClient>, BodyRejection<OllamaClient>>,
 ) -> Response {
     let pending = PendingRecord::new(&state, "/api/chat", caller.key_id, Dialect::Ollama);
-    let body = match json_body(&headers, body) {
-        Ok(body) => body,
-        Err(error) => return pending.fail(error),
+    let body = match body {
+        Ok(JsonBody(body, _)) => body,
+        Err(rejection) => return pending.fail(rejection.0),
     };
     let mut incoming = match IncomingChat::parse(&body) {
         Ok(incoming) => incoming,
@@ -452,13 +454,9 @@ async fn count_tokens(
     State(state): State<RouterState>,
     Extension(caller): Extension<CallerKey>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(body, _): JsonBody<AnthropicClient>,
 ) -> Response {
     let dialect = Dialect::AnthropicMessages;
-    let body = match json_body(&headers, body) {
-        Ok(body) => body,
-        Err(error) => return error.into_response_for(dialect),
-    };
     let incoming = match IncomingChat::parse(&body) {
         Ok(incoming) => incoming,
         Err(error) => return error.into_response_for(dialect),
@@ -477,12 +475,12 @@ async fn embeddings(
     State(state): State<RouterState>,
     Extension(caller): Extension<CallerKey>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
 ) -> Response {
     let pending = PendingRecord::new(&state, "/v1/embeddings", caller.key_id, Dialect::OpenAiChat);
-    let body = match json_body(&headers, body) {
-        Ok(body) => body,
-        Err(error) => return pending.fail(error),
+    let body = match body {
+        Ok(JsonBody(body, _)) => body,
+        Err(rejection) => return pending.fail(rejection.0),
     };
     let incoming = match IncomingChat::parse(&body) {
         Ok(incoming) => incoming,
@@ -515,10 +513,11 @@ async fn chat_completions(
     State(state): State<RouterState>,
     Extension(caller): Extension<CallerKey>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
 ) -> Response {
     let path = "/v1/chat/completions";
     let dialect = Dialect::OpenAiChat;
+    let body = body.map(|body| body.0).map_err(|rejection| rejection.0);
     handle_chat(&state, &caller, path, dialect, None, &headers, body).await
 }
 
@@ -527,9 +526,10 @@ async fn responses(
     State(state): State<RouterState>,
     Extension(caller): Extension<CallerKey>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<ResponsesClient>, BodyRejection<ResponsesClient>>,
 ) -> Response {
     let path = "/v1/responses";
+    let body = body.map(|body| body.0).map_err(|rejection| rejection.0);
     handle_chat(
         &state,
         &caller,
@@ -557,13 +557,9 @@ async fn compact_responses(
     State(state): State<RouterState>,
     Extension(caller): Extension<CallerKey>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(body, _): JsonBody<ResponsesClient>,
 ) -> Response {
     let dialect = Dialect::OpenAiResponses;
-    let body = match json_body(&headers, body) {
-        Ok(body) => body,
-        Err(error) => return error.into_response_for(dialect),
-    };
     let Ok(Value::Object(mut request)) = serde_json::from_slice::<Value>(&body) else {
         return ApiError::bad_request("invalid_json", "the request body must be a JSON object")
             .into_response_for(dialect);
@@ -638,53 +634,12 @@ async fn messages(
     Extension(caller): Extension<CallerKey>,
     uri: Uri,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<AnthropicClient>, BodyRejection<AnthropicClient>>,
 ) -> Response {
     let path = "/v1/messages";
     let dialect = Dialect::AnthropicMessages;
+    let body = body.map(|body| body.0).map_err(|rejection| rejection.0);
     handle_chat(&state, &caller, path, dialect, uri.query(), &headers, body).await
-}
-
-/// The body of a JSON route, or the error to answer in the caller's dialect:
-/// 413 past [`MAX_BODY_BYTES`], 415 for a content type a browser form can
-/// send without a CORS preflight (`text/plain`, form encodings; a web page
-/// must not spend the user's quota with a cross-site POST), 400 for a body
-/// that could not be read. A missing content type is accepted (`curl -d`
-/// habits aside, several SDKs omit it on retries).
-pub(crate) fn json_body(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Bytes, ApiError> {
-    if let Some(content_type) = headers.get(CONTENT_TYPE) {
-        let essence = content_type
-            .to_str()
-            .unwrap_or_default()
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        let is_json = essence == "application/json"
-            || (essence.starts_with("application/") && essence.ends_with("+json"));
-        if !is_json {
-            return Err(ApiError::unsupported_media_type(format!(
-                "this route takes a JSON body (Content-Type: application/json), not {essence:?}"
-            )));
-        }
-    }
-    body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                ..ApiError::bad_request(
-                    "request_too_large",
-                    format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-                )
-            }
-        } else {
-            ApiError::bad_request("invalid_body", rejection.body_text())
-        }
-    })
 }
 
 /// Parses, routes and forwards a chat request that came to `path` in `dialect`.
@@ -695,10 +650,10 @@ async fn handle_chat(
     dialect: Dialect,
     query: Option<&str>,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Bytes, ApiError>,
 ) -> Response {
     let mut pending = PendingRecord::new(state, path, caller.key_id, dialect);
-    let body = match json_body(headers, body) {
+    let body = match body {
         Ok(body) => body,
         Err(error) => return pending.fail(error),
     };
