@@ -44,6 +44,24 @@ pub struct Overview {
     pub requests_served: u64,
     /// Directory holding the database.
     pub data_dir: String,
+    /// What runs the gateway: the desktop app or a server.
+    #[serde(default)]
+    pub host: HostKind,
+    /// The version of Switchyard answering.
+    #[serde(default)]
+    pub version: String,
+}
+
+/// What runs the gateway and the dashboard: features such as the tray,
+/// launching at login and self-updates exist only on the desktop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostKind {
+    /// The desktop app.
+    #[default]
+    Desktop,
+    /// `switchyard serve`, its dashboard in a browser.
+    Server,
 }
 
 /// Request totals, as shown by `switchyard usage` and the UI.
@@ -752,4 +770,214 @@ pub enum LinkView {
         /// Why, for the user.
         message: String,
     },
+}
+
+/// One management operation: everything the dashboard, and the CLI with
+/// `--remote`, can ask of the app or a server. The desktop carries it in
+/// one Tauri command, a server in `POST /dashboard/api/call`; on the wire
+/// it is `{"op": "<name>", "args": {...}}`, argument names in camelCase.
+#[derive(Debug, Clone, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(
+    tag = "op",
+    content = "args",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum Operation {
+    /// What the Overview page shows.
+    GetOverview {},
+    /// Providers with their accounts and live status.
+    ListProviders {},
+    /// Adds an API-key provider, its key checked first unless `skip_check`.
+    AddProvider { input: NewProviderInput },
+    /// Enables or disables a provider (by name or prefix).
+    SetProviderEnabled { name: String, enabled: bool },
+    /// Removes a provider.
+    RemoveProvider { name: String },
+    /// How a provider picks accounts (`None`: the global setting).
+    SetAccountStrategy { name: String, strategy: Option<String> },
+    /// Adds an API-key account to a provider.
+    AddAccount {
+        provider: String,
+        label: String,
+        api_key: String,
+        priority: i64,
+    },
+    /// Enables or disables an account.
+    SetAccountEnabled { id: i64, enabled: bool },
+    /// Changes an account's priority (lower goes first).
+    SetAccountPriority { id: i64, priority: i64 },
+    /// Ends an account's cooldowns.
+    ResetCooldowns { id: i64 },
+    /// Removes an account.
+    RemoveAccount { id: i64 },
+    /// Renames an account.
+    RenameAccount { id: i64, label: String },
+    /// Checks an account works; answers a sentence.
+    TestAccount { id: i64 },
+    /// Local API keys (never the keys themselves).
+    ListApiKeys {},
+    /// Creates a key, shown once.
+    CreateApiKey { name: String },
+    /// Revokes a key.
+    RevokeApiKey { id: i64 },
+    /// A copyable key's value (key `id`, else the newest, else a new one).
+    RevealApiKey { id: Option<i64> },
+    /// Combos.
+    ListCombos {},
+    /// Adds or replaces a combo.
+    SaveCombo { combo: ComboView },
+    /// Removes a combo.
+    RemoveCombo { name: String },
+    /// Aliases.
+    ListAliases {},
+    /// Adds or replaces an alias.
+    AddAlias { name: String, target: String },
+    /// Removes an alias.
+    RemoveAlias { name: String },
+    /// Prices: yours and the built-in table.
+    ListPrices {},
+    /// Sets a price of yours.
+    SetPrice { price: PriceView },
+    /// Removes a price of yours.
+    RemovePrice { model: String },
+    /// Settings with their stored values.
+    ListSettings {},
+    /// Changes a setting, or with `None` returns it to its default.
+    SetSetting { name: String, value: Option<String> },
+    /// Usage totals or a time series.
+    UsageReport { query: UsageQueryInput },
+    /// Usage rows as CSV text.
+    UsageCsv { query: UsageQueryInput },
+    /// The request log, newest first.
+    RecentRequests { limit: u32 },
+    /// The bodies kept for a request (with `log_bodies` on).
+    RequestBodies { id: i64 },
+    /// Attempts and successes per target since `from` (Unix ms).
+    TargetOutcomes { from: i64 },
+    /// The subscription services one can log in to.
+    ListServices {},
+    /// Starts a login; the outcome arrives as an event.
+    StartConnect { service: String, device: Option<bool> },
+    /// Finishes a waiting browser login with the address the browser ended on.
+    FinishLogin { address: String },
+    /// Imports a service's CLI credentials; the outcome arrives as an event.
+    ImportAccount { service: String },
+    /// Adds an account from a refresh token; the outcome arrives as an event.
+    ConnectWithRefreshToken { service: String, token: String },
+    /// Every coding tool and whether it points at Switchyard.
+    ListTools {},
+    /// Points a tool at Switchyard, backing up its file first.
+    ApplyTool { tool: ToolId, model: Option<String> },
+    /// Restores a tool's files from the backup.
+    RestoreTool { tool: ToolId },
+    /// The configuration as JSON text (secrets only if asked).
+    ExportConfig { with_secrets: bool },
+    /// Imports an exported configuration's text.
+    ImportConfig { json: String, dry_run: bool },
+    /// Where an installed 9router keeps its database.
+    Find9router {},
+    /// Imports a 9router database.
+    Import9router { path: Option<String>, dry_run: bool },
+    /// The built-in providers the add form can start from.
+    ListPresets {},
+    /// Management calls recorded, newest first.
+    ManagementLog { limit: u32 },
+    /// Tokens for managing a server from elsewhere (never the tokens).
+    ListManagementTokens {},
+    /// Creates a management token, shown once.
+    CreateManagementToken { name: String },
+    /// Revokes a management token.
+    RevokeManagementToken { id: i64 },
+    /// Sets the dashboard password (at least 10 characters).
+    SetDashboardPassword { password: String },
+}
+
+impl Operation {
+    /// The operation's name, as on the wire.
+    pub fn name(&self) -> &'static str {
+        self.into()
+    }
+
+    /// Every operation's name.
+    pub fn names() -> &'static [&'static str] {
+        <Self as strum::VariantNames>::VARIANTS
+    }
+
+    /// Whether the operation changes anything (and is recorded).
+    pub fn changes_state(&self) -> bool {
+        !matches!(
+            self,
+            Self::GetOverview {}
+                | Self::ListProviders {}
+                | Self::ListApiKeys {}
+                | Self::ListCombos {}
+                | Self::ListAliases {}
+                | Self::ListPrices {}
+                | Self::ListSettings {}
+                | Self::UsageReport { .. }
+                | Self::UsageCsv { .. }
+                | Self::RecentRequests { .. }
+                | Self::RequestBodies { .. }
+                | Self::TargetOutcomes { .. }
+                | Self::ListServices {}
+                | Self::ListTools {}
+                | Self::Find9router {}
+                | Self::ListPresets {}
+                | Self::ManagementLog { .. }
+                | Self::ListManagementTokens {}
+                | Self::ImportConfig { dry_run: true, .. }
+                | Self::Import9router { dry_run: true, .. }
+        )
+    }
+}
+
+/// A management call as recorded: who, what, when, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagementEntryView {
+    /// When (Unix ms).
+    pub at: i64,
+    /// Who: `desktop`, `cli`, `browser <address>` or `token <name>`.
+    pub actor: String,
+    /// The operation's name.
+    pub operation: String,
+    /// Its arguments with secrets taken out.
+    pub detail: String,
+    /// `ok`, or the error's kind.
+    pub outcome: String,
+}
+
+/// A management token as listed (the token itself is shown once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagementTokenView {
+    /// Row id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// When it was made (Unix ms).
+    pub created_at: i64,
+    /// When it was last used (Unix ms).
+    pub last_used_at: Option<i64>,
+}
+
+/// A management token just made: the only time its value is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedManagementToken {
+    /// Row id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// The token, for `switchyard --remote URL --token ...`.
+    pub token: String,
+}
+
+/// An event the app or server publishes to dashboards: Tauri events on the
+/// desktop, server-sent events in a browser, same names and payloads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManageEvent {
+    /// `state-changed`, `requests-recorded`, `account-connected`, `connect-failed`, ...
+    pub name: String,
+    /// The event's JSON payload.
+    pub payload: serde_json::Value,
 }

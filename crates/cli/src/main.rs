@@ -3,6 +3,7 @@
 //! GUI library, so it runs on servers.
 
 mod connect;
+mod dashboard;
 mod routing;
 mod setup;
 mod transfer;
@@ -35,6 +36,13 @@ struct Cli {
     /// Print machine-readable JSON instead of text
     #[arg(long, global = true)]
     json: bool,
+    /// Manage the Switchyard server at this URL (`call` and `dashboard
+    /// log|token`) instead of the local data directory
+    #[arg(long, global = true, env = "SWITCHYARD_REMOTE", value_name = "URL")]
+    remote: Option<String>,
+    /// The management token for --remote (made with `dashboard token create`)
+    #[arg(long, global = true, env = "SWITCHYARD_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,6 +86,13 @@ enum Command {
     /// Import providers, accounts, combos and aliases from a 9router installation
     #[command(name = "import-9router")]
     Import9router(transfer::NineRouterArgs),
+    /// The dashboard `serve` offers in a browser: its password, sign-in
+    /// links, management tokens and the record of management calls
+    #[command(subcommand)]
+    Dashboard(dashboard::DashboardCommand),
+    /// Run one management operation (as the dashboard does), locally or
+    /// on the `--remote` server; answers JSON
+    Call(dashboard::CallArgs),
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +103,15 @@ struct ServeArgs {
     /// Port to bind [default: setting `port`, else 20128]
     #[arg(long, env = PORT_ENV)]
     port: Option<u16>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key)
+    #[arg(long, env = "SWITCHYARD_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, env = "SWITCHYARD_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Do not serve the dashboard and its management API
+    #[arg(long)]
+    no_dashboard: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,6 +239,17 @@ fn run(cli: Cli) -> Result<()> {
             .context("cannot find a data directory; pass --data-dir")?,
     };
     let output = Output { json: cli.json };
+    if let Some(url) = &cli.remote {
+        let remote = dashboard::Remote::new(url, cli.token.as_deref())?;
+        return match cli.command {
+            Command::Call(args) => dashboard::call_remote(&remote, args),
+            Command::Dashboard(command) => dashboard::remote(&remote, command, output),
+            _ => bail!(
+                "--remote manages a server through its management API: use `switchyard call <operation>` \
+                 (see `switchyard call --list`) or `switchyard dashboard log|token ...`"
+            ),
+        };
+    }
     match cli.command {
         Command::Serve(args) => serve(&data_dir, args),
         Command::Provider(command) => provider(&mut open_store(&data_dir)?, command, output),
@@ -236,6 +271,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Import9router(args) => {
             transfer::import_9router(&open_store(&data_dir)?, args, output)
         }
+        Command::Dashboard(command) => dashboard::local(&data_dir, command, output),
+        Command::Call(args) => dashboard::call_local(&data_dir, args),
     }
 }
 
@@ -264,18 +301,78 @@ fn serve(data_dir: &std::path::Path, args: ServeArgs) -> Result<()> {
         .list_api_keys()?
         .iter()
         .any(|key| key.revoked_at.is_none());
+    let password_set = store.dashboard_password_hash()?.is_some();
     drop(store);
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(switchyard_gateway::TlsFiles { cert, key }),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let mut gateway = switchyard_gateway::start(data_dir, address).await?;
-        let url = endpoint_url(gateway.local_addr());
+        let manager = std::sync::Arc::new(
+            switchyard_manage::Manager::new(
+                data_dir,
+                address,
+                switchyard_api_types::HostKind::Server,
+                Store::open_in_dir(data_dir).map_err(|error| error.to_string()),
+                switchyard_api_types::GatewayState::Running,
+            )
+            .with_version(env!("CARGO_PKG_VERSION")),
+        );
+        let serving = switchyard_gateway::Serving {
+            extra_routes: (!args.no_dashboard).then(|| {
+                switchyard_dashboard::router(
+                    std::sync::Arc::clone(&manager),
+                    switchyard_dashboard::DashboardOptions { tls: tls.is_some() },
+                )
+            }),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+            tls,
+        };
+        let mut gateway = switchyard_gateway::start_serving(
+            data_dir,
+            address,
+            switchyard_providers::ProviderTable::for_data_dir(data_dir),
+            serving,
+        )
+        .await?;
+        let local = gateway.local_addr();
+        let url = endpoint_url(local).replacen("http", scheme, 1);
         println!("Switchyard gateway listening on {url}");
         println!("data directory: {}", data_dir.display());
         if !has_keys && !settings.allow_unauthenticated_loopback {
             println!(
                 "no API key yet: create one with `switchyard key create` and send it as 'Authorization: Bearer <key>'"
             );
+        }
+        if !args.no_dashboard {
+            let base = dashboard::base_url(scheme, local);
+            println!("dashboard: {base}/dashboard/");
+            if !password_set {
+                let token = manager.with_store(|store| {
+                    store
+                        .create_signin_link(dashboard::SIGNIN_LINK_LIFETIME_MS)
+                        .map_err(switchyard_manage::store_error)
+                });
+                match token {
+                    Ok(token) => println!(
+                        "no dashboard password yet: sign in once with {base}{}?token={token}\n  (valid 24 hours, once), then set one in Settings or with `switchyard dashboard password`",
+                        switchyard_dashboard::SIGNIN_PATH
+                    ),
+                    Err(error) => eprintln!("cannot make a sign-in link: {}", error.message),
+                }
+            }
+            let recorded = gateway.recorded();
+            let publisher = std::sync::Arc::clone(&manager);
+            tokio::spawn(async move {
+                let mut recorded = recorded;
+                while recorded.changed().await.is_ok() {
+                    let count = *recorded.borrow_and_update();
+                    publisher.publish("requests-recorded", count);
+                }
+            });
         }
         tokio::select! {
             result = gateway.wait() => {

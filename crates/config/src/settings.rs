@@ -83,11 +83,16 @@ pub enum SettingKey {
     /// Web origins allowed to call the gateway from a browser
     /// (comma-separated, such as `https://app.example`); none by default.
     CorsOrigins,
+    /// Minutes a dashboard sign-in lasts in a browser (server mode).
+    DashboardSessionMinutes,
+    /// Addresses (or CIDR ranges) of reverse proxies whose
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    TrustedProxies,
 }
 
 impl SettingKey {
     /// Every known setting.
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 30] = [
         Self::Host,
         Self::Port,
         Self::AllowUnauthenticatedLoopback,
@@ -116,6 +121,8 @@ impl SettingKey {
         Self::ShutdownGraceSecs,
         Self::AllowedHosts,
         Self::CorsOrigins,
+        Self::DashboardSessionMinutes,
+        Self::TrustedProxies,
     ];
 
     /// The name used in the CLI and the database.
@@ -149,6 +156,8 @@ impl SettingKey {
             Self::ShutdownGraceSecs => "shutdown_grace_secs",
             Self::AllowedHosts => "allowed_hosts",
             Self::CorsOrigins => "cors_origins",
+            Self::DashboardSessionMinutes => "dashboard_session_minutes",
+            Self::TrustedProxies => "trusted_proxies",
         }
     }
 
@@ -203,7 +212,9 @@ impl SettingKey {
             | Self::UpstreamBodyTimeoutSecs
             | Self::RequestReadTimeoutSecs
             | Self::MaxConnections
-            | Self::ShutdownGraceSecs => parse_positive(value).map(|n| n.to_string()),
+            | Self::ShutdownGraceSecs
+            | Self::DashboardSessionMinutes => parse_positive(value).map(|n| n.to_string()),
+            Self::TrustedProxies => parse_list(value, parse_network).map(|list| list.join(",")),
             Self::AllowedHosts => parse_list(value, parse_host_name).map(|list| list.join(",")),
             Self::CorsOrigins => parse_list(value, parse_origin).map(|list| list.join(",")),
         }
@@ -255,6 +266,19 @@ pub struct Settings {
     pub allowed_hosts: Vec<String>,
     /// Web origins allowed to call from a browser (lower case).
     pub cors_origins: Vec<String>,
+    /// How long a dashboard sign-in lasts.
+    pub dashboard_session: Duration,
+    /// Reverse proxies whose forwarded headers are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl Settings {
+    /// Whether `address` is a trusted reverse proxy.
+    pub fn is_trusted_proxy(&self, address: IpAddr) -> bool {
+        self.trusted_proxies
+            .iter()
+            .any(|network| network.contains(&address))
+    }
 }
 
 impl Default for Settings {
@@ -281,6 +305,8 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(10),
             allowed_hosts: Vec::new(),
             cors_origins: Vec::new(),
+            dashboard_session: Duration::from_secs(12 * 60 * 60),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -363,6 +389,18 @@ impl Settings {
                 SettingKey::CorsOrigins => {
                     settings.cors_origins = parse_list(&value, parse_origin).unwrap_or_default();
                 }
+                SettingKey::DashboardSessionMinutes => {
+                    if let Ok(minutes) = parse_positive(&value) {
+                        settings.dashboard_session = Duration::from_secs(minutes * 60);
+                    }
+                }
+                SettingKey::TrustedProxies => {
+                    settings.trusted_proxies = parse_list(&value, parse_network)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|network| network.parse().ok())
+                        .collect();
+                }
                 // Read by the desktop shell itself.
                 SettingKey::NotifyFallback
                 | SettingKey::NotifyRelogin
@@ -388,6 +426,18 @@ fn parse_list(
         .filter(|item| !item.is_empty())
         .map(parse)
         .collect()
+}
+
+/// An IP address or CIDR range (`10.0.0.0/8`); a bare address is one host.
+fn parse_network(value: &str) -> Result<String, String> {
+    let network = if value.contains('/') {
+        value.parse::<ipnet::IpNet>().ok()
+    } else {
+        value.parse::<IpAddr>().ok().map(ipnet::IpNet::from)
+    };
+    network
+        .map(|network| network.to_string())
+        .ok_or_else(|| format!("{value:?} is not an IP address or range such as 10.0.0.0/8"))
 }
 
 /// A host name or address as it appears in `Host` without the port, lower case.

@@ -247,6 +247,15 @@ impl Health {
         }
     }
 
+    /// Whether `provider_id`'s breaker is open now (a look, no probe taken).
+    pub(crate) fn breaker_open(&self, provider_id: i64) -> bool {
+        let breakers = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
+        breakers
+            .get(&provider_id)
+            .and_then(|breaker| breaker.open_until)
+            .is_some_and(|until| until > Instant::now())
+    }
+
     /// Records that `provider_id` answered (any status below 500).
     pub(crate) fn provider_answered(&self, provider_id: i64) {
         let mut breakers = self.breakers.lock().unwrap_or_else(|p| p.into_inner());

@@ -75,6 +75,9 @@ pub enum StartError {
     /// A serving thread or its runtime could not be started.
     #[error("cannot start the gateway's threads: {0}")]
     Server(std::io::Error),
+    /// The TLS certificate or key could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// The handlers' database connection and the routing configuration read
@@ -114,6 +117,10 @@ pub struct StateParts {
     credential_cache: Arc<credentials::CredentialCache>,
     /// Quota-limited accounts' use of their current windows.
     window_counts: Arc<quota::WindowCounts>,
+    /// When the gateway started, for `/health`.
+    started: std::time::Instant,
+    /// The version `/health` reports.
+    version: Arc<str>,
 }
 
 impl std::ops::Deref for RouterState {
@@ -153,7 +160,17 @@ impl RouterState {
             usage,
             health: Arc::default(),
             reported: Arc::new(Mutex::new(reported)),
+            started: std::time::Instant::now(),
+            version: Arc::from(env!("CARGO_PKG_VERSION")),
         })))
+    }
+
+    /// The same state reporting `version` in `/health`.
+    fn with_version(&self, version: String) -> Self {
+        Self(Arc::new(StateParts {
+            version: Arc::from(version),
+            ..StateParts::clone(&self.0)
+        }))
     }
 
     /// The same state with a pool of connections to providers of its own.
@@ -496,6 +513,69 @@ pub async fn start_with(
     address: SocketAddr,
     providers: ProviderTable,
 ) -> Result<RunningGateway, StartError> {
+    start_serving(data_dir, address, providers, Serving::default()).await
+}
+
+/// What a gateway serves besides `/v1`, and how.
+#[derive(Default)]
+pub struct Serving {
+    /// Routes served beside the gateway's own (the dashboard), behind the
+    /// same `Host` and `Origin` checks.
+    pub extra_routes: Option<axum::Router>,
+    /// The version `/health` reports.
+    pub version: Option<String>,
+    /// Serve HTTPS with this certificate chain and key.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A PEM certificate chain and its private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Reads the files into a rustls acceptor offering HTTP/2 and HTTP/1.1.
+    fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, StartError> {
+        use tokio_rustls::rustls;
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let failed = |message: String| StartError::Tls(message);
+        let certs = CertificateDer::pem_file_iter(&self.cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|error| {
+                failed(format!("cannot read certificates from {}: {error}", self.cert.display()))
+            })?;
+        if certs.is_empty() {
+            return Err(failed(format!("{} holds no certificate", self.cert.display())));
+        }
+        let key = PrivateKeyDer::from_pem_file(&self.key).map_err(|error| {
+            failed(format!("cannot read a private key from {}: {error}", self.key.display()))
+        })?;
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|error| failed(error.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|error| failed(format!("the certificate and key do not fit: {error}")))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+/// [`start_with`], also serving `serving`'s routes, over TLS if given.
+pub async fn start_serving(
+    data_dir: &Path,
+    address: SocketAddr,
+    providers: ProviderTable,
+    serving: Serving,
+) -> Result<RunningGateway, StartError> {
+    let tls = serving.tls.as_ref().map(TlsFiles::acceptor).transpose()?;
     let store = Store::open_in_dir(data_dir)?;
     let usage =
         UsageRecorder::start(Store::open_in_dir(data_dir)?).map_err(StartError::UsageWriter)?;
@@ -509,11 +589,18 @@ pub async fn start_with(
     let local_addr = listener
         .local_addr()
         .map_err(|source| StartError::Bind { address, source })?;
-    let state = RouterState::new(store, usage.clone(), providers)?;
+    let mut state = RouterState::new(store, usage.clone(), providers)?;
+    if let Some(version) = serving.version {
+        state = state.with_version(version);
+    }
     let listener = listener
         .into_std()
         .map_err(|source| StartError::Bind { address, source })?;
-    let server = server::Server::start(listener, &state)?;
+    let extras = server::Extras {
+        routes: serving.extra_routes,
+        tls,
+    };
+    let server = server::Server::start(listener, &state, &extras)?;
     let maintained = state;
     let maintenance = tokio::spawn(async move {
         loop {

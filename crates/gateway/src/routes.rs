@@ -28,8 +28,10 @@ use crate::upstream::{self, IncomingChat};
 use crate::{ApiError, RouterState};
 use switchyard_protocol::Dialect;
 
-/// The router with every route and layer except path normalisation.
-pub fn router(state: RouterState) -> Router {
+/// The router with every route and layer except path normalisation;
+/// `extra` routes (the dashboard) are served beside the gateway's own,
+/// behind the same `Host` and `Origin` checks.
+pub fn router(state: RouterState, extra: Option<Router>) -> Router {
     let authenticated = Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/messages", post(messages))
@@ -69,12 +71,18 @@ pub fn router(state: RouterState) -> Router {
         .allow_methods([Method::GET, Method::POST])
         .allow_headers(AllowHeaders::mirror_request())
         .max_age(std::time::Duration::from_secs(600));
-    Router::new()
+    let mut routes = Router::new()
         // Claude Code probes its base URL with `HEAD /`.
-        .route("/", get(health))
+        .route("/", get(live))
+        .route("/health/live", get(live))
         .route("/health", get(health))
         .route("/api/version", get(ollama_version))
         .merge(authenticated)
+        .with_state(state.clone());
+    if let Some(extra) = extra {
+        routes = routes.merge(extra);
+    }
+    routes
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -88,7 +96,6 @@ pub fn router(state: RouterState) -> Router {
             ApiError::internal("the gateway hit an internal error; details are in its log")
                 .into_response()
         }))
-        .with_state(state)
 }
 
 /// Collapses a doubled `/v1/v1/...` (a base URL that already ended in `/v1`
@@ -134,8 +141,72 @@ async fn log_request(request: Request, next: middleware::Next) -> Response {
     response
 }
 
-async fn health() -> Json<Value> {
+/// `GET /health/live` (and `/`): the process answers; reads nothing.
+async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
+}
+
+/// `GET /health`: version, uptime and each provider's state, for load
+/// balancers and container health checks. `status` is `ok`, or `degraded`
+/// when no enabled provider has an account ready; a database that cannot
+/// be read is a 503.
+async fn health(State(state): State<RouterState>) -> Response {
+    let config = match state.config() {
+        Ok(config) => config,
+        Err(_) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "error", "message": "the database cannot be read" })),
+            )
+                .into_response();
+        }
+    };
+    let now = now_millis();
+    let mut providers: Vec<_> = config.providers.values().collect();
+    providers.sort_by(|a, b| a.provider.name.cmp(&b.provider.name));
+    let mut any_ready = false;
+    let listed: Vec<Value> = providers
+        .into_iter()
+        .map(|entry| {
+            let ready = entry
+                .accounts
+                .iter()
+                .filter(|account| {
+                    account.enabled
+                        && !account.needs_login
+                        && config
+                            .cooldown(account.id, "")
+                            .is_none_or(|cooldown| cooldown.until <= now)
+                })
+                .count();
+            let breaker_open = state.health.breaker_open(entry.provider.id);
+            let state_name = if !entry.provider.enabled {
+                "disabled"
+            } else if breaker_open {
+                "failing"
+            } else if ready == 0 {
+                "unavailable"
+            } else {
+                any_ready = true;
+                "ok"
+            };
+            json!({
+                "name": entry.provider.name,
+                "prefix": entry.provider.prefix,
+                "state": state_name,
+                "accounts": entry.accounts.len(),
+                "ready_accounts": ready,
+            })
+        })
+        .collect();
+    let status = if any_ready || listed.is_empty() { "ok" } else { "degraded" };
+    Json(json!({
+        "status": status,
+        "version": &*state.version,
+        "uptime_secs": state.started.elapsed().as_secs(),
+        "providers": listed,
+    }))
+    .into_response()
 }
 
 async fn unknown_route(method: Method, uri: Uri) -> ApiError {

@@ -34,6 +34,15 @@ use tower::Service;
 
 use crate::{RouterState, StartError, routes};
 
+/// What every serving thread adds to the gateway's own routes.
+#[derive(Clone, Default)]
+pub(crate) struct Extras {
+    /// Routes served beside `/v1` (the dashboard).
+    pub(crate) routes: Option<axum::Router>,
+    /// Serve HTTPS with this.
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
 /// Most serving threads; a gateway on one machine needs no more.
 const MAX_THREADS: usize = 4;
 
@@ -66,6 +75,7 @@ impl Server {
     pub(crate) fn start(
         listener: std::net::TcpListener,
         state: &RouterState,
+        extras: &Extras,
     ) -> Result<Self, StartError> {
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)
@@ -88,13 +98,14 @@ impl Server {
         for (index, (inbox, runtime)) in inboxes.into_iter().zip(runtimes).enumerate() {
             // Upstream connections are kept by the thread that opened them.
             let state = state.with_own_connections();
+            let extras = extras.clone();
             let acceptor = acceptor.take();
             let ends_all = StopOnDrop(Arc::clone(&stop));
             let (done, ended) = oneshot::channel();
             let spawned = std::thread::Builder::new()
                 .name(format!("switchyard-http-{index}"))
                 .spawn(move || {
-                    let result = runtime.block_on(serve(state, inbox, acceptor, &ends_all.0));
+                    let result = runtime.block_on(serve(state, extras, inbox, acceptor, &ends_all.0));
                     // Pooled upstream connections and a slow name lookup
                     // must not hold up the shutdown.
                     runtime.shutdown_background();
@@ -148,6 +159,7 @@ impl Drop for Server {
 /// `shutdown_grace` setting and cut what is still open.
 async fn serve(
     state: RouterState,
+    extras: Extras,
     mut inbox: mpsc::UnboundedReceiver<Accepted>,
     acceptor: Option<(std::net::TcpListener, Vec<mpsc::UnboundedSender<Accepted>>)>,
     stop: &watch::Sender<bool>,
@@ -180,7 +192,7 @@ async fn serve(
         .keep_alive_interval(Some(HTTP2_KEEPALIVE))
         .keep_alive_timeout(settings.request_read_timeout);
     let builder = Arc::new(builder);
-    let router = routes::router(state);
+    let router = routes::router(state, extras.routes);
     let graceful = GracefulShutdown::new();
     let mut stopped = stop.subscribe();
     loop {
@@ -221,22 +233,18 @@ async fn serve(
         let builder = Arc::clone(&builder);
         let watcher = graceful.watcher();
         let idle_limit = settings.request_read_timeout;
+        let tls = extras.tls.clone();
         tokio::spawn(async move {
-            let io = TokioIo::new(WatchedIo {
-                stream,
-                activity: Arc::clone(&activity),
-            });
-            let connection =
-                builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
-            tokio::select! {
-                ended = watcher.watch(connection) => {
-                    if let Err(error) = ended {
-                        tracing::debug!(%error, "connection ended with an error");
+            match tls {
+                None => serve_connection(stream, &builder, service, watcher, activity, idle_limit).await,
+                Some(tls) => match tokio::time::timeout(idle_limit, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        serve_connection(stream, &builder, service, watcher, activity, idle_limit)
+                            .await;
                     }
-                }
-                () = activity.idle_for(idle_limit) => {
-                    tracing::debug!("closing a connection idle for {}s", idle_limit.as_secs());
-                }
+                    Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                },
             }
             drop(permit);
         });
@@ -251,6 +259,40 @@ async fn serve(
         );
     }
     Ok(())
+}
+
+/// Serves one connection (plain or TLS) until it ends, the server shuts
+/// down, or it stays idle for `idle_limit`.
+async fn serve_connection<S, Svc>(
+    stream: S,
+    builder: &auto::Builder<TokioExecutor>,
+    service: Svc,
+    watcher: hyper_util::server::graceful::Watcher,
+    activity: Arc<Activity>,
+    idle_limit: Duration,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    Svc: Service<Request<Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    Svc::Future: Send + 'static,
+{
+    let io = TokioIo::new(WatchedIo {
+        stream,
+        activity: Arc::clone(&activity),
+    });
+    let connection = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
+    tokio::select! {
+        ended = watcher.watch(connection) => {
+            if let Err(error) = ended {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        }
+        () = activity.idle_for(idle_limit) => {
+            tracing::debug!("closing a connection idle for {}s", idle_limit.as_secs());
+        }
+    }
 }
 
 /// What a connection is doing, for closing idle ones: requests open (until
@@ -339,14 +381,14 @@ impl http_body::Body for TrackedBody {
 
 pin_project_lite::pin_project! {
     /// A client connection that stamps its [`Activity`] whenever bytes move.
-    struct WatchedIo {
+    struct WatchedIo<S> {
         #[pin]
-        stream: TcpStream,
+        stream: S,
         activity: Arc<Activity>,
     }
 }
 
-impl AsyncRead for WatchedIo {
+impl<S: AsyncRead> AsyncRead for WatchedIo<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         context: &mut Context<'_>,
@@ -362,7 +404,7 @@ impl AsyncRead for WatchedIo {
     }
 }
 
-impl AsyncWrite for WatchedIo {
+impl<S: AsyncWrite> AsyncWrite for WatchedIo<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         context: &mut Context<'_>,

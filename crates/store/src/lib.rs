@@ -8,6 +8,7 @@
 mod accounts;
 mod api_keys;
 mod combos;
+mod management;
 mod prices;
 mod providers;
 mod quotas;
@@ -26,6 +27,9 @@ use rusqlite_migration::{M, Migrations};
 pub use accounts::{Account, AccountAuth, Cooldown, OAuthTokens};
 pub use api_keys::{ApiKeyInfo, KEY_PREFIX, NewApiKey, hash_api_key};
 pub use combos::{Alias, Combo, ComboStrategy, ComboTarget};
+pub use management::{
+    DashboardSession, MANAGEMENT_TOKEN_PREFIX, ManagementEntry, ManagementToken,
+};
 pub use prices::Price;
 pub use providers::{AccountStrategy, NewProvider, Provider, ProviderKind};
 pub use quotas::{QuotaLimit, QuotaMetric, QuotaWindow, ReportedQuota, ServiceQuota, WindowCount};

@@ -1,6 +1,6 @@
-//! What the dashboard can do, as plain functions over the store: each
-//! checks its input the way the CLI does and returns the shared view types.
-//! The Tauri commands in `commands.rs` are thin wrappers around these.
+//! The store-side operations as plain functions: each checks its input the
+//! way the CLI does and returns the shared view types. `Manager::call`
+//! dispatches to these.
 
 use switchyard_api_types::{
     AccountStatus, AccountView, AliasView, ApiKeyView, ComboTargetView, ComboView, CommandError,

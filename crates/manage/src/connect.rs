@@ -2,27 +2,29 @@
 //! the service's page and waits for the callback on the engine's listener
 //! or on the `switchyard://oauth/callback` link; a device login shows its
 //! code. The result arrives as an `account-connected` or `connect-failed`
-//! event.
+//! event. On a remote server the service's page sends the browser to a
+//! localhost address that is not the server: the user pastes the address
+//! the browser ended on, and [`finish_login`] hands it to the waiting login.
 
 use std::time::Duration;
 
 use serde_json::json;
 use switchyard_api_types::{CommandError, ConnectStart, ServiceView};
 use switchyard_providers::oauth::{self, AuthCodeLogin, DeviceLogin, LoginKind};
+use std::sync::Arc;
+
 use switchyard_providers::{self as providers, Subscription};
-use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tauri_plugin_opener::OpenerExt;
 use tokio::sync::mpsc;
 
-use crate::state::DesktopState;
+use crate::Manager;
 
 /// How long a login may take.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The service called `id`, with the endpoint overrides of the data folder.
-fn subscription<R: Runtime>(app: &AppHandle<R>, id: &str) -> Result<Subscription, CommandError> {
-    let data_dir = app.state::<DesktopState>().data_dir().to_owned();
-    switchyard_providers::ProviderTable::for_data_dir(&data_dir)
+fn subscription(manager: &Manager, id: &str) -> Result<Subscription, CommandError> {
+    manager
+        .providers()
         .subscription(id)
         .cloned()
         .map_err(failed)
@@ -37,12 +39,12 @@ fn failed(message: impl Into<String>) -> CommandError {
 
 /// Starts a login to `service`; `device` asks for a device code where the
 /// service also offers one besides its browser login (Codex).
-pub(crate) async fn start<R: Runtime>(
-    app: AppHandle<R>,
+pub(crate) async fn start(
+    manager: &Arc<Manager>,
     service: &str,
     device: bool,
 ) -> Result<ConnectStart, CommandError> {
-    let subscription = subscription(&app, service)?;
+    let subscription = subscription(manager, service)?;
     let service = subscription.service.clone();
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
@@ -64,12 +66,9 @@ pub(crate) async fn start<R: Runtime>(
                 .map_err(|error| failed(error.to_string()))?;
             let url = login.authorize_url().to_owned();
             let (callbacks, pasted) = mpsc::channel(2);
-            app.state::<DesktopState>().set_pending_login(callbacks);
-            if let Err(error) = app.opener().open_url(&url, None::<&str>) {
-                tracing::warn!(%error, "cannot open the browser; the dashboard shows the address");
-            }
-            let handle = app.clone();
-            tauri::async_runtime::spawn(async move {
+            manager.set_pending_login(callbacks);
+            let handle = Arc::clone(manager);
+            tokio::spawn(async move {
                 let finished = login.finish(&http, LOGIN_TIMEOUT, pasted).await;
                 let result = completed(&http, &subscription, finished).await;
                 finish(&handle, &subscription, result);
@@ -86,8 +85,8 @@ pub(crate) async fn start<R: Runtime>(
                 verification_uri_complete: login.verification_uri_complete.clone(),
                 expires_in_secs: login.expires_in().as_secs(),
             };
-            let handle = app.clone();
-            tauri::async_runtime::spawn(async move {
+            let handle = Arc::clone(manager);
+            tokio::spawn(async move {
                 let finished = tokio::time::timeout(LOGIN_TIMEOUT, login.finish(&http))
                     .await
                     .unwrap_or(Err(oauth::LoginError::TimedOut(LOGIN_TIMEOUT.as_secs())));
@@ -113,10 +112,42 @@ async fn completed(
     .map_err(|error| error.to_string())
 }
 
+/// Finishes the waiting browser login with the address the browser ended
+/// on (its `code` and `state`; the login checks the state).
+pub(crate) fn finish_login(manager: &Manager, address: &str) -> Result<(), CommandError> {
+    let address = address.trim();
+    let query = address
+        .split_once('?')
+        .map_or(address, |(_, query)| query)
+        .split('#')
+        .next()
+        .unwrap_or_default();
+    let mut code = None;
+    let mut state = None;
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match &*name {
+            "code" => code = Some(value.into_owned()),
+            "state" => state = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    let (Some(code), Some(state)) = (code, state) else {
+        return Err(failed(
+            "paste the whole address the browser ended on: it holds ?code=...&state=...",
+        ));
+    };
+    if manager.deliver_login_callback(&code, &state) {
+        Ok(())
+    } else {
+        Err(failed("no login is waiting; start it again"))
+    }
+}
+
 /// The services, with whether their CLI's credentials are on this machine.
-pub(crate) fn services(data_dir: &std::path::Path) -> Vec<ServiceView> {
+pub(crate) fn services(manager: &Manager) -> Vec<ServiceView> {
     let home = oauth::imports::home_dir();
-    switchyard_providers::ProviderTable::for_data_dir(data_dir)
+    manager
+        .providers()
         .subscriptions()
         .map(|subscription| &subscription.service)
         .map(|service| ServiceView {
@@ -142,18 +173,15 @@ pub(crate) fn services(data_dir: &std::path::Path) -> Vec<ServiceView> {
 /// Imports the credentials `service`'s official CLI holds (read only; the
 /// file is never changed) and saves the account after the service's
 /// post-login steps (project discovery, API key, ...).
-pub(crate) async fn import<R: Runtime>(
-    app: AppHandle<R>,
-    service: &str,
-) -> Result<(), CommandError> {
-    let subscription = subscription(&app, service)?;
+pub(crate) async fn import(manager: &Manager, service: &str) -> Result<(), CommandError> {
+    let subscription = subscription(manager, service)?;
     let home = oauth::imports::home_dir().ok_or_else(|| failed("cannot find the home folder"))?;
     let http = client()?;
     let result = match providers::import(&subscription, &home) {
         Ok(grant) => completed(&http, &subscription, Ok(grant)).await,
         Err(message) => Err(message),
     };
-    finish(&app, &subscription, result);
+    finish(manager, &subscription, result);
     Ok(())
 }
 
@@ -166,8 +194,8 @@ fn client() -> Result<reqwest::Client, CommandError> {
 }
 
 /// Saves an account from a pasted refresh token, after one refresh proves it.
-pub(crate) async fn with_refresh_token<R: Runtime>(
-    app: AppHandle<R>,
+pub(crate) async fn with_refresh_token(
+    manager: &Manager,
     service: &str,
     token: &str,
 ) -> Result<(), CommandError> {
@@ -175,24 +203,19 @@ pub(crate) async fn with_refresh_token<R: Runtime>(
     if token.is_empty() {
         return Err(failed("paste a refresh token first"));
     }
-    let subscription = subscription(&app, service)?;
+    let subscription = subscription(manager, service)?;
     let http = client()?;
     let refreshed = oauth::flows::refresh(&http, &subscription.service, token).await;
     let result = completed(&http, &subscription, refreshed).await;
-    finish(&app, &subscription, result);
+    finish(manager, &subscription, result);
     Ok(())
 }
 
-fn finish<R: Runtime>(
-    app: &AppHandle<R>,
-    subscription: &Subscription,
-    result: Result<oauth::Grant, String>,
-) {
+fn finish(manager: &Manager, subscription: &Subscription, result: Result<oauth::Grant, String>) {
     let service = &subscription.service;
-    let state = app.state::<DesktopState>();
-    state.clear_pending_login();
+    manager.clear_pending_login();
     let saved = result.and_then(|grant| {
-        state
+        manager
             .with_store(|store| {
                 providers::save_login(store, subscription, &grant, None, None).map_err(failed)
             })
@@ -200,14 +223,15 @@ fn finish<R: Runtime>(
     });
     match saved {
         Ok((provider, account)) => {
-            let _ = app.emit(
+            manager.publish(
                 "account-connected",
                 json!({"service": service.id, "provider": provider.name, "account": account.label}),
             );
+            manager.publish("state-changed", ());
         }
         Err(message) => {
             tracing::warn!(service = service.id, %message, "login failed");
-            let _ = app.emit(
+            manager.publish(
                 "connect-failed",
                 json!({"service": service.id, "message": message}),
             );

@@ -1,0 +1,335 @@
+//! `switchyard dashboard ...` and `switchyard call`: the dashboard
+//! password, sign-in links, management tokens and the record of management
+//! calls. Everything but `dashboard link` is a management operation, run
+//! here against the data directory or, with `--remote`, on a server through
+//! its management API: the same operation, the same output.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+use switchyard_api_types::{
+    CommandError, CreatedManagementToken, GatewayState, HostKind, ManagementEntryView,
+    ManagementTokenView, Operation,
+};
+use switchyard_config::settings::{ListenAddress, Settings};
+use switchyard_manage::{Actor, Manager};
+use switchyard_store::Store;
+
+use crate::Output;
+
+/// How long a sign-in link printed at start stays valid.
+pub(crate) const SIGNIN_LINK_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DashboardCommand {
+    /// Set the dashboard password, read from standard input (at least 10
+    /// characters); everybody signed in is signed out
+    Password,
+    /// Print a new one-time sign-in link (the previous one stops working)
+    Link,
+    /// Management tokens, for `switchyard --remote URL --token ...`
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Show the record of management calls (who, what, when), newest first
+    Log {
+        /// How many
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Make a token and print it (it is shown only once)
+    Create {
+        /// A name to recognise it by in the record
+        name: String,
+    },
+    /// List tokens (never the tokens themselves)
+    List,
+    /// Revoke a token by id
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CallArgs {
+    /// The operation, such as `list_providers` (see --list)
+    operation: Option<String>,
+    /// Its arguments as a JSON object, such as '{"name": "work"}'
+    args: Option<String>,
+    /// List the operations
+    #[arg(long)]
+    list: bool,
+}
+
+/// A server managed with `--remote`.
+pub(crate) struct Remote {
+    call_url: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Remote {
+    /// The server at `url` (its root or its dashboard address).
+    pub(crate) fn new(url: &str, token: Option<&str>) -> Result<Self> {
+        let Some(token) = token.filter(|token| !token.trim().is_empty()) else {
+            bail!(
+                "--remote needs a management token: make one with `switchyard dashboard token create NAME` \
+                 on the server (or in its dashboard's Settings) and pass --token or SWITCHYARD_TOKEN"
+            );
+        };
+        let root = url
+            .trim_end_matches('/')
+            .trim_end_matches("/dashboard")
+            .to_owned();
+        if !(root.starts_with("http://") || root.starts_with("https://")) {
+            bail!("--remote takes the server's URL, such as https://switchyard.example.com");
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(120))
+            .build()?;
+        Ok(Self {
+            call_url: format!("{root}/dashboard/api/call"),
+            token: token.trim().to_owned(),
+            http,
+        })
+    }
+}
+
+/// Where operations run.
+enum Target<'a> {
+    Local(Arc<Manager>),
+    Remote(&'a Remote),
+}
+
+impl Target<'_> {
+    fn call(&self, operation: Operation) -> Result<Value> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let answer = runtime.block_on(async {
+            match self {
+                Self::Local(manager) => manager
+                    .call(operation, &Actor("cli".into()))
+                    .await
+                    .map_err(|error| anyhow::anyhow!("{} ({})", error.message, error.kind)),
+                Self::Remote(remote) => {
+                    let response = remote
+                        .http
+                        .post(&remote.call_url)
+                        .bearer_auth(&remote.token)
+                        .json(&operation)
+                        .send()
+                        .await
+                        .with_context(|| format!("cannot reach {}", remote.call_url))?;
+                    let status = response.status();
+                    let body = response.bytes().await.context("the server's answer broke off")?;
+                    if status.is_success() {
+                        serde_json::from_slice(&body).context("the server's answer is not JSON")
+                    } else {
+                        match serde_json::from_slice::<CommandError>(&body) {
+                            Ok(error) => bail!("{} ({}, HTTP {status})", error.message, error.kind),
+                            Err(_) => bail!(
+                                "the server answered HTTP {status}: {}",
+                                String::from_utf8_lossy(&body).chars().take(300).collect::<String>()
+                            ),
+                        }
+                    }
+                }
+            }
+        })?;
+        Ok(answer)
+    }
+}
+
+fn local_manager(data_dir: &Path) -> Result<Arc<Manager>> {
+    let store = Store::open_in_dir(data_dir)
+        .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
+    let settings = Settings::load(&store)?;
+    let address = ListenAddress::default()
+        .resolve(&settings)
+        .map_err(anyhow::Error::msg)?;
+    Ok(Arc::new(
+        Manager::new(
+            data_dir,
+            address,
+            HostKind::Server,
+            Ok(store),
+            GatewayState::Stopped,
+        )
+        .with_version(env!("CARGO_PKG_VERSION")),
+    ))
+}
+
+/// The dashboard's base URL for a gateway on `local` (loopback for an
+/// address bound on every interface).
+pub(crate) fn base_url(scheme: &str, local: SocketAddr) -> String {
+    let ip = if local.ip().is_unspecified() {
+        match local {
+            SocketAddr::V4(_) => std::net::IpAddr::from([127, 0, 0, 1]),
+            SocketAddr::V6(_) => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        }
+    } else {
+        local.ip()
+    };
+    format!("{scheme}://{}", SocketAddr::new(ip, local.port()))
+}
+
+/// `switchyard dashboard ...` on the data directory.
+pub(crate) fn local(data_dir: &Path, command: DashboardCommand, output: Output) -> Result<()> {
+    if let DashboardCommand::Link = command {
+        let store = Store::open_in_dir(data_dir)?;
+        let settings = Settings::load(&store)?;
+        let address = ListenAddress::default()
+            .resolve(&settings)
+            .map_err(anyhow::Error::msg)?;
+        let token = store.create_signin_link(SIGNIN_LINK_LIFETIME_MS)?;
+        let link = format!(
+            "{}{}?token={token}",
+            base_url("http", address),
+            switchyard_dashboard::SIGNIN_PATH
+        );
+        return output.print(&serde_json::json!({ "link": link }), || {
+            format!("{link}\n(valid 24 hours, once; use https:// and the server's name behind TLS or a proxy)")
+        });
+    }
+    run(&Target::Local(local_manager(data_dir)?), command, output)
+}
+
+/// `switchyard --remote URL dashboard ...`.
+pub(crate) fn remote(remote: &Remote, command: DashboardCommand, output: Output) -> Result<()> {
+    if let DashboardCommand::Link = command {
+        bail!("sign-in links are made on the server itself: run `switchyard dashboard link` there");
+    }
+    run(&Target::Remote(remote), command, output)
+}
+
+fn run(target: &Target<'_>, command: DashboardCommand, output: Output) -> Result<()> {
+    match command {
+        DashboardCommand::Link => unreachable!("handled by the callers"),
+        DashboardCommand::Password => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            target.call(Operation::SetDashboardPassword { password })?;
+            output.print(&serde_json::json!({ "password_set": true }), || {
+                "dashboard password set; every browser session was signed out".into()
+            })
+        }
+        DashboardCommand::Token(TokenCommand::Create { name }) => {
+            let created: CreatedManagementToken =
+                serde_json::from_value(target.call(Operation::CreateManagementToken { name })?)?;
+            output.print(&created, || {
+                format!(
+                    "token {} ({}): {}\nshown only once; use it as `switchyard --remote URL --token <token> ...`",
+                    created.id, created.name, created.token
+                )
+            })
+        }
+        DashboardCommand::Token(TokenCommand::List) => {
+            let tokens: Vec<ManagementTokenView> =
+                serde_json::from_value(target.call(Operation::ListManagementTokens {})?)?;
+            output.print(&tokens, || {
+                if tokens.is_empty() {
+                    return "no management tokens".into();
+                }
+                tokens
+                    .iter()
+                    .map(|token| {
+                        format!(
+                            "{:>4}  {}  made {}  last used {}",
+                            token.id,
+                            token.name,
+                            crate::when(token.created_at),
+                            token
+                                .last_used_at
+                                .map_or_else(|| "never".into(), crate::when)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        DashboardCommand::Token(TokenCommand::Revoke { id }) => {
+            target.call(Operation::RevokeManagementToken { id })?;
+            output.print(&serde_json::json!({ "revoked": id }), || {
+                format!("management token {id} revoked")
+            })
+        }
+        DashboardCommand::Log { limit } => {
+            let entries: Vec<ManagementEntryView> =
+                serde_json::from_value(target.call(Operation::ManagementLog { limit })?)?;
+            output.print(&entries, || {
+                if entries.is_empty() {
+                    return "no management calls recorded".into();
+                }
+                entries
+                    .iter()
+                    .map(|entry| {
+                        format!(
+                            "{}  {:<22} {:<26} {:<14} {}",
+                            crate::when(entry.at),
+                            entry.actor,
+                            entry.operation,
+                            entry.outcome,
+                            entry.detail
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    }
+}
+
+fn parse_call(args: &CallArgs) -> Result<Option<Operation>> {
+    if args.list {
+        return Ok(None);
+    }
+    let Some(name) = &args.operation else {
+        bail!("name an operation (see `switchyard call --list`)");
+    };
+    if !Operation::names().contains(&name.as_str()) {
+        bail!("unknown operation {name:?}; see `switchyard call --list`");
+    }
+    let arguments: Value = match &args.args {
+        Some(text) => serde_json::from_str(text).context("the arguments are not JSON")?,
+        None => Value::Object(serde_json::Map::new()),
+    };
+    let operation = serde_json::from_value(serde_json::json!({ "op": name, "args": arguments }))
+        .with_context(|| format!("wrong arguments for {name}"))?;
+    Ok(Some(operation))
+}
+
+fn print_call(target: &Target<'_>, args: &CallArgs) -> Result<()> {
+    let Some(operation) = parse_call(args)? else {
+        println!("{}", Operation::names().join("\n"));
+        return Ok(());
+    };
+    let answer = target.call(operation)?;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
+}
+
+/// `switchyard call ...` on the data directory.
+pub(crate) fn call_local(data_dir: &Path, args: CallArgs) -> Result<()> {
+    if args.list {
+        println!("{}", Operation::names().join("\n"));
+        return Ok(());
+    }
+    print_call(&Target::Local(local_manager(data_dir)?), &args)
+}
+
+/// `switchyard --remote URL call ...`.
+pub(crate) fn call_remote(remote: &Remote, args: CallArgs) -> Result<()> {
+    print_call(&Target::Remote(remote), &args)
+}

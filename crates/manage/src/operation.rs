@@ -1,0 +1,508 @@
+//! [`Manager::call`]: one match over [`Operation`], each arm a call into
+//! [`crate::views`], a login, a check or a transfer; changes are recorded
+//! (who, what, when, outcome) and announced as `state-changed`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use switchyard_api_types::{
+    CommandError, CreatedManagementToken, ManagementEntryView, ManagementTokenView, Operation,
+    PresetView, RequestBodiesView, TargetOutcomeView, ToolId,
+};
+use switchyard_store::{ManagementEntry, ProviderKind, now_millis};
+
+use crate::views::{self, ManageResult, store_error};
+use crate::{Actor, Manager, connect, password};
+
+/// Argument names whose values never reach the record.
+const SECRET_ARGUMENTS: &[&str] = &["apiKey", "token", "password", "json", "address"];
+
+/// The longest argument summary recorded.
+const DETAIL_CHARS: usize = 400;
+
+fn answer(value: impl Serialize) -> ManageResult<Value> {
+    serde_json::to_value(value).map_err(|error| CommandError {
+        kind: "internal".into(),
+        message: format!("cannot encode the answer: {error}"),
+    })
+}
+
+fn failed(kind: &str, message: impl Into<String>) -> CommandError {
+    CommandError {
+        kind: kind.into(),
+        message: message.into(),
+    }
+}
+
+/// The operation's arguments as recorded: secrets replaced, bounded.
+fn detail(operation: &Operation) -> String {
+    let mut value = serde_json::to_value(operation).unwrap_or(Value::Null);
+    let mut args = value.get_mut("args").map(Value::take).unwrap_or(Value::Null);
+    redact(&mut args);
+    let mut text = args.to_string();
+    if text.len() > DETAIL_CHARS {
+        let mut end = DETAIL_CHARS;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
+fn redact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (name, member) in map.iter_mut() {
+                if SECRET_ARGUMENTS.contains(&name.as_str()) {
+                    *member = Value::String("[redacted]".into());
+                } else {
+                    redact(member);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+impl Manager {
+    /// Runs `operation` for `actor`. A change is recorded with its outcome
+    /// and announced to dashboards as `state-changed`.
+    pub async fn call(self: &Arc<Self>, operation: Operation, actor: &Actor) -> ManageResult<Value> {
+        let changes = operation.changes_state();
+        let name = operation.name();
+        let recorded = changes.then(|| detail(&operation));
+        let result = self.run(operation).await;
+        if let Some(detail) = recorded {
+            let entry = ManagementEntry {
+                at: now_millis(),
+                actor: actor.0.clone(),
+                operation: name.into(),
+                detail,
+                outcome: match &result {
+                    Ok(_) => "ok".into(),
+                    Err(error) => error.kind.clone(),
+                },
+            };
+            if let Err(error) = self.with_store(|store| {
+                store.record_management(&entry).map_err(store_error)
+            }) {
+                tracing::warn!(error = %error.message, "cannot record a management call");
+            }
+            if result.is_ok() {
+                self.publish("state-changed", ());
+            }
+        }
+        result
+    }
+
+    async fn run(self: &Arc<Self>, operation: Operation) -> ManageResult<Value> {
+        use Operation as Op;
+        match operation {
+            Op::GetOverview {} => answer(self.overview()?),
+            Op::ListProviders {} => answer(self.with_store(views::list_providers)?),
+            Op::AddProvider { input } => answer(self.add_provider(input).await?),
+            Op::SetProviderEnabled { name, enabled } => answer(
+                self.with_store(|store| views::set_provider_enabled(store, &name, enabled))?,
+            ),
+            Op::RemoveProvider { name } => {
+                answer(self.with_store(|store| views::remove_provider(store, &name))?)
+            }
+            Op::SetAccountStrategy { name, strategy } => answer(self.with_store(|store| {
+                views::set_account_strategy(store, &name, strategy.as_deref())
+            })?),
+            Op::AddAccount {
+                provider,
+                label,
+                api_key,
+                priority,
+            } => answer(self.with_store(|store| {
+                views::add_account(store, &provider, &label, &api_key, priority)
+            })?),
+            Op::SetAccountEnabled { id, enabled } => {
+                answer(self.with_store(|store| views::set_account_enabled(store, id, enabled))?)
+            }
+            Op::SetAccountPriority { id, priority } => {
+                answer(self.with_store(|store| views::set_account_priority(store, id, priority))?)
+            }
+            Op::ResetCooldowns { id } => {
+                answer(self.with_store(|store| views::reset_cooldowns(store, id))?)
+            }
+            Op::RemoveAccount { id } => {
+                answer(self.with_store(|store| views::remove_account(store, id))?)
+            }
+            Op::RenameAccount { id, label } => {
+                answer(self.with_store(|store| views::rename_account(store, id, &label))?)
+            }
+            Op::TestAccount { id } => answer(self.test_account(id).await?),
+            Op::ListApiKeys {} => answer(self.with_store(views::list_api_keys)?),
+            Op::CreateApiKey { name } => {
+                answer(self.with_store(|store| views::create_api_key(store, &name))?)
+            }
+            Op::RevokeApiKey { id } => {
+                answer(self.with_store(|store| views::revoke_api_key(store, id))?)
+            }
+            Op::RevealApiKey { id } => {
+                answer(self.with_store(|store| views::copyable_api_key(store, id))?)
+            }
+            Op::ListCombos {} => answer(self.with_store(views::list_combos)?),
+            Op::SaveCombo { combo } => {
+                answer(self.with_store(|store| views::save_combo(store, combo))?)
+            }
+            Op::RemoveCombo { name } => {
+                answer(self.with_store(|store| views::remove_combo(store, &name))?)
+            }
+            Op::ListAliases {} => answer(self.with_store(views::list_aliases)?),
+            Op::AddAlias { name, target } => {
+                answer(self.with_store(|store| views::add_alias(store, &name, &target))?)
+            }
+            Op::RemoveAlias { name } => {
+                answer(self.with_store(|store| views::remove_alias(store, &name))?)
+            }
+            Op::ListPrices {} => answer(self.with_store(views::list_prices)?),
+            Op::SetPrice { price } => answer(self.with_store(|store| views::set_price(store, price))?),
+            Op::RemovePrice { model } => {
+                answer(self.with_store(|store| views::remove_price(store, &model))?)
+            }
+            Op::ListSettings {} => answer(self.with_store(views::list_settings)?),
+            Op::SetSetting { name, value } => answer(
+                self.with_store(|store| views::set_setting(store, &name, value.as_deref()))?,
+            ),
+            Op::UsageReport { query } => {
+                answer(self.with_store(|store| views::usage_report(store, query))?)
+            }
+            Op::UsageCsv { query } => answer(self.with_store(|store| views::usage_csv(store, query))?),
+            Op::RecentRequests { limit } => {
+                answer(self.with_store(|store| views::recent_requests(store, limit))?)
+            }
+            Op::RequestBodies { id } => answer(self.with_store(|store| {
+                Ok(store
+                    .request_bodies(id)
+                    .map_err(store_error)?
+                    .map(|bodies| RequestBodiesView {
+                        request: bodies.request,
+                        response: bodies.response,
+                    }))
+            })?),
+            Op::TargetOutcomes { from } => answer(self.with_store(|store| {
+                Ok(store
+                    .target_outcomes(Some(from), None)
+                    .map_err(store_error)?
+                    .into_iter()
+                    .map(|o| TargetOutcomeView {
+                        target: o.target,
+                        attempts: o.attempts,
+                        succeeded: o.succeeded,
+                    })
+                    .collect::<Vec<_>>())
+            })?),
+            Op::ListServices {} => answer(connect::services(self)),
+            Op::StartConnect { service, device } => {
+                answer(connect::start(self, &service, device.unwrap_or(false)).await?)
+            }
+            Op::FinishLogin { address } => answer(connect::finish_login(self, &address)?),
+            Op::ImportAccount { service } => answer(connect::import(self, &service).await?),
+            Op::ConnectWithRefreshToken { service, token } => {
+                answer(connect::with_refresh_token(self, &service, &token).await?)
+            }
+            Op::ListTools {} => answer(self.list_tools()?),
+            Op::ApplyTool { tool, model } => answer(self.apply_tool(tool, model)?),
+            Op::RestoreTool { tool } => answer(
+                switchyard_tools::restore(&tool_home()?, &self.tool_backups(), tool)
+                    .map_err(tool_error)?,
+            ),
+            Op::ExportConfig { with_secrets } => answer(self.with_store(|store| {
+                switchyard_config::transfer::export_config(store, with_secrets)
+                    .map_err(transfer_error)
+            })?),
+            Op::ImportConfig { json, dry_run } => answer(self.with_store(|store| {
+                switchyard_config::transfer::import_config(store, &json, dry_run)
+                    .map_err(transfer_error)
+            })?),
+            Op::Find9router {} => answer(
+                switchyard_config::transfer::default_9router_path()
+                    .map(|path| path.display().to_string()),
+            ),
+            Op::Import9router { path, dry_run } => {
+                let path = path
+                    .filter(|path| !path.trim().is_empty())
+                    .map(std::path::PathBuf::from)
+                    .or_else(switchyard_config::transfer::default_9router_path)
+                    .ok_or_else(|| {
+                        failed(
+                            "transfer",
+                            "no 9router installation found; give the path of its db.json or data.sqlite",
+                        )
+                    })?;
+                answer(self.with_store(|store| {
+                    switchyard_config::transfer::import_9router(store, &path, dry_run)
+                        .map_err(transfer_error)
+                })?)
+            }
+            Op::ListPresets {} => answer(presets()),
+            Op::ManagementLog { limit } => answer(self.with_store(|store| {
+                Ok(store
+                    .management_log(limit.min(1000))
+                    .map_err(store_error)?
+                    .into_iter()
+                    .map(|entry| ManagementEntryView {
+                        at: entry.at,
+                        actor: entry.actor,
+                        operation: entry.operation,
+                        detail: entry.detail,
+                        outcome: entry.outcome,
+                    })
+                    .collect::<Vec<_>>())
+            })?),
+            Op::ListManagementTokens {} => answer(self.with_store(|store| {
+                Ok(store
+                    .list_management_tokens()
+                    .map_err(store_error)?
+                    .into_iter()
+                    .map(|token| ManagementTokenView {
+                        id: token.id,
+                        name: token.name,
+                        created_at: token.created_at,
+                        last_used_at: token.last_used_at,
+                    })
+                    .collect::<Vec<_>>())
+            })?),
+            Op::CreateManagementToken { name } => {
+                let name = name.trim().to_owned();
+                if name.is_empty() || name.len() > 64 {
+                    return Err(failed("invalid", "a token needs a name of 1 to 64 characters"));
+                }
+                answer(self.with_store(|store| {
+                    let (id, token) = store.create_management_token(&name).map_err(store_error)?;
+                    Ok(CreatedManagementToken { id, name, token })
+                })?)
+            }
+            Op::RevokeManagementToken { id } => answer(
+                self.with_store(|store| store.revoke_management_token(id).map_err(store_error))?,
+            ),
+            Op::SetDashboardPassword { password } => {
+                let hash = password::hash_password(&password)?;
+                answer(self.with_store_mut(|store| {
+                    store.set_dashboard_password_hash(&hash).map_err(store_error)
+                })?)
+            }
+        }
+    }
+
+    /// Adds an API-key provider, after checking the key against the
+    /// provider's models endpoint (unless `skip_check`); an empty model
+    /// list is filled from the provider's answer. Answers what was added.
+    async fn add_provider(
+        &self,
+        input: switchyard_api_types::NewProviderInput,
+    ) -> ManageResult<String> {
+        let mut new = views::provider_from_input(&input)?;
+        let mut note = String::new();
+        if !input.skip_check {
+            let probe = switchyard_store::Provider {
+                id: 0,
+                name: new.name.clone(),
+                kind: new.kind,
+                prefix: new.prefix.clone(),
+                base_url: new.base_url.clone(),
+                models: Vec::new(),
+                enabled: true,
+                account_strategy: None,
+                subscription: None,
+                created_at: 0,
+            };
+            let http = check_client()?;
+            match switchyard_config::presets::fetch_models(&http, &probe, &new.api_key).await {
+                Ok(models) => {
+                    if new.models.is_empty() {
+                        note = format!(" with its {} models", models.len());
+                        new.models = models;
+                    } else {
+                        note = " (key checked)".into();
+                    }
+                }
+                Err(switchyard_config::presets::ModelListError::Status { status, .. })
+                    if status == 401 || status == 403 =>
+                {
+                    return Err(failed(
+                        "key_refused",
+                        format!("the provider refused this key ({status}); nothing was saved"),
+                    ));
+                }
+                Err(error) => {
+                    return Err(failed(
+                        "unchecked",
+                        format!("the key could not be checked: {error}"),
+                    ));
+                }
+            }
+        }
+        let name = new.name.clone();
+        self.with_store_mut(|store| store.add_provider(&new).map(|_| ()).map_err(store_error))?;
+        Ok(format!("added {name}{note}"))
+    }
+
+    /// Checks that an account works: an API key by asking the provider's
+    /// models endpoint with it; a subscription by refreshing its token if
+    /// due and reading its usage. Answers a sentence for the user.
+    async fn test_account(&self, id: i64) -> ManageResult<String> {
+        let (account, provider) = self.with_store(|store| {
+            let account = store.account(id).map_err(store_error)?;
+            let provider = store
+                .list_providers()
+                .map_err(store_error)?
+                .into_iter()
+                .find(|p| p.id == account.provider_id)
+                .ok_or_else(|| failed("not_found", "the account's provider is gone"))?;
+            Ok((account, provider))
+        })?;
+        if provider.subscription.is_none() {
+            let models =
+                switchyard_config::presets::fetch_models(&check_client()?, &provider, &account.api_key)
+                    .await
+                    .map_err(|error| failed("test", error.to_string()))?;
+            return Ok(format!(
+                "{}/{} works: the provider lists {} models",
+                provider.name,
+                account.label,
+                models.len()
+            ));
+        }
+        let name = format!("{}/{}", provider.name, account.label);
+        let checks = switchyard_gateway::maintain_accounts(self.data_dir())
+            .await
+            .map_err(|error| failed("test", error.to_string()))?;
+        let needs_login = self
+            .with_store(|store| store.account(id).map_err(store_error))?
+            .needs_login;
+        if needs_login {
+            return Err(failed("test", format!("{name} needs a new login")));
+        }
+        match checks.into_iter().find(|check| check.account == name) {
+            Some(check) => match check.windows {
+                Ok(windows) => Ok(format!(
+                    "{name} works: token valid, {} usage windows read",
+                    windows.len()
+                )),
+                Err(reason) => Ok(format!("{name}: token valid; usage not readable ({reason})")),
+            },
+            None => Ok(format!("{name}: token valid")),
+        }
+    }
+
+    fn tool_backups(&self) -> std::path::PathBuf {
+        self.data_dir().join("tool-backups")
+    }
+
+    /// Where the gateway is, as tools are given it (root URL, no `/v1`).
+    fn tool_options(&self) -> switchyard_tools::SetupOptions {
+        switchyard_tools::SetupOptions {
+            base_url: self.endpoint_url().trim_end_matches("/v1").to_owned(),
+            api_key: None,
+            model: None,
+        }
+    }
+
+    /// Every coding tool: installed or not, pointed at Switchyard or not.
+    fn list_tools(&self) -> ManageResult<Vec<switchyard_tools::ToolStatus>> {
+        let home = tool_home()?;
+        let options = self.tool_options();
+        Ok(switchyard_tools::catalogue()
+            .into_iter()
+            .map(|tool| switchyard_tools::status(&home, &self.tool_backups(), tool.id, &options))
+            .collect())
+    }
+
+    /// Points `tool` at Switchyard with `model` (a copyable API key is
+    /// used, created if there is none), backing up the user's file first.
+    fn apply_tool(
+        &self,
+        tool: ToolId,
+        model: Option<String>,
+    ) -> ManageResult<switchyard_tools::ToolApplied> {
+        let home = tool_home()?;
+        let key = self.with_store(|store| views::copyable_api_key(store, None))?;
+        let options = switchyard_tools::SetupOptions {
+            api_key: Some(key),
+            model: model.filter(|model| !model.trim().is_empty()),
+            ..self.tool_options()
+        };
+        switchyard_tools::apply(&home, &self.tool_backups(), tool, &options).map_err(tool_error)
+    }
+}
+
+/// The client for key checks: bounded connect and answer times.
+fn check_client() -> ManageResult<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|error| failed("check", error.to_string()))
+}
+
+fn tool_error(error: switchyard_tools::ToolError) -> CommandError {
+    failed("tool", error.to_string())
+}
+
+fn tool_home() -> ManageResult<std::path::PathBuf> {
+    switchyard_tools::home_dir().ok_or_else(|| failed("tool", "cannot find the home folder"))
+}
+
+fn transfer_error(error: switchyard_store::TransferError) -> CommandError {
+    failed("transfer", error.to_string())
+}
+
+/// The built-in providers the add form can start from.
+fn presets() -> Vec<PresetView> {
+    switchyard_config::presets::PRESETS
+        .iter()
+        .filter_map(|preset| {
+            let kind = match preset.kind {
+                ProviderKind::OpenaiCompatible => "openai",
+                ProviderKind::AnthropicCompatible => "anthropic",
+                ProviderKind::Gemini => "gemini",
+                ProviderKind::OpenaiResponses => "responses",
+                _ => return None,
+            };
+            Some(PresetView {
+                id: preset.id.into(),
+                name: preset.name.into(),
+                kind: kind.into(),
+                prefix: preset.prefix.into(),
+                base_url: preset.base_url.into(),
+                models: preset.models.iter().map(|m| (*m).to_owned()).collect(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_name_decodes_and_details_hide_secrets() {
+        for name in Operation::names() {
+            let error = serde_json::from_value::<Operation>(serde_json::json!({"op": name, "args": {}}))
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default();
+            assert!(!error.contains("unknown variant"), "{name}: {error}");
+        }
+        let add = Operation::AddAccount {
+            provider: "p".into(),
+            label: "work".into(),
+            api_key: "sk-secret-value".into(),
+            priority: 1,
+        };
+        let text = detail(&add);
+        assert!(!text.contains("sk-secret-value"), "{text}");
+        assert!(text.contains("work"), "{text}");
+        assert!(add.changes_state());
+        assert!(!Operation::ListProviders {}.changes_state());
+    }
+}
