@@ -8,9 +8,7 @@
 #[cfg(test)]
 mod command_list;
 mod commands;
-mod connect;
 pub mod deep_link;
-pub mod manage;
 mod notices;
 mod state;
 mod tray;
@@ -57,59 +55,18 @@ pub fn run() {
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_updater::Builder::new().build())
         .invoke_handler(tauri::generate_handler![
-            commands::get_overview,
-            commands::list_providers,
-            commands::add_provider,
-            commands::set_provider_enabled,
-            commands::remove_provider,
-            commands::set_account_strategy,
-            commands::add_account,
-            commands::set_account_enabled,
-            commands::set_account_priority,
-            commands::reset_cooldowns,
-            commands::remove_account,
-            commands::list_api_keys,
-            commands::create_api_key,
-            commands::revoke_api_key,
-            commands::list_combos,
-            commands::save_combo,
-            commands::remove_combo,
-            commands::list_aliases,
-            commands::add_alias,
-            commands::remove_alias,
-            commands::list_prices,
-            commands::set_price,
-            commands::remove_price,
-            commands::list_settings,
-            commands::set_setting,
-            commands::usage_report,
-            commands::recent_requests,
-            commands::start_connect,
+            commands::manage,
+            commands::save_file,
+            commands::open_url,
             commands::copy_api_key,
+            commands::copy_text,
             commands::update_status,
             commands::check_for_updates,
             commands::install_update,
-            commands::list_services,
-            commands::import_account,
-            commands::connect_with_refresh_token,
-            commands::copy_text,
             commands::tray_preview,
-            commands::request_bodies,
-            commands::export_usage_csv,
-            commands::list_tools,
-            commands::apply_tool,
-            commands::restore_tool,
             commands::take_deep_links,
             commands::launch_at_login,
             commands::set_launch_at_login,
-            commands::target_outcomes,
-            commands::rename_account,
-            commands::test_account,
-            commands::export_config,
-            commands::import_config,
-            commands::find_9router,
-            commands::import_9router,
-            commands::list_presets,
         ])
         .setup(|app| {
             app.manage(DesktopState::from_environment());
@@ -140,6 +97,8 @@ pub fn run() {
                     open_link(app.handle(), url.as_str());
                 }
             }
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move { forward_events(&handle).await });
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 handle.state::<DesktopState>().start_gateway().await;
@@ -179,15 +138,32 @@ pub fn run() {
     });
 }
 
-/// Emits `requests-recorded` (the running count) each time the gateway
+/// Emits the manager's events (logins finished, changes made, requests
+/// recorded) as Tauri events of the same names.
+async fn forward_events<R: Runtime>(app: &AppHandle<R>) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut events = app.state::<DesktopState>().manager().subscribe();
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                let _ = app.emit(&event.name, event.payload);
+            }
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Publishes `requests-recorded` (the running count) each time the gateway
 /// stores finished requests, so the dashboard's log is live; follows the
 /// gateway through pauses and restarts.
 async fn forward_recorded<R: Runtime>(app: &AppHandle<R>) {
     loop {
-        if let Some(mut recorded) = app.state::<DesktopState>().recorded() {
+        let state = app.state::<DesktopState>();
+        if let Some(mut recorded) = state.recorded() {
             while recorded.changed().await.is_ok() {
                 let count = *recorded.borrow_and_update();
-                let _ = app.emit("requests-recorded", count);
+                state.manager().publish("requests-recorded", count);
             }
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;

@@ -3,10 +3,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use switchyard_api_types::{GatewayState, LinkView, Overview};
-use switchyard_config::settings::{DATA_DIR_ENV, ListenAddress, Settings, endpoint_url};
+use switchyard_api_types::{GatewayState, HostKind, LinkView};
+use switchyard_config::settings::{DATA_DIR_ENV, ListenAddress, Settings};
+use switchyard_manage::{Manager, store_error};
 use switchyard_gateway::RunningGateway;
 use switchyard_gateway::quota::{WindowStanding, window_start};
 use switchyard_store::{QuotaWindow, Store, StoreError, UsageQuery, now_millis};
@@ -15,14 +16,9 @@ use crate::tray_model::{TrayAccount, TraySnapshot, time_until};
 
 /// Shared state of the desktop app, managed by Tauri.
 pub(crate) struct DesktopState {
-    data_dir: PathBuf,
-    listen_address: SocketAddr,
-    gateway_state: Mutex<GatewayState>,
-    /// Read connection for the Overview; `None` if the database could not be opened.
-    store: Mutex<Option<Store>>,
+    /// The management operations, the store and the gateway's state.
+    manager: Arc<Manager>,
     running: Mutex<Option<RunningGateway>>,
-    /// Where a `switchyard://oauth/callback` goes while a browser login waits.
-    pending_login: Mutex<Option<tokio::sync::mpsc::Sender<String>>>,
     /// Links the dashboard has not taken yet.
     pending_links: Mutex<Vec<LinkView>>,
 }
@@ -47,20 +43,29 @@ impl DesktopState {
             Ok(address) => (address, GatewayState::Starting),
             Err(message) => (default_address, GatewayState::Failed { message }),
         };
-        Self {
-            data_dir,
+        let manager = Manager::new(
+            &data_dir,
             listen_address,
-            gateway_state: Mutex::new(gateway_state),
-            store: Mutex::new(opened.ok()),
+            HostKind::Desktop,
+            opened,
+            gateway_state,
+        )
+        .with_version(env!("CARGO_PKG_VERSION"));
+        Self {
+            manager: Arc::new(manager),
             running: Mutex::new(None),
-            pending_login: Mutex::new(None),
             pending_links: Mutex::new(Vec::new()),
         }
     }
 
+    /// The management operations.
+    pub(crate) fn manager(&self) -> &Arc<Manager> {
+        &self.manager
+    }
+
     /// The data directory.
     pub(crate) fn data_dir(&self) -> &std::path::Path {
-        &self.data_dir
+        self.manager.data_dir()
     }
 
     /// Runs `read` against the store, or fails if it could not be opened.
@@ -68,44 +73,13 @@ impl DesktopState {
         &self,
         read: impl FnOnce(&Store) -> Result<T, switchyard_api_types::CommandError>,
     ) -> Result<T, switchyard_api_types::CommandError> {
-        match &*lock(&self.store) {
-            Some(store) => read(store),
-            None => Err(no_database()),
-        }
-    }
-
-    /// Runs `write` against the store, or fails if it could not be opened.
-    pub(crate) fn with_store_mut<T>(
-        &self,
-        write: impl FnOnce(&mut Store) -> Result<T, switchyard_api_types::CommandError>,
-    ) -> Result<T, switchyard_api_types::CommandError> {
-        match &mut *lock(&self.store) {
-            Some(store) => write(store),
-            None => Err(no_database()),
-        }
-    }
-
-    /// Remembers where to send a login callback that arrives as a link.
-    pub(crate) fn set_pending_login(&self, sender: tokio::sync::mpsc::Sender<String>) {
-        *lock(&self.pending_login) = Some(sender);
-    }
-
-    /// Forgets the waiting login.
-    pub(crate) fn clear_pending_login(&self) {
-        *lock(&self.pending_login) = None;
+        self.manager.with_store(read)
     }
 
     /// Hands a login callback (`code`, `state`) to the waiting login;
     /// false when no login waits.
     pub(crate) fn deliver_login_callback(&self, code: &str, state: &str) -> bool {
-        let query = format!(
-            "?code={}&state={}",
-            url::form_urlencoded::byte_serialize(code.as_bytes()).collect::<String>(),
-            url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
-        );
-        lock(&self.pending_login)
-            .as_ref()
-            .is_some_and(|sender| sender.try_send(query).is_ok())
+        self.manager.deliver_login_callback(code, state)
     }
 
     /// Keeps a validated link for the dashboard.
@@ -120,7 +94,7 @@ impl DesktopState {
 
     /// The `/v1` URL clients should use.
     pub(crate) fn endpoint_url(&self) -> String {
-        endpoint_url(self.listen_address)
+        self.manager.endpoint_url()
     }
 
     /// Starts the gateway unless configuration already failed; records the outcome.
@@ -128,7 +102,7 @@ impl DesktopState {
         if !matches!(self.gateway_state(), GatewayState::Starting) {
             return;
         }
-        match switchyard_gateway::start(&self.data_dir, self.listen_address).await {
+        match switchyard_gateway::start(self.manager.data_dir(), self.manager.listen_address()).await {
             Ok(gateway) => {
                 tracing::info!(address = %gateway.local_addr(), "gateway started");
                 *lock(&self.running) = Some(gateway);
@@ -178,36 +152,38 @@ impl DesktopState {
 
     /// Enables a disabled account or disables an enabled one.
     pub(crate) fn toggle_account(&self, id: i64) -> Result<(), StoreError> {
-        let guard = lock(&self.store);
-        let store = guard
-            .as_ref()
-            .ok_or_else(|| StoreError::NotFound("the database".into()))?;
-        let account = store.account(id)?;
-        store.set_account_enabled(id, !account.enabled)?;
-        Ok(())
+        self.with_store(|store| {
+            let account = store.account(id).map_err(store_error)?;
+            store
+                .set_account_enabled(id, !account.enabled)
+                .map(|_| ())
+                .map_err(store_error)
+        })
+        .map_err(|error| StoreError::NotFound(error.message))
     }
 
     /// Makes `combo` the default for unknown model names, or clears the
     /// default if it already is.
     pub(crate) fn toggle_default_combo(&self, combo: &str) -> Result<(), StoreError> {
-        let guard = lock(&self.store);
-        let store = guard
-            .as_ref()
-            .ok_or_else(|| StoreError::NotFound("the database".into()))?;
-        if store.setting("default_model")?.as_deref() == Some(combo) {
-            store.unset_setting("default_model")?;
-        } else {
-            store.set_setting("default_model", combo)?;
-        }
-        Ok(())
+        self.with_store(|store| {
+            if store.setting("default_model").map_err(store_error)?.as_deref() == Some(combo) {
+                store
+                    .unset_setting("default_model")
+                    .map(|_| ())
+                    .map_err(store_error)
+            } else {
+                store.set_setting("default_model", combo).map_err(store_error)
+            }
+        })
+        .map_err(|error| StoreError::NotFound(error.message))
     }
 
     /// Whether a kind of notification is on (the default).
     pub(crate) fn notice_enabled(&self, kind: Notice) -> bool {
-        let guard = lock(&self.store);
-        let stored = guard
-            .as_ref()
-            .and_then(|store| store.setting(kind.setting()).ok().flatten());
+        let stored = self
+            .with_store(|store| store.setting(kind.setting()).map_err(store_error))
+            .ok()
+            .flatten();
         !matches!(stored.as_deref(), Some("false"))
     }
 
@@ -223,10 +199,10 @@ impl DesktopState {
     }
 
     fn flag_setting(&self, name: &str, default: bool) -> bool {
-        let guard = lock(&self.store);
-        let stored = guard
-            .as_ref()
-            .and_then(|store| store.setting(name).ok().flatten());
+        let stored = self
+            .with_store(|store| store.setting(name).map_err(store_error))
+            .ok()
+            .flatten();
         match stored.as_deref() {
             Some("true") => true,
             Some("false") => false,
@@ -248,55 +224,22 @@ impl DesktopState {
             update_available: None,
             update_note: None,
         };
-        let guard = lock(&self.store);
-        let Some(store) = guard.as_ref() else {
-            return snapshot;
-        };
-        if let Err(error) = fill_snapshot(store, &mut snapshot) {
-            tracing::warn!(%error, "cannot read the state for the tray");
+        let filled = self.with_store(|store| {
+            fill_snapshot(store, &mut snapshot).map_err(store_error)
+        });
+        if let Err(error) = filled {
+            tracing::warn!(error = %error.message, "cannot read the state for the tray");
         }
         snapshot
     }
 
     /// The gateway's lifecycle state.
     pub(crate) fn gateway_state(&self) -> GatewayState {
-        lock(&self.gateway_state).clone()
+        self.manager.gateway_state()
     }
 
     fn set_gateway_state(&self, state: GatewayState) {
-        *lock(&self.gateway_state) = state;
-    }
-
-    /// Everything the Overview page shows.
-    pub(crate) fn overview(&self) -> Result<Overview, switchyard_store::StoreError> {
-        let (providers_total, providers_enabled, requests_served) = match &*lock(&self.store) {
-            Some(store) => {
-                let providers = store.list_providers()?;
-                let enabled = providers.iter().filter(|provider| provider.enabled).count();
-                (
-                    providers.len() as u64,
-                    enabled as u64,
-                    store.usage_totals()?.requests,
-                )
-            }
-            None => (0, 0, 0),
-        };
-        Ok(Overview {
-            listen_address: self.listen_address.to_string(),
-            endpoint_url: self.endpoint_url(),
-            gateway: self.gateway_state(),
-            providers_total,
-            providers_enabled,
-            requests_served,
-            data_dir: self.data_dir.display().to_string(),
-        })
-    }
-}
-
-fn no_database() -> switchyard_api_types::CommandError {
-    switchyard_api_types::CommandError {
-        kind: "storage".into(),
-        message: "the database could not be opened; see the Overview".into(),
+        self.manager.set_gateway_state(state);
     }
 }
 

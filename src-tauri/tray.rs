@@ -208,7 +208,7 @@ pub(crate) fn perform<R: Runtime>(app: &AppHandle<R>, action: TrayAction) {
         }
         TrayAction::CopyApiKey => {
             let copied = state
-                .with_store(|store| crate::manage::copyable_api_key(store, None))
+                .with_store(|store| switchyard_manage::views::copyable_api_key(store, None))
                 .map_err(|error| error.message)
                 .and_then(|key| {
                     app.clipboard()

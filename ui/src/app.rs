@@ -36,9 +36,70 @@ fn current_fragment() -> String {
     }
 }
 
-/// Root component.
+/// Root component: the dashboard once operations can be called, else the
+/// sign-in (a browser without a session).
 #[component]
 pub(crate) fn App() -> impl IntoView {
+    let access = crate::api::access();
+    leptos::task::spawn_local(crate::api::check_access());
+    move || match access.get() {
+        crate::api::Access::Checking => view! { <p class="muted loading">"Loading…"</p> }.into_any(),
+        crate::api::Access::SignedOut { password_set } => {
+            view! { <SignIn password_set=password_set/> }.into_any()
+        }
+        crate::api::Access::SignedIn => view! { <Shell/> }.into_any(),
+    }
+}
+
+/// The sign-in form of a browser without a session.
+#[component]
+fn SignIn(password_set: bool) -> impl IntoView {
+    let password = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let result = crate::api::sign_in(password.get_untracked()).await;
+            busy.set(false);
+            password.set(String::new());
+            if let Err(error) = result {
+                problem.set(Some(error.message));
+            }
+        });
+    };
+    view! {
+        <main class="signin">
+            <div class="brand">
+                <img src="icon.png" alt="" width="28" height="28"/>
+                <span>"Switchyard"</span>
+            </div>
+            <h1>"Sign in"</h1>
+            {(!password_set).then(|| view! {
+                <p class="banner" id="no-password">
+                    "No dashboard password is set yet. Open the one-time sign-in link that "
+                    <code>"switchyard serve"</code>" printed (or run "<code>"switchyard dashboard link"</code>
+                    " on the server), then set a password in Settings."
+                </p>
+            })}
+            <form class="inline-form" id="signin-form" on:submit=submit>
+                <label for="password">"Dashboard password"</label>
+                <input id="password" type="password" autocomplete="current-password" required
+                    prop:value=move || password.get()
+                    on:input=move |ev| password.set(event_target_value(&ev))/>
+                <button type="submit" id="sign-in" disabled=move || busy.get()>"Sign in"</button>
+            </form>
+            {move || problem.get().map(|text| view! {
+                <p class="banner error" id="signin-error" role="alert">{text}</p>
+            })}
+        </main>
+    }
+}
+
+/// The dashboard: sidebar navigation and the current page.
+#[component]
+fn Shell() -> impl IntoView {
     let page = RwSignal::new(current_fragment());
     let listener = window_event_listener(leptos::ev::hashchange, move |_| {
         page.set(current_fragment())
@@ -62,6 +123,11 @@ pub(crate) fn App() -> impl IntoView {
                         >{*title}</a>
                     }
                 }).collect_view()}
+                {crate::api::can_sign_out().then(|| view! {
+                    <button class="secondary nav-signout" id="sign-out" on:click=move |_| {
+                        leptos::task::spawn_local(async move { let _ = crate::api::sign_out().await; });
+                    }>"Sign out"</button>
+                })}
             </nav>
             <main class="content">
                 <crate::links::LinkBanners/>

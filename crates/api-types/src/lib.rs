@@ -877,8 +877,12 @@ pub enum Operation {
     /// Imports an exported configuration's text.
     ImportConfig { json: String, dry_run: bool },
     /// Where an installed 9router keeps its database.
+    #[serde(rename = "find_9router")]
+    #[strum(serialize = "find_9router")]
     Find9router {},
     /// Imports a 9router database.
+    #[serde(rename = "import_9router")]
+    #[strum(serialize = "import_9router")]
     Import9router { path: Option<String>, dry_run: bool },
     /// The built-in providers the add form can start from.
     ListPresets {},

@@ -16,8 +16,17 @@ use switchyard_store::{ManagementEntry, ProviderKind, now_millis};
 use crate::views::{self, ManageResult, store_error};
 use crate::{Actor, Manager, connect, password};
 
-/// Argument names whose values never reach the record.
-const SECRET_ARGUMENTS: &[&str] = &["apiKey", "token", "password", "json", "address"];
+/// Whether an argument called `name` may hold a secret (its value never
+/// reaches the record): keys, tokens, passwords, a configuration's text, a
+/// login's callback address.
+fn secret_argument(name: &str) -> bool {
+    let name = name.to_ascii_lowercase().replace('_', "");
+    ["key", "token", "password", "secret"]
+        .iter()
+        .any(|part| name.contains(part))
+        || name == "json"
+        || name == "address"
+}
 
 /// The longest argument summary recorded.
 const DETAIL_CHARS: usize = 400;
@@ -57,7 +66,7 @@ fn redact(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (name, member) in map.iter_mut() {
-                if SECRET_ARGUMENTS.contains(&name.as_str()) {
+                if secret_argument(name) {
                     *member = Value::String("[redacted]".into());
                 } else {
                     redact(member);
@@ -501,8 +510,35 @@ mod tests {
         };
         let text = detail(&add);
         assert!(!text.contains("sk-secret-value"), "{text}");
+        let provider = Operation::AddProvider {
+            input: switchyard_api_types::NewProviderInput {
+                name: "n".into(),
+                prefix: "p".into(),
+                kind: "openai".into(),
+                base_url: "http://x".into(),
+                api_key: "sk-nested-secret".into(),
+                models: Vec::new(),
+                skip_check: true,
+            },
+        };
+        assert!(!detail(&provider).contains("sk-nested-secret"));
         assert!(text.contains("work"), "{text}");
         assert!(add.changes_state());
         assert!(!Operation::ListProviders {}.changes_state());
+    }
+
+    #[test]
+    fn the_operations_fixture_has_each_operation_once() {
+        let calls: Vec<Value> =
+            serde_json::from_str(include_str!("../../../tests/operations.json")).unwrap();
+        for call in &calls {
+            serde_json::from_value::<Operation>(call.clone())
+                .unwrap_or_else(|error| panic!("{call}: {error}"));
+        }
+        let mut named: Vec<&str> = calls.iter().map(|call| call["op"].as_str().unwrap()).collect();
+        named.sort_unstable();
+        let mut all = Operation::names().to_vec();
+        all.sort_unstable();
+        assert_eq!(named, all);
     }
 }

@@ -299,7 +299,8 @@ impl Store {
 
     /// Renames an account (labels are unique per provider).
     pub fn rename_account(&self, account_id: i64, label: &str) -> StoreResult<()> {
-        self.conn
+        let changed = self
+            .conn
             .execute(
                 "UPDATE accounts SET label = ?1 WHERE id = ?2",
                 params![label, account_id],
@@ -309,6 +310,9 @@ impl Store {
                     format!("this provider already has an account labelled {label:?}")
                 })
             })?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("account {account_id}")));
+        }
         Ok(())
     }
 

@@ -122,6 +122,17 @@ pub(crate) fn ConnectPanel(
             }
         });
     };
+    let callback = RwSignal::new(String::new());
+    let finish_pasted = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let address = callback.get_untracked();
+        callback.set(String::new());
+        spawn_local(async move {
+            if let Err(error) = api::finish_login(address).await {
+                progress.set(Some(Progress::Failed(error.message)));
+            }
+        });
+    };
     let submit_token = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let Some(service) = pasting.get_untracked() else {
@@ -148,7 +159,18 @@ pub(crate) fn ConnectPanel(
                 Progress::Browser { service, url } => view! {
                     <div class="banner" id="connect-progress" role="status">
                         <p>{format!("Finish signing in to {service} in your browser. Waiting…")}</p>
-                        <p class="muted mono wrap">{url}</p>
+                        <p class="mono wrap"><a href=url.clone() target="_blank" rel="noopener noreferrer" id="connect-url">{url.clone()}</a></p>
+                        <p class="muted small">
+                            "Switchyard on another machine? The sign-in ends on a "<code>"localhost"</code>
+                            " address that does not load here: copy that whole address from the browser's bar and paste it below."
+                        </p>
+                        <form class="inline-form" on:submit=finish_pasted>
+                            <label for="callback-address">"Address the browser ended on"</label>
+                            <input id="callback-address" type="url" autocomplete="off"
+                                prop:value=move || callback.get()
+                                on:input=move |ev| callback.set(event_target_value(&ev))/>
+                            <button type="submit" id="finish-login">"Finish login"</button>
+                        </form>
                     </div>
                 }.into_any(),
                 Progress::Device { service, code, uri, expires_at_ms } => {

@@ -1,5 +1,6 @@
 //! One module per page, and the loading pattern they share.
 
+pub(crate) mod access;
 pub(crate) mod combos;
 pub(crate) mod connect;
 pub(crate) mod logs;
@@ -70,4 +71,10 @@ where
         on_cleanup(move || handle.clear());
     }
     (loaded, reload)
+}
+
+/// A Unix-millisecond time in the browser's locale and time zone.
+pub(crate) fn format_time(ms: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
 }

@@ -52,6 +52,8 @@ pub(crate) fn SettingsPage() -> impl IntoView {
     spawn_local(async move {
         match api::launch_at_login().await {
             Ok(enabled) => at_login.set(Some(enabled)),
+            // A browser: the server has no login item.
+            Err(error) if error.kind == "unavailable" => {}
             Err(error) => problem.set(Some(error.message)),
         }
     });
@@ -109,7 +111,8 @@ pub(crate) fn SettingsPage() -> impl IntoView {
         </section>
         <super::prices::PricesPanel/>
         <super::transfer::TransferPanel/>
-        <section class="panel" id="startup">
+        <super::access::AccessPanel/>
+        <section class="panel" id="startup" style:display=move || if at_login.get().is_none() { "none" } else { "" }>
             <h2>"Startup"</h2>
             <label>
                 <input type="checkbox" id="launch-at-login" prop:checked=move || at_login.get().unwrap_or(false)
@@ -126,7 +129,7 @@ pub(crate) fn SettingsPage() -> impl IntoView {
                 " Start Switchyard when I log in (in the tray, without a window)"
             </label>
         </section>
-        <section class="panel" id="updates">
+        <section class="panel" id="updates" style:display=move || if update.get().is_none() { "none" } else { "" }>
             <h2>"Updates"</h2>
             {move || update.get().map(|status| {
                 let (line, can_install) = match &status.state {

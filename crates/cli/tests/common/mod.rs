@@ -94,3 +94,81 @@ impl Cli {
         }
     }
 }
+
+/// `switchyard serve` running on a free loopback port, stopped when dropped.
+pub(crate) struct Server {
+    child: std::process::Child,
+    /// `http(s)://127.0.0.1:<port>`.
+    pub(crate) base: String,
+    /// The one-time sign-in link printed at start, if no password was set.
+    pub(crate) signin_link: Option<String>,
+}
+
+impl Server {
+    /// Starts `serve` on `cli`'s data directory with `extra` arguments and
+    /// waits until it printed its dashboard address.
+    pub(crate) fn start(cli: &Cli, extra: &[&str]) -> Self {
+        use std::io::BufRead;
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .arg("--data-dir")
+            .arg(cli.data_dir.path())
+            .args(["serve", "--port", &port.to_string()])
+            .args(extra)
+            .env("HOME", cli.home.path())
+            .env("PATH", cli.bin.path())
+            .env("SWITCHYARD_LOG", "warn")
+            .env_remove("SWITCHYARD_HOST")
+            .env_remove("SWITCHYARD_PORT")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (lines, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let link_in = |line: &str| {
+            let at = line.find("/dashboard/signin?token=")?;
+            let start = line[..at].rfind("http")?;
+            let end = line[at..].find(char::is_whitespace).map_or(line.len(), |end| at + end);
+            Some(line[start..end].to_owned())
+        };
+        let mut base = None;
+        let mut signin_link = None;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while base.is_none() && std::time::Instant::now() < deadline {
+            if let Ok(line) = received.recv_timeout(std::time::Duration::from_millis(200))
+                && let Some(url) = line.strip_prefix("dashboard: ")
+            {
+                base = Some(url.trim_end_matches('/').trim_end_matches("/dashboard").to_owned());
+            }
+        }
+        // The link, if any, is printed right after the address.
+        if let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(2)) {
+            signin_link = link_in(&line);
+        }
+        let base = base.expect("serve printed no dashboard address within 30 s");
+        Self {
+            child,
+            base,
+            signin_link,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
