@@ -35,7 +35,13 @@ pub(crate) fn save_file(
 ) -> ManageResult<String> {
     let safe = |text: &str| -> String {
         text.chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .take(80)
             .collect()
     };

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use switchyard_api_types::{GatewayState, HostKind, LinkView};
 use switchyard_config::settings::{DATA_DIR_ENV, ListenAddress, Settings};
-use switchyard_manage::{Manager, store_error};
 use switchyard_gateway::RunningGateway;
 use switchyard_gateway::quota::{WindowStanding, window_start};
+use switchyard_manage::{Manager, store_error};
 use switchyard_store::{QuotaWindow, Store, StoreError, UsageQuery, now_millis};
 
 use crate::tray_model::{TrayAccount, TraySnapshot, time_until};
@@ -102,7 +102,9 @@ impl DesktopState {
         if !matches!(self.gateway_state(), GatewayState::Starting) {
             return;
         }
-        match switchyard_gateway::start(self.manager.data_dir(), self.manager.listen_address()).await {
+        match switchyard_gateway::start(self.manager.data_dir(), self.manager.listen_address())
+            .await
+        {
             Ok(gateway) => {
                 tracing::info!(address = %gateway.local_addr(), "gateway started");
                 *lock(&self.running) = Some(gateway);
@@ -166,13 +168,20 @@ impl DesktopState {
     /// default if it already is.
     pub(crate) fn toggle_default_combo(&self, combo: &str) -> Result<(), StoreError> {
         self.with_store(|store| {
-            if store.setting("default_model").map_err(store_error)?.as_deref() == Some(combo) {
+            if store
+                .setting("default_model")
+                .map_err(store_error)?
+                .as_deref()
+                == Some(combo)
+            {
                 store
                     .unset_setting("default_model")
                     .map(|_| ())
                     .map_err(store_error)
             } else {
-                store.set_setting("default_model", combo).map_err(store_error)
+                store
+                    .set_setting("default_model", combo)
+                    .map_err(store_error)
             }
         })
         .map_err(|error| StoreError::NotFound(error.message))
@@ -224,9 +233,8 @@ impl DesktopState {
             update_available: None,
             update_note: None,
         };
-        let filled = self.with_store(|store| {
-            fill_snapshot(store, &mut snapshot).map_err(store_error)
-        });
+        let filled =
+            self.with_store(|store| fill_snapshot(store, &mut snapshot).map_err(store_error));
         if let Err(error) = filled {
             tracing::warn!(error = %error.message, "cannot read the state for the tray");
         }

@@ -775,3 +775,53 @@ async fn a_device_code_login_connects_an_account_and_the_tray_follows_its_switch
     assert_eq!(std::fs::read_to_string(&claude_settings).unwrap(), original);
     client.close().await.unwrap();
 }
+
+/// Error kinds a transport gives before an operation runs.
+const TRANSPORT_KINDS: &[&str] = &["unauthorized", "csrf", "forbidden_origin", "too_large"];
+
+#[tokio::test]
+#[ignore = "needs a display, D-Bus and tauri-driver: run by `cargo xtask test`"]
+async fn every_operation_is_reachable_through_the_manage_command() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (_driver, client) = launch_app(&[
+        ("SWITCHYARD_DATA_DIR", data_dir.path().display().to_string()),
+        ("SWITCHYARD_PORT", port.to_string()),
+        ("HOME", home.path().display().to_string()),
+    ])
+    .await;
+    wait_for_text(&client, "#gateway-state", |text| text == "Running").await;
+    let calls: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("operations.json")).unwrap();
+    for call in calls {
+        let answer = client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 window.__TAURI__.core.invoke('manage', { call: arguments[0] })
+                   .then(value => done({ ok: value === undefined ? null : value }),
+                         error => done({ error }));",
+                vec![call.clone()],
+            )
+            .await
+            .unwrap_or_else(|error| panic!("{call}: {error}"));
+        if answer.get("ok").is_some() {
+            continue;
+        }
+        let kind = answer["error"]["kind"].as_str().unwrap_or_default();
+        assert!(
+            !kind.is_empty() && !TRANSPORT_KINDS.contains(&kind),
+            "{call} did not reach the manager: {answer}"
+        );
+    }
+    // The desktop's changes are in the record, as the desktop's.
+    let log = Store::open_in_dir(data_dir.path())
+        .unwrap()
+        .management_log(200)
+        .unwrap();
+    assert!(
+        log.iter()
+            .any(|entry| entry.actor == "desktop" && entry.operation == "add_provider")
+    );
+    client.close().await.unwrap();
+}

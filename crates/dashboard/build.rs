@@ -12,7 +12,8 @@ fn main() {
     let folder = if dist.join("index.html").is_file() {
         dist
     } else {
-        let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it")).join("ui-missing");
+        let out =
+            PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it")).join("ui-missing");
         std::fs::create_dir_all(&out).expect("OUT_DIR is writable");
         std::fs::write(
             out.join("index.html"),
@@ -27,7 +28,10 @@ fn main() {
     let mut digest = std::collections::hash_map::DefaultHasher::new();
     hash_folder(&folder, &mut digest);
     println!("cargo:rustc-env=SWITCHYARD_UI_DIST={}", folder.display());
-    println!("cargo:rustc-env=SWITCHYARD_UI_DIGEST={:016x}", digest.finish());
+    println!(
+        "cargo:rustc-env=SWITCHYARD_UI_DIGEST={:016x}",
+        digest.finish()
+    );
 }
 
 fn hash_folder(folder: &Path, digest: &mut impl Hasher) {

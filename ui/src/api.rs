@@ -191,9 +191,7 @@ pub async fn check_access() {
         _ => None,
     };
     let Some(state) = state else {
-        access().set(Access::SignedOut {
-            password_set: true,
-        });
+        access().set(Access::SignedOut { password_set: true });
         return;
     };
     CSRF.with(|csrf| *csrf.borrow_mut() = state.csrf_token);
@@ -343,8 +341,7 @@ async fn save(
         )
         .await;
     }
-    let stamp = String::from(js_sys::Date::new_0().to_iso_string())
-        .replace([':', '.'], "-");
+    let stamp = String::from(js_sys::Date::new_0().to_iso_string()).replace([':', '.'], "-");
     let name = format!("{stem}-{stamp}.{extension}");
     let parts = js_sys::Array::of1(&JsValue::from_str(&contents));
     let blob = web_sys::Blob::new_with_str_sequence(&parts).map_err(js_error)?;
@@ -357,7 +354,7 @@ async fn save(
     anchor.set_download(&name);
     anchor.click();
     let _ = web_sys::Url::revoke_object_url(&url);
-    Ok(format!("downloaded {name}"))
+    Ok(name)
 }
 
 fn stop_events() {
@@ -372,7 +369,10 @@ fn stop_events() {
 fn event_source() -> Option<web_sys::EventSource> {
     EVENTS.with(|events| {
         let mut events = events.borrow_mut();
-        if events.as_ref().is_none_or(|source| source.ready_state() == 2) {
+        if events
+            .as_ref()
+            .is_none_or(|source| source.ready_state() == 2)
+        {
             *events = web_sys::EventSource::new("api/events").ok();
         }
         events.clone()
@@ -389,12 +389,13 @@ pub fn on_event<T: DeserializeOwned + 'static>(event: &'static str, handler: imp
     let Some(source) = event_source() else {
         return;
     };
-    let closure = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |message: web_sys::MessageEvent| {
-        let data = message.data().as_string().unwrap_or_default();
-        if let Ok(value) = serde_json::from_str(&data) {
-            handler(value);
-        }
-    });
+    let closure =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |message: web_sys::MessageEvent| {
+            let data = message.data().as_string().unwrap_or_default();
+            if let Ok(value) = serde_json::from_str(&data) {
+                handler(value);
+            }
+        });
     let _ = source.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
     let owned = send_wrapper::SendWrapper::new((source, closure));
     on_cleanup(move || {
@@ -430,7 +431,10 @@ pub async fn remove_provider(name: String) -> Result<(), CommandError> {
 }
 
 /// Sets how a provider picks accounts (`None`: the global setting).
-pub async fn set_account_strategy(name: String, strategy: Option<String>) -> Result<(), CommandError> {
+pub async fn set_account_strategy(
+    name: String,
+    strategy: Option<String>,
+) -> Result<(), CommandError> {
     call(Operation::SetAccountStrategy { name, strategy }).await
 }
 

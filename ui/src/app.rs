@@ -43,7 +43,9 @@ pub(crate) fn App() -> impl IntoView {
     let access = crate::api::access();
     leptos::task::spawn_local(crate::api::check_access());
     move || match access.get() {
-        crate::api::Access::Checking => view! { <p class="muted loading">"Loading…"</p> }.into_any(),
+        crate::api::Access::Checking => {
+            view! { <p class="muted loading">"Loading…"</p> }.into_any()
+        }
         crate::api::Access::SignedOut { password_set } => {
             view! { <SignIn password_set=password_set/> }.into_any()
         }

@@ -287,6 +287,7 @@ fn test(root: &Path) -> Result<()> {
         stage("sdk-tests", sdk_tests(root, &tools));
         stage("real-clients", real_clients(root, &tools));
         stage("desktop-e2e", desktop_e2e(root, &tools));
+        stage("browser-e2e", browser_e2e());
     }
     stage("workflow-lint", workflow_lint(root, &tools));
     if ui_ok {
@@ -438,6 +439,9 @@ fn desktop_e2e(root: &Path, tools: &setup::Tools) -> Result<()> {
             "--ignored",
             "--nocapture",
             "--test-threads=1",
+            // The browser journeys have a stage of their own.
+            "--skip",
+            "browser_",
         ])
         .env("TAURI_DRIVER", tauri_driver)
         .env(SECRET_STORE_ENV, "file")
@@ -446,6 +450,30 @@ fn desktop_e2e(root: &Path, tools: &setup::Tools) -> Result<()> {
             root.join("target").join("e2e").join("overview.png"),
         );
     run_checked(&mut command)
+}
+
+/// The dashboard `switchyard serve` offers, in headless Chromium through
+/// ChromeDriver (`crates/cli/tests/browser.rs`, ignored by plain `cargo
+/// test`); screenshots go to `target/browser/`.
+fn browser_e2e() -> Result<()> {
+    if !Path::new("/usr/bin/chromedriver").exists() && std::env::var_os("CHROMEDRIVER").is_none() {
+        bail!(
+            "ChromeDriver is missing: `cargo xtask setup` installs Debian's chromium and chromium-driver"
+        );
+    }
+    // The test stage's build: nothing is built again.
+    run_checked(cargo().args(TEST_BUILD))?;
+    run_checked(cargo().args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "switchyard-ui",
+        "--",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+        "browser_",
+    ]))
 }
 
 /// actionlint (from PyPI) on the CI and release workflows.

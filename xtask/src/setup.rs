@@ -42,6 +42,9 @@ pub(crate) const TEST_PACKAGES: &[&str] = &[
     "dbus-x11",
     "webkit2gtk-driver",
     "python3-venv",
+    // The served dashboard's browser tests.
+    "chromium",
+    "chromium-driver",
 ];
 /// Node.js and npm for the real coding CLIs, where the machine has none
 /// (the suite then runs the tools on the Node 24 it installs from npm).

@@ -796,7 +796,10 @@ pub enum Operation {
     /// Removes a provider.
     RemoveProvider { name: String },
     /// How a provider picks accounts (`None`: the global setting).
-    SetAccountStrategy { name: String, strategy: Option<String> },
+    SetAccountStrategy {
+        name: String,
+        strategy: Option<String>,
+    },
     /// Adds an API-key account to a provider.
     AddAccount {
         provider: String,
@@ -859,7 +862,10 @@ pub enum Operation {
     /// The subscription services one can log in to.
     ListServices {},
     /// Starts a login; the outcome arrives as an event.
-    StartConnect { service: String, device: Option<bool> },
+    StartConnect {
+        service: String,
+        device: Option<bool>,
+    },
     /// Finishes a waiting browser login with the address the browser ended on.
     FinishLogin { address: String },
     /// Imports a service's CLI credentials; the outcome arrives as an event.

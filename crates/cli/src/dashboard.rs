@@ -130,7 +130,10 @@ impl Target<'_> {
                         .await
                         .with_context(|| format!("cannot reach {}", remote.call_url))?;
                     let status = response.status();
-                    let body = response.bytes().await.context("the server's answer broke off")?;
+                    let body = response
+                        .bytes()
+                        .await
+                        .context("the server's answer broke off")?;
                     if status.is_success() {
                         serde_json::from_slice(&body).context("the server's answer is not JSON")
                     } else {
@@ -138,7 +141,10 @@ impl Target<'_> {
                             Ok(error) => bail!("{} ({}, HTTP {status})", error.message, error.kind),
                             Err(_) => bail!(
                                 "the server answered HTTP {status}: {}",
-                                String::from_utf8_lossy(&body).chars().take(300).collect::<String>()
+                                String::from_utf8_lossy(&body)
+                                    .chars()
+                                    .take(300)
+                                    .collect::<String>()
                             ),
                         }
                     }

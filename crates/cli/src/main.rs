@@ -104,10 +104,20 @@ struct ServeArgs {
     #[arg(long, env = PORT_ENV)]
     port: Option<u16>,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key)
-    #[arg(long, env = "SWITCHYARD_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "SWITCHYARD_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
     tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert
-    #[arg(long, env = "SWITCHYARD_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "SWITCHYARD_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
     tls_key: Option<PathBuf>,
     /// Do not serve the dashboard and its management API
     #[arg(long)]

@@ -36,7 +36,10 @@ struct Browser {
 async fn sign_in_with_link(http: &reqwest::Client, link: &str) -> Browser {
     let response = http.get(link).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let set_cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Strict"), "{set_cookie}");
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
@@ -102,7 +105,9 @@ fn assert_reached(call: &Value, status: StatusCode, answer: &Value) {
     let kind = answer["kind"].as_str().unwrap_or_default();
     let message = answer["message"].as_str().unwrap_or_default();
     assert!(
-        !kind.is_empty() && !TRANSPORT_KINDS.contains(&kind) && !message.starts_with("not a management call"),
+        !kind.is_empty()
+            && !TRANSPORT_KINDS.contains(&kind)
+            && !message.starts_with("not a management call"),
         "{call} did not reach the manager: {status} {answer}"
     );
 }
@@ -265,7 +270,11 @@ fn refusals_change_nothing_and_say_why() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    set.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
+    set.stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
     assert!(set.wait().unwrap().success());
     runtime().block_on(async {
         let login = |password: &str| {
@@ -310,8 +319,18 @@ fn refusals_change_nothing_and_say_why() {
 fn health_reports_version_uptime_and_providers() {
     let cli = Cli::new();
     cli.ok(&[
-        "provider", "add", "--name", "Up", "--prefix", "up", "--base-url",
-        "http://127.0.0.1:9/v1", "--api-key", "sk-x", "--model", "m",
+        "provider",
+        "add",
+        "--name",
+        "Up",
+        "--prefix",
+        "up",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--api-key",
+        "sk-x",
+        "--model",
+        "m",
     ]);
     let server = Server::start(&cli, &[]);
     runtime().block_on(async {
@@ -372,35 +391,57 @@ fn a_remote_cli_manages_the_server_with_a_token() {
     assert_eq!(log[0]["operation"], "add_alias");
     let tokens = remote(&["dashboard", "token", "list"]);
     assert_eq!(tokens[0]["name"], "laptop");
-    let refused = elsewhere.fails(&["--remote", &server.base, "--token", "sym-wrong", "call", "list_aliases"]);
+    let refused = elsewhere.fails(&[
+        "--remote",
+        &server.base,
+        "--token",
+        "sym-wrong",
+        "call",
+        "list_aliases",
+    ]);
     assert!(refused.contains("not valid"), "{refused}");
 }
 
 #[test]
 fn tls_serves_the_dashboard_with_secure_cookies() {
     let cli = Cli::new();
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-        .unwrap();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let cert = cli.write("tls/cert.pem", &certified.cert.pem());
     let key = cli.write("tls/key.pem", &certified.signing_key.serialize_pem());
     let server = Server::start(
         &cli,
-        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
     );
     assert!(server.base.starts_with("https://"), "{}", server.base);
     let link = server.signin_link.clone().unwrap();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .add_root_certificate(reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap())
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap(),
+        )
         .build()
         .unwrap();
     runtime().block_on(async {
-        let health = http.get(format!("{}/health", server.base)).send().await.unwrap();
+        let health = http
+            .get(format!("{}/health", server.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(health.status(), StatusCode::OK);
         let signed_in = http.get(&link).send().await.unwrap();
         let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
         assert!(cookie.contains("; Secure"), "{cookie}");
-        let page = http.get(format!("{}/dashboard/", server.base)).send().await.unwrap();
+        let page = http
+            .get(format!("{}/dashboard/", server.base))
+            .send()
+            .await
+            .unwrap();
         assert!(page.headers().contains_key("strict-transport-security"));
         // Plain HTTP to the TLS port gets nothing served.
         let plain = client()

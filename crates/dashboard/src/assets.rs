@@ -22,7 +22,10 @@ pub(crate) async fn file(Path(path): Path<String>, headers: HeaderMap) -> Respon
 }
 
 fn serve(path: &str, headers: &HeaderMap) -> Response {
-    if path.split('/').any(|part| part == ".." || part.starts_with('.')) {
+    if path
+        .split('/')
+        .any(|part| part == ".." || part.starts_with('.'))
+    {
         return not_found();
     }
     let Some(file) = DIST.get_file(path) else {
@@ -39,7 +42,10 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
         file.contents().into_response()
     };
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(path)),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(value) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, value);

@@ -17,12 +17,12 @@ mod session;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use switchyard_manage::Manager;
 
 pub use session::SIGNIN_PATH;
@@ -53,7 +53,10 @@ pub fn router(manager: Arc<Manager>, options: DashboardOptions) -> Router {
         limiter: Arc::new(session::LoginLimiter::default()),
     };
     Router::new()
-        .route("/dashboard", get(|| async { Redirect::permanent("/dashboard/") }))
+        .route(
+            "/dashboard",
+            get(|| async { Redirect::permanent("/dashboard/") }),
+        )
         .route("/dashboard/", get(assets::index))
         .route("/dashboard/signin", get(session::signin_link))
         .route("/dashboard/api/session", get(session::status))

@@ -258,7 +258,11 @@ fn strip_default_port(origin: &str) -> &str {
     origin
         .strip_suffix(":443")
         .filter(|_| origin.starts_with("https://"))
-        .or_else(|| origin.strip_suffix(":80").filter(|_| origin.starts_with("http://")))
+        .or_else(|| {
+            origin
+                .strip_suffix(":80")
+                .filter(|_| origin.starts_with("http://"))
+        })
         .unwrap_or(origin)
 }
 
@@ -298,7 +302,11 @@ pub(crate) fn authenticate(
     {
         let name = state
             .manager
-            .with_store(|store| store.check_management_token(token.trim()).map_err(store_error))
+            .with_store(|store| {
+                store
+                    .check_management_token(token.trim())
+                    .map_err(store_error)
+            })
             .map_err(Refusal::from_error)?;
         return match name {
             Some(name) => Ok(Caller {
@@ -455,7 +463,10 @@ pub(crate) async fn login(
         Refusal::new(
             rejection.status(),
             "invalid",
-            format!("send {{\"password\": \"...\"}} as JSON: {}", rejection.body_text()),
+            format!(
+                "send {{\"password\": \"...\"}} as JSON: {}",
+                rejection.body_text()
+            ),
         )
     })?;
     let hash = state
@@ -492,7 +503,9 @@ pub(crate) async fn login(
         start_session(&state, &settings, &origin).map_err(Refusal::from_error)?;
     record(&state, &actor, "sign_in", "ok");
     let mut response = Json(json!({ "csrfToken": csrf })).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, set_cookie);
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, set_cookie);
     Ok(response)
 }
 
@@ -567,7 +580,9 @@ pub(crate) async fn signin_link(
         start_session(&state, &settings, &origin).map_err(Refusal::from_error)?;
     record(&state, &actor, "sign_in_link", "ok");
     let mut response = Redirect::to("/dashboard/#settings").into_response();
-    response.headers_mut().insert(header::SET_COOKIE, set_cookie);
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, set_cookie);
     Ok(response)
 }
 
@@ -593,7 +608,10 @@ mod tests {
     #[test]
     fn cookies_are_read_from_any_cookie_header() {
         let mut headers = HeaderMap::new();
-        headers.append(header::COOKIE, HeaderValue::from_static("a=1; switchyard_session=abc"));
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; switchyard_session=abc"),
+        );
         assert_eq!(session_cookie(&headers).as_deref(), Some("abc"));
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));

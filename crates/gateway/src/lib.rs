@@ -547,13 +547,22 @@ impl TlsFiles {
         let certs = CertificateDer::pem_file_iter(&self.cert)
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
             .map_err(|error| {
-                failed(format!("cannot read certificates from {}: {error}", self.cert.display()))
+                failed(format!(
+                    "cannot read certificates from {}: {error}",
+                    self.cert.display()
+                ))
             })?;
         if certs.is_empty() {
-            return Err(failed(format!("{} holds no certificate", self.cert.display())));
+            return Err(failed(format!(
+                "{} holds no certificate",
+                self.cert.display()
+            )));
         }
         let key = PrivateKeyDer::from_pem_file(&self.key).map_err(|error| {
-            failed(format!("cannot read a private key from {}: {error}", self.key.display()))
+            failed(format!(
+                "cannot read a private key from {}: {error}",
+                self.key.display()
+            ))
         })?;
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),

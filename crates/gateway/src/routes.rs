@@ -199,7 +199,11 @@ async fn health(State(state): State<RouterState>) -> Response {
             })
         })
         .collect();
-    let status = if any_ready || listed.is_empty() { "ok" } else { "degraded" };
+    let status = if any_ready || listed.is_empty() {
+        "ok"
+    } else {
+        "degraded"
+    };
     Json(json!({
         "status": status,
         "version": &*state.version,

@@ -105,7 +105,8 @@ impl Server {
             let spawned = std::thread::Builder::new()
                 .name(format!("switchyard-http-{index}"))
                 .spawn(move || {
-                    let result = runtime.block_on(serve(state, extras, inbox, acceptor, &ends_all.0));
+                    let result =
+                        runtime.block_on(serve(state, extras, inbox, acceptor, &ends_all.0));
                     // Pooled upstream connections and a slow name lookup
                     // must not hold up the shutdown.
                     runtime.shutdown_background();
@@ -236,7 +237,9 @@ async fn serve(
         let tls = extras.tls.clone();
         tokio::spawn(async move {
             match tls {
-                None => serve_connection(stream, &builder, service, watcher, activity, idle_limit).await,
+                None => {
+                    serve_connection(stream, &builder, service, watcher, activity, idle_limit).await
+                }
                 Some(tls) => match tokio::time::timeout(idle_limit, tls.accept(stream)).await {
                     Ok(Ok(stream)) => {
                         serve_connection(stream, &builder, service, watcher, activity, idle_limit)
@@ -272,8 +275,11 @@ async fn serve_connection<S, Svc>(
     idle_limit: Duration,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    Svc: Service<Request<Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
-        + Clone
+    Svc: Service<
+            Request<Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
         + Send
         + 'static,
     Svc::Future: Send + 'static,

@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use serde_json::json;
+use std::sync::Arc;
 use switchyard_api_types::{CommandError, ConnectStart, ServiceView};
 use switchyard_providers::oauth::{self, AuthCodeLogin, DeviceLogin, LoginKind};
-use std::sync::Arc;
 
 use switchyard_providers::{self as providers, Subscription};
 use tokio::sync::mpsc;

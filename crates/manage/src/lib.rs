@@ -122,10 +122,7 @@ impl Manager {
     }
 
     /// Runs `read` against the store, or fails if it could not be opened.
-    pub fn with_store<T>(
-        &self,
-        read: impl FnOnce(&Store) -> ManageResult<T>,
-    ) -> ManageResult<T> {
+    pub fn with_store<T>(&self, read: impl FnOnce(&Store) -> ManageResult<T>) -> ManageResult<T> {
         match &*lock(&self.store) {
             Some(store) => read(store),
             None => Err(no_database()),

@@ -48,7 +48,10 @@ fn failed(kind: &str, message: impl Into<String>) -> CommandError {
 /// The operation's arguments as recorded: secrets replaced, bounded.
 fn detail(operation: &Operation) -> String {
     let mut value = serde_json::to_value(operation).unwrap_or(Value::Null);
-    let mut args = value.get_mut("args").map(Value::take).unwrap_or(Value::Null);
+    let mut args = value
+        .get_mut("args")
+        .map(Value::take)
+        .unwrap_or(Value::Null);
     redact(&mut args);
     let mut text = args.to_string();
     if text.len() > DETAIL_CHARS {
@@ -81,7 +84,11 @@ fn redact(value: &mut Value) {
 impl Manager {
     /// Runs `operation` for `actor`. A change is recorded with its outcome
     /// and announced to dashboards as `state-changed`.
-    pub async fn call(self: &Arc<Self>, operation: Operation, actor: &Actor) -> ManageResult<Value> {
+    pub async fn call(
+        self: &Arc<Self>,
+        operation: Operation,
+        actor: &Actor,
+    ) -> ManageResult<Value> {
         let changes = operation.changes_state();
         let name = operation.name();
         let recorded = changes.then(|| detail(&operation));
@@ -97,9 +104,9 @@ impl Manager {
                     Err(error) => error.kind.clone(),
                 },
             };
-            if let Err(error) = self.with_store(|store| {
-                store.record_management(&entry).map_err(store_error)
-            }) {
+            if let Err(error) =
+                self.with_store(|store| store.record_management(&entry).map_err(store_error))
+            {
                 tracing::warn!(error = %error.message, "cannot record a management call");
             }
             if result.is_ok() {
@@ -115,9 +122,9 @@ impl Manager {
             Op::GetOverview {} => answer(self.overview()?),
             Op::ListProviders {} => answer(self.with_store(views::list_providers)?),
             Op::AddProvider { input } => answer(self.add_provider(input).await?),
-            Op::SetProviderEnabled { name, enabled } => answer(
-                self.with_store(|store| views::set_provider_enabled(store, &name, enabled))?,
-            ),
+            Op::SetProviderEnabled { name, enabled } => {
+                answer(self.with_store(|store| views::set_provider_enabled(store, &name, enabled))?)
+            }
             Op::RemoveProvider { name } => {
                 answer(self.with_store(|store| views::remove_provider(store, &name))?)
             }
@@ -173,18 +180,22 @@ impl Manager {
                 answer(self.with_store(|store| views::remove_alias(store, &name))?)
             }
             Op::ListPrices {} => answer(self.with_store(views::list_prices)?),
-            Op::SetPrice { price } => answer(self.with_store(|store| views::set_price(store, price))?),
+            Op::SetPrice { price } => {
+                answer(self.with_store(|store| views::set_price(store, price))?)
+            }
             Op::RemovePrice { model } => {
                 answer(self.with_store(|store| views::remove_price(store, &model))?)
             }
             Op::ListSettings {} => answer(self.with_store(views::list_settings)?),
-            Op::SetSetting { name, value } => answer(
-                self.with_store(|store| views::set_setting(store, &name, value.as_deref()))?,
-            ),
+            Op::SetSetting { name, value } => {
+                answer(self.with_store(|store| views::set_setting(store, &name, value.as_deref()))?)
+            }
             Op::UsageReport { query } => {
                 answer(self.with_store(|store| views::usage_report(store, query))?)
             }
-            Op::UsageCsv { query } => answer(self.with_store(|store| views::usage_csv(store, query))?),
+            Op::UsageCsv { query } => {
+                answer(self.with_store(|store| views::usage_csv(store, query))?)
+            }
             Op::RecentRequests { limit } => {
                 answer(self.with_store(|store| views::recent_requests(store, limit))?)
             }
@@ -283,7 +294,10 @@ impl Manager {
             Op::CreateManagementToken { name } => {
                 let name = name.trim().to_owned();
                 if name.is_empty() || name.len() > 64 {
-                    return Err(failed("invalid", "a token needs a name of 1 to 64 characters"));
+                    return Err(failed(
+                        "invalid",
+                        "a token needs a name of 1 to 64 characters",
+                    ));
                 }
                 answer(self.with_store(|store| {
                     let (id, token) = store.create_management_token(&name).map_err(store_error)?;
@@ -296,7 +310,9 @@ impl Manager {
             Op::SetDashboardPassword { password } => {
                 let hash = password::hash_password(&password)?;
                 answer(self.with_store_mut(|store| {
-                    store.set_dashboard_password_hash(&hash).map_err(store_error)
+                    store
+                        .set_dashboard_password_hash(&hash)
+                        .map_err(store_error)
                 })?)
             }
         }
@@ -370,10 +386,13 @@ impl Manager {
             Ok((account, provider))
         })?;
         if provider.subscription.is_none() {
-            let models =
-                switchyard_config::presets::fetch_models(&check_client()?, &provider, &account.api_key)
-                    .await
-                    .map_err(|error| failed("test", error.to_string()))?;
+            let models = switchyard_config::presets::fetch_models(
+                &check_client()?,
+                &provider,
+                &account.api_key,
+            )
+            .await
+            .map_err(|error| failed("test", error.to_string()))?;
             return Ok(format!(
                 "{}/{} works: the provider lists {} models",
                 provider.name,
@@ -397,7 +416,9 @@ impl Manager {
                     "{name} works: token valid, {} usage windows read",
                     windows.len()
                 )),
-                Err(reason) => Ok(format!("{name}: token valid; usage not readable ({reason})")),
+                Err(reason) => Ok(format!(
+                    "{name}: token valid; usage not readable ({reason})"
+                )),
             },
             None => Ok(format!("{name}: token valid")),
         }
@@ -496,10 +517,11 @@ mod tests {
     #[test]
     fn every_operation_name_decodes_and_details_hide_secrets() {
         for name in Operation::names() {
-            let error = serde_json::from_value::<Operation>(serde_json::json!({"op": name, "args": {}}))
-                .err()
-                .map(|error| error.to_string())
-                .unwrap_or_default();
+            let error =
+                serde_json::from_value::<Operation>(serde_json::json!({"op": name, "args": {}}))
+                    .err()
+                    .map(|error| error.to_string())
+                    .unwrap_or_default();
             assert!(!error.contains("unknown variant"), "{name}: {error}");
         }
         let add = Operation::AddAccount {
@@ -535,7 +557,10 @@ mod tests {
             serde_json::from_value::<Operation>(call.clone())
                 .unwrap_or_else(|error| panic!("{call}: {error}"));
         }
-        let mut named: Vec<&str> = calls.iter().map(|call| call["op"].as_str().unwrap()).collect();
+        let mut named: Vec<&str> = calls
+            .iter()
+            .map(|call| call["op"].as_str().unwrap())
+            .collect();
         named.sort_unstable();
         let mut all = Operation::names().to_vec();
         all.sort_unstable();

@@ -2,8 +2,8 @@
 //! defaults, OWASP's minimum: 19 MiB, two passes) into a PHC string with
 //! its own salt, and checked against it.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use switchyard_api_types::CommandError;
 
 /// The shortest password accepted.

@@ -27,9 +27,7 @@ use rusqlite_migration::{M, Migrations};
 pub use accounts::{Account, AccountAuth, Cooldown, OAuthTokens};
 pub use api_keys::{ApiKeyInfo, KEY_PREFIX, NewApiKey, hash_api_key};
 pub use combos::{Alias, Combo, ComboStrategy, ComboTarget};
-pub use management::{
-    DashboardSession, MANAGEMENT_TOKEN_PREFIX, ManagementEntry, ManagementToken,
-};
+pub use management::{DashboardSession, MANAGEMENT_TOKEN_PREFIX, ManagementEntry, ManagementToken};
 pub use prices::Price;
 pub use providers::{AccountStrategy, NewProvider, Provider, ProviderKind};
 pub use quotas::{QuotaLimit, QuotaMetric, QuotaWindow, ReportedQuota, ServiceQuota, WindowCount};

@@ -310,7 +310,11 @@ mod tests {
             store.check_management_token(&token).unwrap().as_deref(),
             Some("ci")
         );
-        assert!(store.list_management_tokens().unwrap()[0].last_used_at.is_some());
+        assert!(
+            store.list_management_tokens().unwrap()[0]
+                .last_used_at
+                .is_some()
+        );
         store.revoke_management_token(id).unwrap();
         assert!(store.check_management_token(&token).unwrap().is_none());
         assert!(store.revoke_management_token(id).is_err());

@@ -131,7 +131,10 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let (lines, received) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if lines.send(line).is_err() {
                     break;
                 }
@@ -140,7 +143,9 @@ impl Server {
         let link_in = |line: &str| {
             let at = line.find("/dashboard/signin?token=")?;
             let start = line[..at].rfind("http")?;
-            let end = line[at..].find(char::is_whitespace).map_or(line.len(), |end| at + end);
+            let end = line[at..]
+                .find(char::is_whitespace)
+                .map_or(line.len(), |end| at + end);
             Some(line[start..end].to_owned())
         };
         let mut base = None;
@@ -150,7 +155,11 @@ impl Server {
             if let Ok(line) = received.recv_timeout(std::time::Duration::from_millis(200))
                 && let Some(url) = line.strip_prefix("dashboard: ")
             {
-                base = Some(url.trim_end_matches('/').trim_end_matches("/dashboard").to_owned());
+                base = Some(
+                    url.trim_end_matches('/')
+                        .trim_end_matches("/dashboard")
+                        .to_owned(),
+                );
             }
         }
         // The link, if any, is printed right after the address.
