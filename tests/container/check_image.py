@@ -87,7 +87,7 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ensure_base()
     run(
-        *PODMAN, "build", "--pull=never", *LIMITS,
+        *PODMAN, "build", "--pull=never", "--format", "docker", *LIMITS,
         "--build-arg", f"RUNTIME_IMAGE={BASE}",
         "--build-arg", f"BINARY={os.path.relpath(binary, root)}",
         "--target", "prebuilt", "-t", IMAGE, root,

@@ -288,6 +288,7 @@ fn test(root: &Path) -> Result<()> {
         stage("real-clients", real_clients(root, &tools));
         stage("desktop-e2e", desktop_e2e(root, &tools));
         stage("browser-e2e", browser_e2e());
+        stage("container-image", container_image(root));
     }
     stage("workflow-lint", workflow_lint(root, &tools));
     if ui_ok {
@@ -474,6 +475,19 @@ fn browser_e2e() -> Result<()> {
         "--test-threads=1",
         "browser_",
     ]))
+}
+
+/// The `Dockerfile`'s image, built with podman around the binary the test
+/// stage built and run as a user would (`tests/container/check_image.py`).
+fn container_image(root: &Path) -> Result<()> {
+    run_checked(cargo().args(TEST_BUILD))?;
+    let binary = root.join("target").join("debug").join("switchyard");
+    run_checked(
+        Command::new("python3")
+            .arg(root.join("tests").join("container").join("check_image.py"))
+            .arg(&binary)
+            .current_dir(root),
+    )
 }
 
 /// actionlint (from PyPI) on the CI and release workflows.

@@ -45,6 +45,15 @@ pub(crate) const TEST_PACKAGES: &[&str] = &[
     // The served dashboard's browser tests.
     "chromium",
     "chromium-driver",
+    // The container image: built and run with podman, its Debian base made
+    // with debootstrap (no registry is needed).
+    "podman",
+    "buildah",
+    "runc",
+    "debootstrap",
+    "uidmap",
+    "slirp4netns",
+    "fuse-overlayfs",
 ];
 /// Node.js and npm for the real coding CLIs, where the machine has none
 /// (the suite then runs the tools on the Node 24 it installs from npm).

@@ -67,6 +67,95 @@ pub(crate) struct CallArgs {
     list: bool,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct HealthArgs {
+    /// The address to ask [default: the gateway this data directory
+    /// configures, on loopback]
+    #[arg(long)]
+    url: Option<String>,
+}
+
+/// Environment variables that set the dashboard password at start.
+const PASSWORD_ENV: &str = "SWITCHYARD_DASHBOARD_PASSWORD";
+const PASSWORD_FILE_ENV: &str = "SWITCHYARD_DASHBOARD_PASSWORD_FILE";
+
+/// Sets the dashboard password from `SWITCHYARD_DASHBOARD_PASSWORD` or the
+/// file `SWITCHYARD_DASHBOARD_PASSWORD_FILE` names (a container secret),
+/// when it differs from the stored one (a change signs browsers out).
+pub(crate) fn password_from_environment(store: &mut Store) -> Result<()> {
+    let password = match (
+        std::env::var(PASSWORD_ENV),
+        std::env::var_os(PASSWORD_FILE_ENV),
+    ) {
+        (Ok(password), _) if !password.is_empty() => password,
+        (_, Some(path)) if !path.is_empty() => {
+            std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "cannot read the dashboard password from {} ({PASSWORD_FILE_ENV})",
+                    Path::new(&path).display()
+                )
+            })?
+        }
+        _ => return Ok(()),
+    };
+    let password = password.trim_end_matches(['\r', '\n']);
+    if let Some(stored) = store.dashboard_password_hash()?
+        && switchyard_manage::password::verify_password(&stored, password)
+    {
+        return Ok(());
+    }
+    let hash = switchyard_manage::password::hash_password(password).map_err(|error| {
+        anyhow::anyhow!(
+            "the dashboard password from the environment: {}",
+            error.message
+        )
+    })?;
+    store.set_dashboard_password_hash(&hash)?;
+    Ok(())
+}
+
+/// `switchyard health`: asks the gateway's `/health/live` on loopback.
+pub(crate) fn health(data_dir: &Path, args: HealthArgs) -> Result<()> {
+    let tls = std::env::var_os("SWITCHYARD_TLS_CERT").is_some();
+    let url = match args.url {
+        Some(url) => url,
+        None => {
+            let port = match std::env::var(switchyard_config::settings::PORT_ENV)
+                .ok()
+                .and_then(|port| port.parse::<u16>().ok())
+            {
+                Some(port) => port,
+                None => {
+                    let store = Store::open_in_dir(data_dir)?;
+                    ListenAddress::default()
+                        .resolve(&Settings::load(&store)?)
+                        .map_err(anyhow::Error::msg)?
+                        .port()
+                }
+            };
+            let scheme = if tls { "https" } else { "http" };
+            format!("{scheme}://127.0.0.1:{port}/health/live")
+        }
+    };
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(4))
+        // Its own loopback address: a certificate names the public host.
+        .danger_accept_invalid_certs(tls)
+        .build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let status = runtime
+        .block_on(async { http.get(&url).send().await })
+        .with_context(|| format!("no answer from {url}"))?
+        .status();
+    if !status.is_success() {
+        bail!("{url} answered {status}");
+    }
+    println!("ok");
+    Ok(())
+}
+
 /// A server managed with `--remote`.
 pub(crate) struct Remote {
     call_url: String,

@@ -93,6 +93,9 @@ enum Command {
     /// Run one management operation (as the dashboard does), locally or
     /// on the `--remote` server; answers JSON
     Call(dashboard::CallArgs),
+    /// Exit 0 when the gateway on this machine answers (a container's
+    /// health check)
+    Health(dashboard::HealthArgs),
 }
 
 #[derive(Debug, Args)]
@@ -283,6 +286,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Dashboard(command) => dashboard::local(&data_dir, command, output),
         Command::Call(args) => dashboard::call_local(&data_dir, args),
+        Command::Health(args) => dashboard::health(&data_dir, args),
     }
 }
 
@@ -299,7 +303,7 @@ fn serve(data_dir: &std::path::Path, args: ServeArgs) -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let store = open_store(data_dir)?;
+    let mut store = open_store(data_dir)?;
     let settings = Settings::load(&store)?;
     let address = ListenAddress {
         host: args.host,
@@ -311,6 +315,9 @@ fn serve(data_dir: &std::path::Path, args: ServeArgs) -> Result<()> {
         .list_api_keys()?
         .iter()
         .any(|key| key.revoked_at.is_none());
+    if !args.no_dashboard {
+        dashboard::password_from_environment(&mut store)?;
+    }
     let password_set = store.dashboard_password_hash()?.is_some();
     drop(store);
     let tls = match (args.tls_cert, args.tls_key) {
