@@ -73,7 +73,7 @@ pub(crate) fn check(root: &Path) -> Result<()> {
     let _ = child.wait();
     result?;
     println!(
-        "xtask: headless gateway answered /health and stopped {} ms after SIGTERM",
+        "xtask: headless gateway answered /health, served its dashboard and stopped {} ms after SIGTERM",
         stopped.elapsed().as_millis()
     );
     Ok(())
@@ -84,19 +84,30 @@ fn watch(lines: &mpsc::Receiver<String>, port: u16) -> Result<()> {
     let started = Instant::now();
     let mut listening = false;
     let mut key_hint = false;
-    while !(listening && key_hint) {
+    let mut signin_link = false;
+    while !(listening && key_hint && signin_link) {
         let left = START_LIMIT.saturating_sub(started.elapsed());
         let line = lines
             .recv_timeout(left)
             .context("`cargo xtask run` did not say where the gateway listens")?;
         listening |= line.contains(&format!("listening on http://127.0.0.1:{port}"));
         key_hint |= line.contains("key create");
+        signin_link |= line.contains("/dashboard/signin?token=");
     }
     let health = http_get(port, "/health")?;
     if !health.starts_with("HTTP/1.1 200") {
         bail!(
             "/health answered {}",
             health.lines().next().unwrap_or_default()
+        );
+    }
+    // The dashboard is built into the headless binary, not the page saying
+    // it is missing.
+    let page = http_get(port, "/dashboard/")?;
+    if !(page.starts_with("HTTP/1.1 200") && page.contains("boot.js")) {
+        bail!(
+            "/dashboard/ did not serve the built dashboard: {}",
+            page.lines().next().unwrap_or_default()
         );
     }
     Ok(())

@@ -170,6 +170,8 @@ fn run(root: &Path, release: bool, headless: bool, passthrough: &[String]) -> Re
                 "xtask: no display found (DISPLAY and WAYLAND_DISPLAY are unset): running the headless gateway instead of the desktop app"
             );
         }
+        // The binary embeds the dashboard it serves in a browser.
+        ui::build(root, true)?;
         run_checked(build.args(["-p", "switchyard-cli"]))?;
         let binary = root
             .join("target")

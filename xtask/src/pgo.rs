@@ -27,6 +27,8 @@ const OPTIMISED_TARGET: &str = "pgo";
 
 /// Builds `target/pgo/release/switchyard` and returns its path.
 pub(crate) fn build(root: &Path, tools: &setup::Tools) -> Result<PathBuf> {
+    // The released binary serves the dashboard: build it first.
+    crate::ui::build(root, true)?;
     let profdata_tool = setup::ensure_llvm_profdata()?;
     let target = root.join("target");
     let raw = target.join(OPTIMISED_TARGET).join("raw-profiles");

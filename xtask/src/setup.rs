@@ -116,6 +116,9 @@ pub(crate) fn ensure(root: &Path, purpose: Purpose) -> Result<Tools> {
             packages.push("nginx");
         }
         ensure_system_packages(&packages)?;
+        // The gateway as released embeds the dashboard.
+        wasm_toolchain()?;
+        ensure_wasm_bindgen(root)?;
         let (python, actionlint) = ensure_python_env(root)?;
         return Ok(Tools {
             python,
@@ -130,10 +133,9 @@ pub(crate) fn ensure(root: &Path, purpose: Purpose) -> Result<Tools> {
         packages.extend(TEST_PACKAGES);
     }
     ensure_system_packages(&packages)?;
-    if purpose != Purpose::Headless {
-        wasm_toolchain()?;
-        ensure_wasm_bindgen(root)?;
-    }
+    // Every purpose left builds the dashboard (the headless binary serves it too).
+    wasm_toolchain()?;
+    ensure_wasm_bindgen(root)?;
     let tauri_driver = if purpose == Purpose::Test && cfg!(target_os = "linux") {
         Some(ensure_cargo_tool("tauri-driver", "tauri-driver", "^2")?)
     } else {
