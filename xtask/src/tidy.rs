@@ -1,7 +1,9 @@
 //! Tidy checks, run by `cargo test` (rust-analyzer's tidy tests are the
 //! model): ARCHITECTURE.md names every crate and every module, and nothing
 //! that does not exist; every Rust file opens with a `//!` line saying what
-//! it is for; and no crate's modules import each other in a cycle.
+//! it is for; no crate's modules import each other in a cycle; and the
+//! dashboard's pages never know whether Tauri or HTTP carries their calls,
+//! while `ui/src/api.rs` sends every management operation.
 
 #[cfg(test)]
 mod tests {
@@ -239,6 +241,59 @@ mod tests {
         );
         assert_eq!(cycle_from(&graph, &mut vec!["c".to_owned()]), None);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn pages_never_know_the_transport_and_the_api_sends_every_operation() {
+        let ui = root().join("ui").join("src");
+        let mut files = Vec::new();
+        rust_files(&ui.join("pages"), &mut files);
+        files.push(ui.join("app.rs"));
+        files.push(ui.join("links.rs"));
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            for transport in [
+                "__TAURI__",
+                "invoke(",
+                "invoke_with(",
+                "fetch_with",
+                "EventSource",
+                "api/call",
+                "in_app",
+            ] {
+                assert!(
+                    !text.contains(transport),
+                    "{} mentions {transport}: pages call `api`'s functions only",
+                    file.display()
+                );
+            }
+        }
+        let api = std::fs::read_to_string(ui.join("api.rs")).unwrap();
+        // One call of each operation, checked against the enum by
+        // switchyard-manage's tests.
+        let fixture =
+            std::fs::read_to_string(root().join("tests").join("operations.json")).unwrap();
+        let names: Vec<&str> = fixture
+            .split("\"op\": \"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(names.len() > 40, "{names:?}");
+        for name in names {
+            let variant: String = name
+                .split('_')
+                .map(|word| {
+                    let mut chars = word.chars();
+                    chars.next().map_or_else(String::new, |first| {
+                        first.to_ascii_uppercase().to_string() + chars.as_str()
+                    })
+                })
+                .collect();
+            assert!(
+                api.contains(&format!("Operation::{variant} ")),
+                "ui/src/api.rs never sends {name} (Operation::{variant})"
+            );
+        }
     }
 
     /// A fresh folder under the target directory.

@@ -223,6 +223,8 @@ fn refusals_change_nothing_and_say_why() {
         let huge = json!({"op": "import_config", "args": {"json": "x".repeat(9 * 1024 * 1024), "dryRun": true}});
         let (status, _) = call_as_browser(&http, &base, &browser, &huge).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        // The server stops reading at the limit and closes that connection.
+        let http = client();
         let response = http
             .post(format!("{base}/dashboard/api/call"))
             .header("cookie", &browser.cookie)
@@ -450,4 +452,45 @@ fn tls_serves_the_dashboard_with_secure_cookies() {
             .await;
         assert!(plain.is_err() || !plain.unwrap().status().is_success());
     });
+}
+
+#[test]
+fn forwarded_headers_count_only_from_trusted_proxies() {
+    let http = client();
+    for trusted in [true, false] {
+        let cli = Cli::new();
+        if trusted {
+            cli.ok(&["config", "set", "trusted_proxies", "127.0.0.1"]);
+        }
+        let server = Server::start(&cli, &[]);
+        let link = server.signin_link.clone().unwrap();
+        runtime().block_on(async {
+            let signed_in = http
+                .get(&link)
+                .header("x-forwarded-for", "198.51.100.7, 203.0.113.9")
+                .header("x-forwarded-proto", "https")
+                .send()
+                .await
+                .unwrap();
+            let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+            assert_eq!(cookie.contains("; Secure"), trusted, "{cookie}");
+            // Before the caller is known, no body is read: 20 MiB unsigned is a 401.
+            let unsigned = http
+                .post(format!("{}/dashboard/api/call", server.base))
+                .header("content-type", "application/json")
+                .body(vec![b' '; 20 * 1024 * 1024])
+                .send()
+                .await;
+            if let Ok(unsigned) = unsigned {
+                assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+            }
+        });
+        let log = cli.json(&["dashboard", "log"]);
+        let expected = if trusted {
+            "browser 203.0.113.9"
+        } else {
+            "browser 127.0.0.1"
+        };
+        assert_eq!(log[0]["actor"], expected, "{log}");
+    }
 }

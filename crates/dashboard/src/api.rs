@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -18,26 +17,22 @@ use switchyard_store::now_millis;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::DashboardState;
-use crate::session::{Refusal, authenticate};
+use crate::session::{Refusal, authenticate, read_body};
 
 /// The largest management call accepted (an imported configuration).
 pub(crate) const MAX_CALL_BYTES: usize = 8 * 1024 * 1024;
 
-/// `POST /dashboard/api/call` with `{"op": ..., "args": {...}}`.
+/// `POST /dashboard/api/call` with `{"op": ..., "args": {...}}`. The
+/// body is read only once the caller is known.
 pub(crate) async fn call(
     State(state): State<DashboardState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, Refusal> {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let caller = authenticate(&state, peer, &headers, true)?;
-    if body.len() > MAX_CALL_BYTES {
-        return Err(Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("a management call may have at most {MAX_CALL_BYTES} bytes"),
-        ));
-    }
+    let body = read_body(body, MAX_CALL_BYTES).await?;
     let json_content = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

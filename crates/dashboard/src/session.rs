@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Json;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -44,6 +45,9 @@ const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// Addresses tracked at most (older windows are dropped first).
 const TRACKED_ADDRESSES: usize = 10_000;
+
+/// The largest sign-in body read.
+const MAX_LOGIN_BYTES: usize = 4096;
 
 /// Password checks at once (each takes 19 MiB and tens of milliseconds).
 const CHECKS_AT_ONCE: usize = 2;
@@ -155,6 +159,27 @@ impl IntoResponse for Refusal {
         }
         response
     }
+}
+
+/// Reads a body of at most `limit` bytes (413 past it).
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Refusal> {
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let too_large = std::error::Error::source(&error)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            Refusal::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("a dashboard call may have at most {limit} bytes"),
+            )
+        } else {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("the request's body could not be read: {error}"),
+            )
+        }
+    })
 }
 
 /// Who called, once authenticated.
@@ -442,9 +467,10 @@ pub(crate) struct Login {
 pub(crate) async fn login(
     State(state): State<DashboardState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
+    request: axum::extract::Request,
 ) -> Result<Response, Refusal> {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let settings = settings(&state)?;
     let origin = Origin::of(&state, &settings, peer, &headers);
     origin.check_same_origin(&headers)?;
@@ -459,14 +485,12 @@ pub(crate) async fn login(
         refusal.retry_after = Some(seconds);
         return Err(refusal);
     }
-    let Json(Login { password }) = body.map_err(|rejection| {
+    let body = read_body(body, MAX_LOGIN_BYTES).await?;
+    let Login { password } = serde_json::from_slice(&body).map_err(|error| {
         Refusal::new(
-            rejection.status(),
+            StatusCode::BAD_REQUEST,
             "invalid",
-            format!(
-                "send {{\"password\": \"...\"}} as JSON: {}",
-                rejection.body_text()
-            ),
+            format!("send {{\"password\": \"...\"}} as JSON: {error}"),
         )
     })?;
     let hash = state
