@@ -499,6 +499,27 @@ pub async fn revoke_api_key(id: i64) -> Result<(), CommandError> {
     call(Operation::RevokeApiKey { id }).await
 }
 
+/// Pauses or resumes a key.
+pub async fn set_api_key_paused(id: i64, paused: bool) -> Result<(), CommandError> {
+    call(Operation::SetApiKeyPaused { id, paused }).await
+}
+
+/// Sets a key's owner, expiry and allowed models; answers a sentence.
+pub async fn set_api_key_policy(
+    id: i64,
+    owner: Option<String>,
+    expires_at: Option<i64>,
+    allowed_models: Vec<String>,
+) -> Result<String, CommandError> {
+    call(Operation::SetApiKeyPolicy {
+        id,
+        owner,
+        expires_at,
+        allowed_models,
+    })
+    .await
+}
+
 /// Settings with their stored values.
 pub async fn list_settings() -> Result<Vec<SettingView>, CommandError> {
     call(Operation::ListSettings {}).await

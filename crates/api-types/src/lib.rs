@@ -205,6 +205,18 @@ pub struct ApiKeyView {
     pub revoked: bool,
     /// Whether a sealed copy is kept, so it can be copied again.
     pub copyable: bool,
+    /// Whether it is paused.
+    #[serde(default)]
+    pub paused: bool,
+    /// When it stops working (Unix ms), if ever.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// Who it was given to.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Model patterns it may use; empty: every model.
+    #[serde(default)]
+    pub allowed_models: Vec<String>,
 }
 
 /// A key just created: the only time the key itself is shown.
@@ -827,6 +839,16 @@ pub enum Operation {
     RevokeApiKey { id: i64 },
     /// A copyable key's value (key `id`, else the newest, else a new one).
     RevealApiKey { id: Option<i64> },
+    /// Pauses or resumes a key (a paused key is refused, not unknown).
+    SetApiKeyPaused { id: i64, paused: bool },
+    /// Sets a key's owner, expiry (Unix ms) and allowed model patterns
+    /// (`glm/*`, a combo, an alias; empty: every model).
+    SetApiKeyPolicy {
+        id: i64,
+        owner: Option<String>,
+        expires_at: Option<i64>,
+        allowed_models: Vec<String>,
+    },
     /// Combos.
     ListCombos {},
     /// Adds or replaces a combo.

@@ -216,6 +216,29 @@ enum KeyCommand {
     List,
     /// Revoke a key by id
     Revoke { id: i64 },
+    /// Pause a key: requests with it are refused (as paused) until resumed
+    Pause { id: i64 },
+    /// Resume a paused key
+    Resume { id: i64 },
+    /// Set a key's owner, expiry and allowed models (replacing them)
+    Policy(KeyPolicyArgs),
+}
+
+#[derive(Debug, Args)]
+struct KeyPolicyArgs {
+    /// The key's id
+    id: i64,
+    /// Who it was given to
+    #[arg(long)]
+    owner: Option<String>,
+    /// When it stops working: a duration from now (30d) or a date/time
+    /// (2027-01-31, 2027-01-31T18:00:00Z) [default: never]
+    #[arg(long)]
+    expires: Option<String>,
+    /// A model it may use: a name (glm/glm-4.6), a combo, an alias, or a
+    /// prefix ending in * (glm/*); repeat for several [default: every model]
+    #[arg(long = "model", value_name = "PATTERN")]
+    models: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -607,18 +630,37 @@ fn key(store: &Store, command: KeyCommand, output: Output) -> Result<()> {
                 if keys.is_empty() {
                     return "no API keys yet: create one with `switchyard key create`".into();
                 }
-                let mut text = format!("{:<5} {:<20} {:<14} STATUS", "ID", "NAME", "KEY");
+                let now = switchyard_store::now_millis();
+                let mut text = format!(
+                    "{:<5} {:<20} {:<14} {:<8} {:<12} MODELS",
+                    "ID", "NAME", "KEY", "STATUS", "OWNER"
+                );
                 for key in &keys {
+                    let status = if key.revoked_at.is_some() {
+                        "revoked"
+                    } else if key.paused_at.is_some() {
+                        "paused"
+                    } else if key.expires_at.is_some_and(|at| at <= now) {
+                        "expired"
+                    } else {
+                        "active"
+                    };
+                    let models = if key.allowed_models.is_empty() {
+                        "all".to_owned()
+                    } else {
+                        key.allowed_models.join(",")
+                    };
+                    let expiry = key
+                        .expires_at
+                        .filter(|_| status == "active")
+                        .map_or(String::new(), |at| format!(" (until {})", when(at)));
                     text.push_str(&format!(
-                        "\n{:<5} {:<20} {:<14} {}",
+                        "\n{:<5} {:<20} {:<14} {:<8} {:<12} {models}{expiry}",
                         key.id,
                         key.name,
                         key.hint,
-                        if key.revoked_at.is_some() {
-                            "revoked"
-                        } else {
-                            "active"
-                        }
+                        status,
+                        key.owner.as_deref().unwrap_or("-"),
                     ));
                 }
                 text
@@ -629,6 +671,34 @@ fn key(store: &Store, command: KeyCommand, output: Output) -> Result<()> {
             output.print(&serde_json::json!({ "revoked": id }), || {
                 format!("revoked key {id}")
             })
+        }
+        KeyCommand::Pause { id } | KeyCommand::Resume { id } => {
+            let paused = matches!(command, KeyCommand::Pause { .. });
+            store.set_api_key_paused(id, paused)?;
+            output.print(&serde_json::json!({ "id": id, "paused": paused }), || {
+                format!("key {id} {}", if paused { "paused" } else { "resumed" })
+            })
+        }
+        KeyCommand::Policy(args) => {
+            let expires_at = match args.expires.as_deref() {
+                None | Some("never") => None,
+                Some(text) => Some(usage::parse_expiry(text)?),
+            };
+            let note = switchyard_manage::views::set_api_key_policy(
+                store,
+                args.id,
+                args.owner.as_deref(),
+                expires_at,
+                &args.models,
+            )
+            .map_err(|error| anyhow::anyhow!(error.message))?;
+            output.print(
+                &serde_json::json!({
+                    "id": args.id, "owner": args.owner, "expires_at": expires_at,
+                    "allowed_models": args.models, "note": note,
+                }),
+                || format!("key {}: {note}", args.id),
+            )
         }
     }
 }

@@ -36,6 +36,15 @@ pub(crate) struct LogArgs {
     bodies: bool,
 }
 
+/// A point in time from a duration ahead (30d) or a date/time, Unix ms.
+pub(crate) fn parse_expiry(text: &str) -> Result<i64> {
+    let now = switchyard_store::now_millis();
+    if let Ok(ahead) = humantime::parse_duration(text) {
+        return Ok(now + ahead.as_millis() as i64);
+    }
+    parse_time(text, now)
+}
+
 /// A point in time from a duration back or a date/time, Unix milliseconds.
 fn parse_time(text: &str, now: i64) -> Result<i64> {
     if let Ok(back) = humantime::parse_duration(text) {

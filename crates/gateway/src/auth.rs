@@ -13,7 +13,7 @@ use axum::response::Response;
 
 use crate::routing::RoutingConfig;
 use switchyard_protocol::Dialect;
-use switchyard_store::hash_api_key;
+use switchyard_store::{KeyPolicy, hash_api_key, now_millis};
 
 use crate::{ApiError, RouterState};
 
@@ -23,7 +23,18 @@ use crate::{ApiError, RouterState};
 #[derive(Debug, Clone)]
 pub(crate) struct CallerKey {
     pub(crate) key_id: Option<i64>,
+    /// The key's policy (its allowed models); `None` without a key.
+    pub(crate) policy: Option<Arc<KeyPolicy>>,
     pub(crate) config: Arc<RoutingConfig>,
+}
+
+impl CallerKey {
+    /// Whether the caller may ask for `model`.
+    pub(crate) fn allows(&self, model: &str) -> bool {
+        self.policy
+            .as_ref()
+            .is_none_or(|policy| policy.allows(model))
+    }
 }
 
 /// Middleware: rejects requests without a valid key, unless the caller is local
@@ -49,19 +60,33 @@ async fn check_api_key(state: &RouterState, mut request: Request) -> Result<Requ
         Some(config) => config,
         None => state.config()?,
     };
-    let key_id = presented.and_then(|key| config.api_keys.get(&hash_api_key(key)).copied());
+    let policy = presented.and_then(|key| config.api_keys.get(&hash_api_key(key)).cloned());
     let allow_loopback = config.settings.allow_unauthenticated_loopback;
     let presented = presented.is_some();
-    match (key_id, presented) {
-        (Some(id), _) => {
+    match (policy, presented) {
+        (Some(policy), _) => {
+            if policy.paused {
+                return Err(ApiError::key_paused(format!(
+                    "this API key (id {}) is paused; `switchyard key resume {}` or the dashboard resumes it",
+                    policy.id, policy.id
+                )));
+            }
+            if policy.expired(now_millis()) {
+                return Err(ApiError::key_expired(format!(
+                    "this API key (id {}) has expired; give it a new expiry or make a new key",
+                    policy.id
+                )));
+            }
             request.extensions_mut().insert(CallerKey {
-                key_id: Some(id),
+                key_id: Some(policy.id),
+                policy: Some(policy),
                 config,
             });
         }
         (None, false) if allow_loopback && peer_is_loopback(&request) => {
             request.extensions_mut().insert(CallerKey {
                 key_id: None,
+                policy: None,
                 config,
             });
         }

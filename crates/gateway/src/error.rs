@@ -84,6 +84,36 @@ impl ApiError {
         )
     }
 
+    /// 403: the key is paused (not unknown: its owner stopped it).
+    pub fn key_paused(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "api_key_paused",
+            message.into(),
+        )
+    }
+
+    /// 401: the key's expiry has passed.
+    pub fn key_expired(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "api_key_expired",
+            message.into(),
+        )
+    }
+
+    /// 403: the key may not use the model it asked for.
+    pub fn model_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "model_not_allowed",
+            message.into(),
+        )
+    }
+
     /// 404: the model names no enabled provider.
     pub fn model_not_found(message: impl Into<String>) -> Self {
         Self::new(

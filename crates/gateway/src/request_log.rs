@@ -20,6 +20,8 @@ use switchyard_protocol::Dialect;
 /// usage writer; dropping it unfinished (the client went away) records 499.
 pub(crate) struct PendingRecord {
     state: RouterState,
+    /// The caller's key's policy (its allowed models).
+    pub(crate) policy: Option<std::sync::Arc<switchyard_store::KeyPolicy>>,
     /// The client's dialect, in which errors are rendered.
     pub(crate) dialect: Dialect,
     started: Instant,
@@ -43,11 +45,13 @@ impl PendingRecord {
     pub(crate) fn new(
         state: &RouterState,
         endpoint: &str,
-        api_key_id: Option<i64>,
+        caller: &crate::auth::CallerKey,
         dialect: Dialect,
     ) -> Self {
+        let api_key_id = caller.key_id;
         Self {
             state: state.clone(),
+            policy: caller.policy.clone(),
             dialect,
             started: Instant::now(),
             record: RequestRecord {

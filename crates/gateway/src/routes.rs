@@ -223,8 +223,11 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 
 /// `GET /v1/models`: combos, aliases and every model of every enabled
 /// provider as `prefix/model`.
-async fn list_models(State(state): State<RouterState>) -> Result<Json<Value>, ApiError> {
-    let data: Vec<Value> = known_models(&state)?
+async fn list_models(
+    State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
+) -> Result<Json<Value>, ApiError> {
+    let data: Vec<Value> = known_models(&state, &caller)?
         .into_iter()
         .map(|(id, created, owned_by)| {
             json!({"id": id, "object": "model", "created": created, "owned_by": owned_by})
@@ -234,7 +237,10 @@ async fn list_models(State(state): State<RouterState>) -> Result<Json<Value>, Ap
 }
 
 /// `GET /v1beta/models`: every model of every enabled provider, Gemini-style.
-async fn list_gemini_models(State(state): State<RouterState>) -> Response {
+async fn list_gemini_models(
+    State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
+) -> Response {
     let providers = match providers_by_name(&state) {
         Ok(providers) => providers,
         Err(error) => return error.into_response_for(Dialect::Gemini),
@@ -243,16 +249,21 @@ async fn list_gemini_models(State(state): State<RouterState>) -> Response {
         .iter()
         .filter(|provider| provider.enabled)
         .flat_map(|provider| {
-            provider.models.iter().map(|model| {
-                let id = format!("{}/{model}", provider.prefix);
-                json!({
-                    "name": format!("models/{id}"),
-                    "baseModelId": id,
-                    "displayName": id,
-                    "description": format!("{model} via {}", provider.name),
-                    "supportedGenerationMethods": ["generateContent", "streamGenerateContent"],
+            provider
+                .models
+                .iter()
+                .map(|model| format!("{}/{model}", provider.prefix))
+                .filter(|id| caller.allows(id))
+                .map(|id| {
+                    let model = id.split_once('/').map_or(id.as_str(), |(_, model)| model);
+                    json!({
+                        "name": format!("models/{id}"),
+                        "baseModelId": id,
+                        "displayName": id,
+                        "description": format!("{model} via {}", provider.name),
+                        "supportedGenerationMethods": ["generateContent", "streamGenerateContent"],
+                    })
                 })
-            })
         })
         .collect();
     Json(json!({ "models": models })).into_response()
@@ -266,7 +277,7 @@ async fn gemini_generate(
     headers: HeaderMap,
     body: Result<JsonBody<GeminiClient>, BodyRejection<GeminiClient>>,
 ) -> Response {
-    let pending = PendingRecord::new(&state, "/v1beta/models", caller.key_id, Dialect::Gemini);
+    let pending = PendingRecord::new(&state, "/v1beta/models", &caller, Dialect::Gemini);
     let target = match target {
         Ok(Path(target)) => target,
         Err(rejection) => return pending.fail(path_error(&rejection)),
@@ -351,7 +362,10 @@ fn providers_by_name(state: &RouterState) -> Result<Vec<switchyard_store::Provid
 
 /// Every model a client may name, as `(id, created, owner)`: combos, aliases
 /// and each enabled provider's `prefix/model`.
-fn known_models(state: &RouterState) -> Result<Vec<(String, i64, String)>, ApiError> {
+fn known_models(
+    state: &RouterState,
+    caller: &CallerKey,
+) -> Result<Vec<(String, i64, String)>, ApiError> {
     // From the routing snapshot, in the database's order (by name).
     let providers = providers_by_name(state)?;
     let config = state.config()?;
@@ -389,13 +403,18 @@ fn known_models(state: &RouterState) -> Result<Vec<(String, i64, String)>, ApiEr
                 })
                 .collect::<Vec<_>>()
         });
-    Ok(combos.chain(aliases).chain(models).collect())
+    Ok(combos
+        .chain(aliases)
+        .chain(models)
+        .filter(|(id, ..)| caller.allows(id))
+        .collect())
 }
 
 /// `GET /v1/models/{id}`: one model, in Anthropic's shape when the client
 /// sends `anthropic-version`, else OpenAI's.
 async fn model_info(
     State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
@@ -411,9 +430,9 @@ async fn model_info(
     };
     // google-genai reads Gemini's v1 path with its own key header.
     if headers.contains_key("x-goog-api-key") || id.starts_with("models/") {
-        return gemini_model(State(state), Ok(Path(id))).await;
+        return gemini_model(State(state), Extension(caller), Ok(Path(id))).await;
     }
-    let models = match known_models(&state) {
+    let models = match known_models(&state, &caller) {
         Ok(models) => models,
         Err(error) => return error.into_response_for(dialect),
     };
@@ -437,6 +456,7 @@ async fn model_info(
 /// `GET /v1beta/models/{model}`: one model, Gemini-style.
 async fn gemini_model(
     State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
     name: Result<Path<String>, PathRejection>,
 ) -> Response {
     let name = match name {
@@ -444,7 +464,7 @@ async fn gemini_model(
         Err(rejection) => return path_error(&rejection).into_response_for(Dialect::Gemini),
     };
     let id = name.strip_prefix("models/").unwrap_or(&name);
-    let models = match known_models(&state) {
+    let models = match known_models(&state, &caller) {
         Ok(models) => models,
         Err(error) => return error.into_response_for(Dialect::Gemini),
     };
@@ -468,7 +488,10 @@ async fn ollama_version() -> Json<Value> {
 }
 
 /// `GET /api/tags`: every model of every enabled provider, Ollama-style.
-async fn ollama_tags(State(state): State<RouterState>) -> Response {
+async fn ollama_tags(
+    State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
+) -> Response {
     let providers = match providers_by_name(&state) {
         Ok(providers) => providers,
         Err(error) => return error.into_response_for(Dialect::Ollama),
@@ -481,24 +504,29 @@ async fn ollama_tags(State(state): State<RouterState>) -> Response {
                 std::time::UNIX_EPOCH
                     + std::time::Duration::from_millis(provider.created_at.max(0) as u64),
             );
-            provider.models.iter().map(move |model| {
-                let id = format!("{}/{model}", provider.prefix);
-                json!({
-                    "name": id,
-                    "model": id,
-                    "modified_at": modified_at,
-                    "size": 0,
-                    "digest": "",
-                    "details": {
-                        "parent_model": "",
-                        "format": "remote",
-                        "family": provider.name,
-                        "families": null,
-                        "parameter_size": "",
-                        "quantization_level": "",
-                    },
+            let caller = caller.clone();
+            provider
+                .models
+                .iter()
+                .map(move |model| format!("{}/{model}", provider.prefix))
+                .filter(move |id| caller.allows(id))
+                .map(move |id| {
+                    json!({
+                        "name": id,
+                        "model": id,
+                        "modified_at": modified_at,
+                        "size": 0,
+                        "digest": "",
+                        "details": {
+                            "parent_model": "",
+                            "format": "remote",
+                            "family": provider.name,
+                            "families": null,
+                            "parameter_size": "",
+                            "quantization_level": "",
+                        },
+                    })
                 })
-            })
         })
         .collect();
     Json(json!({ "models": models })).into_response()
@@ -511,7 +539,7 @@ async fn ollama_chat(
     headers: HeaderMap,
     body: Result<JsonBody<OllamaClient>, BodyRejection<OllamaClient>>,
 ) -> Response {
-    let pending = PendingRecord::new(&state, "/api/chat", caller.key_id, Dialect::Ollama);
+    let pending = PendingRecord::new(&state, "/api/chat", &caller, Dialect::Ollama);
     let body = match body {
         Ok(JsonBody(body, _)) => body,
         Err(rejection) => return pending.fail(rejection.0),
@@ -552,7 +580,7 @@ async fn embeddings(
     headers: HeaderMap,
     body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
 ) -> Response {
-    let pending = PendingRecord::new(&state, "/v1/embeddings", caller.key_id, Dialect::OpenAiChat);
+    let pending = PendingRecord::new(&state, "/v1/embeddings", &caller, Dialect::OpenAiChat);
     let body = match body {
         Ok(JsonBody(body, _)) => body,
         Err(rejection) => return pending.fail(rejection.0),
@@ -667,7 +695,7 @@ async fn compact_responses(
         Ok(incoming) => incoming,
         Err(error) => return error.into_response_for(dialect),
     };
-    let pending = PendingRecord::new(&state, "/v1/responses/compact", caller.key_id, dialect);
+    let pending = PendingRecord::new(&state, "/v1/responses/compact", &caller, dialect);
     let answer = route_chat(&state, &caller.config, pending, &headers, incoming).await;
     if answer.status() != StatusCode::OK {
         return answer;
@@ -727,7 +755,7 @@ async fn handle_chat(
     headers: &HeaderMap,
     body: Result<Bytes, ApiError>,
 ) -> Response {
-    let mut pending = PendingRecord::new(state, path, caller.key_id, dialect);
+    let mut pending = PendingRecord::new(state, path, caller, dialect);
     let body = match body {
         Ok(body) => body,
         Err(error) => return pending.fail(error),
@@ -780,6 +808,16 @@ async fn route(
     if routed == Routed::Chat
         && let Err(error) = incoming.check_shape(pending.dialect)
     {
+        return pending.fail(error);
+    }
+    if let Some(policy) = &pending.policy
+        && !policy.allows(&incoming.model)
+    {
+        let error = ApiError::model_not_allowed(format!(
+            "this API key may not use {:?}; it may use: {}",
+            incoming.model,
+            policy.allowed_models.join(", ")
+        ));
         return pending.fail(error);
     }
     let plan = match state.plan(config, &incoming.model) {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use rand::Rng;
 use switchyard_store::{
-    Account, AccountStrategy, Alias, Attempt, Combo, ComboStrategy, Cooldown, Price, Provider,
-    QuotaLimit, QuotaMetric, ReportedQuota, ServiceQuota, Store, StoreResult, now_millis,
+    Account, AccountStrategy, Alias, Attempt, Combo, ComboStrategy, Cooldown, KeyPolicy, Price,
+    Provider, QuotaLimit, QuotaMetric, ReportedQuota, ServiceQuota, Store, StoreResult, now_millis,
 };
 
 use crate::ApiError;
@@ -51,8 +51,8 @@ pub(crate) struct RoutingConfig {
     cooldowns: HashMap<(i64, String), Cooldown>,
     limits: HashMap<i64, Vec<QuotaLimit>>,
     service_quotas: HashMap<i64, Vec<ServiceQuota>>,
-    /// SHA-256 (hex) of every active local API key, with its id.
-    pub(crate) api_keys: HashMap<String, i64>,
+    /// Every active local API key's policy, by its SHA-256 (hex).
+    pub(crate) api_keys: HashMap<String, Arc<KeyPolicy>>,
 }
 
 impl RoutingConfig {
@@ -121,7 +121,11 @@ impl RoutingConfig {
                 .collect(),
             limits,
             service_quotas,
-            api_keys: store.active_key_hashes()?,
+            api_keys: store
+                .active_key_policies()?
+                .into_iter()
+                .map(|(hash, policy)| (hash, Arc::new(policy)))
+                .collect(),
         })
     }
 

@@ -162,6 +162,19 @@ impl Manager {
             Op::RevokeApiKey { id } => {
                 answer(self.with_store(|store| views::revoke_api_key(store, id))?)
             }
+            Op::SetApiKeyPaused { id, paused } => {
+                answer(self.with_store(|store| {
+                    store.set_api_key_paused(id, paused).map_err(store_error)
+                })?)
+            }
+            Op::SetApiKeyPolicy {
+                id,
+                owner,
+                expires_at,
+                allowed_models,
+            } => answer(self.with_store(|store| {
+                views::set_api_key_policy(store, id, owner.as_deref(), expires_at, &allowed_models)
+            })?),
             Op::RevealApiKey { id } => {
                 answer(self.with_store(|store| views::copyable_api_key(store, id))?)
             }

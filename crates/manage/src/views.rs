@@ -32,6 +32,7 @@ pub fn store_error(error: StoreError) -> CommandError {
     let kind = match &error {
         StoreError::NotFound(_) => "not_found",
         StoreError::Conflict(_) => "conflict",
+        StoreError::Invalid(_) => "invalid",
         _ => "storage",
     };
     CommandError {
@@ -258,8 +259,79 @@ pub fn list_api_keys(store: &Store) -> ManageResult<Vec<ApiKeyView>> {
             created_at: key.created_at,
             revoked: key.revoked_at.is_some(),
             copyable: key.copyable,
+            paused: key.paused_at.is_some(),
+            expires_at: key.expires_at,
+            owner: key.owner,
+            allowed_models: key.allowed_models,
         })
         .collect())
+}
+
+/// Sets a key's owner, expiry and allowed models. Patterns naming no known
+/// model, combo or alias are allowed (a model may come later) and named in
+/// the answer.
+pub fn set_api_key_policy(
+    store: &Store,
+    id: i64,
+    owner: Option<&str>,
+    expires_at: Option<i64>,
+    allowed_models: &[String],
+) -> ManageResult<String> {
+    let owner = owner.map(str::trim).filter(|owner| !owner.is_empty());
+    if owner.is_some_and(|owner| owner.len() > 100) {
+        return Err(invalid("an owner is at most 100 characters"));
+    }
+    for pattern in allowed_models {
+        switchyard_store::check_model_pattern(pattern).map_err(invalid)?;
+    }
+    store
+        .set_api_key_policy(id, owner, expires_at, allowed_models)
+        .map_err(store_error)?;
+    let mut known: Vec<String> = store
+        .list_combos()
+        .map_err(store_error)?
+        .into_iter()
+        .map(|combo| combo.name)
+        .collect();
+    known.extend(
+        store
+            .list_aliases()
+            .map_err(store_error)?
+            .into_iter()
+            .map(|alias| alias.name),
+    );
+    for provider in store.list_providers().map_err(store_error)? {
+        known.extend(
+            provider
+                .models
+                .iter()
+                .map(|model| format!("{}/{model}", provider.prefix)),
+        );
+    }
+    let unknown: Vec<&String> = allowed_models
+        .iter()
+        .filter(|pattern| {
+            let policy = switchyard_store::KeyPolicy {
+                id,
+                paused: false,
+                expires_at: None,
+                allowed_models: vec![(*pattern).clone()],
+            };
+            !known.iter().any(|name| policy.allows(name))
+        })
+        .collect();
+    Ok(if unknown.is_empty() {
+        "saved".into()
+    } else {
+        format!(
+            "saved; no model, combo or alias matches {} yet",
+            unknown
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
 }
 
 /// Creates a key, keeping a sealed copy so the tray and the dashboard can

@@ -30,6 +30,63 @@ pub struct ApiKeyInfo {
     pub revoked_at: Option<i64>,
     /// Whether a sealed copy of the key is kept (it can be copied again).
     pub copyable: bool,
+    /// When it was paused, while it is.
+    pub paused_at: Option<i64>,
+    /// When it stops working, if ever.
+    pub expires_at: Option<i64>,
+    /// Who it was given to.
+    pub owner: Option<String>,
+    /// Model patterns it may use (`prefix/*`, a combo, an alias); empty: all.
+    pub allowed_models: Vec<String>,
+}
+
+/// What the gateway enforces for one active key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// The key's id.
+    pub id: i64,
+    /// Paused keys are refused (not "unknown").
+    pub paused: bool,
+    /// When it stops working, if ever (Unix ms).
+    pub expires_at: Option<i64>,
+    /// Model patterns it may use; empty: all.
+    pub allowed_models: Vec<String>,
+}
+
+impl KeyPolicy {
+    /// Whether the key may ask for `model` (as the client names it): a
+    /// pattern is the name itself, `*`, or a prefix ending in `*`.
+    pub fn allows(&self, model: &str) -> bool {
+        self.allowed_models.is_empty()
+            || self
+                .allowed_models
+                .iter()
+                .any(|pattern| match pattern.strip_suffix('*') {
+                    Some(prefix) => model.starts_with(prefix),
+                    None => pattern == model,
+                })
+    }
+
+    /// Whether the key has expired at `now` (Unix ms).
+    pub fn expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// Checks an allowlist pattern: a model name, a combo or alias, or a prefix
+/// ending in `*`; no spaces, at most one `*`, at the end.
+pub fn check_model_pattern(pattern: &str) -> Result<(), String> {
+    let valid = !pattern.is_empty()
+        && pattern.len() <= 200
+        && !pattern.chars().any(char::is_whitespace)
+        && pattern.find('*').is_none_or(|at| at == pattern.len() - 1);
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{pattern:?} is not a model pattern: a name such as glm/glm-4.6, a combo, or a prefix ending in * such as glm/*"
+        ))
+    }
 }
 
 /// A key just created: the only time its secret is available.
@@ -92,6 +149,10 @@ impl Store {
                 created_at,
                 revoked_at: None,
                 copyable,
+                paused_at: None,
+                expires_at: None,
+                owner: None,
+                allowed_models: Vec::new(),
             },
             key,
         })
@@ -100,7 +161,8 @@ impl Store {
     /// All keys, revoked ones included, oldest first.
     pub fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyInfo>> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT id, name, key_hint, created_at, revoked_at, sealed_key IS NOT NULL
+            "SELECT id, name, key_hint, created_at, revoked_at, sealed_key IS NOT NULL,
+                    paused_at, expires_at, owner, allowed_models
              FROM api_keys ORDER BY id",
         )?;
         let rows = statement.query_map([], |row| {
@@ -111,6 +173,10 @@ impl Store {
                 created_at: row.get(3)?,
                 revoked_at: row.get(4)?,
                 copyable: row.get(5)?,
+                paused_at: row.get(6)?,
+                expires_at: row.get(7)?,
+                owner: row.get(8)?,
+                allowed_models: patterns(row.get(9)?),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -160,13 +226,64 @@ impl Store {
         Ok(())
     }
 
-    /// Hashes of every active (not revoked) key, with their ids.
-    pub fn active_key_hashes(&self) -> StoreResult<std::collections::HashMap<String, i64>> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT key_hash, id FROM api_keys WHERE revoked_at IS NULL")?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    /// Every active (not revoked) key's policy, by the key's hash.
+    pub fn active_key_policies(&self) -> StoreResult<std::collections::HashMap<String, KeyPolicy>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT key_hash, id, paused_at IS NOT NULL, expires_at, allowed_models
+             FROM api_keys WHERE revoked_at IS NULL",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                KeyPolicy {
+                    id: row.get(1)?,
+                    paused: row.get(2)?,
+                    expires_at: row.get(3)?,
+                    allowed_models: patterns(row.get(4)?),
+                },
+            ))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Pauses (or resumes) key `id`.
+    pub fn set_api_key_paused(&self, id: i64, paused: bool) -> StoreResult<()> {
+        let changed = self.conn.execute(
+            "UPDATE api_keys SET paused_at = CASE WHEN ?2 THEN COALESCE(paused_at, ?3) END
+             WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, paused, now_millis()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("active API key {id}")));
+        }
+        Ok(())
+    }
+
+    /// Sets key `id`'s owner, expiry and allowed model patterns (checked
+    /// with [`check_model_pattern`]).
+    pub fn set_api_key_policy(
+        &self,
+        id: i64,
+        owner: Option<&str>,
+        expires_at: Option<i64>,
+        allowed_models: &[String],
+    ) -> StoreResult<()> {
+        for pattern in allowed_models {
+            check_model_pattern(pattern).map_err(StoreError::Invalid)?;
+        }
+        let allowed = (!allowed_models.is_empty())
+            .then(|| serde_json::to_string(allowed_models))
+            .transpose()
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let changed = self.conn.execute(
+            "UPDATE api_keys SET owner = ?2, expires_at = ?3, allowed_models = ?4
+             WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, owner, expires_at, allowed],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("active API key {id}")));
+        }
+        Ok(())
     }
 
     /// The id of the active (not revoked) key equal to `key`, if any.
@@ -178,6 +295,13 @@ impl Store {
             .query_row([hash_key(key)], |row| row.get(0))
             .optional()?)
     }
+}
+
+/// Allowed model patterns as stored (a JSON array, or NULL for all).
+fn patterns(stored: Option<String>) -> Vec<String> {
+    stored
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -251,5 +375,37 @@ mod tests {
         store.revoke_api_key(kept.info.id).unwrap();
         assert_eq!(store.api_key_secret(kept.info.id).unwrap(), None);
         assert_eq!(store.newest_copyable_api_key().unwrap(), None);
+    }
+
+    #[test]
+    fn policies_pause_expire_and_allow_patterns() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in_dir(dir.path()).unwrap();
+        let key = store.create_api_key("script").unwrap();
+        let id = key.info.id;
+        store.set_api_key_paused(id, true).unwrap();
+        store
+            .set_api_key_policy(id, Some("ana"), Some(5), &["glm/*".into(), "coding".into()])
+            .unwrap();
+        let policy = &store.active_key_policies().unwrap()[&hash_api_key(&key.key)];
+        assert!(policy.paused);
+        assert!(policy.expired(5) && !policy.expired(4));
+        assert!(policy.allows("glm/glm-4.6") && policy.allows("coding"));
+        assert!(!policy.allows("openai/gpt-4o") && !policy.allows("codingx"));
+        assert!(
+            store
+                .set_api_key_policy(id, None, None, &["a b".into()])
+                .is_err()
+        );
+        assert!(
+            store
+                .set_api_key_policy(id, None, None, &["a*b".into()])
+                .is_err()
+        );
+        store.set_api_key_paused(id, false).unwrap();
+        let listed = &store.list_api_keys().unwrap()[0];
+        assert_eq!(listed.paused_at, None);
+        assert_eq!(listed.owner.as_deref(), Some("ana"));
+        assert_eq!(listed.allowed_models, vec!["glm/*", "coding"]);
     }
 }

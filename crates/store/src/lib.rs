@@ -25,7 +25,9 @@ use rusqlite::{Connection, OptionalExtension};
 use rusqlite_migration::{M, Migrations};
 
 pub use accounts::{Account, AccountAuth, Cooldown, OAuthTokens};
-pub use api_keys::{ApiKeyInfo, KEY_PREFIX, NewApiKey, hash_api_key};
+pub use api_keys::{
+    ApiKeyInfo, KEY_PREFIX, KeyPolicy, NewApiKey, check_model_pattern, hash_api_key,
+};
 pub use combos::{Alias, Combo, ComboStrategy, ComboTarget};
 pub use management::{DashboardSession, MANAGEMENT_TOKEN_PREFIX, ManagementEntry, ManagementToken};
 pub use prices::Price;
@@ -72,6 +74,9 @@ pub enum StoreError {
     /// The key that protects provider secrets is unavailable.
     #[error("{0}")]
     SecretKey(String),
+    /// A value to store was refused (its message says why).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Result alias for storage operations.

@@ -79,11 +79,47 @@ pub(crate) fn SettingsPage() -> impl IntoView {
                 <tbody>
                     {move || keys.get().into_iter().map(|key| {
                         let id = key.id;
+                        let paused = key.paused;
+                        let models = RwSignal::new(key.allowed_models.join(", "));
+                        let owner = key.owner.clone();
+                        let state = if key.revoked {
+                            "revoked"
+                        } else if key.paused {
+                            "paused"
+                        } else if key.expires_at.is_some_and(|at| (at as f64) <= js_sys::Date::now()) {
+                            "expired"
+                        } else {
+                            "active"
+                        };
                         view! {
-                            <tr>
-                                <td>{key.name.clone()}</td>
+                            <tr id=format!("api-key-{id}")>
+                                <td>{key.name.clone()}{key.owner.clone().map(|owner| format!(" ({owner})"))}</td>
                                 <td class="mono muted">{format!("{}…", key.hint)}</td>
-                                <td>{if key.revoked { "revoked" } else { "active" }}</td>
+                                <td class="key-state">{state}</td>
+                                <td>{(!key.revoked).then(|| view! {
+                                    <input class="key-models" placeholder="all models (or glm/*, a combo…)"
+                                        prop:value=move || models.get()
+                                        on:input=move |ev| models.set(event_target_value(&ev))
+                                        on:change=move |_| {
+                                            let owner = owner.clone();
+                                            let allowed: Vec<String> = models.get_untracked()
+                                                .split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect();
+                                            spawn_local(async move {
+                                                match api::set_api_key_policy(id, owner, None, allowed).await {
+                                                    Ok(note) if note != "saved" => problem.set(Some(note)),
+                                                    Ok(_) => problem.set(None),
+                                                    Err(error) => problem.set(Some(error.message)),
+                                                }
+                                                reload();
+                                            });
+                                        }/>
+                                })}</td>
+                                <td>{(!key.revoked).then(|| view! {
+                                    <button class="secondary key-pause" on:click=move |_| spawn_local(async move {
+                                        if let Err(error) = api::set_api_key_paused(id, !paused).await { problem.set(Some(error.message)); }
+                                        reload();
+                                    })>{if paused { "Resume" } else { "Pause" }}</button>
+                                })}</td>
                                 <td>{(key.copyable && !key.revoked).then(|| view! {
                                     <button class="secondary copy-key" on:click=move |_| spawn_local(async move {
                                         match api::copy_api_key(Some(id)).await {

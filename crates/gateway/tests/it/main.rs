@@ -11,6 +11,7 @@ mod chat;
 mod combos;
 mod gemini;
 mod hardening;
+mod keys;
 mod mock_upstream;
 mod ollama;
 mod providers;
