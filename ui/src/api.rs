@@ -504,6 +504,14 @@ pub async fn set_api_key_paused(id: i64, paused: bool) -> Result<(), CommandErro
     call(Operation::SetApiKeyPaused { id, paused }).await
 }
 
+/// Sets a key's budgets and rate limits.
+pub async fn set_api_key_limits(
+    id: i64,
+    limits: switchyard_api_types::KeyLimitsView,
+) -> Result<(), CommandError> {
+    call(Operation::SetApiKeyLimits { id, limits }).await
+}
+
 /// Sets a key's owner, expiry and allowed models; answers a sentence.
 pub async fn set_api_key_policy(
     id: i64,

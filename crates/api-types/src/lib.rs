@@ -191,7 +191,7 @@ pub struct NewProviderInput {
 }
 
 /// A local API key, without the key itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeyView {
     /// Database id.
     pub id: i64,
@@ -217,6 +217,42 @@ pub struct ApiKeyView {
     /// Model patterns it may use; empty: every model.
     #[serde(default)]
     pub allowed_models: Vec<String>,
+    /// Its budgets and rate limits.
+    #[serde(default)]
+    pub limits: KeyLimitsView,
+    /// Each budget with what was spent in its current window.
+    #[serde(default)]
+    pub budgets: Vec<KeyBudgetView>,
+}
+
+/// An API key's budgets (USD) and rate limits; `None`: no limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyLimitsView {
+    /// USD per UTC day.
+    pub budget_day_usd: Option<f64>,
+    /// USD per ISO week (from Monday, UTC).
+    pub budget_week_usd: Option<f64>,
+    /// USD per calendar month (UTC).
+    pub budget_month_usd: Option<f64>,
+    /// Percent of a budget at which a warning goes out.
+    pub budget_warn_percent: Option<u32>,
+    /// Requests per minute.
+    pub requests_per_minute: Option<u32>,
+    /// Tokens (prompt and completion) per minute.
+    pub tokens_per_minute: Option<u64>,
+}
+
+/// One budget of a key in its current window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyBudgetView {
+    /// `day`, `week` or `month`.
+    pub window: String,
+    /// The budget, USD.
+    pub limit_usd: f64,
+    /// Spent in the current window, USD.
+    pub spent_usd: f64,
+    /// When the window resets (Unix ms).
+    pub resets_at: i64,
 }
 
 /// A key just created: the only time the key itself is shown.
@@ -841,6 +877,8 @@ pub enum Operation {
     RevealApiKey { id: Option<i64> },
     /// Pauses or resumes a key (a paused key is refused, not unknown).
     SetApiKeyPaused { id: i64, paused: bool },
+    /// Sets a key's budgets and rate limits (replacing them).
+    SetApiKeyLimits { id: i64, limits: KeyLimitsView },
     /// Sets a key's owner, expiry (Unix ms) and allowed model patterns
     /// (`glm/*`, a combo, an alias; empty: every model).
     SetApiKeyPolicy {

@@ -222,6 +222,33 @@ enum KeyCommand {
     Resume { id: i64 },
     /// Set a key's owner, expiry and allowed models (replacing them)
     Policy(KeyPolicyArgs),
+    /// Set a key's budgets and rate limits (replacing them; leave one out
+    /// for no limit)
+    Limits(KeyLimitsArgs),
+}
+
+#[derive(Debug, Args)]
+struct KeyLimitsArgs {
+    /// The key's id
+    id: i64,
+    /// USD per UTC day
+    #[arg(long)]
+    day: Option<f64>,
+    /// USD per ISO week (from Monday, UTC)
+    #[arg(long)]
+    week: Option<f64>,
+    /// USD per calendar month (UTC)
+    #[arg(long)]
+    month: Option<f64>,
+    /// Percent of a budget at which a warning goes out
+    #[arg(long)]
+    warn: Option<u32>,
+    /// Requests per minute
+    #[arg(long)]
+    rpm: Option<u32>,
+    /// Tokens (prompt and completion) per minute
+    #[arg(long)]
+    tpm: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -625,7 +652,8 @@ fn key(store: &Store, command: KeyCommand, output: Output) -> Result<()> {
             })
         }
         KeyCommand::List => {
-            let keys = store.list_api_keys()?;
+            let keys = switchyard_manage::views::list_api_keys(store)
+                .map_err(|error| anyhow::anyhow!(error.message))?;
             output.print(&keys, || {
                 if keys.is_empty() {
                     return "no API keys yet: create one with `switchyard key create`".into();
@@ -636,9 +664,9 @@ fn key(store: &Store, command: KeyCommand, output: Output) -> Result<()> {
                     "ID", "NAME", "KEY", "STATUS", "OWNER"
                 );
                 for key in &keys {
-                    let status = if key.revoked_at.is_some() {
+                    let status = if key.revoked {
                         "revoked"
-                    } else if key.paused_at.is_some() {
+                    } else if key.paused {
                         "paused"
                     } else if key.expires_at.is_some_and(|at| at <= now) {
                         "expired"
@@ -662,6 +690,21 @@ fn key(store: &Store, command: KeyCommand, output: Output) -> Result<()> {
                         status,
                         key.owner.as_deref().unwrap_or("-"),
                     ));
+                    for budget in &key.budgets {
+                        text.push_str(&format!(
+                            "\n      budget per {}: ${:.4} of ${:.2} spent, resets {}",
+                            budget.window,
+                            budget.spent_usd,
+                            budget.limit_usd,
+                            when(budget.resets_at)
+                        ));
+                    }
+                    if let Some(rpm) = key.limits.requests_per_minute {
+                        text.push_str(&format!("\n      {rpm} requests per minute"));
+                    }
+                    if let Some(tpm) = key.limits.tokens_per_minute {
+                        text.push_str(&format!("\n      {tpm} tokens per minute"));
+                    }
                 }
                 text
             })
@@ -678,6 +721,19 @@ fn key(store: &Store, command: KeyCommand, output: Output) -> Result<()> {
             output.print(&serde_json::json!({ "id": id, "paused": paused }), || {
                 format!("key {id} {}", if paused { "paused" } else { "resumed" })
             })
+        }
+        KeyCommand::Limits(args) => {
+            let limits = switchyard_api_types::KeyLimitsView {
+                budget_day_usd: args.day,
+                budget_week_usd: args.week,
+                budget_month_usd: args.month,
+                budget_warn_percent: args.warn,
+                requests_per_minute: args.rpm,
+                tokens_per_minute: args.tpm,
+            };
+            switchyard_manage::views::set_api_key_limits(store, args.id, &limits)
+                .map_err(|error| anyhow::anyhow!(error.message))?;
+            output.print(&limits, || format!("key {}: limits set", args.id))
         }
         KeyCommand::Policy(args) => {
             let expires_at = match args.expires.as_deref() {

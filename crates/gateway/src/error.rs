@@ -12,6 +12,9 @@ use switchyard_protocol::Dialect;
 /// The code of [`ApiError::credentials_refused`].
 const CREDENTIALS_REFUSED: &str = "upstream_credentials_refused";
 
+/// The code of [`ApiError::budget_exceeded`].
+const BUDGET_EXCEEDED: &str = "budget_exceeded";
+
 /// An error answered to an API client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -102,6 +105,32 @@ impl ApiError {
             "api_key_expired",
             message.into(),
         )
+    }
+
+    /// 429: the key's budget for a window is spent; `retry_after_secs`
+    /// until the window resets. OpenAI's `insufficient_quota` type, sent
+    /// with `x-should-retry: false` (the SDKs would otherwise retry).
+    pub fn budget_exceeded(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "insufficient_quota",
+            BUDGET_EXCEEDED,
+            message.into(),
+        );
+        error.retry_after_secs = Some(retry_after_secs);
+        error
+    }
+
+    /// 429: the key's requests or tokens per minute are used up.
+    pub fn key_rate_limited(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            message.into(),
+        );
+        error.retry_after_secs = Some(retry_after_secs);
+        error
     }
 
     /// 403: the key may not use the model it asked for.
@@ -266,7 +295,7 @@ impl ApiError {
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, seconds.into());
         }
-        if self.code == CREDENTIALS_REFUSED {
+        if self.code == CREDENTIALS_REFUSED || self.code == BUDGET_EXCEEDED {
             response.headers_mut().insert(
                 axum::http::HeaderName::from_static("x-should-retry"),
                 axum::http::HeaderValue::from_static("false"),

@@ -12,6 +12,7 @@ mod error;
 mod extract;
 mod guard;
 mod health;
+mod key_limits;
 pub mod quota;
 mod request_log;
 mod routes;
@@ -117,6 +118,8 @@ pub struct StateParts {
     credential_cache: Arc<credentials::CredentialCache>,
     /// Quota-limited accounts' use of their current windows.
     window_counts: Arc<quota::WindowCounts>,
+    /// API keys' spending per budget window and use of the last minute.
+    key_limits: Arc<key_limits::KeyLimits>,
     /// When the gateway started, for `/health`.
     started: std::time::Instant,
     /// The version `/health` reports.
@@ -150,6 +153,7 @@ impl RouterState {
             providers: Arc::new(providers),
             credential_cache: Arc::default(),
             window_counts: Arc::default(),
+            key_limits: Arc::default(),
             store: Arc::new(Mutex::new(StoreCell {
                 store,
                 config: Arc::new(config),
@@ -226,6 +230,14 @@ impl RouterState {
         }
         commits.confirm(header);
         Ok(Arc::clone(&cell.config))
+    }
+
+    /// Admits a request made with `policy`'s key under its budgets and
+    /// rate limits.
+    fn admit_key(&self, policy: &switchyard_store::KeyPolicy) -> Result<(), ApiError> {
+        self.key_limits.admit(policy, now_millis(), |since| {
+            self.with_store(|store| store.key_cost_since(policy.id, since))
+        })
     }
 
     /// Plans where a request for `model` may go.

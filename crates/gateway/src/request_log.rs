@@ -175,6 +175,7 @@ impl PendingRecord {
         record.status = status;
         record.latency_ms = self.started.elapsed().as_millis() as u64;
         self.state.window_counts.count(&record);
+        self.state.key_limits.count(&record);
         self.state.usage.record(record);
     }
 }

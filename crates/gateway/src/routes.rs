@@ -820,6 +820,11 @@ async fn route(
         ));
         return pending.fail(error);
     }
+    if let Some(policy) = pending.policy.clone()
+        && let Err(error) = state.admit_key(&policy)
+    {
+        return pending.fail(error);
+    }
     let plan = match state.plan(config, &incoming.model) {
         Ok(plan) => plan,
         Err(error) => return pending.fail(error),

@@ -167,6 +167,9 @@ impl Manager {
                     store.set_api_key_paused(id, paused).map_err(store_error)
                 })?)
             }
+            Op::SetApiKeyLimits { id, limits } => {
+                answer(self.with_store(|store| views::set_api_key_limits(store, id, &limits))?)
+            }
             Op::SetApiKeyPolicy {
                 id,
                 owner,

@@ -248,11 +248,59 @@ pub fn remove_account(store: &Store, id: i64) -> ManageResult<()> {
 
 /// Every local API key.
 pub fn list_api_keys(store: &Store) -> ManageResult<Vec<ApiKeyView>> {
-    Ok(store
-        .list_api_keys()
-        .map_err(store_error)?
-        .into_iter()
-        .map(|key| ApiKeyView {
+    let now = now_millis();
+    let mut views = Vec::new();
+    for key in store.list_api_keys().map_err(store_error)? {
+        let mut budgets = Vec::new();
+        for (window, limit_usd) in key.limits.budgets() {
+            let since = window_start(window, now);
+            budgets.push(switchyard_api_types::KeyBudgetView {
+                window: window.as_str().into(),
+                limit_usd,
+                spent_usd: store.key_cost_since(key.id, since).map_err(store_error)?,
+                resets_at: switchyard_gateway::quota::window_reset(window, now, None),
+            });
+        }
+        views.push(key_view(key, budgets));
+    }
+    Ok(views)
+}
+
+/// Converts between the store's and the views' limits.
+pub fn limits_view(limits: &switchyard_store::KeyLimits) -> switchyard_api_types::KeyLimitsView {
+    switchyard_api_types::KeyLimitsView {
+        budget_day_usd: limits.budget_day_usd,
+        budget_week_usd: limits.budget_week_usd,
+        budget_month_usd: limits.budget_month_usd,
+        budget_warn_percent: limits.budget_warn_percent,
+        requests_per_minute: limits.requests_per_minute,
+        tokens_per_minute: limits.tokens_per_minute,
+    }
+}
+
+/// Sets a key's budgets and rate limits.
+pub fn set_api_key_limits(
+    store: &Store,
+    id: i64,
+    limits: &switchyard_api_types::KeyLimitsView,
+) -> ManageResult<()> {
+    let limits = switchyard_store::KeyLimits {
+        budget_day_usd: limits.budget_day_usd,
+        budget_week_usd: limits.budget_week_usd,
+        budget_month_usd: limits.budget_month_usd,
+        budget_warn_percent: limits.budget_warn_percent,
+        requests_per_minute: limits.requests_per_minute,
+        tokens_per_minute: limits.tokens_per_minute,
+    };
+    store.set_api_key_limits(id, &limits).map_err(store_error)
+}
+
+fn key_view(
+    key: switchyard_store::ApiKeyInfo,
+    budgets: Vec<switchyard_api_types::KeyBudgetView>,
+) -> ApiKeyView {
+    {
+        ApiKeyView {
             id: key.id,
             name: key.name,
             hint: key.hint,
@@ -263,8 +311,10 @@ pub fn list_api_keys(store: &Store) -> ManageResult<Vec<ApiKeyView>> {
             expires_at: key.expires_at,
             owner: key.owner,
             allowed_models: key.allowed_models,
-        })
-        .collect())
+            limits: limits_view(&key.limits),
+            budgets,
+        }
+    }
 }
 
 /// Sets a key's owner, expiry and allowed models. Patterns naming no known
@@ -316,6 +366,7 @@ pub fn set_api_key_policy(
                 paused: false,
                 expires_at: None,
                 allowed_models: vec![(*pattern).clone()],
+                limits: switchyard_store::KeyLimits::default(),
             };
             !known.iter().any(|name| policy.allows(name))
         })

@@ -16,7 +16,7 @@ use crate::{Store, StoreError, StoreResult, now_millis};
 pub const KEY_PREFIX: &str = "sy-";
 
 /// A stored key as listed: never the key itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApiKeyInfo {
     /// Database id, used to revoke.
     pub id: i64,
@@ -38,10 +38,70 @@ pub struct ApiKeyInfo {
     pub owner: Option<String>,
     /// Model patterns it may use (`prefix/*`, a combo, an alias); empty: all.
     pub allowed_models: Vec<String>,
+    /// Its budgets and rate limits.
+    pub limits: KeyLimits,
+}
+
+/// A key's budgets (USD per UTC day, ISO week, calendar month) and rate
+/// limits; `None`: no limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct KeyLimits {
+    /// USD per UTC day.
+    pub budget_day_usd: Option<f64>,
+    /// USD per ISO week.
+    pub budget_week_usd: Option<f64>,
+    /// USD per calendar month.
+    pub budget_month_usd: Option<f64>,
+    /// Percent of a budget at which a warning goes out.
+    pub budget_warn_percent: Option<u32>,
+    /// Requests per minute.
+    pub requests_per_minute: Option<u32>,
+    /// Tokens (prompt and completion) per minute.
+    pub tokens_per_minute: Option<u64>,
+}
+
+impl KeyLimits {
+    /// Each budget with its window.
+    pub fn budgets(&self) -> Vec<(crate::QuotaWindow, f64)> {
+        [
+            (crate::QuotaWindow::Day, self.budget_day_usd),
+            (crate::QuotaWindow::Week, self.budget_week_usd),
+            (crate::QuotaWindow::Month, self.budget_month_usd),
+        ]
+        .into_iter()
+        .filter_map(|(window, budget)| budget.map(|budget| (window, budget)))
+        .collect()
+    }
+
+    /// Checks the values: budgets not negative and finite, a warning
+    /// between 1 and 100 percent, rates above zero.
+    pub fn check(&self) -> Result<(), String> {
+        for budget in [
+            self.budget_day_usd,
+            self.budget_week_usd,
+            self.budget_month_usd,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !budget.is_finite() || budget < 0.0 {
+                return Err(format!(
+                    "a budget is a positive number of USD, not {budget}"
+                ));
+            }
+        }
+        if self.budget_warn_percent.is_some_and(|p| p == 0 || p > 100) {
+            return Err("the warning threshold is a percent from 1 to 100".into());
+        }
+        if self.requests_per_minute == Some(0) || self.tokens_per_minute == Some(0) {
+            return Err("a rate limit is above zero (leave it out for none)".into());
+        }
+        Ok(())
+    }
 }
 
 /// What the gateway enforces for one active key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KeyPolicy {
     /// The key's id.
     pub id: i64,
@@ -51,6 +111,8 @@ pub struct KeyPolicy {
     pub expires_at: Option<i64>,
     /// Model patterns it may use; empty: all.
     pub allowed_models: Vec<String>,
+    /// Its budgets and rate limits.
+    pub limits: KeyLimits,
 }
 
 impl KeyPolicy {
@@ -153,6 +215,7 @@ impl Store {
                 expires_at: None,
                 owner: None,
                 allowed_models: Vec::new(),
+                limits: KeyLimits::default(),
             },
             key,
         })
@@ -162,7 +225,9 @@ impl Store {
     pub fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyInfo>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT id, name, key_hint, created_at, revoked_at, sealed_key IS NOT NULL,
-                    paused_at, expires_at, owner, allowed_models
+                    paused_at, expires_at, owner, allowed_models,
+                    budget_day_usd, budget_week_usd, budget_month_usd, budget_warn_percent,
+                    requests_per_minute, tokens_per_minute
              FROM api_keys ORDER BY id",
         )?;
         let rows = statement.query_map([], |row| {
@@ -177,6 +242,7 @@ impl Store {
                 expires_at: row.get(7)?,
                 owner: row.get(8)?,
                 allowed_models: patterns(row.get(9)?),
+                limits: limits_at(row, 10)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -229,7 +295,9 @@ impl Store {
     /// Every active (not revoked) key's policy, by the key's hash.
     pub fn active_key_policies(&self) -> StoreResult<std::collections::HashMap<String, KeyPolicy>> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT key_hash, id, paused_at IS NOT NULL, expires_at, allowed_models
+            "SELECT key_hash, id, paused_at IS NOT NULL, expires_at, allowed_models,
+                    budget_day_usd, budget_week_usd, budget_month_usd, budget_warn_percent,
+                    requests_per_minute, tokens_per_minute
              FROM api_keys WHERE revoked_at IS NULL",
         )?;
         let rows = statement.query_map([], |row| {
@@ -240,10 +308,44 @@ impl Store {
                     paused: row.get(2)?,
                     expires_at: row.get(3)?,
                     allowed_models: patterns(row.get(4)?),
+                    limits: limits_at(row, 5)?,
                 },
             ))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Sets key `id`'s budgets and rate limits (replacing them).
+    pub fn set_api_key_limits(&self, id: i64, limits: &KeyLimits) -> StoreResult<()> {
+        limits.check().map_err(StoreError::Invalid)?;
+        let changed = self.conn.execute(
+            "UPDATE api_keys SET budget_day_usd = ?2, budget_week_usd = ?3, budget_month_usd = ?4,
+                    budget_warn_percent = ?5, requests_per_minute = ?6, tokens_per_minute = ?7
+             WHERE id = ?1 AND revoked_at IS NULL",
+            params![
+                id,
+                limits.budget_day_usd,
+                limits.budget_week_usd,
+                limits.budget_month_usd,
+                limits.budget_warn_percent,
+                limits.requests_per_minute,
+                limits.tokens_per_minute.map(|tokens| tokens as i64),
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("active API key {id}")));
+        }
+        Ok(())
+    }
+
+    /// What requests made with key `id` since `since` (Unix ms) cost, USD.
+    pub fn key_cost_since(&self, id: i64, since: i64) -> StoreResult<f64> {
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM requests
+             WHERE api_key_id = ?1 AND started_at >= ?2",
+            params![id, since],
+            |row| row.get(0),
+        )?)
     }
 
     /// Pauses (or resumes) key `id`.
@@ -295,6 +397,20 @@ impl Store {
             .query_row([hash_key(key)], |row| row.get(0))
             .optional()?)
     }
+}
+
+/// The six limit columns starting at `first`.
+fn limits_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<KeyLimits> {
+    Ok(KeyLimits {
+        budget_day_usd: row.get(first)?,
+        budget_week_usd: row.get(first + 1)?,
+        budget_month_usd: row.get(first + 2)?,
+        budget_warn_percent: row.get(first + 3)?,
+        requests_per_minute: row.get(first + 4)?,
+        tokens_per_minute: row
+            .get::<_, Option<i64>>(first + 5)?
+            .map(|tokens| tokens.max(0) as u64),
+    })
 }
 
 /// Allowed model patterns as stored (a JSON array, or NULL for all).

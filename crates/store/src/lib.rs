@@ -26,7 +26,7 @@ use rusqlite_migration::{M, Migrations};
 
 pub use accounts::{Account, AccountAuth, Cooldown, OAuthTokens};
 pub use api_keys::{
-    ApiKeyInfo, KEY_PREFIX, KeyPolicy, NewApiKey, check_model_pattern, hash_api_key,
+    ApiKeyInfo, KEY_PREFIX, KeyLimits, KeyPolicy, NewApiKey, check_model_pattern, hash_api_key,
 };
 pub use combos::{Alias, Combo, ComboStrategy, ComboTarget};
 pub use management::{DashboardSession, MANAGEMENT_TOKEN_PREFIX, ManagementEntry, ManagementToken};

@@ -82,6 +82,24 @@ pub(crate) fn SettingsPage() -> impl IntoView {
                         let paused = key.paused;
                         let models = RwSignal::new(key.allowed_models.join(", "));
                         let owner = key.owner.clone();
+                        let limits = key.limits.clone();
+                        let day_budget = RwSignal::new(limits.budget_day_usd.map(|usd| usd.to_string()).unwrap_or_default());
+                        let per_minute = RwSignal::new(limits.requests_per_minute.map(|rpm| rpm.to_string()).unwrap_or_default());
+                        let save_limits = move || {
+                            let mut wanted = limits.clone();
+                            wanted.budget_day_usd = day_budget.get_untracked().trim().parse().ok();
+                            wanted.requests_per_minute = per_minute.get_untracked().trim().parse().ok();
+                            spawn_local(async move {
+                                match api::set_api_key_limits(id, wanted).await {
+                                    Ok(()) => problem.set(None),
+                                    Err(error) => problem.set(Some(error.message)),
+                                }
+                                reload();
+                            });
+                        };
+                        let spending = key.budgets.iter().map(|budget| {
+                            format!("${:.4} of ${:.2} per {}", budget.spent_usd, budget.limit_usd, budget.window)
+                        }).collect::<Vec<_>>().join(" · ");
                         let state = if key.revoked {
                             "revoked"
                         } else if key.paused {
@@ -113,6 +131,20 @@ pub(crate) fn SettingsPage() -> impl IntoView {
                                                 reload();
                                             });
                                         }/>
+                                })}</td>
+                                <td class="key-limits">{(!key.revoked).then(|| view! {
+                                    <input class="weight key-day-budget" placeholder="$/day" title="USD per day (empty: no budget)"
+                                        prop:value=move || day_budget.get()
+                                        on:input=move |ev| day_budget.set(event_target_value(&ev))
+                                        on:change={
+                                            let save = save_limits.clone();
+                                            move |_| save()
+                                        }/>
+                                    <input class="weight key-rpm" placeholder="req/min" title="requests per minute (empty: no limit)"
+                                        prop:value=move || per_minute.get()
+                                        on:input=move |ev| per_minute.set(event_target_value(&ev))
+                                        on:change=move |_| save_limits()/>
+                                    <span class="muted small key-spending">{spending.clone()}</span>
                                 })}</td>
                                 <td>{(!key.revoked).then(|| view! {
                                     <button class="secondary key-pause" on:click=move |_| spawn_local(async move {

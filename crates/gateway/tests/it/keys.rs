@@ -167,3 +167,114 @@ async fn a_key_limited_to_some_models_sees_and_uses_only_those() {
     let allowed = chat_in_each_dialect(&harness, "mock/echo").await;
     assert_eq!(allowed[0].0, 200, "{}", allowed[0].1);
 }
+
+/// Prices `mock/echo` so each of the mock's answers costs
+/// (prompt 10 + completion 5 tokens at $100/M each) $0.0015.
+fn price_the_mock(harness: &Harness) {
+    harness
+        .store()
+        .set_price(&switchyard_store::Price {
+            model: "mock/echo".into(),
+            input_per_mtok: 100.0,
+            output_per_mtok: 100.0,
+            cache_read_per_mtok: None,
+            cache_write_per_mtok: None,
+        })
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_spent_budget_refuses_the_next_request_in_each_dialect_until_it_resets() {
+    let mut harness = Harness::start().await;
+    price_the_mock(&harness);
+    let id = key_id(&harness);
+    harness
+        .store()
+        .set_api_key_limits(
+            id,
+            &switchyard_store::KeyLimits {
+                budget_day_usd: Some(0.002),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let mut spent = 0;
+    loop {
+        let answers = chat_in_each_dialect(&harness, "mock/echo").await;
+        if answers[0].0 != 200 {
+            // All three dialects are refused alike once spent.
+            for (status, body) in &answers {
+                assert_eq!(*status, 429, "{body}");
+                assert!(body.to_string().contains("daily budget"), "{body}");
+            }
+            assert_eq!(answers[0].1["error"]["type"], "insufficient_quota");
+            assert_eq!(answers[2].1["error"]["status"], "RESOURCE_EXHAUSTED");
+            break;
+        }
+        spent += 1;
+        assert!(spent < 5, "the budget never ran out");
+    }
+    let refused = harness
+        .http
+        .post(harness.url("/v1/chat/completions"))
+        .bearer_auth(&harness.key)
+        .json(&json!({"model": "mock/echo", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.headers()["x-should-retry"], "false");
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 24 * 3600, "{retry}");
+    // What was spent survives a restart: it is read back from the log.
+    harness.restart().await;
+    let answers = chat_in_each_dialect(&harness, "mock/echo").await;
+    assert_eq!(answers[0].0, 429, "{}", answers[0].1);
+}
+
+#[tokio::test]
+async fn a_rate_limit_admits_exactly_its_number_under_fifty_concurrent_requests() {
+    let harness = Harness::start().await;
+    let id = key_id(&harness);
+    harness
+        .store()
+        .set_api_key_limits(
+            id,
+            &switchyard_store::KeyLimits {
+                requests_per_minute: Some(20),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let requests = (0..50).map(|_| {
+        harness
+            .http
+            .post(harness.url("/v1/chat/completions"))
+            .bearer_auth(&harness.key)
+            .json(&json!({"model": "mock/echo", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    let mut ok = 0;
+    let mut limited = 0;
+    for answer in answers {
+        let answer = answer.unwrap();
+        match answer.status().as_u16() {
+            200 => ok += 1,
+            429 => {
+                limited += 1;
+                let retry: u64 = answer.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=60).contains(&retry), "{retry}");
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((ok, limited), (20, 30));
+}

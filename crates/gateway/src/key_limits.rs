@@ -1,0 +1,240 @@
+//! What an API key's policy limits besides its models: budgets in USD per
+//! UTC day, ISO week and calendar month, and requests and tokens per
+//! minute. A key's spending in a window is read from the database once
+//! (the first request of the window after a start) and then counted in
+//! memory as requests finish, so budgets survive a restart and the request
+//! path reads no table; the per-minute counts live in memory only. A
+//! request is admitted while the key is under every limit: requests in
+//! flight can overshoot a budget by their own cost, no more.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use switchyard_store::{KeyPolicy, QuotaWindow, RequestRecord, StoreResult};
+
+use crate::ApiError;
+use crate::quota::{window_reset, window_start};
+
+/// The span of a per-minute limit.
+const MINUTE_MS: i64 = 60_000;
+
+/// Windows kept per key past their end (a few, for requests finishing late).
+const KEEP_WINDOWS_MS: i64 = 40 * 24 * 60 * 60 * 1000;
+
+/// One key's use of the last minute.
+#[derive(Debug, Default)]
+struct MinuteUse {
+    /// When each admitted request started.
+    requests: VecDeque<i64>,
+    /// When each finished request started, with its tokens.
+    tokens: VecDeque<(i64, u64)>,
+}
+
+impl MinuteUse {
+    fn forget_before(&mut self, since: i64) {
+        while self.requests.front().is_some_and(|at| *at < since) {
+            self.requests.pop_front();
+        }
+        while self.tokens.front().is_some_and(|(at, _)| *at < since) {
+            self.tokens.pop_front();
+        }
+    }
+}
+
+/// Every key's spending per budget window and use of the last minute.
+#[derive(Debug, Default)]
+pub(crate) struct KeyLimits {
+    /// USD spent per (key, window start).
+    spent: Mutex<HashMap<(i64, i64), f64>>,
+    minute: Mutex<HashMap<i64, MinuteUse>>,
+}
+
+impl KeyLimits {
+    /// Admits a request with `policy`'s key at `now`, or says which limit
+    /// refuses it and when it frees up. `load` reads what the key spent
+    /// since a window's start (once per window).
+    pub(crate) fn admit(
+        &self,
+        policy: &KeyPolicy,
+        now: i64,
+        load: impl Fn(i64) -> StoreResult<f64>,
+    ) -> Result<(), ApiError> {
+        for (window, budget) in policy.limits.budgets() {
+            let since = window_start(window, now);
+            let spent = self.spent_since(policy.id, since, &load)?;
+            if spent >= budget {
+                let resets = window_reset(window, now, None);
+                return Err(ApiError::budget_exceeded(
+                    format!(
+                        "this API key's {} budget of ${budget:.2} is spent (${spent:.4}); it resets at {}",
+                        window_name(window),
+                        rfc3339(resets)
+                    ),
+                    seconds_until(resets, now),
+                ));
+            }
+        }
+        let (rpm, tpm) = (
+            policy.limits.requests_per_minute,
+            policy.limits.tokens_per_minute,
+        );
+        if rpm.is_none() && tpm.is_none() {
+            return Ok(());
+        }
+        let mut minutes = self.minute.lock().unwrap_or_else(|p| p.into_inner());
+        let used = minutes.entry(policy.id).or_default();
+        used.forget_before(now - MINUTE_MS);
+        if let Some(rpm) = rpm
+            && used.requests.len() >= rpm as usize
+        {
+            let frees = used.requests.front().copied().unwrap_or(now) + MINUTE_MS;
+            return Err(ApiError::key_rate_limited(
+                format!("this API key may make {rpm} requests per minute"),
+                seconds_until(frees, now),
+            ));
+        }
+        if let Some(tpm) = tpm {
+            let tokens: u64 = used.tokens.iter().map(|(_, tokens)| tokens).sum();
+            if tokens >= tpm {
+                let frees = used.tokens.front().map_or(now, |(at, _)| *at) + MINUTE_MS;
+                return Err(ApiError::key_rate_limited(
+                    format!("this API key may use {tpm} tokens per minute ({tokens} used)"),
+                    seconds_until(frees, now),
+                ));
+            }
+        }
+        used.requests.push_back(now);
+        Ok(())
+    }
+
+    fn spent_since(
+        &self,
+        key: i64,
+        since: i64,
+        load: &impl Fn(i64) -> StoreResult<f64>,
+    ) -> Result<f64, ApiError> {
+        let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(value) = spent.get(&(key, since)) {
+            return Ok(*value);
+        }
+        let value = load(since).map_err(crate::database_error)?;
+        spent.retain(|(_, start), _| *start >= since - KEEP_WINDOWS_MS);
+        spent.insert((key, since), value);
+        Ok(value)
+    }
+
+    /// Counts a finished request's cost in its key's windows and its
+    /// tokens in the key's minute.
+    pub(crate) fn count(&self, record: &RequestRecord) {
+        let Some(key) = record.api_key_id else {
+            return;
+        };
+        if let Some(cost) = record.cost_usd.filter(|cost| *cost > 0.0) {
+            let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
+            for ((spender, since), value) in spent.iter_mut() {
+                if *spender == key && record.started_at >= *since {
+                    *value += cost;
+                }
+            }
+        }
+        let tokens = record.prompt_tokens.unwrap_or(0) + record.completion_tokens.unwrap_or(0);
+        if tokens > 0 {
+            let mut minutes = self.minute.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(used) = minutes.get_mut(&key) {
+                used.tokens.push_back((record.started_at, tokens));
+            }
+        }
+    }
+}
+
+fn window_name(window: QuotaWindow) -> &'static str {
+    match window {
+        QuotaWindow::FiveHours => "five-hour",
+        QuotaWindow::Day => "daily",
+        QuotaWindow::Week => "weekly",
+        QuotaWindow::Month => "monthly",
+    }
+}
+
+fn seconds_until(at: i64, now: i64) -> u64 {
+    u64::try_from((at - now + 999) / 1000).unwrap_or(0).max(1)
+}
+
+fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |at| at.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_store::KeyLimits as Limits;
+
+    fn policy(limits: Limits) -> KeyPolicy {
+        KeyPolicy {
+            id: 7,
+            paused: false,
+            expires_at: None,
+            allowed_models: Vec::new(),
+            limits,
+        }
+    }
+
+    fn finished(cost: f64, tokens: u64, at: i64) -> RequestRecord {
+        RequestRecord {
+            api_key_id: Some(7),
+            started_at: at,
+            cost_usd: Some(cost),
+            prompt_tokens: Some(tokens),
+            completion_tokens: Some(0),
+            ..RequestRecord::default()
+        }
+    }
+
+    #[test]
+    fn a_budget_refuses_once_spent_and_counts_what_was_stored() {
+        let limits = KeyLimits::default();
+        let key = policy(Limits {
+            budget_day_usd: Some(0.01),
+            ..Limits::default()
+        });
+        let now = 1_800_000_000_000;
+        // What the database says was spent before a restart counts.
+        assert!(limits.admit(&key, now, |_| Ok(0.004)).is_ok());
+        limits.count(&finished(0.004, 10, now));
+        assert!(limits.admit(&key, now, |_| unreachable!()).is_ok());
+        limits.count(&finished(0.003, 10, now));
+        let refused = limits.admit(&key, now, |_| unreachable!()).unwrap_err();
+        assert_eq!(refused.status.as_u16(), 429);
+        assert!(
+            refused.message.contains("daily budget"),
+            "{}",
+            refused.message
+        );
+        assert!(refused.retry_after_secs.unwrap() > 0);
+    }
+
+    #[test]
+    fn per_minute_limits_free_up_after_a_minute() {
+        let limits = KeyLimits::default();
+        let key = policy(Limits {
+            requests_per_minute: Some(2),
+            tokens_per_minute: Some(100),
+            ..Limits::default()
+        });
+        let now = 1_800_000_000_000;
+        assert!(limits.admit(&key, now, |_| Ok(0.0)).is_ok());
+        assert!(limits.admit(&key, now + 1, |_| Ok(0.0)).is_ok());
+        let refused = limits.admit(&key, now + 2, |_| Ok(0.0)).unwrap_err();
+        assert_eq!(refused.retry_after_secs, Some(60));
+        assert!(limits.admit(&key, now + MINUTE_MS + 2, |_| Ok(0.0)).is_ok());
+        limits.count(&finished(0.0, 150, now + MINUTE_MS + 2));
+        let refused = limits
+            .admit(&key, now + MINUTE_MS + 3, |_| Ok(0.0))
+            .unwrap_err();
+        assert!(
+            refused.message.contains("tokens per minute"),
+            "{}",
+            refused.message
+        );
+    }
+}
