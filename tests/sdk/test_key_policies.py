@@ -90,7 +90,14 @@ def test_a_budget_crossed_by_a_stream_lets_it_finish_and_refuses_the_next_reques
     assert "daily budget" in str(failures[0])
     assert failures[0].response.headers["x-should-retry"] == "false"
     assert int(failures[0].response.headers["retry-after"]) > 0
-    listed = next(k for k in switchyard.cli_json("key", "list") if k["name"] == "sdk-tests")
+    # The usage writer stores the request in the background.
+    import time
+    deadline = time.monotonic() + 10
+    while True:
+        listed = next(k for k in switchyard.cli_json("key", "list") if k["name"] == "sdk-tests")
+        if listed["budgets"][0]["spent_usd"] > 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert listed["budgets"][0]["spent_usd"] == pytest.approx(0.0012)
 
 
@@ -103,3 +110,41 @@ def test_a_rate_limit_answers_429_with_retry_after(switchyard):
         oa.chat.completions.create(model="mock/gpt-mock", messages=[{"role": "user", "content": "hi"}])
     assert 1 <= int(refused.value.response.headers["retry-after"]) <= 60
     assert "2 requests per minute" in str(refused.value)
+
+
+def test_metrics_are_off_until_a_token_is_made_and_move_with_requests(switchyard):
+    import urllib.error
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape(token=None):
+        request = urllib.request.Request(f"{switchyard.root_url}/metrics")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    assert scrape()[0] == 404
+    token = switchyard.cli_json("metrics", "enable")
+    assert scrape()[0] == 401
+    assert scrape("sym-metrics-wrong")[0] == 401
+    switchyard.cli("price", "set", "mock/gpt-mock", "--input", "100", "--output", "100")
+    oa, _, _ = clients(switchyard)
+    oa.chat.completions.create(model="mock/gpt-mock", messages=[{"role": "user", "content": "hi"}])
+    status, text = scrape(token)
+    assert status == 200
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    requests = [s for s in families["switchyard_requests"].samples if s.labels["model"] == "mock/gpt-mock"]
+    assert requests and requests[0].value == 1 and requests[0].labels["status"] == "200"
+    tokens = {s.labels["kind"]: s.value for s in families["switchyard_tokens"].samples}
+    assert tokens == {"prompt": 9, "completion": 3}
+    cost = families["switchyard_cost_usd"].samples[0].value
+    assert cost == pytest.approx(0.0012)
+    assert families["switchyard_request_duration_seconds"].type == "histogram"
+    assert any(s.labels.get("provider") == "Mock" for s in families["switchyard_provider_breaker_open"].samples)
+    switchyard.cli("metrics", "disable")
+    assert scrape(token)[0] == 404

@@ -819,6 +819,11 @@ pub async fn revoke_management_token(id: i64) -> Result<(), CommandError> {
     call(Operation::RevokeManagementToken { id }).await
 }
 
+/// Turns `/metrics` on (answers its new token, shown once) or off.
+pub async fn set_metrics_token(enabled: bool) -> Result<Option<String>, CommandError> {
+    call(Operation::SetMetricsToken { enabled }).await
+}
+
 /// Sets the dashboard password (signs every browser out).
 pub async fn set_dashboard_password(password: String) -> Result<(), CommandError> {
     call(Operation::SetDashboardPassword { password }).await

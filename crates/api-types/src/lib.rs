@@ -962,6 +962,8 @@ pub enum Operation {
     RevokeManagementToken { id: i64 },
     /// Sets the dashboard password (at least 10 characters).
     SetDashboardPassword { password: String },
+    /// Turns `/metrics` on with a new token (answered once) or off.
+    SetMetricsToken { enabled: bool },
 }
 
 impl Operation {

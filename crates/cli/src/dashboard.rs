@@ -415,6 +415,11 @@ fn print_call(target: &Target<'_>, args: &CallArgs) -> Result<()> {
     Ok(())
 }
 
+/// Runs `operation` on the data directory; its JSON answer.
+pub(crate) fn call_value(data_dir: &Path, operation: Operation) -> Result<Value> {
+    Target::Local(local_manager(data_dir)?).call(operation)
+}
+
 /// `switchyard call ...` on the data directory.
 pub(crate) fn call_local(data_dir: &Path, args: CallArgs) -> Result<()> {
     if args.list {

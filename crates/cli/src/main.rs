@@ -96,6 +96,17 @@ enum Command {
     /// Exit 0 when the gateway on this machine answers (a container's
     /// health check)
     Health(dashboard::HealthArgs),
+    /// Turn `/metrics` (Prometheus text format) on with a new token, or off
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum MetricsCommand {
+    /// Make a new metrics token (the previous one stops working) and print it
+    Enable,
+    /// Turn /metrics off
+    Disable,
 }
 
 #[derive(Debug, Args)]
@@ -337,6 +348,19 @@ fn run(cli: Cli) -> Result<()> {
         Command::Dashboard(command) => dashboard::local(&data_dir, command, output),
         Command::Call(args) => dashboard::call_local(&data_dir, args),
         Command::Health(args) => dashboard::health(&data_dir, args),
+        Command::Metrics(command) => {
+            let enabled = matches!(command, MetricsCommand::Enable);
+            let answer = dashboard::call_value(
+                &data_dir,
+                switchyard_api_types::Operation::SetMetricsToken { enabled },
+            )?;
+            output.print(&answer, || match answer.as_str() {
+                Some(token) => format!(
+                    "{token}\n(shown only once; Prometheus sends it as 'Authorization: Bearer <token>' to /metrics)"
+                ),
+                None => "/metrics is off".into(),
+            })
+        }
     }
 }
 

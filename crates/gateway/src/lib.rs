@@ -13,6 +13,7 @@ mod extract;
 mod guard;
 mod health;
 mod key_limits;
+pub mod metrics;
 pub mod quota;
 mod request_log;
 mod routes;
@@ -120,6 +121,8 @@ pub struct StateParts {
     window_counts: Arc<quota::WindowCounts>,
     /// API keys' spending per budget window and use of the last minute.
     key_limits: Arc<key_limits::KeyLimits>,
+    /// What `/metrics` reports.
+    metrics: Arc<metrics::Metrics>,
     /// When the gateway started, for `/health`.
     started: std::time::Instant,
     /// The version `/health` reports.
@@ -154,6 +157,7 @@ impl RouterState {
             credential_cache: Arc::default(),
             window_counts: Arc::default(),
             key_limits: Arc::default(),
+            metrics: Arc::default(),
             store: Arc::new(Mutex::new(StoreCell {
                 store,
                 config: Arc::new(config),

@@ -22,6 +22,8 @@ pub(crate) struct PendingRecord {
     state: RouterState,
     /// The caller's key's policy (its allowed models).
     pub(crate) policy: Option<std::sync::Arc<switchyard_store::KeyPolicy>>,
+    /// Whether `/metrics` is on (a token exists): only then is it counted.
+    metrics_on: bool,
     /// The client's dialect, in which errors are rendered.
     pub(crate) dialect: Dialect,
     started: Instant,
@@ -52,6 +54,7 @@ impl PendingRecord {
         Self {
             state: state.clone(),
             policy: caller.policy.clone(),
+            metrics_on: caller.config.metrics_token.is_some(),
             dialect,
             started: Instant::now(),
             record: RequestRecord {
@@ -176,6 +179,9 @@ impl PendingRecord {
         record.latency_ms = self.started.elapsed().as_millis() as u64;
         self.state.window_counts.count(&record);
         self.state.key_limits.count(&record);
+        if self.metrics_on {
+            self.state.metrics.observe(&record);
+        }
         self.state.usage.record(record);
     }
 }

@@ -76,6 +76,7 @@ pub fn router(state: RouterState, extra: Option<Router>) -> Router {
         .route("/", get(live))
         .route("/health/live", get(live))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/api/version", get(ollama_version))
         .merge(authenticated)
         .with_state(state.clone());
@@ -139,6 +140,41 @@ async fn log_request(request: Request, next: middleware::Next) -> Response {
         "request"
     );
     response
+}
+
+/// `GET /metrics`: Prometheus' text format, with the metrics token as a
+/// Bearer token; 404 while no token exists (metrics are off).
+async fn metrics(State(state): State<RouterState>, headers: HeaderMap) -> Response {
+    let config = match state.config() {
+        Ok(config) => config,
+        Err(error) => return error.into_response(),
+    };
+    let Some(expected) = &config.metrics_token else {
+        return ApiError::unknown_route(
+            StatusCode::NOT_FOUND,
+            "GET",
+            "/metrics (metrics are off: `switchyard metrics enable` makes their token)",
+        )
+        .into_response();
+    };
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(|token| switchyard_store::hash_api_key(token.trim()));
+    if presented.as_deref() != Some(expected.as_str()) {
+        return ApiError::unauthorized("send the metrics token as 'Authorization: Bearer <token>'")
+            .into_response();
+    }
+    let text = state.metrics.render(&config, &state.health);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// `GET /health/live` (and `/`): the process answers; reads nothing.

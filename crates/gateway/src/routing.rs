@@ -53,6 +53,8 @@ pub(crate) struct RoutingConfig {
     service_quotas: HashMap<i64, Vec<ServiceQuota>>,
     /// Every active local API key's policy, by its SHA-256 (hex).
     pub(crate) api_keys: HashMap<String, Arc<KeyPolicy>>,
+    /// The metrics token's SHA-256; `None`: `/metrics` is off.
+    pub(crate) metrics_token: Option<String>,
 }
 
 impl RoutingConfig {
@@ -126,6 +128,7 @@ impl RoutingConfig {
                 .into_iter()
                 .map(|(hash, policy)| (hash, Arc::new(policy)))
                 .collect(),
+            metrics_token: store.setting(crate::metrics::METRICS_TOKEN_SETTING)?,
         })
     }
 

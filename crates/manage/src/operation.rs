@@ -323,6 +323,20 @@ impl Manager {
             Op::RevokeManagementToken { id } => answer(
                 self.with_store(|store| store.revoke_management_token(id).map_err(store_error))?,
             ),
+            Op::SetMetricsToken { enabled } => answer(self.with_store(|store| {
+                let setting = switchyard_gateway::metrics::METRICS_TOKEN_SETTING;
+                if enabled {
+                    store
+                        .create_setting_token(setting, "sym-metrics-")
+                        .map(Some)
+                        .map_err(store_error)
+                } else {
+                    store
+                        .unset_setting(setting)
+                        .map(|_| None)
+                        .map_err(store_error)
+                }
+            })?),
             Op::SetDashboardPassword { password } => {
                 let hash = password::hash_password(&password)?;
                 answer(self.with_store_mut(|store| {

@@ -223,6 +223,14 @@ impl Store {
         Ok(name)
     }
 
+    /// Makes a random token with `prefix`, keeps only its SHA-256 in the
+    /// setting `setting` (replacing an earlier one) and answers the token.
+    pub fn create_setting_token(&self, setting: &str, prefix: &str) -> StoreResult<String> {
+        let token = random_token(prefix);
+        self.set_setting(setting, &digest(&token))?;
+        Ok(token)
+    }
+
     /// Records a management call.
     pub fn record_management(&self, entry: &ManagementEntry) -> StoreResult<()> {
         self.conn.execute(
