@@ -471,6 +471,10 @@ fn parse_origin(value: &str) -> Result<String, String> {
     }
 }
 
+/// The setting (not listed with the others) holding the `/metrics`
+/// token's SHA-256; unset, `/metrics` is off.
+pub const METRICS_TOKEN_SETTING: &str = "metrics_token_sha256";
+
 /// How the listening address is chosen.
 #[derive(Debug, Clone, Default)]
 pub struct ListenAddress {

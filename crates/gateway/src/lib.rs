@@ -13,7 +13,7 @@ mod extract;
 mod guard;
 mod health;
 mod key_limits;
-pub mod metrics;
+mod metrics;
 pub mod quota;
 mod request_log;
 mod routes;

@@ -2,7 +2,8 @@
 //! made: requests and errors, latency and time-to-first-byte histograms,
 //! tokens and cost per provider, model, account and key (counted as each
 //! request's record is finished), and at each scrape the accounts cooling
-//! down and the providers whose circuit breaker is open.
+//! down and the providers whose circuit breaker is open. The token is kept
+//! as a SHA-256 in `switchyard_config::settings::METRICS_TOKEN_SETTING`.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -15,10 +16,6 @@ use switchyard_store::{RequestRecord, now_millis};
 
 use crate::health::Health;
 use crate::routing::RoutingConfig;
-
-/// The setting (not listed with the others) holding the metrics token's
-/// SHA-256; unset, `/metrics` is off.
-pub const METRICS_TOKEN_SETTING: &str = "metrics_token_sha256";
 
 /// Labels of request counts.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -128,7 +128,7 @@ impl RoutingConfig {
                 .into_iter()
                 .map(|(hash, policy)| (hash, Arc::new(policy)))
                 .collect(),
-            metrics_token: store.setting(crate::metrics::METRICS_TOKEN_SETTING)?,
+            metrics_token: store.setting(switchyard_config::settings::METRICS_TOKEN_SETTING)?,
         })
     }
 

@@ -324,7 +324,7 @@ impl Manager {
                 self.with_store(|store| store.revoke_management_token(id).map_err(store_error))?,
             ),
             Op::SetMetricsToken { enabled } => answer(self.with_store(|store| {
-                let setting = switchyard_gateway::metrics::METRICS_TOKEN_SETTING;
+                let setting = switchyard_config::settings::METRICS_TOKEN_SETTING;
                 if enabled {
                     store
                         .create_setting_token(setting, "sym-metrics-")
