@@ -824,6 +824,49 @@ pub async fn set_metrics_token(enabled: bool) -> Result<Option<String>, CommandE
     call(Operation::SetMetricsToken { enabled }).await
 }
 
+/// Webhooks.
+pub async fn list_webhooks() -> Result<Vec<switchyard_api_types::WebhookView>, CommandError> {
+    call(Operation::ListWebhooks {}).await
+}
+
+/// Adds a webhook; answers its signing secret (shown once).
+pub async fn add_webhook(
+    url: String,
+    format: String,
+    events: Vec<String>,
+) -> Result<switchyard_api_types::CreatedWebhook, CommandError> {
+    call(Operation::AddWebhook {
+        url,
+        format,
+        events,
+    })
+    .await
+}
+
+/// Removes a webhook.
+pub async fn remove_webhook(id: i64) -> Result<(), CommandError> {
+    call(Operation::RemoveWebhook { id }).await
+}
+
+/// Turns a webhook on or off.
+pub async fn set_webhook_enabled(id: i64, enabled: bool) -> Result<(), CommandError> {
+    call(Operation::SetWebhookEnabled { id, enabled }).await
+}
+
+/// Sends a test event; answers how the delivery went.
+pub async fn test_webhook(
+    id: i64,
+) -> Result<Option<switchyard_api_types::WebhookDeliveryView>, CommandError> {
+    call(Operation::TestWebhook { id }).await
+}
+
+/// Webhook deliveries, newest first.
+pub async fn webhook_deliveries(
+    limit: u32,
+) -> Result<Vec<switchyard_api_types::WebhookDeliveryView>, CommandError> {
+    call(Operation::WebhookDeliveries { limit }).await
+}
+
 /// Sets the dashboard password (signs every browser out).
 pub async fn set_dashboard_password(password: String) -> Result<(), CommandError> {
     call(Operation::SetDashboardPassword { password }).await

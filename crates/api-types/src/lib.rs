@@ -964,6 +964,68 @@ pub enum Operation {
     SetDashboardPassword { password: String },
     /// Turns `/metrics` on with a new token (answered once) or off.
     SetMetricsToken { enabled: bool },
+    /// Webhooks (never their secrets).
+    ListWebhooks {},
+    /// Adds a webhook for `events` (none: all) in `format` (`json`,
+    /// `slack`, `discord`); answers its signing secret, shown once.
+    AddWebhook {
+        url: String,
+        format: String,
+        events: Vec<String>,
+    },
+    /// Removes a webhook.
+    RemoveWebhook { id: i64 },
+    /// Turns a webhook on (its failures start over) or off.
+    SetWebhookEnabled { id: i64, enabled: bool },
+    /// Sends a `test` event to a webhook; answers how the delivery went.
+    TestWebhook { id: i64 },
+    /// Webhook deliveries, newest first.
+    WebhookDeliveries { limit: u32 },
+}
+
+/// A webhook as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookView {
+    /// Row id.
+    pub id: i64,
+    /// Where events are posted.
+    pub url: String,
+    /// `json`, `slack` or `discord`.
+    pub format: String,
+    /// The events it wants; empty: all.
+    pub events: Vec<String>,
+    /// Whether it is on (off after repeated failures).
+    pub enabled: bool,
+    /// Failed deliveries in a row.
+    pub consecutive_failures: i64,
+}
+
+/// A webhook just added, with its signing secret (shown once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedWebhook {
+    /// The webhook.
+    pub webhook: WebhookView,
+    /// The HMAC-SHA256 key of `X-Switchyard-Signature`.
+    pub secret: String,
+}
+
+/// One webhook delivery as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDeliveryView {
+    /// The webhook.
+    pub webhook_id: i64,
+    /// The event.
+    pub event: String,
+    /// When it ended (Unix ms).
+    pub at: i64,
+    /// Attempts made.
+    pub attempts: i64,
+    /// The last HTTP status.
+    pub status: Option<u16>,
+    /// `delivered` or `failed`.
+    pub outcome: String,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
 }
 
 impl Operation {
@@ -999,6 +1061,8 @@ impl Operation {
                 | Self::ListPresets {}
                 | Self::ManagementLog { .. }
                 | Self::ListManagementTokens {}
+                | Self::ListWebhooks {}
+                | Self::WebhookDeliveries { .. }
                 | Self::ImportConfig { dry_run: true, .. }
                 | Self::Import9router { dry_run: true, .. }
         )

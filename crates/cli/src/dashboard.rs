@@ -67,6 +67,152 @@ pub(crate) struct CallArgs {
     list: bool,
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum WebhookCommand {
+    /// Add a webhook and print its signing secret (shown only once)
+    Add {
+        /// Where events are posted (http:// or https://)
+        url: String,
+        /// json, slack or discord
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// An event it wants (repeat for several) [default: all]: budget_warning,
+        /// budget_exhausted, account_needs_login, quota_nearly_used, fallback,
+        /// breaker_opened, breaker_closed, key_paused
+        #[arg(long = "event", value_name = "EVENT")]
+        events: Vec<String>,
+    },
+    /// List webhooks
+    List,
+    /// Remove a webhook
+    Remove { id: i64 },
+    /// Turn a webhook on again (after it was turned off by failures)
+    Enable { id: i64 },
+    /// Turn a webhook off
+    Disable { id: i64 },
+    /// Send a test event and show how the delivery went
+    Test { id: i64 },
+    /// Show recent deliveries
+    Log {
+        /// How many
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+/// `switchyard webhook ...`, locally or on the `--remote` server.
+pub(crate) fn webhook(
+    data_dir: &Path,
+    remote: Option<&Remote>,
+    command: WebhookCommand,
+    output: Output,
+) -> Result<()> {
+    let target = match remote {
+        Some(remote) => Target::Remote(remote),
+        None => Target::Local(local_manager(data_dir)?),
+    };
+    match command {
+        WebhookCommand::Add {
+            url,
+            format,
+            events,
+        } => {
+            let created: switchyard_api_types::CreatedWebhook =
+                serde_json::from_value(target.call(Operation::AddWebhook {
+                    url,
+                    format,
+                    events,
+                })?)?;
+            output.print(&created, || {
+                format!(
+                    "webhook {} added; its signing secret (shown only once): {}\nverify X-Switchyard-Signature: t=<ts>,v1=hex(HMAC-SHA256(secret, \"<ts>.<body>\"))",
+                    created.webhook.id, created.secret
+                )
+            })
+        }
+        WebhookCommand::List => {
+            let hooks: Vec<switchyard_api_types::WebhookView> =
+                serde_json::from_value(target.call(Operation::ListWebhooks {})?)?;
+            output.print(&hooks, || {
+                if hooks.is_empty() {
+                    return "no webhooks".into();
+                }
+                hooks
+                    .iter()
+                    .map(|hook| {
+                        format!(
+                            "{:>4}  {:<8} {:<4} {}  events: {}",
+                            hook.id,
+                            hook.format,
+                            if hook.enabled { "on" } else { "off" },
+                            hook.url,
+                            if hook.events.is_empty() {
+                                "all".to_owned()
+                            } else {
+                                hook.events.join(",")
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        WebhookCommand::Remove { id } => {
+            target.call(Operation::RemoveWebhook { id })?;
+            output.print(&serde_json::json!({ "removed": id }), || {
+                format!("webhook {id} removed")
+            })
+        }
+        WebhookCommand::Enable { id } | WebhookCommand::Disable { id } => {
+            let enabled = matches!(command, WebhookCommand::Enable { .. });
+            target.call(Operation::SetWebhookEnabled { id, enabled })?;
+            output.print(&serde_json::json!({ "id": id, "enabled": enabled }), || {
+                format!("webhook {id} {}", if enabled { "on" } else { "off" })
+            })
+        }
+        WebhookCommand::Test { id } => {
+            let delivery = target.call(Operation::TestWebhook { id })?;
+            output.print(&delivery, || {
+                match delivery.get("outcome").and_then(Value::as_str) {
+                    Some(outcome) => format!(
+                        "{outcome} after {} attempt(s){}",
+                        delivery["attempts"],
+                        delivery["error"]
+                            .as_str()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
+                    ),
+                    None => "the webhook is off: nothing was sent".into(),
+                }
+            })
+        }
+        WebhookCommand::Log { limit } => {
+            let deliveries: Vec<switchyard_api_types::WebhookDeliveryView> =
+                serde_json::from_value(target.call(Operation::WebhookDeliveries { limit })?)?;
+            output.print(&deliveries, || {
+                if deliveries.is_empty() {
+                    return "no deliveries yet".into();
+                }
+                deliveries
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{}  webhook {:<3} {:<20} {:<9} {} attempt(s) {}",
+                            crate::when(d.at),
+                            d.webhook_id,
+                            d.event,
+                            d.outcome,
+                            d.attempts,
+                            d.error.clone().unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct HealthArgs {
     /// The address to ask [default: the gateway this data directory
@@ -205,10 +351,14 @@ impl Target<'_> {
             .context("cannot start the async runtime")?;
         let answer = runtime.block_on(async {
             match self {
-                Self::Local(manager) => manager
-                    .call(operation, &Actor("cli".into()))
-                    .await
-                    .map_err(|error| anyhow::anyhow!("{} ({})", error.message, error.kind)),
+                Self::Local(manager) => {
+                    let answer = manager.call(operation, &Actor("cli".into())).await;
+                    // Webhooks the call set off are sent before the CLI exits.
+                    manager
+                        .finish_deliveries(std::time::Duration::from_secs(60))
+                        .await;
+                    answer.map_err(|error| anyhow::anyhow!("{} ({})", error.message, error.kind))
+                }
                 Self::Remote(remote) => {
                     let response = remote
                         .http

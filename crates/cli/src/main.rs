@@ -99,6 +99,10 @@ enum Command {
     /// Turn `/metrics` (Prometheus text format) on with a new token, or off
     #[command(subcommand)]
     Metrics(MetricsCommand),
+    /// Webhooks: signed events (budgets, logins, quotas, fallbacks,
+    /// breakers, paused keys) posted as JSON, to Slack or to Discord
+    #[command(subcommand)]
+    Webhook(dashboard::WebhookCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -318,16 +322,19 @@ fn run(cli: Cli) -> Result<()> {
         return match cli.command {
             Command::Call(args) => dashboard::call_remote(&remote, args),
             Command::Dashboard(command) => dashboard::remote(&remote, command, output),
+            Command::Webhook(command) => {
+                dashboard::webhook(&data_dir, Some(&remote), command, output)
+            }
             _ => bail!(
                 "--remote manages a server through its management API: use `switchyard call <operation>` \
-                 (see `switchyard call --list`) or `switchyard dashboard log|token ...`"
+                 (see `switchyard call --list`), `switchyard webhook ...` or `switchyard dashboard log|token ...`"
             ),
         };
     }
     match cli.command {
         Command::Serve(args) => serve(&data_dir, args),
         Command::Provider(command) => provider(&mut open_store(&data_dir)?, command, output),
-        Command::Key(command) => key(&open_store(&data_dir)?, command, output),
+        Command::Key(command) => key(&open_store(&data_dir)?, &data_dir, command, output),
         Command::Connect(args) => {
             connect::connect(&open_store(&data_dir)?, &data_dir, args, output)
         }
@@ -348,6 +355,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Dashboard(command) => dashboard::local(&data_dir, command, output),
         Command::Call(args) => dashboard::call_local(&data_dir, args),
         Command::Health(args) => dashboard::health(&data_dir, args),
+        Command::Webhook(command) => dashboard::webhook(&data_dir, None, command, output),
         Command::Metrics(command) => {
             let enabled = matches!(command, MetricsCommand::Enable);
             let answer = dashboard::call_value(
@@ -664,7 +672,12 @@ fn provider(store: &mut Store, command: ProviderCommand, output: Output) -> Resu
     }
 }
 
-fn key(store: &Store, command: KeyCommand, output: Output) -> Result<()> {
+fn key(
+    store: &Store,
+    data_dir: &std::path::Path,
+    command: KeyCommand,
+    output: Output,
+) -> Result<()> {
     match command {
         KeyCommand::Create { name } => {
             let created = store.create_api_key(&name)?;
@@ -741,7 +754,11 @@ fn key(store: &Store, command: KeyCommand, output: Output) -> Result<()> {
         }
         KeyCommand::Pause { id } | KeyCommand::Resume { id } => {
             let paused = matches!(command, KeyCommand::Pause { .. });
-            store.set_api_key_paused(id, paused)?;
+            // Through the manager: a pause is recorded and sent to webhooks.
+            dashboard::call_value(
+                data_dir,
+                switchyard_api_types::Operation::SetApiKeyPaused { id, paused },
+            )?;
             output.print(&serde_json::json!({ "id": id, "paused": paused }), || {
                 format!("key {id} {}", if paused { "paused" } else { "resumed" })
             })

@@ -121,12 +121,24 @@ async fn wait_for_text(client: &Client, css: &str, expected: impl Fn(&str) -> bo
 }
 
 async fn type_into(client: &Client, css: &str, text: &str) {
-    let element = client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|error| panic!("no {css}: {error}"));
-    element.clear().await.unwrap();
-    element.send_keys(text).await.unwrap();
+    // Pages render as their data arrives: wait for the field.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match client.find(Locator::Css(css)).await {
+            Ok(element) => {
+                if element.clear().await.is_ok() && element.send_keys(text).await.is_ok() {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "cannot type into {css}");
+            }
+            Err(error) if Instant::now() > deadline => {
+                save_screenshot(client, "failure.png").await;
+                panic!("no {css}: {error}");
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
 }
 
 async fn click(client: &Client, css: &str) {

@@ -204,6 +204,11 @@ impl RouterState {
     fn needs_login(&self, account: &Account, reason: &str) -> CredentialError {
         tracing::warn!(account = %account.label, reason, "account needs a new login");
         let _ = self.with_store_mut(|store| store.set_needs_login(account.id, true));
+        self.emit(crate::webhooks::WebhookEvent::new(
+            "account_needs_login",
+            format!("account {:?} needs a new login ({reason})", account.label),
+            serde_json::json!({"account": account.label, "account_id": account.id, "reason": reason}),
+        ));
         CredentialError {
             message: format!(
                 "account {:?} needs a new login ({reason}); run `switchyard connect` again",

@@ -256,10 +256,13 @@ impl Health {
             .is_some_and(|until| until > Instant::now())
     }
 
-    /// Records that `provider_id` answered (any status below 500).
-    pub(crate) fn provider_answered(&self, provider_id: i64) {
+    /// Records that `provider_id` answered (any status below 500); true
+    /// when this closed its open breaker.
+    pub(crate) fn provider_answered(&self, provider_id: i64) -> bool {
         let mut breakers = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
-        breakers.remove(&provider_id);
+        breakers
+            .remove(&provider_id)
+            .is_some_and(|breaker| breaker.open_until.is_some())
     }
 
     /// Records a provider failure; returns true when it opened the breaker.

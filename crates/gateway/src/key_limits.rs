@@ -7,13 +7,14 @@
 //! request is admitted while the key is under every limit: requests in
 //! flight can overshoot a budget by their own cost, no more.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
-use switchyard_store::{KeyPolicy, QuotaWindow, RequestRecord, StoreResult};
+use switchyard_store::{KeyPolicy, QuotaWindow, RequestRecord, StoreResult, now_millis};
 
 use crate::ApiError;
 use crate::quota::{window_reset, window_start};
+use crate::webhooks::WebhookEvent;
 
 /// The span of a per-minute limit.
 const MINUTE_MS: i64 = 60_000;
@@ -47,6 +48,8 @@ pub(crate) struct KeyLimits {
     /// USD spent per (key, window start).
     spent: Mutex<HashMap<(i64, i64), f64>>,
     minute: Mutex<HashMap<i64, MinuteUse>>,
+    /// Budget events already sent: (key, window start, event).
+    announced: Mutex<HashSet<(i64, i64, &'static str)>>,
 }
 
 impl KeyLimits {
@@ -58,12 +61,23 @@ impl KeyLimits {
         policy: &KeyPolicy,
         now: i64,
         load: impl Fn(i64) -> StoreResult<f64>,
+        emit: &dyn Fn(WebhookEvent),
     ) -> Result<(), ApiError> {
         for (window, budget) in policy.limits.budgets() {
             let since = window_start(window, now);
             let spent = self.spent_since(policy.id, since, &load)?;
             if spent >= budget {
                 let resets = window_reset(window, now, None);
+                if self.first_time(policy.id, since, "budget_exhausted") {
+                    emit(budget_event(
+                        "budget_exhausted",
+                        policy.id,
+                        window,
+                        spent,
+                        budget,
+                        resets,
+                    ));
+                }
                 return Err(ApiError::budget_exceeded(
                     format!(
                         "this API key's {} budget of ${budget:.2} is spent (${spent:.4}); it resets at {}",
@@ -123,17 +137,60 @@ impl KeyLimits {
         Ok(value)
     }
 
+    /// Whether this budget event is new for the key's window (and notes it).
+    fn first_time(&self, key: i64, since: i64, event: &'static str) -> bool {
+        let mut announced = self.announced.lock().unwrap_or_else(|p| p.into_inner());
+        if announced.len() > 10_000 {
+            announced.clear();
+        }
+        announced.insert((key, since, event))
+    }
+
     /// Counts a finished request's cost in its key's windows and its
-    /// tokens in the key's minute.
-    pub(crate) fn count(&self, record: &RequestRecord) {
+    /// tokens in the key's minute; a budget crossing its warning threshold
+    /// (`policy`'s) emits `budget_warning` once per window.
+    pub(crate) fn count(
+        &self,
+        record: &RequestRecord,
+        policy: Option<&KeyPolicy>,
+        emit: &dyn Fn(WebhookEvent),
+    ) {
         let Some(key) = record.api_key_id else {
             return;
         };
         if let Some(cost) = record.cost_usd.filter(|cost| *cost > 0.0) {
-            let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
-            for ((spender, since), value) in spent.iter_mut() {
-                if *spender == key && record.started_at >= *since {
-                    *value += cost;
+            let mut warnings = Vec::new();
+            {
+                let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
+                for ((spender, since), value) in spent.iter_mut() {
+                    if *spender == key && record.started_at >= *since {
+                        *value += cost;
+                        warnings.push((*since, *value));
+                    }
+                }
+            }
+            if let Some(policy) = policy
+                && let Some(percent) = policy.limits.budget_warn_percent
+            {
+                let now = now_millis();
+                for (window, budget) in policy.limits.budgets() {
+                    let since = window_start(window, now);
+                    let Some((_, spent)) = warnings.iter().find(|(start, _)| *start == since)
+                    else {
+                        continue;
+                    };
+                    if *spent >= budget * f64::from(percent) / 100.0
+                        && self.first_time(key, since, "budget_warning")
+                    {
+                        emit(budget_event(
+                            "budget_warning",
+                            key,
+                            window,
+                            *spent,
+                            budget,
+                            window_reset(window, now, None),
+                        ));
+                    }
                 }
             }
         }
@@ -145,6 +202,37 @@ impl KeyLimits {
             }
         }
     }
+}
+
+/// A budget event for key `key`.
+fn budget_event(
+    name: &'static str,
+    key: i64,
+    window: QuotaWindow,
+    spent: f64,
+    budget: f64,
+    resets: i64,
+) -> WebhookEvent {
+    let text = if name == "budget_exhausted" {
+        format!(
+            "API key {key} spent its {} budget (${spent:.4} of ${budget:.2}); it resets at {}",
+            window_name(window),
+            rfc3339(resets)
+        )
+    } else {
+        format!(
+            "API key {key} has spent ${spent:.4} of its {} budget of ${budget:.2}",
+            window_name(window)
+        )
+    };
+    WebhookEvent::new(
+        name,
+        text,
+        serde_json::json!({
+            "key_id": key, "window": window.as_str(), "spent_usd": spent,
+            "budget_usd": budget, "resets_at": rfc3339(resets),
+        }),
+    )
 }
 
 fn window_name(window: QuotaWindow) -> &'static str {
@@ -199,11 +287,13 @@ mod tests {
         });
         let now = 1_800_000_000_000;
         // What the database says was spent before a restart counts.
-        assert!(limits.admit(&key, now, |_| Ok(0.004)).is_ok());
-        limits.count(&finished(0.004, 10, now));
-        assert!(limits.admit(&key, now, |_| unreachable!()).is_ok());
-        limits.count(&finished(0.003, 10, now));
-        let refused = limits.admit(&key, now, |_| unreachable!()).unwrap_err();
+        assert!(limits.admit(&key, now, |_| Ok(0.004), &|_| {}).is_ok());
+        limits.count(&finished(0.004, 10, now), None, &|_| {});
+        assert!(limits.admit(&key, now, |_| unreachable!(), &|_| {}).is_ok());
+        limits.count(&finished(0.003, 10, now), None, &|_| {});
+        let refused = limits
+            .admit(&key, now, |_| unreachable!(), &|_| {})
+            .unwrap_err();
         assert_eq!(refused.status.as_u16(), 429);
         assert!(
             refused.message.contains("daily budget"),
@@ -222,14 +312,20 @@ mod tests {
             ..Limits::default()
         });
         let now = 1_800_000_000_000;
-        assert!(limits.admit(&key, now, |_| Ok(0.0)).is_ok());
-        assert!(limits.admit(&key, now + 1, |_| Ok(0.0)).is_ok());
-        let refused = limits.admit(&key, now + 2, |_| Ok(0.0)).unwrap_err();
-        assert_eq!(refused.retry_after_secs, Some(60));
-        assert!(limits.admit(&key, now + MINUTE_MS + 2, |_| Ok(0.0)).is_ok());
-        limits.count(&finished(0.0, 150, now + MINUTE_MS + 2));
+        assert!(limits.admit(&key, now, |_| Ok(0.0), &|_| {}).is_ok());
+        assert!(limits.admit(&key, now + 1, |_| Ok(0.0), &|_| {}).is_ok());
         let refused = limits
-            .admit(&key, now + MINUTE_MS + 3, |_| Ok(0.0))
+            .admit(&key, now + 2, |_| Ok(0.0), &|_| {})
+            .unwrap_err();
+        assert_eq!(refused.retry_after_secs, Some(60));
+        assert!(
+            limits
+                .admit(&key, now + MINUTE_MS + 2, |_| Ok(0.0), &|_| {})
+                .is_ok()
+        );
+        limits.count(&finished(0.0, 150, now + MINUTE_MS + 2), None, &|_| {});
+        let refused = limits
+            .admit(&key, now + MINUTE_MS + 3, |_| Ok(0.0), &|_| {})
             .unwrap_err();
         assert!(
             refused.message.contains("tokens per minute"),

@@ -22,6 +22,7 @@ mod server;
 mod transport;
 mod upstream;
 mod usage;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -123,6 +124,10 @@ pub struct StateParts {
     key_limits: Arc<key_limits::KeyLimits>,
     /// What `/metrics` reports.
     metrics: Arc<metrics::Metrics>,
+    /// Where events for webhooks go (nowhere until started).
+    webhooks: webhooks::Dispatcher,
+    /// Quota windows already announced as nearly used (account, window, reset).
+    quota_announced: Arc<Mutex<std::collections::HashSet<(i64, String, i64)>>>,
     /// When the gateway started, for `/health`.
     started: std::time::Instant,
     /// The version `/health` reports.
@@ -158,6 +163,8 @@ impl RouterState {
             window_counts: Arc::default(),
             key_limits: Arc::default(),
             metrics: Arc::default(),
+            webhooks: webhooks::Dispatcher::default(),
+            quota_announced: Arc::default(),
             store: Arc::new(Mutex::new(StoreCell {
                 store,
                 config: Arc::new(config),
@@ -171,6 +178,19 @@ impl RouterState {
             started: std::time::Instant::now(),
             version: Arc::from(env!("CARGO_PKG_VERSION")),
         })))
+    }
+
+    /// The same state sending events to the webhooks of `data_dir`.
+    fn with_webhooks(&self, data_dir: &Path) -> Self {
+        Self(Arc::new(StateParts {
+            webhooks: webhooks::Dispatcher::start(data_dir),
+            ..StateParts::clone(&self.0)
+        }))
+    }
+
+    /// Queues an event for the webhooks.
+    pub(crate) fn emit(&self, event: webhooks::WebhookEvent) {
+        self.webhooks.emit(event);
     }
 
     /// The same state reporting `version` in `/health`.
@@ -239,9 +259,12 @@ impl RouterState {
     /// Admits a request made with `policy`'s key under its budgets and
     /// rate limits.
     fn admit_key(&self, policy: &switchyard_store::KeyPolicy) -> Result<(), ApiError> {
-        self.key_limits.admit(policy, now_millis(), |since| {
-            self.with_store(|store| store.key_cost_since(policy.id, since))
-        })
+        self.key_limits.admit(
+            policy,
+            now_millis(),
+            |since| self.with_store(|store| store.key_cost_since(policy.id, since)),
+            &|event| self.emit(event),
+        )
     }
 
     /// Plans where a request for `model` may go.
@@ -269,6 +292,18 @@ impl RouterState {
         .plan(model)
     }
 
+    /// Notes that `provider` answered; its breaker, if open, closes.
+    fn provider_is_up(&self, provider: &switchyard_store::Provider) {
+        if self.health.provider_answered(provider.id) {
+            tracing::info!(provider = %provider.name, "circuit breaker closed");
+            self.emit(webhooks::WebhookEvent::new(
+                "breaker_closed",
+                format!("{} answers again", provider.name),
+                serde_json::json!({"provider": provider.name, "prefix": provider.prefix}),
+            ));
+        }
+    }
+
     /// Learns from a failed attempt: cools the account (or one of its models)
     /// down, or counts the failure against the provider's breaker.
     fn learn_failure(
@@ -284,10 +319,15 @@ impl RouterState {
         if failure.trips_breaker() {
             if self.health.provider_failed(provider.id, &config.settings) {
                 tracing::warn!(provider = %provider.name, "circuit breaker opened");
+                self.emit(webhooks::WebhookEvent::new(
+                    "breaker_opened",
+                    format!("{} keeps failing: requests skip it for now", provider.name),
+                    serde_json::json!({"provider": provider.name, "prefix": provider.prefix}),
+                ));
             }
             return;
         }
-        self.health.provider_answered(provider.id);
+        self.provider_is_up(provider);
         // An error about one model locks out that model only.
         let model = if health::mentions_model(body, &candidate.upstream_model) {
             candidate.upstream_model.as_str()
@@ -326,8 +366,7 @@ impl RouterState {
     /// Learns from an answer: the provider is up, and an account that was
     /// cooling down (this was its probe) is well again.
     fn learn_success(&self, config: &RoutingConfig, candidate: &Candidate) {
-        self.health
-            .provider_answered(candidate.provider.provider.id);
+        self.provider_is_up(&candidate.provider.provider);
         for model in ["", candidate.upstream_model.as_str()] {
             if config.cooldown(candidate.account.id, model).is_some() {
                 self.usage.change_cooldown(usage::CooldownChange::End {
@@ -452,6 +491,37 @@ impl RouterState {
                 self.with_store_mut(|store| store.set_provider_models(&provider.prefix, &models));
         }
         Ok(subscription.api.read_quota(account.id, &body))
+    }
+}
+
+impl RouterState {
+    /// Emits `quota_nearly_used` for each window 90% used, once per window.
+    fn announce_quotas(&self, account: &str, windows: &[switchyard_store::ServiceQuota]) {
+        for window in windows.iter().filter(|window| window.used_percent >= 90.0) {
+            let key = (
+                window.account_id,
+                window.window.clone(),
+                window.resets_at.unwrap_or(0),
+            );
+            let first = self
+                .quota_announced
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(key);
+            if first {
+                self.emit(webhooks::WebhookEvent::new(
+                    "quota_nearly_used",
+                    format!(
+                        "{account}: its {} window is {:.0}% used",
+                        window.window, window.used_percent
+                    ),
+                    serde_json::json!({
+                        "account": account, "window": window.window,
+                        "used_percent": window.used_percent, "resets_at": window.resets_at,
+                    }),
+                ));
+            }
+        }
     }
 }
 
@@ -614,7 +684,7 @@ pub async fn start_serving(
     let local_addr = listener
         .local_addr()
         .map_err(|source| StartError::Bind { address, source })?;
-    let mut state = RouterState::new(store, usage.clone(), providers)?;
+    let mut state = RouterState::new(store, usage.clone(), providers)?.with_webhooks(data_dir);
     if let Some(version) = serving.version {
         state = state.with_version(version);
     }
@@ -631,8 +701,11 @@ pub async fn start_serving(
         loop {
             tokio::time::sleep(MAINTENANCE_EVERY).await;
             for check in maintained.maintain_accounts().await {
-                if let Err(reason) = check.windows {
-                    tracing::warn!(account = %check.account, %reason, "account check failed");
+                match &check.windows {
+                    Err(reason) => {
+                        tracing::warn!(account = %check.account, %reason, "account check failed");
+                    }
+                    Ok(windows) => maintained.announce_quotas(&check.account, windows),
                 }
             }
         }

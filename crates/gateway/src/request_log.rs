@@ -178,7 +178,10 @@ impl PendingRecord {
         record.status = status;
         record.latency_ms = self.started.elapsed().as_millis() as u64;
         self.state.window_counts.count(&record);
-        self.state.key_limits.count(&record);
+        let state = &self.state;
+        state
+            .key_limits
+            .count(&record, self.policy.as_deref(), &|event| state.emit(event));
         if self.metrics_on {
             self.state.metrics.observe(&record);
         }

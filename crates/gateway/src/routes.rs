@@ -912,7 +912,21 @@ async fn route(
             }
         };
         match attempt {
-            Ok(response) => return response,
+            Ok(response) => {
+                if tried > 1 {
+                    state.emit(crate::webhooks::WebhookEvent::new(
+                        "fallback",
+                        format!(
+                            "a request for {} fell back to {} after {} failed attempt(s)",
+                            incoming.model,
+                            candidate.target,
+                            tried - 1
+                        ),
+                        json!({"model": incoming.model, "served_by": candidate.target, "failed_attempts": tried - 1}),
+                    ));
+                }
+                return response;
+            }
             Err(fall_back) => {
                 let (returned, failed) = *fall_back;
                 tracing::info!(

@@ -41,6 +41,8 @@ pub struct Manager {
     pending_login: Mutex<Option<mpsc::Sender<String>>>,
     started: Instant,
     version: String,
+    /// Webhook deliveries under way (a short-lived CLI waits for them).
+    deliveries: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// Who asked for an operation, as the record shows it.
@@ -72,7 +74,25 @@ impl Manager {
             pending_login: Mutex::new(None),
             started: Instant::now(),
             version: env!("CARGO_PKG_VERSION").into(),
+            deliveries: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Sends `event` to the webhooks in the background.
+    pub(crate) fn deliver(&self, event: switchyard_gateway::webhooks::WebhookEvent) {
+        let handle = tokio::spawn(switchyard_gateway::webhooks::deliver(
+            self.data_dir.clone(),
+            event,
+        ));
+        let mut deliveries = lock(&self.deliveries);
+        deliveries.retain(|delivery| !delivery.is_finished());
+        deliveries.push(handle);
+    }
+
+    /// Waits for the webhook deliveries under way (at most `limit`).
+    pub async fn finish_deliveries(&self, limit: std::time::Duration) {
+        let pending: Vec<_> = std::mem::take(&mut *lock(&self.deliveries));
+        let _ = tokio::time::timeout(limit, futures_join(pending)).await;
     }
 
     /// The version the Overview and `/health` report (the binary's).
@@ -203,6 +223,12 @@ impl Manager {
             host: self.host,
             version: self.version.clone(),
         })
+    }
+}
+
+async fn futures_join(handles: Vec<tokio::task::JoinHandle<()>>) {
+    for handle in handles {
+        let _ = handle.await;
     }
 }
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 use switchyard_api_types::{
-    CommandError, CreatedManagementToken, ManagementEntryView, ManagementTokenView, Operation,
-    PresetView, RequestBodiesView, TargetOutcomeView, ToolId,
+    CommandError, CreatedManagementToken, CreatedWebhook, ManagementEntryView, ManagementTokenView,
+    Operation, PresetView, RequestBodiesView, TargetOutcomeView, ToolId, WebhookDeliveryView,
+    WebhookView,
 };
 use switchyard_store::{ManagementEntry, ProviderKind, now_millis};
 
@@ -163,9 +164,15 @@ impl Manager {
                 answer(self.with_store(|store| views::revoke_api_key(store, id))?)
             }
             Op::SetApiKeyPaused { id, paused } => {
-                answer(self.with_store(|store| {
-                    store.set_api_key_paused(id, paused).map_err(store_error)
-                })?)
+                self.with_store(|store| store.set_api_key_paused(id, paused).map_err(store_error))?;
+                if paused {
+                    self.deliver(switchyard_gateway::webhooks::WebhookEvent::new(
+                        "key_paused",
+                        format!("API key {id} was paused"),
+                        serde_json::json!({ "key_id": id }),
+                    ));
+                }
+                answer(())
             }
             Op::SetApiKeyLimits { id, limits } => {
                 answer(self.with_store(|store| views::set_api_key_limits(store, id, &limits))?)
@@ -337,6 +344,73 @@ impl Manager {
                         .map_err(store_error)
                 }
             })?),
+            Op::ListWebhooks {} => answer(self.with_store(|store| {
+                Ok(store
+                    .list_webhooks()
+                    .map_err(store_error)?
+                    .into_iter()
+                    .map(webhook_view)
+                    .collect::<Vec<_>>())
+            })?),
+            Op::AddWebhook {
+                url,
+                format,
+                events,
+            } => {
+                switchyard_gateway::webhooks::check_webhook(&url, &format, &events)
+                    .map_err(|message| failed("invalid", message))?;
+                answer(self.with_store(|store| {
+                    let (webhook, secret) = store
+                        .add_webhook(&url, &format, &events)
+                        .map_err(store_error)?;
+                    Ok(CreatedWebhook {
+                        webhook: webhook_view(webhook),
+                        secret,
+                    })
+                })?)
+            }
+            Op::RemoveWebhook { id } => {
+                answer(self.with_store(|store| store.remove_webhook(id).map_err(store_error))?)
+            }
+            Op::SetWebhookEnabled { id, enabled } => {
+                answer(self.with_store(|store| {
+                    store.set_webhook_enabled(id, enabled).map_err(store_error)
+                })?)
+            }
+            Op::TestWebhook { id } => {
+                self.with_store(|store| {
+                    store
+                        .list_webhooks()
+                        .map_err(store_error)?
+                        .into_iter()
+                        .find(|hook| hook.id == id)
+                        .ok_or_else(|| failed("not_found", format!("webhook {id} not found")))
+                })?;
+                switchyard_gateway::webhooks::deliver(
+                    self.data_dir().to_owned(),
+                    switchyard_gateway::webhooks::WebhookEvent::new(
+                        "test",
+                        "a test event from Switchyard",
+                        serde_json::json!({ "webhook_id": id }),
+                    ),
+                )
+                .await;
+                let delivery = self.with_store(|store| {
+                    store
+                        .webhook_deliveries(50)
+                        .map_err(store_error)
+                        .map(|deliveries| deliveries.into_iter().find(|d| d.webhook_id == id))
+                })?;
+                answer(delivery.map(delivery_view))
+            }
+            Op::WebhookDeliveries { limit } => answer(self.with_store(|store| {
+                Ok(store
+                    .webhook_deliveries(limit.min(500))
+                    .map_err(store_error)?
+                    .into_iter()
+                    .map(delivery_view)
+                    .collect::<Vec<_>>())
+            })?),
             Op::SetDashboardPassword { password } => {
                 let hash = password::hash_password(&password)?;
                 answer(self.with_store_mut(|store| {
@@ -492,6 +566,29 @@ impl Manager {
             ..self.tool_options()
         };
         switchyard_tools::apply(&home, &self.tool_backups(), tool, &options).map_err(tool_error)
+    }
+}
+
+fn webhook_view(hook: switchyard_store::Webhook) -> WebhookView {
+    WebhookView {
+        id: hook.id,
+        url: hook.url,
+        format: hook.format,
+        events: hook.events,
+        enabled: hook.enabled,
+        consecutive_failures: hook.consecutive_failures,
+    }
+}
+
+fn delivery_view(delivery: switchyard_store::WebhookDelivery) -> WebhookDeliveryView {
+    WebhookDeliveryView {
+        webhook_id: delivery.webhook_id,
+        event: delivery.event,
+        at: delivery.at,
+        attempts: delivery.attempts,
+        status: delivery.status,
+        outcome: delivery.outcome,
+        error: delivery.error,
     }
 }
 

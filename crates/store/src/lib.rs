@@ -16,6 +16,7 @@ mod requests;
 mod secrets;
 mod settings;
 pub mod transfer;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -39,6 +40,7 @@ pub use requests::{
 };
 pub use secrets::{KEY_FILE, KeyLocation, SECRET_STORE_ENV, SecretBox};
 pub use transfer::{ConfigDocument, ImportOptions, TransferError, read_9router};
+pub use webhooks::{WEBHOOK_FAILURES_TO_DISABLE, Webhook, WebhookDelivery};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "switchyard.db";

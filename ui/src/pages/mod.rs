@@ -13,6 +13,7 @@ pub(crate) mod settings;
 pub(crate) mod tools;
 pub(crate) mod transfer;
 pub(crate) mod usage;
+pub(crate) mod webhooks;
 
 use std::future::Future;
 use std::time::Duration;

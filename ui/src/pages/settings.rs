@@ -180,6 +180,7 @@ pub(crate) fn SettingsPage() -> impl IntoView {
         <super::prices::PricesPanel/>
         <super::transfer::TransferPanel/>
         <super::access::AccessPanel/>
+        <super::webhooks::WebhooksPanel/>
         <section class="panel" id="startup" style:display=move || if at_login.get().is_none() { "none" } else { "" }>
             <h2>"Startup"</h2>
             <label>

@@ -166,3 +166,78 @@ async fn a_default_model_takes_names_only_the_client_knows() {
     assert_eq!(records[1].model, "claude-sonnet-4-5-20250929");
     assert_eq!(records[1].combo.as_deref(), Some("everyday"));
 }
+
+#[tokio::test]
+async fn a_fallback_and_an_opened_breaker_reach_the_webhooks_signed() {
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+    let sink = Arc::clone(&received);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let sink = Arc::clone(&sink);
+            async move {
+                let header = |name: &str| headers[name].to_str().unwrap_or_default().to_owned();
+                sink.lock().unwrap().push((
+                    header("x-switchyard-event"),
+                    header("x-switchyard-signature"),
+                    body,
+                ));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let harness = Harness::start().await;
+    add_dead_provider(&harness);
+    add_combo(&harness, "resilient", &["dead/x", "mock/echo"]);
+    let store = harness.store();
+    store.set_setting("breaker_threshold", "1").unwrap();
+    let (_, secret) = store
+        .add_webhook(&url, "json", &["fallback".into(), "breaker_opened".into()])
+        .unwrap();
+    drop(store);
+    let response = harness
+        .post_chat(json!({"model": "resilient", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let events: Vec<String> = received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(e, ..)| e.clone())
+            .collect();
+        if events.contains(&"fallback".to_owned()) && events.contains(&"breaker_opened".to_owned())
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "events so far: {events:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for (event, signature, body) in received.lock().unwrap().iter() {
+        let timestamp: i64 = signature
+            .strip_prefix("t=")
+            .and_then(|rest| rest.split(',').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            *signature,
+            switchyard_gateway::webhooks::signature(&secret, timestamp, body),
+            "{event}"
+        );
+        let parsed: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(parsed["event"], *event);
+        if event == "fallback" {
+            assert_eq!(parsed["data"]["served_by"], "mock/echo");
+        }
+    }
+}
