@@ -316,6 +316,51 @@ async fn browser_journey_through_the_served_dashboard() {
     assert!(log.contains("200"), "{log}");
     save_screenshot(&client, "logs.png").await;
 
+    // The key's policy set in the browser: allowed models, a daily budget,
+    // then paused; the CLI reads back what was stored.
+    click(&client, "#nav-settings").await;
+    type_into(
+        &client,
+        "#api-keys tr:last-child .key-models",
+        "coding\u{E007}",
+    )
+    .await;
+    type_into(
+        &client,
+        "#api-keys tr:last-child .key-day-budget",
+        "5\u{E007}",
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let keys = cli.json(&["key", "list"]);
+        let stored = keys.as_array().unwrap().last().unwrap().clone();
+        if stored["allowed_models"] == json!(["coding"])
+            && stored["limits"]["budget_day_usd"] == json!(5.0)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the key's policy was not stored: {stored}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    click(&client, "#api-keys tr:last-child .key-pause").await;
+    wait_for_text(&client, "#api-keys tr:last-child .key-state", |text| {
+        text == "paused"
+    })
+    .await;
+    save_screenshot(&client, "settings-key-policy.png").await;
+    assert_eq!(
+        cli.json(&["key", "list"])
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["paused"],
+        true
+    );
+
     // Every other page renders.
     for page in ["models", "usage", "quota", "tools", "settings", "overview"] {
         click(&client, &format!("#nav-{page}")).await;

@@ -81,14 +81,42 @@ pub(crate) fn SettingsPage() -> impl IntoView {
                         let id = key.id;
                         let paused = key.paused;
                         let models = RwSignal::new(key.allowed_models.join(", "));
-                        let owner = key.owner.clone();
+                        let owner = RwSignal::new(key.owner.clone().unwrap_or_default());
+                        let expiry = RwSignal::new(key.expires_at.map(|ms| {
+                            String::from(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64)).to_iso_string())
+                                .chars().take(10).collect::<String>()
+                        }).unwrap_or_default());
+                        let save_policy = move || {
+                            let allowed: Vec<String> = models.get_untracked()
+                                .split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect();
+                            let owner = Some(owner.get_untracked()).filter(|o| !o.trim().is_empty());
+                            // The end of the chosen UTC day.
+                            let day = expiry.get_untracked();
+                            let expires_at = (!day.trim().is_empty())
+                                .then(|| js_sys::Date::parse(&format!("{}T23:59:59Z", day.trim())))
+                                .filter(|ms| ms.is_finite())
+                                .map(|ms| ms as i64);
+                            spawn_local(async move {
+                                match api::set_api_key_policy(id, owner, expires_at, allowed).await {
+                                    Ok(note) if note != "saved" => problem.set(Some(note)),
+                                    Ok(_) => problem.set(None),
+                                    Err(error) => problem.set(Some(error.message)),
+                                }
+                                reload();
+                            });
+                        };
                         let limits = key.limits.clone();
-                        let day_budget = RwSignal::new(limits.budget_day_usd.map(|usd| usd.to_string()).unwrap_or_default());
-                        let per_minute = RwSignal::new(limits.requests_per_minute.map(|rpm| rpm.to_string()).unwrap_or_default());
+                        let shown = |value: Option<String>| RwSignal::new(value.unwrap_or_default());
+                        let day_budget = shown(limits.budget_day_usd.map(|usd| usd.to_string()));
+                        let month_budget = shown(limits.budget_month_usd.map(|usd| usd.to_string()));
+                        let per_minute = shown(limits.requests_per_minute.map(|rpm| rpm.to_string()));
+                        let tokens_per_minute = shown(limits.tokens_per_minute.map(|tpm| tpm.to_string()));
                         let save_limits = move || {
                             let mut wanted = limits.clone();
                             wanted.budget_day_usd = day_budget.get_untracked().trim().parse().ok();
+                            wanted.budget_month_usd = month_budget.get_untracked().trim().parse().ok();
                             wanted.requests_per_minute = per_minute.get_untracked().trim().parse().ok();
+                            wanted.tokens_per_minute = tokens_per_minute.get_untracked().trim().parse().ok();
                             spawn_local(async move {
                                 match api::set_api_key_limits(id, wanted).await {
                                     Ok(()) => problem.set(None),
@@ -114,23 +142,21 @@ pub(crate) fn SettingsPage() -> impl IntoView {
                                 <td>{key.name.clone()}{key.owner.clone().map(|owner| format!(" ({owner})"))}</td>
                                 <td class="mono muted">{format!("{}…", key.hint)}</td>
                                 <td class="key-state">{state}</td>
-                                <td>{(!key.revoked).then(|| view! {
-                                    <input class="key-models" placeholder="all models (or glm/*, a combo…)"
-                                        prop:value=move || models.get()
-                                        on:input=move |ev| models.set(event_target_value(&ev))
-                                        on:change=move |_| {
-                                            let owner = owner.clone();
-                                            let allowed: Vec<String> = models.get_untracked()
-                                                .split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect();
-                                            spawn_local(async move {
-                                                match api::set_api_key_policy(id, owner, None, allowed).await {
-                                                    Ok(note) if note != "saved" => problem.set(Some(note)),
-                                                    Ok(_) => problem.set(None),
-                                                    Err(error) => problem.set(Some(error.message)),
-                                                }
-                                                reload();
-                                            });
-                                        }/>
+                                <td class="key-policy">{(!key.revoked).then(|| {
+                                    let (save_owner, save_expiry) = (save_policy, save_policy);
+                                    view! {
+                                        <input class="key-owner" placeholder="owner" prop:value=move || owner.get()
+                                            on:input=move |ev| owner.set(event_target_value(&ev))
+                                            on:change=move |_| save_owner()/>
+                                        <input class="key-expiry" type="date" title="expires at the end of this day (UTC)"
+                                            prop:value=move || expiry.get()
+                                            on:input=move |ev| expiry.set(event_target_value(&ev))
+                                            on:change=move |_| save_expiry()/>
+                                        <input class="key-models" placeholder="all models (or glm/*, a combo…)"
+                                            prop:value=move || models.get()
+                                            on:input=move |ev| models.set(event_target_value(&ev))
+                                            on:change=move |_| save_policy()/>
+                                    }
                                 })}</td>
                                 <td class="key-limits">{(!key.revoked).then(|| view! {
                                     <input class="weight key-day-budget" placeholder="$/day" title="USD per day (empty: no budget)"
@@ -140,9 +166,23 @@ pub(crate) fn SettingsPage() -> impl IntoView {
                                             let save = save_limits.clone();
                                             move |_| save()
                                         }/>
+                                    <input class="weight key-month-budget" placeholder="$/month" title="USD per calendar month (empty: no budget)"
+                                        prop:value=move || month_budget.get()
+                                        on:input=move |ev| month_budget.set(event_target_value(&ev))
+                                        on:change={
+                                            let save = save_limits.clone();
+                                            move |_| save()
+                                        }/>
                                     <input class="weight key-rpm" placeholder="req/min" title="requests per minute (empty: no limit)"
                                         prop:value=move || per_minute.get()
                                         on:input=move |ev| per_minute.set(event_target_value(&ev))
+                                        on:change={
+                                            let save = save_limits.clone();
+                                            move |_| save()
+                                        }/>
+                                    <input class="weight key-tpm" placeholder="tok/min" title="tokens per minute (empty: no limit)"
+                                        prop:value=move || tokens_per_minute.get()
+                                        on:input=move |ev| tokens_per_minute.set(event_target_value(&ev))
                                         on:change=move |_| save_limits()/>
                                     <span class="muted small key-spending">{spending.clone()}</span>
                                 })}</td>
