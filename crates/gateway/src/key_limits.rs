@@ -158,6 +158,10 @@ impl KeyLimits {
         let Some(key) = record.api_key_id else {
             return;
         };
+        // Keys without limits (most) take no lock per finished request.
+        if policy.is_some_and(|policy| policy.limits == switchyard_store::KeyLimits::default()) {
+            return;
+        }
         if let Some(cost) = record.cost_usd.filter(|cost| *cost > 0.0) {
             let mut warnings = Vec::new();
             {
