@@ -1,7 +1,7 @@
 //! Accounts of a provider (several keys or subscriptions behind one prefix)
 //! and their cooldowns, which survive a restart.
 
-use rusqlite::{OptionalExtension, Row, params};
+use crate::db::{OptionalExtension, Row, params};
 use serde::Serialize;
 
 use crate::{Store, StoreError, StoreResult, conflict_on_unique, now_millis};
@@ -128,7 +128,7 @@ fn public_facts<S: serde::Serializer>(
 const ACCOUNT_COLUMNS: &str = "id, provider_id, label, api_key, priority, enabled, created_at,
      auth, refresh_token, expires_at, needs_login, email, meta";
 
-fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
+fn account_from_row(row: &Row) -> crate::db::DbResult<Account> {
     let auth: String = row.get(7)?;
     let meta: String = row.get(12)?;
     Ok(Account {
@@ -178,7 +178,7 @@ impl Store {
                     format!("this provider already has an account labelled {label:?}")
                 })
             })?;
-        let id = self.conn.last_insert_rowid();
+        let id = self.conn.last_insert_rowid()?;
         self.account(id)
     }
 
@@ -271,7 +271,7 @@ impl Store {
                             format!("this provider already has an account labelled {label:?}")
                         })
                     })?;
-                self.conn.last_insert_rowid()
+                self.conn.last_insert_rowid()?
             }
         };
         self.account(id)
@@ -357,7 +357,7 @@ impl Store {
         let plaintext: Vec<(i64, String)> = self
             .conn
             .prepare("SELECT id, api_key FROM accounts WHERE api_key NOT LIKE 'enc:v1:%'")?
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .query_map(params![], |row| Ok((row.get(0)?, row.get(1)?)))?
             .collect::<Result<_, _>>()?;
         for (id, secret) in plaintext {
             self.conn.execute(
@@ -373,7 +373,7 @@ impl Store {
         let mut statement = self.conn.prepare_cached(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY provider_id, priority, id"
         ))?;
-        let rows = statement.query_map([], account_from_row)?;
+        let rows = statement.query_map(params![], account_from_row)?;
         rows.map(|row| self.unseal(row?)).collect()
     }
 
@@ -442,7 +442,7 @@ impl Store {
             "SELECT account_id, model, until, failures, status, reason FROM cooldowns
              ORDER BY account_id, model",
         )?;
-        let rows = statement.query_map([], |row| {
+        let rows = statement.query_map(params![], |row| {
             Ok(Cooldown {
                 account_id: row.get(0)?,
                 model: row.get(1)?,
@@ -458,8 +458,10 @@ impl Store {
     /// Stores (replacing) a cooldown.
     pub fn set_cooldown(&self, cooldown: &Cooldown) -> StoreResult<()> {
         self.conn.execute(
-            "INSERT OR REPLACE INTO cooldowns (account_id, model, until, failures, status, reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO cooldowns (account_id, model, until, failures, status, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (account_id, model) DO UPDATE SET until = excluded.until,
+               failures = excluded.failures, status = excluded.status, reason = excluded.reason",
             params![
                 cooldown.account_id,
                 cooldown.model,
@@ -580,7 +582,7 @@ mod tests {
             .collect();
         assert_eq!(keys, ["sk-plain-secret-1", "sk-legacy-secret-2"]);
         drop(store);
-        let bytes = std::fs::read(dir.path().join(crate::DATABASE_FILE)).unwrap();
+        let bytes = crate::test_database::stored_bytes(dir.path());
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains("sk-plain-secret-1") && !text.contains("sk-legacy-secret-2"));
     }
@@ -605,7 +607,7 @@ mod tests {
         store.set_account_meta(account.id, &meta).unwrap();
         assert_eq!(store.account(account.id).unwrap().meta, meta);
         drop(store);
-        let bytes = std::fs::read(dir.path().join(crate::DATABASE_FILE)).unwrap();
+        let bytes = crate::test_database::stored_bytes(dir.path());
         assert!(!String::from_utf8_lossy(&bytes).contains("very-secret-client"));
     }
 }

@@ -5,8 +5,8 @@
 //! desktop app) also keeps a sealed copy, so it can be copied again later;
 //! other keys are shown once, at creation.
 
+use crate::db::{OptionalExtension, params};
 use rand::Rng;
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -205,7 +205,7 @@ impl Store {
         )?;
         Ok(NewApiKey {
             info: ApiKeyInfo {
-                id: self.conn.last_insert_rowid(),
+                id: self.conn.last_insert_rowid()?,
                 name: name.to_owned(),
                 hint,
                 created_at,
@@ -230,7 +230,7 @@ impl Store {
                     requests_per_minute, tokens_per_minute
              FROM api_keys ORDER BY id",
         )?;
-        let rows = statement.query_map([], |row| {
+        let rows = statement.query_map(params![], |row| {
             Ok(ApiKeyInfo {
                 id: row.get(0)?,
                 name: row.get(1)?,
@@ -272,7 +272,7 @@ impl Store {
                 "SELECT id, sealed_key FROM api_keys
                  WHERE revoked_at IS NULL AND sealed_key IS NOT NULL
                  ORDER BY id DESC LIMIT 1",
-                [],
+                params![],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()?;
@@ -300,7 +300,7 @@ impl Store {
                     requests_per_minute, tokens_per_minute
              FROM api_keys WHERE revoked_at IS NULL",
         )?;
-        let rows = statement.query_map([], |row| {
+        let rows = statement.query_map(params![], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 KeyPolicy {
@@ -400,7 +400,7 @@ impl Store {
 }
 
 /// The six limit columns starting at `first`.
-fn limits_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<KeyLimits> {
+fn limits_at(row: &crate::db::Row, first: usize) -> crate::db::DbResult<KeyLimits> {
     Ok(KeyLimits {
         budget_day_usd: row.get(first)?,
         budget_week_usd: row.get(first + 1)?,
@@ -453,7 +453,7 @@ mod tests {
         let store = Store::open_in_dir(dir.path()).unwrap();
         let created = store.create_api_key("k").unwrap();
         drop(store);
-        let bytes = std::fs::read(dir.path().join(crate::DATABASE_FILE)).unwrap();
+        let bytes = crate::test_database::stored_bytes(dir.path());
         let needle = created.key.as_bytes();
         assert!(!bytes.windows(needle.len()).any(|window| window == needle));
         assert!(!format!("{created:?}").contains(&created.key));
@@ -483,7 +483,7 @@ mod tests {
         );
         drop(store);
         // Sealed: the key itself is nowhere in the file.
-        let bytes = std::fs::read(dir.path().join(crate::DATABASE_FILE)).unwrap();
+        let bytes = crate::test_database::stored_bytes(dir.path());
         let needle = kept.key.as_bytes();
         assert!(!bytes.windows(needle.len()).any(|window| window == needle));
 

@@ -1,7 +1,7 @@
 //! Combos (a model name that stands for several targets, picked by a
 //! strategy and tried in turn) and aliases (a short name for one target).
 
-use rusqlite::{OptionalExtension, params};
+use crate::db::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::{Store, StoreError, StoreResult, conflict_on_unique, now_millis};
@@ -90,7 +90,7 @@ pub struct Alias {
     pub created_at: i64,
 }
 
-fn alias_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Alias> {
+fn alias_from_row(row: &crate::db::Row) -> crate::db::DbResult<Alias> {
     Ok(Alias {
         name: row.get(0)?,
         target: row.get(1)?,
@@ -140,7 +140,7 @@ impl Store {
                 conflict_on_unique(error, || format!("a combo named {name:?} already exists"))
             })?;
         Ok(Combo {
-            id: self.conn.last_insert_rowid(),
+            id: self.conn.last_insert_rowid()?,
             name: name.to_owned(),
             strategy,
             targets: targets.to_vec(),
@@ -176,7 +176,7 @@ impl Store {
         let mut statement = self
             .conn
             .prepare_cached(&format!("SELECT {COMBO_COLUMNS} FROM combos ORDER BY name"))?;
-        let rows = statement.query_map([], |row| {
+        let rows = statement.query_map(params![], |row| {
             Ok((
                 row.get(0)?,
                 row.get(1)?,
@@ -246,7 +246,7 @@ impl Store {
         let mut statement = self
             .conn
             .prepare_cached("SELECT name, target, created_at FROM aliases ORDER BY name")?;
-        let rows = statement.query_map([], alias_from_row)?;
+        let rows = statement.query_map(params![], alias_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

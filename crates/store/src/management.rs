@@ -4,8 +4,8 @@
 //! management calls. Session ids and tokens are random and stored as
 //! SHA-256 hashes only, so the database never holds a usable credential.
 
+use crate::db::{OptionalExtension, params};
 use rand::Rng;
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::{Store, StoreError, StoreResult, now_millis};
@@ -72,7 +72,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT argon2_hash FROM dashboard_password WHERE id = 1",
-                [],
+                params![],
                 |row| row.get(0),
             )
             .optional()?)
@@ -87,8 +87,8 @@ impl Store {
              ON CONFLICT (id) DO UPDATE SET argon2_hash = excluded.argon2_hash, set_at = excluded.set_at",
             params![argon2_hash, now_millis()],
         )?;
-        transaction.execute("DELETE FROM dashboard_sessions", [])?;
-        transaction.execute("DELETE FROM signin_links", [])?;
+        transaction.execute("DELETE FROM dashboard_sessions", params![])?;
+        transaction.execute("DELETE FROM signin_links", params![])?;
         transaction.commit()?;
         Ok(())
     }
@@ -147,7 +147,7 @@ impl Store {
     /// replacing any earlier one.
     pub fn create_signin_link(&self, lifetime_ms: i64) -> StoreResult<String> {
         let token = random_token("");
-        self.conn.execute("DELETE FROM signin_links", [])?;
+        self.conn.execute("DELETE FROM signin_links", params![])?;
         self.conn.execute(
             "INSERT INTO signin_links (token_hash, expires_at) VALUES (?1, ?2)",
             params![digest(&token), now_millis() + lifetime_ms],
@@ -171,7 +171,7 @@ impl Store {
             "INSERT INTO management_tokens (name, token_hash, created_at) VALUES (?1, ?2, ?3)",
             params![name, digest(&token), now_millis()],
         )?;
-        Ok((self.conn.last_insert_rowid(), token))
+        Ok((self.conn.last_insert_rowid()?, token))
     }
 
     /// Live management tokens, oldest first.
@@ -180,7 +180,7 @@ impl Store {
             "SELECT id, name, created_at, last_used_at FROM management_tokens
              WHERE revoked_at IS NULL ORDER BY id",
         )?;
-        let rows = statement.query_map([], |row| {
+        let rows = statement.query_map(params![], |row| {
             Ok(ManagementToken {
                 id: row.get(0)?,
                 name: row.get(1)?,

@@ -1,6 +1,6 @@
 //! Prices per million tokens that override the gateway's built-in table.
 
-use rusqlite::params;
+use crate::db::params;
 use serde::{Deserialize, Serialize};
 
 use crate::{Store, StoreError, StoreResult};
@@ -34,9 +34,13 @@ impl Store {
             ));
         }
         self.conn.execute(
-            "INSERT OR REPLACE INTO prices (model, input_per_mtok, output_per_mtok,
-                                            cache_read_per_mtok, cache_write_per_mtok)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO prices (model, input_per_mtok, output_per_mtok,
+                                 cache_read_per_mtok, cache_write_per_mtok)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (model) DO UPDATE SET input_per_mtok = excluded.input_per_mtok,
+               output_per_mtok = excluded.output_per_mtok,
+               cache_read_per_mtok = excluded.cache_read_per_mtok,
+               cache_write_per_mtok = excluded.cache_write_per_mtok",
             params![
                 price.model,
                 price.input_per_mtok,
@@ -54,7 +58,7 @@ impl Store {
             "SELECT model, input_per_mtok, output_per_mtok, cache_read_per_mtok, cache_write_per_mtok
              FROM prices ORDER BY model",
         )?;
-        let rows = statement.query_map([], |row| {
+        let rows = statement.query_map(params![], |row| {
             Ok(Price {
                 model: row.get(0)?,
                 input_per_mtok: row.get(1)?,

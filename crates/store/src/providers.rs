@@ -1,6 +1,6 @@
 //! Provider connections: an upstream account the gateway forwards requests to.
 
-use rusqlite::{OptionalExtension, Row, params};
+use crate::db::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 pub use switchyard_protocol::ProviderKind;
@@ -92,7 +92,7 @@ const PROVIDER_COLUMNS: &str =
 
 type ProviderRow = (Provider, String, String, Option<String>);
 
-fn provider_from_row(row: &Row<'_>) -> rusqlite::Result<ProviderRow> {
+fn provider_from_row(row: &Row) -> crate::db::DbResult<ProviderRow> {
     let kind: String = row.get(2)?;
     let models: String = row.get(6)?;
     Ok((
@@ -157,7 +157,7 @@ impl Store {
                     )
                 })
             })?;
-        let id = transaction.last_insert_rowid();
+        let id = transaction.last_insert_rowid()?;
         transaction.execute(
             "INSERT INTO accounts (provider_id, label, api_key, priority, enabled, created_at)
              VALUES (?1, 'default', ?2, 0, 1, ?3)",
@@ -173,7 +173,7 @@ impl Store {
         let mut statement = self.conn.prepare_cached(&format!(
             "SELECT {PROVIDER_COLUMNS} FROM providers ORDER BY name"
         ))?;
-        let rows = statement.query_map([], provider_from_row)?;
+        let rows = statement.query_map(params![], provider_from_row)?;
         rows.map(|row| decode_provider(row?)).collect()
     }
 
@@ -269,7 +269,7 @@ impl Store {
                     format!("a provider named {name:?} or with prefix {prefix:?} already exists")
                 })
             })?;
-        let id = self.conn.last_insert_rowid();
+        let id = self.conn.last_insert_rowid()?;
         self.provider_where("id = ?1", id)?
             .ok_or_else(|| StoreError::NotFound(format!("provider {id}")))
     }
@@ -298,7 +298,7 @@ impl Store {
     fn provider_where(
         &self,
         condition: &str,
-        value: impl rusqlite::ToSql,
+        value: impl crate::db::ToValue,
     ) -> StoreResult<Option<Provider>> {
         let mut statement = self.conn.prepare_cached(&format!(
             "SELECT {PROVIDER_COLUMNS} FROM providers WHERE {condition}"

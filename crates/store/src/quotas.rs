@@ -1,7 +1,7 @@
 //! Quota limits per account and window, what providers report about their
 //! own limits, and local counting over a window.
 
-use rusqlite::params;
+use crate::db::params;
 use serde::{Deserialize, Serialize};
 
 use crate::{Store, StoreError, StoreResult};
@@ -119,15 +119,14 @@ pub struct WindowCount {
 }
 
 /// Stores a report on `conn` (a connection or an open transaction).
-pub(crate) fn upsert_reported(
-    conn: &rusqlite::Connection,
-    quota: &ReportedQuota,
-) -> StoreResult<()> {
+pub(crate) fn upsert_reported(conn: &crate::db::Conn, quota: &ReportedQuota) -> StoreResult<()> {
     conn.prepare_cached(
         // An account removed meanwhile has nothing to report (and must not
         // fail the batch of usage records this is written with).
-        "INSERT OR REPLACE INTO reported_quotas (account_id, metric, remaining, max, reset_at, updated_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?1)",
+        "INSERT INTO reported_quotas (account_id, metric, remaining, max, reset_at, updated_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?1)
+         ON CONFLICT (account_id, metric) DO UPDATE SET remaining = excluded.remaining,
+           max = excluded.max, reset_at = excluded.reset_at, updated_at = excluded.updated_at",
     )?
     .execute(params![
         quota.account_id,
@@ -148,8 +147,9 @@ impl Store {
     /// Sets (replacing) a limit.
     pub fn set_quota_limit(&self, limit: &QuotaLimit) -> StoreResult<()> {
         self.conn.execute(
-            "INSERT OR REPLACE INTO quota_limits (account_id, window, metric, max)
-             VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO quota_limits (account_id, \"window\", metric, max)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (account_id, \"window\", metric) DO UPDATE SET max = excluded.max",
             params![
                 limit.account_id,
                 limit.window.as_str(),
@@ -168,7 +168,7 @@ impl Store {
         metric: QuotaMetric,
     ) -> StoreResult<bool> {
         Ok(self.conn.execute(
-            "DELETE FROM quota_limits WHERE account_id = ?1 AND window = ?2 AND metric = ?3",
+            "DELETE FROM quota_limits WHERE account_id = ?1 AND \"window\" = ?2 AND metric = ?3",
             params![account_id, window.as_str(), metric.as_str()],
         )? > 0)
     }
@@ -176,9 +176,9 @@ impl Store {
     /// Every limit.
     pub fn list_quota_limits(&self) -> StoreResult<Vec<QuotaLimit>> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT account_id, window, metric, max FROM quota_limits ORDER BY account_id, window, metric",
+            "SELECT account_id, \"window\", metric, max FROM quota_limits ORDER BY account_id, \"window\", metric",
         )?;
-        let rows = statement.query_map([], |row| {
+        let rows = statement.query_map(params![], |row| {
             Ok((
                 row.get::<_, i64>(0)?,
                 row.get::<_, String>(1)?,
@@ -209,7 +209,7 @@ impl Store {
             "SELECT account_id, metric, remaining, max, reset_at, updated_at FROM reported_quotas
              ORDER BY account_id, metric",
         )?;
-        let rows = statement.query_map([], |row| {
+        let rows = statement.query_map(params![], |row| {
             Ok((
                 row.get::<_, i64>(0)?,
                 row.get::<_, String>(1)?,
@@ -275,7 +275,7 @@ impl Store {
         )?;
         for quota in quotas {
             self.conn.execute(
-                "INSERT INTO service_quotas (account_id, window, used_percent, resets_at, updated_at)
+                "INSERT INTO service_quotas (account_id, \"window\", used_percent, resets_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     account_id,
@@ -292,10 +292,10 @@ impl Store {
     /// Every service report.
     pub fn list_service_quotas(&self) -> StoreResult<Vec<ServiceQuota>> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT account_id, window, used_percent, resets_at, updated_at FROM service_quotas
-             ORDER BY account_id, window",
+            "SELECT account_id, \"window\", used_percent, resets_at, updated_at FROM service_quotas
+             ORDER BY account_id, \"window\"",
         )?;
-        let rows = statement.query_map([], |row| {
+        let rows = statement.query_map(params![], |row| {
             Ok(ServiceQuota {
                 account_id: row.get(0)?,
                 window: row.get(1)?,

@@ -1,7 +1,7 @@
 //! The request log: one row per answered request with its routing path,
 //! tokens, cost and timings, and the usage queries built on it.
 
-use rusqlite::{OptionalExtension, params};
+use crate::db::{Dialect, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use switchyard_api_types::UsageTotals;
 
@@ -164,6 +164,41 @@ fn to_i64(value: Option<u64>) -> Option<i64> {
     value.map(|value| value.min(i64::MAX as u64) as i64)
 }
 
+/// SQL fragments reading a request's `attempts` (a JSON array) in each
+/// engine's JSON functions: the rows of the array (each called `value`) and
+/// the fields of one.
+struct JsonAttempts {
+    each: &'static str,
+    status: &'static str,
+    not_skipped: &'static str,
+    provider: &'static str,
+    account: &'static str,
+    target: &'static str,
+}
+
+impl JsonAttempts {
+    fn of(dialect: Dialect) -> Self {
+        match dialect {
+            Dialect::Sqlite => Self {
+                each: "json_each(requests.attempts)",
+                status: "json_extract(value, '$.status')",
+                not_skipped: "json_extract(value, '$.skipped') IS NOT 1",
+                provider: "json_extract(value, '$.provider')",
+                account: "json_extract(value, '$.account')",
+                target: "json_extract(value, '$.target')",
+            },
+            Dialect::Postgres => Self {
+                each: "jsonb_array_elements(requests.attempts::jsonb) AS attempt(value)",
+                status: "(value ->> 'status')::bigint",
+                not_skipped: "(value ->> 'skipped') IS DISTINCT FROM 'true'",
+                provider: "(value ->> 'provider')",
+                account: "(value ->> 'account')",
+                target: "(value ->> 'target')",
+            },
+        }
+    }
+}
+
 fn to_u64(value: Option<i64>) -> Option<u64> {
     value.map(|value| value.max(0) as u64)
 }
@@ -221,7 +256,7 @@ impl Store {
                 }
                 if let Some(bodies) = &record.bodies {
                     insert_bodies.execute(params![
-                        transaction.last_insert_rowid(),
+                        transaction.last_insert_rowid()?,
                         bodies.request,
                         bodies.response
                     ])?;
@@ -250,7 +285,7 @@ impl Store {
                     COALESCE(SUM(completion_tokens), 0)
              FROM requests",
         )?;
-        Ok(statement.query_row([], |row| {
+        Ok(statement.query_row(params![], |row| {
             let requests: i64 = row.get(0)?;
             let succeeded: i64 = row.get(1)?;
             Ok(UsageTotals {
@@ -271,12 +306,18 @@ impl Store {
             Some(size) if size > 0 => format!("(started_at / {size}) * {size}"),
             _ => "NULL".to_owned(),
         };
+        let JsonAttempts {
+            each,
+            status,
+            not_skipped,
+            ..
+        } = JsonAttempts::of(self.conn.dialect());
         let sql = format!(
             "SELECT {key} AS key, {bucket} AS bucket, COUNT(*),
                     COUNT(*) FILTER (WHERE status BETWEEN 200 AND 299),
-                    COALESCE(SUM((SELECT COUNT(*) FROM json_each(COALESCE(attempts, '[]'))
-                                  WHERE json_extract(value, '$.status') NOT BETWEEN 200 AND 299
-                                    AND json_extract(value, '$.skipped') IS NOT 1)), 0),
+                    COALESCE(SUM((SELECT COUNT(*) FROM {each}
+                                  WHERE {status} NOT BETWEEN 200 AND 299
+                                    AND {not_skipped})), 0),
                     COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),
                     COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(reasoning_tokens), 0),
                     COALESCE(SUM(cost_usd), 0.0)
@@ -316,16 +357,23 @@ impl Store {
         from: Option<i64>,
         to: Option<i64>,
     ) -> StoreResult<Vec<AccountFailures>> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT json_extract(value, '$.provider') || '/' || json_extract(value, '$.account') AS attempt_account,
-                    COUNT(*)
-             FROM requests, json_each(requests.attempts)
+        let JsonAttempts {
+            each,
+            status,
+            not_skipped,
+            provider,
+            account,
+            ..
+        } = JsonAttempts::of(self.conn.dialect());
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {provider} || '/' || {account} AS attempt_account, COUNT(*)
+             FROM requests, {each}
              WHERE started_at >= ?1 AND started_at < ?2
-               AND json_extract(value, '$.status') NOT BETWEEN 200 AND 299
-               AND json_extract(value, '$.skipped') IS NOT 1
-               AND json_extract(value, '$.account') IS NOT NULL
+               AND {status} NOT BETWEEN 200 AND 299
+               AND {not_skipped}
+               AND {account} IS NOT NULL
              GROUP BY attempt_account ORDER BY COUNT(*) DESC, attempt_account",
-        )?;
+        ))?;
         let rows = statement.query_map(
             params![from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)],
             |row| {
@@ -345,15 +393,22 @@ impl Store {
         from: Option<i64>,
         to: Option<i64>,
     ) -> StoreResult<Vec<TargetOutcomes>> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT json_extract(value, '$.target') AS attempt_target, COUNT(*),
-                    SUM(json_extract(value, '$.status') BETWEEN 200 AND 299)
-             FROM requests, json_each(requests.attempts)
+        let JsonAttempts {
+            each,
+            status,
+            not_skipped,
+            target,
+            ..
+        } = JsonAttempts::of(self.conn.dialect());
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {target} AS attempt_target, COUNT(*),
+                    SUM(CASE WHEN {status} BETWEEN 200 AND 299 THEN 1 ELSE 0 END)
+             FROM requests, {each}
              WHERE started_at >= ?1 AND started_at < ?2
-               AND json_extract(value, '$.skipped') IS NOT 1
-               AND json_extract(value, '$.target') IS NOT NULL
+               AND {not_skipped}
+               AND {target} IS NOT NULL
              GROUP BY attempt_target ORDER BY attempt_target",
-        )?;
+        ))?;
         let rows = statement.query_map(
             params![from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)],
             |row| {

@@ -32,6 +32,9 @@ pub enum KeyLocation {
     Keychain,
     /// `secret.key` in the data directory.
     File,
+    /// The `SWITCHYARD_SECRET_KEY` environment variable (replicas sharing
+    /// one PostgreSQL database share the key this way).
+    Environment,
 }
 
 impl KeyLocation {
@@ -40,6 +43,7 @@ impl KeyLocation {
         match self {
             Self::Keychain => "keychain",
             Self::File => "file",
+            Self::Environment => "environment",
         }
     }
 }
@@ -111,6 +115,27 @@ impl SecretBox {
     pub fn is_sealed(stored: &str) -> bool {
         stored.starts_with(SEALED_PREFIX)
     }
+}
+
+/// Environment variable holding the key itself (32 bytes, base64) for a
+/// PostgreSQL database: every replica must seal and open with the same key.
+pub const SECRET_KEY_ENV: &str = "SWITCHYARD_SECRET_KEY";
+
+/// The key given in [`SECRET_KEY_ENV`], if any.
+pub(crate) fn from_environment() -> StoreResult<Option<SecretBox>> {
+    let Ok(encoded) = std::env::var(SECRET_KEY_ENV) else {
+        return Ok(None);
+    };
+    let key: [u8; 32] = STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| {
+            StoreError::SecretKey(format!(
+                "{SECRET_KEY_ENV} must be 32 bytes in base64 (for example the output of `openssl rand -base64 32`)"
+            ))
+        })?;
+    Ok(Some(SecretBox::new(&key, KeyLocation::Environment)))
 }
 
 /// Loads the key recorded for this database, or makes one and records

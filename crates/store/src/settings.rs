@@ -1,6 +1,6 @@
 //! Free-form settings as key/value strings; the gateway decides what they mean.
 
-use rusqlite::{OptionalExtension, params};
+use crate::db::{OptionalExtension, params};
 
 use crate::{Store, StoreResult};
 
@@ -36,7 +36,7 @@ impl Store {
         let mut statement = self.conn.prepare_cached(
             "SELECT key, value FROM settings WHERE key NOT LIKE 'internal.%' ORDER BY key",
         )?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let rows = statement.query_map(params![], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use rusqlite::{OptionalExtension, params};
+use crate::db::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use switchyard_api_types::{TransferReport, TransferSkip};
@@ -821,7 +821,7 @@ impl Store {
                     )
                     .map_err(StoreError::from)?;
                 report.added.push(item);
-                self.conn.last_insert_rowid()
+                self.conn.last_insert_rowid().map_err(StoreError::from)?
             }
         };
         Ok(Some(provider_id))
@@ -916,7 +916,7 @@ impl Store {
                     )
                     .map_err(StoreError::from)?;
                 report.added.push(item.clone());
-                self.conn.last_insert_rowid()
+                self.conn.last_insert_rowid().map_err(StoreError::from)?
             }
             (None, Some(matched)) => {
                 // Keep the key, tokens and secret facts it has here.
@@ -1124,6 +1124,7 @@ fn read_9router_sqlite(file: &Path) -> Result<Value, TransferError> {
     }
     let mut settings = Map::new();
     if tables.contains("settings") {
+        use rusqlite::OptionalExtension as _;
         let stored: Option<String> = conn
             .query_row("SELECT data FROM settings ORDER BY id LIMIT 1", [], |row| {
                 row.get(0)
@@ -1365,7 +1366,7 @@ mod tests {
         assert_eq!(target.find_account("oa/work").unwrap().api_key, SECRETS[1]);
         assert!(target.list_api_keys().unwrap().is_empty());
         drop(target);
-        let bytes = std::fs::read(target_dir.path().join(crate::DATABASE_FILE)).unwrap();
+        let bytes = crate::test_database::stored_bytes(target_dir.path());
         let text = String::from_utf8_lossy(&bytes);
         for secret in SECRETS {
             assert!(!text.contains(secret), "{secret} stored unsealed");

@@ -3,8 +3,8 @@
 //! keys) and whether it is on; and the record of deliveries. A webhook
 //! whose deliveries keep failing is turned off.
 
+use crate::db::{OptionalExtension, params};
 use rand::Rng;
-use rusqlite::{OptionalExtension, params};
 
 use crate::{Store, StoreError, StoreResult, now_millis};
 
@@ -75,7 +75,7 @@ impl Store {
         )?;
         Ok((
             Webhook {
-                id: self.conn.last_insert_rowid(),
+                id: self.conn.last_insert_rowid()?,
                 url: url.into(),
                 format: format.into(),
                 events: events.to_vec(),
@@ -93,7 +93,7 @@ impl Store {
             "SELECT id, url, format, events, enabled, consecutive_failures, created_at
              FROM webhooks ORDER BY id",
         )?;
-        let rows = statement.query_map([], |row| {
+        let rows = statement.query_map(params![], |row| {
             let events: Option<String> = row.get(3)?;
             Ok(Webhook {
                 id: row.get(0)?,
@@ -140,9 +140,9 @@ impl Store {
     pub fn set_webhook_enabled(&self, id: i64, enabled: bool) -> StoreResult<()> {
         let changed = self.conn.execute(
             "UPDATE webhooks SET enabled = ?2,
-                    consecutive_failures = CASE WHEN ?2 THEN 0 ELSE consecutive_failures END
+                    consecutive_failures = CASE WHEN ?3 = 1 THEN 0 ELSE consecutive_failures END
              WHERE id = ?1",
-            params![id, enabled],
+            params![id, enabled, enabled],
         )?;
         if changed == 0 {
             return Err(StoreError::NotFound(format!("webhook {id}")));
