@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running (or stopped) server and its folder.
-pub struct ThrowawayPostgres {
+pub(crate) struct ThrowawayPostgres {
     folder: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
@@ -21,7 +21,12 @@ pub struct ThrowawayPostgres {
 
 fn bin_dir() -> PathBuf {
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|entries| entries.flatten().map(|entry| entry.path().join("bin")).collect())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.path().join("bin"))
+                .collect()
+        })
         .unwrap_or_default();
     versions.retain(|bin| bin.join("initdb").exists());
     versions.sort_by_key(|bin| {
@@ -49,7 +54,12 @@ fn command(program: &Path) -> Command {
         // setpriv executes the program itself: signals reach the server.
         let mut command = Command::new("setpriv");
         command
-            .args(["--reuid=postgres", "--regid=postgres", "--clear-groups", "--"])
+            .args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--clear-groups",
+                "--",
+            ])
             .arg(program);
         command
     } else {
@@ -66,7 +76,7 @@ fn free_port() -> u16 {
 
 impl ThrowawayPostgres {
     /// Initialises and starts a server.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let bin = bin_dir();
         let folder = tempfile::Builder::new()
             .prefix("switchyard-pg-")
@@ -85,7 +95,16 @@ impl ThrowawayPostgres {
         let out = command(&bin.join("initdb"))
             .arg("-D")
             .arg(&data)
-            .args(["-A", "trust", "-U", "switchyard", "-E", "UTF8", "--no-sync", "--locale=C"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "switchyard",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--locale=C",
+            ])
             .output()
             .expect("initdb runs");
         assert!(
@@ -105,7 +124,7 @@ impl ThrowawayPostgres {
     }
 
     /// Starts the server again (after [`ThrowawayPostgres::stop`]).
-    pub fn resume(&mut self) {
+    pub(crate) fn resume(&mut self) {
         let data = self.folder.path().join("data");
         let log = std::fs::File::create(self.folder.path().join("server.log")).unwrap();
         let child = command(&self.bin.join("postgres"))
@@ -133,7 +152,14 @@ impl ThrowawayPostgres {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ready = Command::new(self.bin.join("pg_isready"))
-                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "switchyard"])
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "switchyard",
+                ])
                 .stdout(Stdio::null())
                 .status()
                 .is_ok_and(|status| status.success());
@@ -150,38 +176,60 @@ impl ThrowawayPostgres {
     }
 
     /// Stops the server (fast shutdown: clients are disconnected).
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.server.take() {
-            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
             let _ = child.wait();
         }
     }
 
     /// The port it listens on.
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port
     }
 
     /// A new empty database's URL.
-    pub fn new_database(&mut self) -> String {
+    pub(crate) fn new_database(&mut self) -> String {
         self.databases += 1;
         let name = format!("switchyard_{}", self.databases);
         let out = Command::new(self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "switchyard", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "switchyard",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+            ])
             .arg(format!("CREATE DATABASE {name}"))
             .output()
             .expect("psql runs");
-        assert!(out.status.success(), "CREATE DATABASE failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "CREATE DATABASE failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         format!("postgres://switchyard@127.0.0.1:{}/{name}", self.port)
     }
 
     /// Runs `sql` on the database at `url` with psql and returns its unaligned output.
-    pub fn psql(&self, url: &str, sql: &str) -> String {
+    pub(crate) fn psql(&self, url: &str, sql: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
             .args([url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
             .output()
             .expect("psql runs");
-        assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 }
@@ -189,7 +237,9 @@ impl ThrowawayPostgres {
 impl Drop for ThrowawayPostgres {
     fn drop(&mut self) {
         if let Some(mut child) = self.server.take() {
-            let _ = Command::new("kill").args(["-QUIT", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-QUIT", &child.id().to_string()])
+                .status();
             let _ = child.wait();
         }
     }

@@ -33,6 +33,11 @@ struct Cli {
     /// Directory holding the database [default: the platform's data directory]
     #[arg(long, global = true, env = DATA_DIR_ENV, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Use this PostgreSQL database (postgres://user:password@host/db)
+    /// instead of the SQLite file in the data directory: replicas and the
+    /// CLI on one database share everything
+    #[arg(long, global = true, env = switchyard_store::DATABASE_URL_ENV, hide_env_values = true, value_name = "URL")]
+    database: Option<String>,
     /// Print machine-readable JSON instead of text
     #[arg(long, global = true)]
     json: bool,
@@ -317,6 +322,7 @@ fn run(cli: Cli) -> Result<()> {
             .context("cannot find a data directory; pass --data-dir")?,
     };
     let output = Output { json: cli.json };
+    switchyard_store::select_database(cli.database.clone());
     if let Some(url) = &cli.remote {
         let remote = dashboard::Remote::new(url, cli.token.as_deref())?;
         return match cli.command {
@@ -373,8 +379,13 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn open_store(data_dir: &std::path::Path) -> Result<Store> {
-    Store::open_in_dir(data_dir)
-        .with_context(|| format!("cannot open the database in {}", data_dir.display()))
+    Store::open_in_dir(data_dir).with_context(|| match switchyard_store::selected_database() {
+        Some(url) => format!(
+            "cannot open the database {}",
+            switchyard_store::describe_url(&url)
+        ),
+        None => format!("cannot open the database in {}", data_dir.display()),
+    })
 }
 
 fn serve(data_dir: &std::path::Path, args: ServeArgs) -> Result<()> {
@@ -441,6 +452,9 @@ fn serve(data_dir: &std::path::Path, args: ServeArgs) -> Result<()> {
         let url = endpoint_url(local).replacen("http", scheme, 1);
         println!("Switchyard gateway listening on {url}");
         println!("data directory: {}", data_dir.display());
+        if let Some(url) = switchyard_store::selected_database() {
+            println!("database: {}", switchyard_store::describe_url(&url));
+        }
         if !has_keys && !settings.allow_unauthenticated_loopback {
             println!(
                 "no API key yet: create one with `switchyard key create` and send it as 'Authorization: Bearer <key>'"

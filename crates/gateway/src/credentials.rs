@@ -176,8 +176,77 @@ impl RouterState {
         if !force && fresh_enough(&current) {
             return Ok(current);
         }
+        // Other processes on the same database (replicas, the desktop and a
+        // server) refresh this account too: one at a time, the others wait
+        // for the tokens it stores.
+        let current = match self.refresh_lease(account.id, &fresh_enough).await? {
+            Lease::Held => {
+                let reread = self.with_store(|store| store.account(account.id));
+                reread.map_err(|error| CredentialError {
+                    message: error.to_string(),
+                })?
+            }
+            Lease::RefreshedElsewhere(account) => return Ok(account),
+        };
+        let outcome = self.refresh_now(service, &current).await;
+        let holder = lease_holder();
+        if let Err(error) = self.with_store(|store| store.end_refresh_lease(account.id, &holder)) {
+            tracing::warn!(%error, "cannot end a refresh lease; it runs out by itself");
+        }
+        outcome
+    }
+
+    /// Waits for this process's turn to refresh `account_id` (a lease in the
+    /// database), or for another process to have stored fresh tokens.
+    async fn refresh_lease(
+        &self,
+        account_id: i64,
+        fresh_enough: &impl Fn(&Account) -> bool,
+    ) -> Result<Lease, CredentialError> {
+        let holder = lease_holder();
+        let deadline = tokio::time::Instant::now() + REFRESH_LEASE;
+        let failed = |error: switchyard_store::StoreError| CredentialError {
+            message: error.to_string(),
+        };
+        let first = self
+            .with_store(|store| store.account(account_id))
+            .map_err(failed)?;
+        loop {
+            let until = now_millis() + REFRESH_LEASE.as_millis() as i64;
+            let taken =
+                self.with_store(|store| store.take_refresh_lease(account_id, &holder, until));
+            match taken {
+                Ok(true) => return Ok(Lease::Held),
+                // Without the database nobody else can refresh either.
+                Err(error) if error.is_unreachable() => return Ok(Lease::Held),
+                Err(error) => return Err(failed(error)),
+                Ok(false) => {}
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let current = self
+                .with_store(|store| store.account(account_id))
+                .map_err(failed)?;
+            if current.api_key != first.api_key && fresh_enough(&current) {
+                return Ok(Lease::RefreshedElsewhere(current));
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(CredentialError {
+                    message:
+                        "another Switchyard is refreshing this account's token and has not finished"
+                            .into(),
+                });
+            }
+        }
+    }
+
+    /// Refreshes `current`'s tokens and stores them (the lease is held).
+    async fn refresh_now(
+        &self,
+        service: &Service,
+        current: &Account,
+    ) -> Result<Account, CredentialError> {
         let Some(refresh_token) = current.refresh_token.clone() else {
-            return Err(self.needs_login(&current, "it has no refresh token"));
+            return Err(self.needs_login(current, "it has no refresh token"));
         };
         match flows::refresh_with(self.http(), service, &refresh_token, &current.meta).await {
             Ok(grant) => {
@@ -193,7 +262,7 @@ impl RouterState {
                 Ok(refreshed)
             }
             Err(error) if error.is_permanent() => {
-                Err(self.needs_login(&current, &error.to_string()))
+                Err(self.needs_login(current, &error.to_string()))
             }
             Err(error) => Err(CredentialError {
                 message: format!("cannot refresh the access token: {error}"),
@@ -224,4 +293,27 @@ impl From<LoginError> for CredentialError {
             message: error.to_string(),
         }
     }
+}
+
+/// How long a refresh lease lasts if its holder never ends it (it died):
+/// longer than a token endpoint may take to answer.
+const REFRESH_LEASE: std::time::Duration = std::time::Duration::from_secs(45);
+
+/// Whose turn it is to refresh.
+enum Lease {
+    /// This process holds the lease.
+    Held,
+    /// Another process refreshed meanwhile: its tokens.
+    RefreshedElsewhere(Account),
+}
+
+/// This process's name on refresh leases.
+fn lease_holder() -> String {
+    static HOLDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOLDER
+        .get_or_init(|| {
+            let random: u64 = rand::random();
+            format!("{}-{random:016x}", std::process::id())
+        })
+        .clone()
 }

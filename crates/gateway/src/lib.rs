@@ -245,12 +245,21 @@ impl RouterState {
             return Ok(Arc::clone(&cell.config));
         }
         let version = cell.store.data_version().map_err(database_error)?;
-        if version != cell.version || cell.stale {
-            cell.config = Arc::new(
-                RoutingConfig::load(&cell.store, &self.providers).map_err(database_error)?,
-            );
-            cell.version = version;
-            cell.stale = false;
+        if (version != cell.version || cell.stale) && cell.store.reachable() {
+            match RoutingConfig::load(&cell.store, &self.providers) {
+                Ok(config) => {
+                    cell.config = Arc::new(config);
+                    cell.version = version;
+                    cell.stale = false;
+                }
+                // A replica that lost its database serves from its snapshot
+                // and reads again once the database answers.
+                Err(error) if error.is_unreachable() => {
+                    tracing::warn!(%error, "cannot reach the database: serving from the last snapshot");
+                    return Ok(Arc::clone(&cell.config));
+                }
+                Err(error) => return Err(database_error(error)),
+            }
         }
         commits.confirm(header);
         Ok(Arc::clone(&cell.config))

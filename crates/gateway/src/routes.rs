@@ -182,8 +182,9 @@ async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /health`: version, uptime and each provider's state, for load
-/// balancers and container health checks. `status` is `ok`, or `degraded`
+/// `GET /health`: version, uptime, the database (engine, address without
+/// password, whether it answers, usage records waiting for it) and each
+/// provider's state, for load balancers and container health checks. `status` is `ok`, or `degraded`
 /// when no enabled provider has an account ready; a database that cannot
 /// be read is a 503.
 async fn health(State(state): State<RouterState>) -> Response {
@@ -240,10 +241,17 @@ async fn health(State(state): State<RouterState>) -> Response {
     } else {
         "degraded"
     };
+    let (database, reachable) = state.with_store(|store| (store.database(), store.reachable()));
     Json(json!({
         "status": status,
         "version": &*state.version,
         "uptime_secs": state.started.elapsed().as_secs(),
+        "database": {
+            "engine": database.engine,
+            "location": database.location,
+            "reachable": reachable,
+            "usage_waiting": state.usage.queued(),
+        },
         "providers": listed,
     }))
     .into_response()

@@ -277,6 +277,33 @@ impl Store {
         self.account(id)
     }
 
+    /// Takes the lease to refresh `account_id`'s tokens for `holder` until
+    /// `until` (Unix milliseconds); `false` while another holder's lease runs.
+    /// One holder at a time across every process on the database.
+    pub fn take_refresh_lease(
+        &self,
+        account_id: i64,
+        holder: &str,
+        until: i64,
+    ) -> StoreResult<bool> {
+        let taken = self.conn.execute(
+            "INSERT INTO refresh_leases (account_id, holder, until) VALUES (?1, ?2, ?3)
+             ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, until = excluded.until
+             WHERE refresh_leases.until < ?4 OR refresh_leases.holder = excluded.holder",
+            params![account_id, holder, until, now_millis()],
+        )?;
+        Ok(taken == 1)
+    }
+
+    /// Ends `holder`'s lease on `account_id` (after storing new tokens or failing).
+    pub fn end_refresh_lease(&self, account_id: i64, holder: &str) -> StoreResult<()> {
+        self.conn.execute(
+            "DELETE FROM refresh_leases WHERE account_id = ?1 AND holder = ?2",
+            params![account_id, holder],
+        )?;
+        Ok(())
+    }
+
     /// Stores refreshed tokens (a rotated refresh token replaces the old one;
     /// `None` keeps it) and clears the re-login mark.
     pub fn update_tokens(&self, account_id: i64, tokens: &OAuthTokens) -> StoreResult<()> {

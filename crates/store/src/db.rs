@@ -91,7 +91,14 @@ impl DbError {
     /// Whether the database could not be reached (as opposed to refusing a statement).
     pub fn is_unreachable(&self) -> bool {
         match self {
-            Self::Postgres(error) => error.is_closed() || error.as_db_error().is_none(),
+            Self::Postgres(error) => {
+                // Connection exceptions (08) and the server shutting down (57P).
+                let class = error.code().map(|code| code.code()).unwrap_or_default();
+                error.is_closed()
+                    || error.as_db_error().is_none()
+                    || class.starts_with("08")
+                    || class.starts_with("57P")
+            }
             _ => false,
         }
     }
@@ -579,7 +586,7 @@ impl Postgres {
     fn client(&mut self) -> DbResult<&mut postgres::Client> {
         if self.client.as_ref().is_none_or(postgres::Client::is_closed) {
             self.prepared.clear();
-            self.client = None;
+            close(self.client.take());
             self.client = Some(connect_postgres(&self.config)?);
         }
         Ok(self.client.as_mut().expect("connected above"))
@@ -587,8 +594,13 @@ impl Postgres {
 
     /// Drops a client whose connection closed, so the next call reconnects.
     fn forget_if_closed(&mut self, error: &postgres::Error) {
-        if error.is_closed() || error.as_db_error().is_none() {
-            self.client = None;
+        let class = error.code().map(|code| code.code()).unwrap_or_default();
+        if error.is_closed()
+            || error.as_db_error().is_none()
+            || class.starts_with("08")
+            || class.starts_with("57P")
+        {
+            close(self.client.take());
             self.prepared.clear();
         }
     }
@@ -635,6 +647,19 @@ impl Postgres {
             self.forget_if_closed(&error);
             error.into()
         })
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        close(self.client.take());
+    }
+}
+
+/// Drops a client off any tokio runtime: closing blocks on its own runtime.
+fn close(client: Option<postgres::Client>) {
+    if let Some(client) = client {
+        off_runtime(move || drop(client));
     }
 }
 

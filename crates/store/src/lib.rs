@@ -91,6 +91,14 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (PostgreSQL down or the
+    /// connection lost), as opposed to refusing what was asked.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, StoreError::Database(error) if error.is_unreachable())
+    }
+}
+
 /// Result alias for storage operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -17,6 +17,8 @@ pub(crate) struct Cli {
     pub(crate) home: tempfile::TempDir,
     /// The only directory on the `PATH` the binary sees.
     pub(crate) bin: tempfile::TempDir,
+    /// Variables every run gets (a shared database, its key).
+    pub(crate) env: Vec<(String, String)>,
 }
 
 impl Cli {
@@ -25,7 +27,18 @@ impl Cli {
             data_dir: tempfile::tempdir().unwrap(),
             home: tempfile::tempdir().unwrap(),
             bin: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
         }
+    }
+
+    /// A machine whose runs all get `env`.
+    pub(crate) fn with_env(env: &[(&str, &str)]) -> Self {
+        let mut cli = Self::new();
+        cli.env = env
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        cli
     }
 
     /// A path in the home directory.
@@ -54,6 +67,7 @@ impl Cli {
             .env_remove("SWITCHYARD_PORT")
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("XDG_DATA_HOME")
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .output()
             .unwrap()
     }
@@ -125,6 +139,7 @@ impl Server {
             .env_remove("SWITCHYARD_PORT")
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("XDG_DATA_HOME")
+            .envs(cli.env.iter().map(|(name, value)| (name, value)))
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -172,6 +187,19 @@ impl Server {
             base,
             signin_link,
         }
+    }
+}
+
+impl Server {
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

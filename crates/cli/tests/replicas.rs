@@ -1,0 +1,467 @@
+//! Team mode: several `switchyard serve` replicas of the real binary on one
+//! throwaway PostgreSQL (`initdb` into a temporary folder), each with its
+//! own data directory and the shared sealing key: a change through one
+//! reaches the others within a second, a 429 learned by one is honoured by
+//! another, an expiring OAuth token is refreshed exactly once among three,
+//! usage stays exact when a replica is killed, replicas serve through a
+//! database outage and catch up, and `db copy` moves an installation from
+//! SQLite to PostgreSQL and back.
+
+mod common;
+
+#[path = "../../../tests/support/throwaway_postgres.rs"]
+mod throwaway_postgres;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use common::{Cli, Server};
+use serde_json::{Value, json};
+use throwaway_postgres::ThrowawayPostgres;
+
+/// What the mock provider saw.
+#[derive(Default)]
+struct Upstream {
+    /// Chat requests per model.
+    chats: Mutex<Vec<String>>,
+    /// Refresh tokens still valid (each is used once: rotation).
+    valid_refresh: Mutex<HashSet<String>>,
+    refreshes: AtomicUsize,
+    /// Refresh tokens presented a second time.
+    reused: AtomicUsize,
+    issued: AtomicU64,
+}
+
+async fn chat(
+    State(upstream): State<Arc<Upstream>>,
+    axum::Json(body): axum::Json<Value>,
+) -> axum::response::Response {
+    let model = body["model"].as_str().unwrap_or_default().to_owned();
+    upstream.chats.lock().unwrap().push(model.clone());
+    if model == "limited" {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "30")],
+            axum::Json(json!({"error": {"message": "rate limited", "type": "rate_limit_error"}})),
+        )
+            .into_response();
+    }
+    axum::Json(json!({
+        "id": "chatcmpl-replica", "object": "chat.completion", "created": 1, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+    }))
+    .into_response()
+}
+
+/// An OAuth token endpoint that rotates refresh tokens and refuses reuse.
+async fn token(State(upstream): State<Arc<Upstream>>, body: String) -> axum::response::Response {
+    let presented = body
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("refresh_token="))
+        .unwrap_or_default()
+        .to_owned();
+    if !upstream.valid_refresh.lock().unwrap().remove(&presented) {
+        upstream.reused.fetch_add(1, Ordering::SeqCst);
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "invalid_grant", "error_description": "refresh token already used"})),
+        )
+            .into_response();
+    }
+    // A slow token endpoint widens the window for a second refresher.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let n = upstream.issued.fetch_add(1, Ordering::SeqCst) + 1;
+    upstream.refreshes.fetch_add(1, Ordering::SeqCst);
+    let next = format!("rt-{n}");
+    upstream.valid_refresh.lock().unwrap().insert(next.clone());
+    // The first grant is already inside the refresh lead (20 minutes).
+    let expires_in = if n == 1 { 600 } else { 7200 };
+    axum::Json(json!({
+        "access_token": format!("at-{n}"), "refresh_token": next,
+        "token_type": "Bearer", "expires_in": expires_in
+    }))
+    .into_response()
+}
+
+async fn start_upstream() -> (String, Arc<Upstream>) {
+    let upstream = Arc::new(Upstream::default());
+    upstream.valid_refresh.lock().unwrap().insert("rt-0".into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(chat))
+        .route("/oauth/token", axum::routing::post(token))
+        .with_state(Arc::clone(&upstream));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}"), upstream)
+}
+
+/// The shared database's variables: its URL and one sealing key.
+fn shared_env(url: &str) -> Vec<(String, String)> {
+    use base64::Engine;
+    let key: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
+    vec![
+        ("SWITCHYARD_DATABASE_URL".into(), url.into()),
+        (
+            "SWITCHYARD_SECRET_KEY".into(),
+            base64::engine::general_purpose::STANDARD.encode(key),
+        ),
+    ]
+}
+
+/// A machine (data directory) of one replica on the shared database.
+fn machine(env: &[(String, String)]) -> Cli {
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    Cli::with_env(&pairs)
+}
+
+fn add_provider(cli: &Cli, prefix: &str, base_url: &str, model: &str) {
+    cli.ok(&[
+        "provider",
+        "add",
+        "--name",
+        prefix,
+        "--prefix",
+        prefix,
+        "--base-url",
+        base_url,
+        "--api-key",
+        "sk-upstream",
+        "--model",
+        model,
+    ]);
+}
+
+async fn ask(http: &reqwest::Client, base: &str, key: &str, model: &str) -> (StatusCode, Value) {
+    match http
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+    {
+        Ok(response) => {
+            let status = response.status();
+            (status, response.json().await.unwrap_or(Value::Null))
+        }
+        Err(_) => (StatusCode::BAD_GATEWAY, Value::Null),
+    }
+}
+
+async fn health(http: &reqwest::Client, base: &str) -> Value {
+    http.get(format!("{base}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn count_requests(pg: &ThrowawayPostgres, url: &str, filter: &str) -> u64 {
+    pg.psql(
+        url,
+        &format!("SELECT COUNT(*) FROM requests WHERE {filter}"),
+    )
+    .parse()
+    .unwrap()
+}
+
+#[test]
+fn three_replicas_share_configuration_cooldowns_and_one_refresh() {
+    let mut pg = ThrowawayPostgres::start();
+    let url = pg.new_database();
+    let env = shared_env(&url);
+    let rt = runtime();
+    let (upstream_url, upstream) = rt.block_on(start_upstream());
+    let machines: Vec<Cli> = (0..3).map(|_| machine(&env)).collect();
+    let [a, b, c] = [&machines[0], &machines[1], &machines[2]];
+    for cli in [a, b, c] {
+        std::fs::write(
+            cli.data_dir.path().join("endpoints.json"),
+            json!({"qwen": {"token_url": format!("{upstream_url}/oauth/token"), "api_base": format!("{upstream_url}/v1")}}).to_string(),
+        )
+        .unwrap();
+    }
+    add_provider(a, "first", &format!("{upstream_url}/v1"), "m");
+    add_provider(a, "lim", &format!("{upstream_url}/v1"), "limited");
+    let key = a.json(&["key", "create", "--name", "team"])["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = a.json(&["dashboard", "token", "create", "ops"])["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let servers: Vec<Server> = [a, b, c]
+        .iter()
+        .map(|cli| Server::start(cli, &[]))
+        .collect();
+    let bases: Vec<String> = servers.iter().map(|server| server.base.clone()).collect();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        // Requests spread across the three.
+        for base in &bases {
+            let (status, answer) = ask(&http, base, &key, "first/m").await;
+            assert_eq!(status, StatusCode::OK, "{base}: {answer}");
+            let health = health(&http, base).await;
+            assert_eq!(health["database"]["engine"], "postgresql", "{health}");
+            assert_eq!(health["database"]["reachable"], true, "{health}");
+            assert!(!health.to_string().contains("password"), "{health}");
+        }
+
+        // A provider added through A's management API serves through C within a second.
+        let added = http
+            .post(format!("{}/dashboard/api/call", bases[0]))
+            .bearer_auth(&token)
+            .json(&json!({"op": "add_provider", "args": {"input": {
+                "name": "Late", "prefix": "late", "kind": "openai",
+                "base_url": format!("{upstream_url}/v1"), "api_key": "sk-late",
+                "models": ["m"], "skip_check": true}}}))
+            .send()
+            .await
+            .unwrap();
+        assert!(added.status().is_success(), "{:?}", added.text().await);
+        let added_at = Instant::now();
+        loop {
+            let (status, _) = ask(&http, &bases[2], &key, "late/m").await;
+            if status == StatusCode::OK {
+                break;
+            }
+            assert!(
+                added_at.elapsed() < Duration::from_secs(1),
+                "replica C did not serve the provider added through A within a second"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        println!(
+            "provider added through A served through C after {:?}",
+            added_at.elapsed()
+        );
+
+        // A 429 with Retry-After learned through A is honoured by B.
+        let (status, _) = ask(&http, &bases[0], &key, "lim/limited").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        let hits = || {
+            upstream
+                .chats
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|m| *m == "limited")
+                .count()
+        };
+        assert_eq!(hits(), 1);
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let (status, answer) = ask(&http, &bases[1], &key, "lim/limited").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
+        assert_eq!(
+            hits(),
+            1,
+            "replica B called the provider A learned is cooling down"
+        );
+    });
+
+    // An OAuth account whose token is due, hit through all three at once.
+    let mut connect = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    connect
+        .args(["--data-dir"])
+        .arg(a.data_dir.path())
+        .args([
+            "connect",
+            "qwen",
+            "--refresh-token-stdin",
+            "--prefix",
+            "qw",
+            "--label",
+            "shared",
+        ])
+        .envs(env.iter().map(|(n, v)| (n, v)))
+        .env("HOME", a.home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = connect.spawn().unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"rt-0\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        upstream.refreshes.load(Ordering::SeqCst),
+        1,
+        "the login's own exchange"
+    );
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut calls = Vec::new();
+        for round in 0..3 {
+            for base in &bases {
+                let (http, base, key) = (http.clone(), base.clone(), key.clone());
+                calls.push(tokio::spawn(async move {
+                    let _ = round;
+                    ask(&http, &base, &key, "qw/coder-model").await
+                }));
+            }
+        }
+        for call in calls {
+            let (status, answer) = call.await.unwrap();
+            assert_eq!(status, StatusCode::OK, "{answer}");
+        }
+    });
+    assert_eq!(
+        upstream.reused.load(Ordering::SeqCst),
+        0,
+        "a refresh token was used twice"
+    );
+    assert_eq!(
+        upstream.refreshes.load(Ordering::SeqCst),
+        2,
+        "three replicas refreshed the expiring token more than once"
+    );
+    drop(servers);
+    drop(pg);
+}
+
+#[test]
+fn usage_stays_exact_through_a_crash_and_a_database_outage() {
+    let mut pg = ThrowawayPostgres::start();
+    let url = pg.new_database();
+    let env = shared_env(&url);
+    let rt = runtime();
+    let (upstream_url, _upstream) = rt.block_on(start_upstream());
+    let machines: Vec<Cli> = (0..3).map(|_| machine(&env)).collect();
+    add_provider(&machines[0], "first", &format!("{upstream_url}/v1"), "m");
+    let key = machines[0].json(&["key", "create", "--name", "load"])["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut servers: Vec<Server> = machines.iter().map(|cli| Server::start(cli, &[])).collect();
+    let bases: Vec<String> = servers.iter().map(|server| server.base.clone()).collect();
+    let succeeded = Arc::new(AtomicU64::new(0));
+
+    // kill -9 one replica under load: the others keep answering.
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let (status, _) = ask(&http, &bases[1], &key, "first/m").await;
+        assert_eq!(status, StatusCode::OK);
+        succeeded.fetch_add(1, Ordering::SeqCst);
+        // B's record is written within the writer's gathering window.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut workers = Vec::new();
+        for worker in 0..8 {
+            let base = bases[if worker % 2 == 0 { 0 } else { 2 }].clone();
+            let (http, key, stop, succeeded) = (
+                http.clone(),
+                key.clone(),
+                Arc::clone(&stop),
+                Arc::clone(&succeeded),
+            );
+            workers.push(tokio::spawn(async move {
+                let mut failures = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    match ask(&http, &base, &key, "first/m").await {
+                        (StatusCode::OK, _) => {
+                            succeeded.fetch_add(1, Ordering::SeqCst);
+                        }
+                        _ => failures += 1,
+                    }
+                }
+                failures
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        servers[1].kill();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stop.store(true, Ordering::Relaxed);
+        for worker in workers {
+            assert_eq!(
+                worker.await.unwrap(),
+                0,
+                "a request through a live replica failed"
+            );
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count_requests(&pg, &url, "status = 200") != succeeded.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "usage totals differ from what clients saw"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    println!(
+        "after kill -9: {} successful requests seen by clients, {} recorded",
+        succeeded.load(Ordering::SeqCst),
+        count_requests(&pg, &url, "status = 200")
+    );
+
+    // The database stopped for ten seconds: A and C keep serving; usage
+    // arrives after it returns.
+    pg.stop();
+    let during = rt.block_on(async {
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        let mut served = 0u64;
+        while started.elapsed() < Duration::from_secs(10) {
+            for base in [&bases[0], &bases[2]] {
+                let (status, answer) = ask(&http, base, &key, "first/m").await;
+                assert_eq!(
+                    status,
+                    StatusCode::OK,
+                    "a replica without its database refused: {answer}"
+                );
+                served += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let health = health(&http, &bases[0]).await;
+        assert_eq!(health["database"]["reachable"], false, "{health}");
+        assert!(
+            health["database"]["usage_waiting"].as_u64().unwrap() > 0,
+            "{health}"
+        );
+        served
+    });
+    succeeded.fetch_add(during, Ordering::SeqCst);
+    pg.resume();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while count_requests(&pg, &url, "status = 200") != succeeded.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "usage did not catch up: {} recorded, {} seen",
+            count_requests(&pg, &url, "status = 200"),
+            succeeded.load(Ordering::SeqCst)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    println!("database outage: {during} requests served while it was down, all recorded after");
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let health = health(&http, &bases[0]).await;
+        assert_eq!(health["database"]["reachable"], true, "{health}");
+        assert_eq!(health["database"]["usage_waiting"], 0, "{health}");
+    });
+}
