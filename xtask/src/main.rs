@@ -21,6 +21,8 @@ mod doctor;
 mod headless;
 mod pgo;
 mod setup;
+#[path = "../../tests/support/throwaway_postgres.rs"]
+mod throwaway_postgres;
 mod tidy;
 mod toolchain;
 mod ui;
@@ -286,6 +288,7 @@ fn test(root: &Path) -> Result<()> {
                     .env(SECRET_STORE_ENV, "file"),
             ),
         );
+        stage("store-postgres", store_on_postgres());
         stage("sdk-tests", sdk_tests(root, &tools));
         stage("real-clients", real_clients(root, &tools));
         stage("desktop-e2e", desktop_e2e(root, &tools));
@@ -312,6 +315,22 @@ fn test(root: &Path) -> Result<()> {
         bail!("{failed} stage(s) failed");
     }
     Ok(())
+}
+
+/// The store's own tests again, on a throwaway PostgreSQL server: every
+/// data directory a test opens gets a database of its own there.
+fn store_on_postgres() -> Result<()> {
+    let server = std::panic::catch_unwind(throwaway_postgres::ThrowawayPostgres::start)
+        .map_err(|_| anyhow::anyhow!("cannot start a throwaway PostgreSQL (see above)"))?;
+    run_checked(
+        cargo()
+            .args(["test", "-p", "switchyard-store", "--lib"])
+            .env(SECRET_STORE_ENV, "file")
+            .env(
+                "SWITCHYARD_TEST_POSTGRES",
+                format!("postgres://switchyard@127.0.0.1:{}", server.port()),
+            ),
+    )
 }
 
 /// The dashboard built with Debian's fallback toolchain, into

@@ -54,6 +54,8 @@ pub(crate) const TEST_PACKAGES: &[&str] = &[
     "uidmap",
     "slirp4netns",
     "fuse-overlayfs",
+    // Team mode's tests: a throwaway PostgreSQL server (initdb, postgres, psql).
+    "postgresql",
 ];
 /// Node.js and npm for the real coding CLIs, where the machine has none
 /// (the suite then runs the tools on the Node 24 it installs from npm).

@@ -4,6 +4,7 @@
 
 mod connect;
 mod dashboard;
+mod database;
 mod routing;
 mod setup;
 mod transfer;
@@ -104,6 +105,10 @@ enum Command {
     /// Turn `/metrics` (Prometheus text format) on with a new token, or off
     #[command(subcommand)]
     Metrics(MetricsCommand),
+    /// The database: which one, and copying an installation between
+    /// SQLite and PostgreSQL
+    #[command(subcommand)]
+    Db(database::DbCommand),
     /// Webhooks: signed events (budgets, logins, quotas, fallbacks,
     /// breakers, paused keys) posted as JSON, to Slack or to Discord
     #[command(subcommand)]
@@ -362,6 +367,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Call(args) => dashboard::call_local(&data_dir, args),
         Command::Health(args) => dashboard::health(&data_dir, args),
         Command::Webhook(command) => dashboard::webhook(&data_dir, None, command, output),
+        Command::Db(command) => database::db(&data_dir, command, output),
         Command::Metrics(command) => {
             let enabled = matches!(command, MetricsCommand::Enable);
             let answer = dashboard::call_value(
@@ -378,7 +384,7 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn open_store(data_dir: &std::path::Path) -> Result<Store> {
+pub(crate) fn open_store(data_dir: &std::path::Path) -> Result<Store> {
     Store::open_in_dir(data_dir).with_context(|| match switchyard_store::selected_database() {
         Some(url) => format!(
             "cannot open the database {}",

@@ -465,3 +465,68 @@ fn usage_stays_exact_through_a_crash_and_a_database_outage() {
         assert_eq!(health["database"]["usage_waiting"], 0, "{health}");
     });
 }
+
+#[test]
+fn db_copy_moves_an_installation_to_postgresql_and_back() {
+    let mut pg = ThrowawayPostgres::start();
+    let url = pg.new_database();
+    let env = shared_env(&url);
+    let key_only = [("SWITCHYARD_SECRET_KEY", env[1].1.as_str())];
+    let rt = runtime();
+    let (upstream_url, _upstream) = rt.block_on(start_upstream());
+    let original = Cli::with_env(&key_only);
+    add_provider(&original, "first", &format!("{upstream_url}/v1"), "m");
+    original.ok(&["alias", "add", "quick", "first/m"]);
+    let key = original.json(&["key", "create", "--name", "moved"])["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    {
+        let server = Server::start(&original, &[]);
+        rt.block_on(async {
+            let (status, answer) = ask(&reqwest::Client::new(), &server.base, &key, "quick").await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+        });
+        // The record is written within the writer's gathering window.
+        std::thread::sleep(Duration::from_millis(600));
+    }
+    let copied = original.run(&["db", "copy", "--to", &url]);
+    let said = String::from_utf8_lossy(&copied.stdout);
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    assert!(
+        said.contains("compared every field") && said.contains("requests: 1"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("@127.0.0.1") || !said.contains(":@"),
+        "{said}"
+    );
+    let on_postgres = machine(&env);
+    let back = Cli::with_env(&key_only);
+    back.ok(&["db", "copy", "--from", &url, "--to", "sqlite"]);
+    for args in [
+        &["provider", "list"][..],
+        &["key", "list"],
+        &["alias", "list"],
+        &["usage", "--by", "model"],
+        &["log"],
+    ] {
+        let first = original.json(args);
+        assert_eq!(first, on_postgres.json(args), "{args:?} on PostgreSQL");
+        assert_eq!(first, back.json(args), "{args:?} back in SQLite");
+    }
+    assert_eq!(on_postgres.json(&["db", "status"])["engine"], "postgresql");
+    // The copies serve with the original key and the provider's (resealed) key.
+    let server = Server::start(&back, &[]);
+    rt.block_on(async {
+        let (status, answer) = ask(&reqwest::Client::new(), &server.base, &key, "first/m").await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    });
+    // A database that holds data is not overwritten.
+    let refused = original.fails(&["db", "copy", "--to", &url]);
+    assert!(refused.contains("empty database"), "{refused}");
+}

@@ -8,6 +8,7 @@
 mod accounts;
 mod api_keys;
 mod combos;
+mod copy;
 pub mod db;
 mod management;
 mod postgres_store;
@@ -33,6 +34,7 @@ pub use api_keys::{
     ApiKeyInfo, KEY_PREFIX, KeyLimits, KeyPolicy, NewApiKey, check_model_pattern, hash_api_key,
 };
 pub use combos::{Alias, Combo, ComboStrategy, ComboTarget};
+pub use copy::CopyReport;
 pub use management::{DashboardSession, MANAGEMENT_TOKEN_PREFIX, ManagementEntry, ManagementToken};
 pub use postgres_store::{ChangeFeed, DATABASE_URL_ENV, describe_url};
 pub use prices::Price;
