@@ -530,3 +530,59 @@ fn db_copy_moves_an_installation_to_postgresql_and_back() {
     let refused = original.fails(&["db", "copy", "--to", &url]);
     assert!(refused.contains("empty database"), "{refused}");
 }
+
+#[test]
+fn key_rate_limits_and_budgets_hold_across_replicas() {
+    let mut pg = ThrowawayPostgres::start();
+    let url = pg.new_database();
+    let env = shared_env(&url);
+    let rt = runtime();
+    let (upstream_url, upstream) = rt.block_on(start_upstream());
+    let machines: Vec<Cli> = (0..2).map(|_| machine(&env)).collect();
+    add_provider(&machines[0], "first", &format!("{upstream_url}/v1"), "m");
+    // $1 per million tokens each way: a request (3 + 1 tokens) costs $0.000004.
+    machines[0].ok(&["price", "set", "first/m", "--input", "1", "--output", "1"]);
+    let limited = machines[0].json(&["key", "create", "--name", "rpm"]);
+    let rpm_key = limited["key"].as_str().unwrap().to_owned();
+    let rpm_id = limited["id"].to_string();
+    machines[0].ok(&["key", "limits", &rpm_id, "--rpm", "4"]);
+    let budgeted = machines[0].json(&["key", "create", "--name", "budget"]);
+    let budget_key = budgeted["key"].as_str().unwrap().to_owned();
+    let budget_id = budgeted["id"].to_string();
+    machines[0].ok(&["key", "limits", &budget_id, "--day", "0.00001"]);
+    let servers: Vec<Server> = machines.iter().map(|cli| Server::start(cli, &[])).collect();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let ok = |status: StatusCode| status == StatusCode::OK;
+        // Four requests a minute in all: two through A, then B may make two more.
+        for _ in 0..2 {
+            assert!(ok(ask(&http, &servers[0].base, &rpm_key, "first/m")
+                .await
+                .0));
+        }
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        for _ in 0..2 {
+            assert!(ok(ask(&http, &servers[1].base, &rpm_key, "first/m")
+                .await
+                .0));
+        }
+        let (status, answer) = ask(&http, &servers[1].base, &rpm_key, "first/m").await;
+        assert_eq!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "B admitted a fifth request: {answer}"
+        );
+        // A budget of $0.00001 spent through A ($0.000012 in three requests) stops B too.
+        for _ in 0..3 {
+            assert!(ok(ask(&http, &servers[0].base, &budget_key, "first/m")
+                .await
+                .0));
+        }
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        let before = upstream.chats.lock().unwrap().len();
+        let (status, answer) = ask(&http, &servers[1].base, &budget_key, "first/m").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
+        assert_eq!(answer["error"]["type"], "insufficient_quota", "{answer}");
+        assert_eq!(upstream.chats.lock().unwrap().len(), before);
+    });
+}

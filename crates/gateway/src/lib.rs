@@ -161,7 +161,9 @@ impl RouterState {
             providers: Arc::new(providers),
             credential_cache: Arc::default(),
             window_counts: Arc::default(),
-            key_limits: Arc::default(),
+            key_limits: Arc::new(key_limits::KeyLimits::new(
+                store.dialect() == switchyard_store::db::Dialect::Postgres,
+            )),
             metrics: Arc::default(),
             webhooks: webhooks::Dispatcher::default(),
             quota_announced: Arc::default(),
@@ -272,6 +274,7 @@ impl RouterState {
             policy,
             now_millis(),
             |since| self.with_store(|store| store.key_cost_since(policy.id, since)),
+            |since| self.with_store(|store| store.key_use_since(policy.id, since)),
             &|event| self.emit(event),
         )
     }

@@ -348,6 +348,17 @@ impl Store {
         )?)
     }
 
+    /// Requests and tokens recorded for key `id` since `since` (Unix ms).
+    pub fn key_use_since(&self, id: i64, since: i64) -> StoreResult<(u64, u64)> {
+        let (requests, tokens): (i64, i64) = self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0)), 0)
+             FROM requests WHERE api_key_id = ?1 AND started_at >= ?2",
+            params![id, since],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        Ok((requests.max(0) as u64, tokens.max(0) as u64))
+    }
+
     /// Pauses (or resumes) key `id`.
     pub fn set_api_key_paused(&self, id: i64, paused: bool) -> StoreResult<()> {
         let changed = self.conn.execute(
