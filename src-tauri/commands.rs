@@ -19,7 +19,7 @@ pub(crate) async fn manage(
     state: State<'_, DesktopState>,
     call: Operation,
 ) -> Result<Value, CommandError> {
-    state.manager().call(call, &Actor("desktop".into())).await
+    state.manager().call(call, &Actor::admin("desktop")).await
 }
 
 /// Writes `contents` to `<stem>-<time>.<extension>` in the Downloads folder

@@ -94,6 +94,7 @@ pub enum Access {
 
 thread_local! {
     static ACCESS: Cell<Option<RwSignal<Access>>> = const { Cell::new(None) };
+    static MEMBER: Cell<Option<RwSignal<Option<String>>>> = const { Cell::new(None) };
     static CSRF: RefCell<Option<String>> = const { RefCell::new(None) };
     static EVENTS: RefCell<Option<web_sys::EventSource>> = const { RefCell::new(None) };
 }
@@ -110,6 +111,19 @@ pub fn access() -> RwSignal<Access> {
         Some(signal) => signal,
         None => {
             let signal = RwSignal::new(Access::Checking);
+            cell.set(Some(signal));
+            signal
+        }
+    })
+}
+
+/// The team member signed in (`None` for an administrator and in the
+/// desktop app): a member sees only their keys, usage and requests.
+pub fn member() -> RwSignal<Option<String>> {
+    MEMBER.with(|cell| match cell.get() {
+        Some(signal) => signal,
+        None => {
+            let signal = RwSignal::new(None);
             cell.set(Some(signal));
             signal
         }
@@ -178,6 +192,8 @@ struct SessionState {
     signed_in: bool,
     password_set: bool,
     csrf_token: Option<String>,
+    #[serde(default)]
+    member: Option<String>,
 }
 
 /// Finds out whether operations can be called, and updates [`access`].
@@ -195,6 +211,7 @@ pub async fn check_access() {
         return;
     };
     CSRF.with(|csrf| *csrf.borrow_mut() = state.csrf_token);
+    member().set(state.member);
     access().set(if state.signed_in {
         Access::SignedIn
     } else {
@@ -204,9 +221,9 @@ pub async fn check_access() {
     });
 }
 
-/// Signs in with the dashboard password.
-pub async fn sign_in(password: String) -> Result<(), CommandError> {
-    let body = serde_json::json!({ "password": password }).to_string();
+/// Signs in with the dashboard password, or as team user `user`.
+pub async fn sign_in(user: Option<String>, password: String) -> Result<(), CommandError> {
+    let body = serde_json::json!({ "password": password, "user": user }).to_string();
     let (status, answer) = fetch("api/login", Some(body)).await?;
     if status != 200 {
         return Err(decode_error(status, &answer));
@@ -865,6 +882,31 @@ pub async fn webhook_deliveries(
     limit: u32,
 ) -> Result<Vec<switchyard_api_types::WebhookDeliveryView>, CommandError> {
     call(Operation::WebhookDeliveries { limit }).await
+}
+
+/// People who sign in to a served dashboard by name.
+pub async fn list_dashboard_users()
+-> Result<Vec<switchyard_api_types::DashboardUserView>, CommandError> {
+    call(Operation::ListDashboardUsers {}).await
+}
+
+/// Adds or changes a dashboard user (`admin` or `member`).
+pub async fn set_dashboard_user(
+    name: String,
+    password: String,
+    role: String,
+) -> Result<(), CommandError> {
+    call(Operation::SetDashboardUser {
+        name,
+        password,
+        role,
+    })
+    .await
+}
+
+/// Removes a dashboard user.
+pub async fn remove_dashboard_user(name: String) -> Result<(), CommandError> {
+    call(Operation::RemoveDashboardUser { name }).await
 }
 
 /// Sets the dashboard password (signs every browser out).

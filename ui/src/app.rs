@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::pages::combos::CombosPage;
+use crate::pages::keys::KeysPanel;
 use crate::pages::logs::LogsPage;
 use crate::pages::models::ModelsPage;
 use crate::pages::overview::OverviewPage;
@@ -26,13 +27,26 @@ const PAGES: &[(&str, &str)] = &[
     ("settings", "Settings"),
 ];
 
+/// The pages of a team member (their keys, usage and requests).
+const MEMBER_PAGES: &[(&str, &str)] = &[("keys", "API keys"), ("usage", "Usage"), ("logs", "Logs")];
+
+/// The pages the signed-in person may open.
+fn pages() -> &'static [(&'static str, &'static str)] {
+    if crate::api::member().get_untracked().is_some() {
+        MEMBER_PAGES
+    } else {
+        PAGES
+    }
+}
+
 fn current_fragment() -> String {
     let hash = window().location().hash().unwrap_or_default();
     let fragment = hash.trim_start_matches('#');
-    if PAGES.iter().any(|(id, _)| *id == fragment) {
+    let pages = pages();
+    if pages.iter().any(|(id, _)| *id == fragment) {
         fragment.to_owned()
     } else {
-        "overview".to_owned()
+        pages[0].0.to_owned()
     }
 }
 
@@ -57,13 +71,17 @@ pub(crate) fn App() -> impl IntoView {
 #[component]
 fn SignIn(password_set: bool) -> impl IntoView {
     let password = RwSignal::new(String::new());
+    let user = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         busy.set(true);
         leptos::task::spawn_local(async move {
-            let result = crate::api::sign_in(password.get_untracked()).await;
+            let name = user.get_untracked().trim().to_owned();
+            let result =
+                crate::api::sign_in((!name.is_empty()).then_some(name), password.get_untracked())
+                    .await;
             busy.set(false);
             password.set(String::new());
             if let Err(error) = result {
@@ -86,7 +104,11 @@ fn SignIn(password_set: bool) -> impl IntoView {
                 </p>
             })}
             <form class="inline-form" id="signin-form" on:submit=submit>
-                <label for="password">"Dashboard password"</label>
+                <label for="user">"User (leave empty for the administrator)"</label>
+                <input id="user" autocomplete="username"
+                    prop:value=move || user.get()
+                    on:input=move |ev| user.set(event_target_value(&ev))/>
+                <label for="password">"Password"</label>
                 <input id="password" type="password" autocomplete="current-password" required
                     prop:value=move || password.get()
                     on:input=move |ev| password.set(event_target_value(&ev))/>
@@ -114,7 +136,7 @@ fn Shell() -> impl IntoView {
                     <img src="icon.png" alt="" width="28" height="28"/>
                     <span>"Switchyard"</span>
                 </div>
-                {PAGES.iter().map(|(id, title)| {
+                {pages().iter().map(|(id, title)| {
                     let id = *id;
                     view! {
                         <a
@@ -138,6 +160,10 @@ fn Shell() -> impl IntoView {
                     "combos" => view! { <CombosPage/> }.into_any(),
                     "models" => view! { <ModelsPage/> }.into_any(),
                     "usage" => view! { <UsagePage/> }.into_any(),
+                    "keys" => view! {
+                        <header class="page-header"><h1>"API keys"</h1></header>
+                        <KeysPanel/>
+                    }.into_any(),
                     "logs" => view! { <LogsPage/> }.into_any(),
                     "quota" => view! { <QuotaPage/> }.into_any(),
                     "settings" => view! { <SettingsPage/> }.into_any(),

@@ -962,6 +962,17 @@ pub enum Operation {
     RevokeManagementToken { id: i64 },
     /// Sets the dashboard password (at least 10 characters).
     SetDashboardPassword { password: String },
+    /// People who sign in by name (team mode), with their roles.
+    ListDashboardUsers {},
+    /// Adds or changes a user: `role` is `admin` or `member` (members
+    /// manage only their own API keys and see only their usage).
+    SetDashboardUser {
+        name: String,
+        password: String,
+        role: String,
+    },
+    /// Removes a user and ends their sessions.
+    RemoveDashboardUser { name: String },
     /// Turns `/metrics` on with a new token (answered once) or off.
     SetMetricsToken { enabled: bool },
     /// Webhooks (never their secrets).
@@ -1062,11 +1073,24 @@ impl Operation {
                 | Self::ManagementLog { .. }
                 | Self::ListManagementTokens {}
                 | Self::ListWebhooks {}
+                | Self::ListDashboardUsers {}
                 | Self::WebhookDeliveries { .. }
                 | Self::ImportConfig { dry_run: true, .. }
                 | Self::Import9router { dry_run: true, .. }
         )
     }
+}
+
+/// A person who signs in to the dashboard by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardUserView {
+    /// Their name.
+    pub name: String,
+    /// `admin` or `member`.
+    pub role: String,
+    /// When they were added (Unix ms).
+    pub created_at: i64,
 }
 
 /// A management call as recorded: who, what, when, and how it ended.

@@ -35,12 +35,33 @@ pub(crate) enum DashboardCommand {
     /// Management tokens, for `switchyard --remote URL --token ...`
     #[command(subcommand)]
     Token(TokenCommand),
+    /// People who sign in by name: admins, and members who manage only
+    /// their own API keys and see only their usage (team mode)
+    #[command(subcommand)]
+    User(UserCommand),
     /// Show the record of management calls (who, what, when), newest first
     Log {
         /// How many
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Add a user, or change one's password or role; the password is read
+    /// from standard input (at least 10 characters)
+    Add {
+        /// Their name (they sign in with it)
+        name: String,
+        /// admin or member
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// List users and their roles
+    List,
+    /// Remove a user (their sessions end)
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -352,7 +373,7 @@ impl Target<'_> {
         let answer = runtime.block_on(async {
             match self {
                 Self::Local(manager) => {
-                    let answer = manager.call(operation, &Actor("cli".into())).await;
+                    let answer = manager.call(operation, &Actor::admin("cli")).await;
                     // Webhooks the call set off are sent before the CLI exits.
                     manager
                         .finish_deliveries(std::time::Duration::from_secs(60))
@@ -468,6 +489,48 @@ fn run(target: &Target<'_>, command: DashboardCommand, output: Output) -> Result
             target.call(Operation::SetDashboardPassword { password })?;
             output.print(&serde_json::json!({ "password_set": true }), || {
                 "dashboard password set; every browser session was signed out".into()
+            })
+        }
+        DashboardCommand::User(UserCommand::Add { name, role }) => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            target.call(Operation::SetDashboardUser {
+                name: name.clone(),
+                password,
+                role: role.clone(),
+            })?;
+            output.print(&serde_json::json!({ "name": name, "role": role }), || {
+                format!("{name} can sign in as {role}; their earlier sessions were ended")
+            })
+        }
+        DashboardCommand::User(UserCommand::List) => {
+            let users: Vec<switchyard_api_types::DashboardUserView> =
+                serde_json::from_value(target.call(Operation::ListDashboardUsers {})?)?;
+            output.print(&users, || {
+                if users.is_empty() {
+                    return "no dashboard users (only the administrator's password)".into();
+                }
+                users
+                    .iter()
+                    .map(|user| {
+                        format!(
+                            "{:<24} {:<7} added {}",
+                            user.name,
+                            user.role,
+                            crate::when(user.created_at)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        DashboardCommand::User(UserCommand::Remove { name }) => {
+            target.call(Operation::RemoveDashboardUser { name: name.clone() })?;
+            output.print(&serde_json::json!({ "removed": name }), || {
+                format!("removed {name}")
             })
         }
         DashboardCommand::Token(TokenCommand::Create { name }) => {

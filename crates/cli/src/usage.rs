@@ -10,7 +10,7 @@ use crate::{Output, when};
 
 #[derive(Debug, Args)]
 pub(crate) struct UsageArgs {
-    /// Group by provider, model, account, api-key or combo [default: totals
+    /// Group by provider, model, account, api-key, combo or owner [default: totals
     /// plus every grouping]
     #[arg(long)]
     by: Option<String>,
@@ -63,12 +63,13 @@ fn parse_time(text: &str, now: i64) -> Result<i64> {
     )
 }
 
-const GROUPINGS: [(&str, UsageDimension); 5] = [
+const GROUPINGS: [(&str, UsageDimension); 6] = [
     ("provider", UsageDimension::Provider),
     ("account", UsageDimension::Account),
     ("combo", UsageDimension::Combo),
     ("model", UsageDimension::Model),
     ("api_key", UsageDimension::ApiKey),
+    ("owner", UsageDimension::Owner),
 ];
 
 pub(crate) fn usage(store: &Store, args: UsageArgs, output: Output) -> Result<()> {
@@ -94,6 +95,7 @@ pub(crate) fn usage(store: &Store, args: UsageArgs, output: Output) -> Result<()
         to,
         by,
         bucket_ms,
+        owner: None,
     };
     let mut report = json!({ "from": from, "to": to });
     let mut text = String::new();

@@ -586,3 +586,229 @@ fn key_rate_limits_and_budgets_hold_across_replicas() {
         assert_eq!(upstream.chats.lock().unwrap().len(), before);
     });
 }
+
+/// Signs in to the dashboard at `base` as team user `user`; answers the
+/// session cookie and CSRF token.
+async fn sign_in_as(
+    http: &reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> Option<(String, String)> {
+    let response = http
+        .post(format!("{base}/dashboard/api/login"))
+        .header("origin", base)
+        .json(&json!({ "user": user, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    if response.status() != StatusCode::OK {
+        return None;
+    }
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = response.json::<Value>().await.unwrap()["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Some((cookie, csrf))
+}
+
+async fn call_as(
+    http: &reqwest::Client,
+    base: &str,
+    session: &(String, String),
+    call: Value,
+) -> (StatusCode, Value) {
+    let response = http
+        .post(format!("{base}/dashboard/api/call"))
+        .header("origin", base)
+        .header("cookie", &session.0)
+        .header("x-csrf-token", &session.1)
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[test]
+fn team_members_see_and_manage_only_their_own_keys_and_usage() {
+    let mut pg = ThrowawayPostgres::start();
+    let url = pg.new_database();
+    let env = shared_env(&url);
+    let rt = runtime();
+    let (upstream_url, _upstream) = rt.block_on(start_upstream());
+    let admin = machine(&env);
+    add_provider(&admin, "first", &format!("{upstream_url}/v1"), "m");
+    admin.ok(&[
+        "call",
+        "set_dashboard_user",
+        r#"{"name": "alice", "password": "alice's long password", "role": "member"}"#,
+    ]);
+    admin.ok(&[
+        "call",
+        "set_dashboard_user",
+        r#"{"name": "root", "password": "root's long password", "role": "admin"}"#,
+    ]);
+    let users = admin.json(&["dashboard", "user", "list"]);
+    assert_eq!(users.as_array().unwrap().len(), 2, "{users}");
+    assert!(!users.to_string().contains("argon2"), "{users}");
+    let bob_key = admin.json(&["key", "create", "--name", "bob's"]);
+    admin.ok(&[
+        "key",
+        "policy",
+        &bob_key["id"].to_string(),
+        "--owner",
+        "bob",
+    ]);
+    let server = Server::start(&admin, &[]);
+    let base = server.base.clone();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        assert!(
+            sign_in_as(&http, &base, "alice", "not alice's password")
+                .await
+                .is_none()
+        );
+        assert!(
+            sign_in_as(&http, &base, "mallory", "alice's long password")
+                .await
+                .is_none()
+        );
+        let alice = sign_in_as(&http, &base, "alice", "alice's long password")
+            .await
+            .expect("alice signs in");
+        let session: Value = http
+            .get(format!("{base}/dashboard/api/session"))
+            .header("cookie", &alice.0)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(session["member"], "alice", "{session}");
+        // Her list is hers alone; a key she makes is hers.
+        let (status, keys) = call_as(
+            &http,
+            &base,
+            &alice,
+            json!({"op": "list_api_keys", "args": {}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{keys}");
+        assert_eq!(keys.as_array().unwrap().len(), 0, "{keys}");
+        let (status, made) = call_as(
+            &http,
+            &base,
+            &alice,
+            json!({"op": "create_api_key", "args": {"name": "alice laptop"}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{made}");
+        let (_, keys) = call_as(
+            &http,
+            &base,
+            &alice,
+            json!({"op": "list_api_keys", "args": {}}),
+        )
+        .await;
+        assert_eq!(keys[0]["owner"], "alice", "{keys}");
+        // Someone else's key and everything else are refused.
+        let (status, refused) = call_as(
+            &http,
+            &base,
+            &alice,
+            json!({"op": "revoke_api_key", "args": {"id": bob_key["id"]}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+        for call in [
+            json!({"op": "list_providers", "args": {}}),
+            json!({"op": "set_api_key_limits", "args": {"id": made["id"], "limits": {}}}),
+            json!({"op": "list_dashboard_users", "args": {}}),
+            json!({"op": "reveal_api_key", "args": {"id": null}}),
+        ] {
+            let (status, refused) = call_as(&http, &base, &alice, call.clone()).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{call}: {refused}");
+            assert_eq!(refused["kind"], "forbidden", "{refused}");
+        }
+        // Her usage counts her key's requests only.
+        let alice_key = made["key"].as_str().unwrap();
+        for key in [alice_key, alice_key, bob_key["key"].as_str().unwrap()] {
+            assert_eq!(ask(&http, &base, key, "first/m").await.0, StatusCode::OK);
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let (status, usage) = call_as(
+            &http,
+            &base,
+            &alice,
+            json!({"op": "usage_report", "args": {"query": {}}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{usage}");
+        assert_eq!(usage[0]["requests"], 2, "{usage}");
+        let (_, requests) = call_as(
+            &http,
+            &base,
+            &alice,
+            json!({"op": "recent_requests", "args": {"limit": 50}}),
+        )
+        .await;
+        assert_eq!(requests.as_array().unwrap().len(), 2, "{requests}");
+        // An admin user manages everything.
+        let root = sign_in_as(&http, &base, "root", "root's long password")
+            .await
+            .expect("root signs in");
+        let (status, providers) = call_as(
+            &http,
+            &base,
+            &root,
+            json!({"op": "list_providers", "args": {}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{providers}");
+        let (_, usage) = call_as(
+            &http,
+            &base,
+            &root,
+            json!({"op": "usage_report", "args": {"query": {}}}),
+        )
+        .await;
+        assert_eq!(usage[0]["requests"], 3, "{usage}");
+        // Removing alice ends her session.
+        let (status, _) = call_as(
+            &http,
+            &base,
+            &root,
+            json!({"op": "remove_dashboard_user", "args": {"name": "alice"}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = call_as(
+            &http,
+            &base,
+            &alice,
+            json!({"op": "list_api_keys", "args": {}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    });
+    // Usage by member, for the administrators.
+    let by_owner = admin.json(&["usage", "--by", "owner"]);
+    let rows = by_owner["owner"].as_array().unwrap();
+    let requests_of = |owner: &str| {
+        rows.iter()
+            .find(|row| row["key"] == owner)
+            .map(|row| row["requests"].clone())
+    };
+    assert_eq!(requests_of("alice"), Some(json!(2)), "{by_owner}");
+    assert_eq!(requests_of("bob"), Some(json!(1)), "{by_owner}");
+}

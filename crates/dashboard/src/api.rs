@@ -51,7 +51,11 @@ pub(crate) async fn call(
             format!("not a management call ({{\"op\": ..., \"args\": {{...}}}}): {error}"),
         )
     })?;
-    match state.manager.call(operation, &Actor(caller.actor)).await {
+    let actor = Actor {
+        name: caller.actor,
+        member: caller.member,
+    };
+    match state.manager.call(operation, &actor).await {
         Ok(answer) => Ok(Json(answer).into_response()),
         Err(error) => Err(Refusal::from_error(error)),
     }

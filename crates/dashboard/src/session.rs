@@ -137,6 +137,7 @@ impl Refusal {
         let status = match error.kind.as_str() {
             "not_found" => StatusCode::NOT_FOUND,
             "conflict" => StatusCode::CONFLICT,
+            "forbidden" => StatusCode::FORBIDDEN,
             "storage" | "internal" => StatusCode::INTERNAL_SERVER_ERROR,
             "unchecked" => StatusCode::BAD_GATEWAY,
             _ => StatusCode::BAD_REQUEST,
@@ -188,6 +189,8 @@ pub(crate) struct Caller {
     pub(crate) actor: String,
     /// When the caller's session ends (Unix ms); `None` for tokens.
     pub(crate) expires_at: Option<i64>,
+    /// The team member signed in; `None` for an administrator or a token.
+    pub(crate) member: Option<String>,
 }
 
 /// What a request says about where it came from, proxies considered.
@@ -337,6 +340,7 @@ pub(crate) fn authenticate(
             Some(name) => Ok(Caller {
                 actor: format!("token {name}"),
                 expires_at: None,
+                member: None,
             }),
             None => Err(Refusal::new(
                 StatusCode::UNAUTHORIZED,
@@ -380,6 +384,7 @@ pub(crate) fn authenticate(
     Ok(Caller {
         actor: session.actor,
         expires_at: Some(session.expires_at),
+        member: session.member,
     })
 }
 
@@ -416,12 +421,19 @@ fn start_session(
     state: &DashboardState,
     settings: &Settings,
     origin: &Origin,
+    user: Option<(&str, &str)>,
 ) -> ManageResult<(String, String, HeaderValue)> {
-    let actor = format!("browser {}", origin.address);
+    let actor = match user {
+        Some((name, _)) => format!("user {name} (browser {})", origin.address),
+        None => format!("browser {}", origin.address),
+    };
+    let member = user
+        .filter(|(_, role)| *role == "member")
+        .map(|(name, _)| name);
     let lifetime = settings.dashboard_session;
     let (id, csrf) = state.manager.with_store(|store| {
         store
-            .create_dashboard_session(&actor, lifetime.as_millis() as i64)
+            .create_dashboard_session(&actor, lifetime.as_millis() as i64, member)
             .map_err(store_error)
     })?;
     let set_cookie = cookie(&id, lifetime.as_secs(), origin.secure);
@@ -451,6 +463,7 @@ pub(crate) async fn status(
         "passwordSet": password_set,
         "csrfToken": session.as_ref().map(|s| s.csrf_token.clone()),
         "expiresAt": session.as_ref().map(|s| s.expires_at),
+        "member": session.as_ref().and_then(|s| s.member.clone()),
         "actor": session.map(|s| s.actor),
     }))
     .into_response())
@@ -460,6 +473,9 @@ pub(crate) async fn status(
 #[derive(Deserialize)]
 pub(crate) struct Login {
     password: String,
+    /// A team user's name; without one, the administrator's password.
+    #[serde(default)]
+    user: Option<String>,
 }
 
 /// `POST /dashboard/api/login`: checks the password (failures limited per
@@ -486,25 +502,45 @@ pub(crate) async fn login(
         return Err(refusal);
     }
     let body = read_body(body, MAX_LOGIN_BYTES).await?;
-    let Login { password } = serde_json::from_slice(&body).map_err(|error| {
+    let Login { password, user } = serde_json::from_slice(&body).map_err(|error| {
         Refusal::new(
             StatusCode::BAD_REQUEST,
             "invalid",
             format!("send {{\"password\": \"...\"}} as JSON: {error}"),
         )
     })?;
-    let hash = state
-        .manager
-        .with_store(|store| store.dashboard_password_hash().map_err(store_error))
-        .map_err(Refusal::from_error)?
-        .ok_or_else(|| {
-            Refusal::new(
-                StatusCode::CONFLICT,
-                "no_password",
-                "no dashboard password is set: use the sign-in link `switchyard serve` printed, \
-                 or set one with `switchyard dashboard password`",
-            )
-        })?;
+    let user = user
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty());
+    // A user who does not exist is checked against a real hash all the
+    // same, so the answer's timing does not tell names apart.
+    let (hash, role) = match &user {
+        Some(name) => {
+            let found = state
+                .manager
+                .with_store(|store| store.dashboard_user(name).map_err(store_error))
+                .map_err(Refusal::from_error)?;
+            match found {
+                Some((role, hash)) => (hash, Some(role)),
+                None => (password::unusable_hash(), None),
+            }
+        }
+        None => {
+            let hash = state
+                .manager
+                .with_store(|store| store.dashboard_password_hash().map_err(store_error))
+                .map_err(Refusal::from_error)?
+                .ok_or_else(|| {
+                    Refusal::new(
+                        StatusCode::CONFLICT,
+                        "no_password",
+                        "no dashboard password is set: use the sign-in link `switchyard serve` printed, \
+                         or set one with `switchyard dashboard password`",
+                    )
+                })?;
+            (hash, Some("admin".to_owned()))
+        }
+    };
     let matched = {
         let _permit = state.limiter.checks.acquire().await.map_err(|_| {
             Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "internal", "shutting down")
@@ -513,7 +549,8 @@ pub(crate) async fn login(
             .await
             .unwrap_or(false)
     };
-    if !matched {
+    let role = role.filter(|_| matched);
+    if role.is_none() {
         state.limiter.failed(origin.address);
         record(&state, &actor, "sign_in", "wrong_password");
         return Err(Refusal::new(
@@ -523,8 +560,9 @@ pub(crate) async fn login(
         ));
     }
     state.limiter.succeeded(origin.address);
+    let signed_in = user.as_deref().zip(role.as_deref());
     let (actor, csrf, set_cookie) =
-        start_session(&state, &settings, &origin).map_err(Refusal::from_error)?;
+        start_session(&state, &settings, &origin, signed_in).map_err(Refusal::from_error)?;
     record(&state, &actor, "sign_in", "ok");
     let mut response = Json(json!({ "csrfToken": csrf })).into_response();
     response
@@ -601,7 +639,7 @@ pub(crate) async fn signin_link(
         ));
     }
     let (actor, _csrf, set_cookie) =
-        start_session(&state, &settings, &origin).map_err(Refusal::from_error)?;
+        start_session(&state, &settings, &origin, None).map_err(Refusal::from_error)?;
     record(&state, &actor, "sign_in_link", "ok");
     let mut response = Redirect::to("/dashboard/#settings").into_response();
     response

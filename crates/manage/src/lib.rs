@@ -45,9 +45,25 @@ pub struct Manager {
     deliveries: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
-/// Who asked for an operation, as the record shows it.
+/// Who asked for an operation: as the record shows it, and the team
+/// member it was (members manage only their own keys and usage).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor(pub String);
+pub struct Actor {
+    /// `desktop`, `cli`, `token deploy-bot`, `user alice (browser ...)`.
+    pub name: String,
+    /// The member asking; `None` for an administrator.
+    pub member: Option<String>,
+}
+
+impl Actor {
+    /// An administrator called `name` in the record.
+    pub fn admin(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            member: None,
+        }
+    }
+}
 
 impl Manager {
     /// A manager for `data_dir`, whose gateway listens on `listen_address`;

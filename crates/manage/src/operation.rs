@@ -93,11 +93,14 @@ impl Manager {
         let changes = operation.changes_state();
         let name = operation.name();
         let recorded = changes.then(|| detail(&operation));
-        let result = self.run(operation).await;
+        let result = match &actor.member {
+            Some(member) => self.run_as_member(operation, member).await,
+            None => self.run(operation).await,
+        };
         if let Some(detail) = recorded {
             let entry = ManagementEntry {
                 at: now_millis(),
-                actor: actor.0.clone(),
+                actor: actor.name.clone(),
                 operation: name.into(),
                 detail,
                 outcome: match &result {
@@ -115,6 +118,67 @@ impl Manager {
             }
         }
         result
+    }
+
+    /// What a team member may do: list, make, pause, copy and revoke their
+    /// own keys, and read their keys' usage and requests. Anything else is
+    /// refused (`forbidden`).
+    async fn run_as_member(
+        self: &Arc<Self>,
+        operation: Operation,
+        member: &str,
+    ) -> ManageResult<Value> {
+        use Operation as Op;
+        let owns = |id: i64| {
+            self.with_store(|store| {
+                let owned = store
+                    .list_api_keys()
+                    .map_err(store_error)?
+                    .iter()
+                    .any(|key| key.id == id && key.owner.as_deref() == Some(member));
+                if owned {
+                    Ok(())
+                } else {
+                    Err(forbidden(format!("API key {id} is not yours")))
+                }
+            })
+        };
+        match operation {
+            Op::ListApiKeys {} => {
+                let keys = self.with_store(views::list_api_keys)?;
+                answer(
+                    keys.into_iter()
+                        .filter(|key| key.owner.as_deref() == Some(member))
+                        .collect::<Vec<_>>(),
+                )
+            }
+            Op::CreateApiKey { name } => answer(self.with_store(|store| {
+                let created = views::create_api_key(store, &name)?;
+                views::set_api_key_policy(store, created.id, Some(member), None, &[])?;
+                Ok(created)
+            })?),
+            Op::RevokeApiKey { id } | Op::SetApiKeyPaused { id, .. } => {
+                owns(id)?;
+                self.run(operation).await
+            }
+            Op::RevealApiKey { id: Some(id) } => {
+                owns(id)?;
+                self.run(operation).await
+            }
+            Op::UsageReport { query } => {
+                answer(self.with_store(|store| views::usage_report_of(store, query, Some(member)))?)
+            }
+            Op::UsageCsv { query } => {
+                answer(self.with_store(|store| views::usage_csv_of(store, query, Some(member)))?)
+            }
+            Op::RecentRequests { limit } => answer(
+                self.with_store(|store| views::recent_requests_of(store, limit, Some(member)))?,
+            ),
+            other => Err(forbidden(format!(
+                "{} is for administrators: a member manages their own API keys and sees their usage",
+                other.name()
+            ))),
+        }
     }
 
     async fn run(self: &Arc<Self>, operation: Operation) -> ManageResult<Value> {
@@ -419,6 +483,33 @@ impl Manager {
                         .map_err(store_error)
                 })?)
             }
+            Op::ListDashboardUsers {} => answer(self.with_store(|store| {
+                Ok(store
+                    .list_dashboard_users()
+                    .map_err(store_error)?
+                    .into_iter()
+                    .map(|user| switchyard_api_types::DashboardUserView {
+                        name: user.name,
+                        role: user.role,
+                        created_at: user.created_at,
+                    })
+                    .collect::<Vec<_>>())
+            })?),
+            Op::SetDashboardUser {
+                name,
+                password,
+                role,
+            } => {
+                let hash = password::hash_password(&password)?;
+                answer(self.with_store(|store| {
+                    store
+                        .set_dashboard_user(&name, &role, &hash)
+                        .map_err(store_error)
+                })?)
+            }
+            Op::RemoveDashboardUser { name } => answer(
+                self.with_store(|store| store.remove_dashboard_user(&name).map_err(store_error))?,
+            ),
         }
     }
 
@@ -692,5 +783,13 @@ mod tests {
         let mut all = Operation::names().to_vec();
         all.sort_unstable();
         assert_eq!(named, all);
+    }
+}
+
+/// A refusal of what the caller's role does not allow.
+fn forbidden(message: impl Into<String>) -> CommandError {
+    CommandError {
+        kind: "forbidden".into(),
+        message: message.into(),
     }
 }

@@ -594,8 +594,17 @@ pub fn set_setting(store: &Store, name: &str, value: Option<&str>) -> ManageResu
 /// Usage rows as CSV: one header line, then one line per row (bucket start
 /// as an RFC 3339 UTC time when the query is a time series).
 pub fn usage_csv(store: &Store, query: UsageQueryInput) -> ManageResult<String> {
+    usage_csv_of(store, query, None)
+}
+
+/// [`usage_csv`] of the keys `owner` owns (all when `None`).
+pub fn usage_csv_of(
+    store: &Store,
+    query: UsageQueryInput,
+    owner: Option<&str>,
+) -> ManageResult<String> {
     let by = query.by.clone().unwrap_or_else(|| "total".into());
-    let rows = usage_report(store, query)?;
+    let rows = usage_report_of(store, query, owner)?;
     let mut writer = csv::Writer::from_writer(Vec::new());
     let failed = |error: csv::Error| CommandError {
         kind: "export".into(),
@@ -646,6 +655,15 @@ pub fn usage_csv(store: &Store, query: UsageQueryInput) -> ManageResult<String> 
 
 /// Usage totals as `query` asks.
 pub fn usage_report(store: &Store, query: UsageQueryInput) -> ManageResult<Vec<UsageRowView>> {
+    usage_report_of(store, query, None)
+}
+
+/// Usage totals as `query` asks, of the keys `owner` owns (all when `None`).
+pub fn usage_report_of(
+    store: &Store,
+    query: UsageQueryInput,
+    owner: Option<&str>,
+) -> ManageResult<Vec<UsageRowView>> {
     let by = query
         .by
         .as_deref()
@@ -658,14 +676,24 @@ pub fn usage_report(store: &Store, query: UsageQueryInput) -> ManageResult<Vec<U
             to: query.to,
             by,
             bucket_ms: query.bucket_ms,
+            owner: owner.map(str::to_owned),
         })
         .map_err(store_error)
 }
 
 /// The most recent requests, newest first.
 pub fn recent_requests(store: &Store, limit: u32) -> ManageResult<Vec<RequestView>> {
+    recent_requests_of(store, limit, None)
+}
+
+/// The most recent requests made with keys `owner` owns (all when `None`).
+pub fn recent_requests_of(
+    store: &Store,
+    limit: u32,
+    owner: Option<&str>,
+) -> ManageResult<Vec<RequestView>> {
     Ok(store
-        .recent_requests(limit.min(1000))
+        .recent_requests_of(limit.min(1000), owner)
         .map_err(store_error)?
         .into_iter()
         .map(|record| RequestView {

@@ -35,7 +35,9 @@ pub use api_keys::{
 };
 pub use combos::{Alias, Combo, ComboStrategy, ComboTarget};
 pub use copy::CopyReport;
-pub use management::{DashboardSession, MANAGEMENT_TOKEN_PREFIX, ManagementEntry, ManagementToken};
+pub use management::{
+    DashboardSession, DashboardUser, MANAGEMENT_TOKEN_PREFIX, ManagementEntry, ManagementToken,
+};
 pub use postgres_store::{ChangeFeed, DATABASE_URL_ENV, describe_url};
 pub use prices::Price;
 pub use providers::{AccountStrategy, NewProvider, Provider, ProviderKind};

@@ -25,6 +25,19 @@ pub struct DashboardSession {
     pub actor: String,
     /// When it ends (Unix ms).
     pub expires_at: i64,
+    /// The member it belongs to; `None` for an administrator.
+    pub member: Option<String>,
+}
+
+/// A person who signs in to the dashboard by name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DashboardUser {
+    /// Their name (unique).
+    pub name: String,
+    /// `admin` or `member`.
+    pub role: String,
+    /// When they were added (Unix ms).
+    pub created_at: i64,
 }
 
 /// A management token as listed.
@@ -99,6 +112,7 @@ impl Store {
         &self,
         actor: &str,
         lifetime_ms: i64,
+        member: Option<&str>,
     ) -> StoreResult<(String, String)> {
         let id = random_token("");
         let csrf = random_token("");
@@ -108,9 +122,9 @@ impl Store {
             params![now],
         )?;
         self.conn.execute(
-            "INSERT INTO dashboard_sessions (id_hash, csrf_token, actor, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![digest(&id), csrf, actor, now, now + lifetime_ms],
+            "INSERT INTO dashboard_sessions (id_hash, csrf_token, actor, created_at, expires_at, member)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![digest(&id), csrf, actor, now, now + lifetime_ms, member],
         )?;
         Ok((id, csrf))
     }
@@ -120,7 +134,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT csrf_token, actor, expires_at FROM dashboard_sessions
+                "SELECT csrf_token, actor, expires_at, member FROM dashboard_sessions
                  WHERE id_hash = ?1 AND expires_at > ?2",
                 params![digest(id), now_millis()],
                 |row| {
@@ -128,10 +142,84 @@ impl Store {
                         csrf_token: row.get(0)?,
                         actor: row.get(1)?,
                         expires_at: row.get(2)?,
+                        member: row.get(3)?,
                     })
                 },
             )
             .optional()?)
+    }
+
+    /// Adds (or replaces) dashboard user `name` with `role` (`admin` or
+    /// `member`) and a password's Argon2id hash; ends their sessions.
+    pub fn set_dashboard_user(&self, name: &str, role: &str, argon2_hash: &str) -> StoreResult<()> {
+        if !matches!(role, "admin" | "member") {
+            return Err(StoreError::Invalid(format!(
+                "role {role:?}: use admin or member"
+            )));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            return Err(StoreError::Invalid(
+                "a user name is 1 to 64 printable characters".into(),
+            ));
+        }
+        let transaction = self.conn.transaction()?;
+        transaction.execute(
+            "INSERT INTO dashboard_users (name, argon2_hash, role, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET argon2_hash = excluded.argon2_hash, role = excluded.role",
+            params![name, argon2_hash, role, now_millis()],
+        )?;
+        transaction.execute(
+            "DELETE FROM dashboard_sessions WHERE member = ?1 OR actor LIKE ?2",
+            params![name, format!("user {name} %")],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Dashboard user `name`'s role and password hash.
+    pub fn dashboard_user(&self, name: &str) -> StoreResult<Option<(String, String)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT role, argon2_hash FROM dashboard_users WHERE name = ?1",
+                params![name.trim()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Every dashboard user, by name.
+    pub fn list_dashboard_users(&self) -> StoreResult<Vec<DashboardUser>> {
+        let rows = self.conn.query_rows(
+            "SELECT name, role, created_at FROM dashboard_users ORDER BY name",
+            params![],
+        )?;
+        rows.iter()
+            .map(|row| {
+                Ok(DashboardUser {
+                    name: row.get(0)?,
+                    role: row.get(1)?,
+                    created_at: row.get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes dashboard user `name` and ends their sessions.
+    pub fn remove_dashboard_user(&self, name: &str) -> StoreResult<()> {
+        let transaction = self.conn.transaction()?;
+        let removed =
+            transaction.execute("DELETE FROM dashboard_users WHERE name = ?1", params![name])?;
+        if removed == 0 {
+            return Err(StoreError::NotFound(format!("dashboard user {name:?}")));
+        }
+        transaction.execute(
+            "DELETE FROM dashboard_sessions WHERE member = ?1 OR actor LIKE ?2",
+            params![name, format!("user {name} %")],
+        )?;
+        transaction.commit()?;
+        Ok(())
     }
 
     /// Ends session `id` (logout).

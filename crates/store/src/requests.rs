@@ -88,6 +88,8 @@ pub enum UsageDimension {
     ApiKey,
     /// The combo or alias named.
     Combo,
+    /// The owner of the local API key used (a team member).
+    Owner,
 }
 
 impl UsageDimension {
@@ -99,8 +101,9 @@ impl UsageDimension {
             "account" => Ok(Self::Account),
             "api-key" | "api_key" | "key" => Ok(Self::ApiKey),
             "combo" => Ok(Self::Combo),
+            "owner" | "member" => Ok(Self::Owner),
             other => Err(format!(
-                "unknown dimension {other:?}; use provider, model, account, api-key or combo"
+                "unknown dimension {other:?}; use provider, model, account, api-key, combo or owner"
             )),
         }
     }
@@ -112,12 +115,13 @@ impl UsageDimension {
             Self::Account => "provider || '/' || account",
             Self::ApiKey => "(SELECT name FROM api_keys WHERE api_keys.id = requests.api_key_id)",
             Self::Combo => "combo",
+            Self::Owner => "(SELECT owner FROM api_keys WHERE api_keys.id = requests.api_key_id)",
         }
     }
 }
 
 /// What to total: a time range, a grouping and an optional time bucket.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsageQuery {
     /// Only requests started at or after this, Unix milliseconds.
     pub from: Option<i64>,
@@ -127,6 +131,8 @@ pub struct UsageQuery {
     pub by: Option<UsageDimension>,
     /// Split into buckets of this many milliseconds (a time series).
     pub bucket_ms: Option<i64>,
+    /// Only requests made with keys this owner (a team member) owns.
+    pub owner: Option<String>,
 }
 
 /// Totals for one group (and bucket) of requests: the shared view type, so
@@ -312,6 +318,11 @@ impl Store {
             not_skipped,
             ..
         } = JsonAttempts::of(self.conn.dialect());
+        let owned = if query.owner.is_some() {
+            "AND api_key_id IN (SELECT id FROM api_keys WHERE owner = ?3)"
+        } else {
+            ""
+        };
         let sql = format!(
             "SELECT {key} AS key, {bucket} AS bucket, COUNT(*),
                     COUNT(*) FILTER (WHERE status BETWEEN 200 AND 299),
@@ -322,31 +333,35 @@ impl Store {
                     COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(reasoning_tokens), 0),
                     COALESCE(SUM(cost_usd), 0.0)
              FROM requests
-             WHERE started_at >= ?1 AND started_at < ?2
+             WHERE started_at >= ?1 AND started_at < ?2 {owned}
              GROUP BY key, bucket
              ORDER BY bucket, COUNT(*) DESC, key"
         );
         let mut statement = self.conn.prepare(&sql)?;
-        let rows = statement.query_map(
-            params![query.from.unwrap_or(i64::MIN), query.to.unwrap_or(i64::MAX)],
-            |row| {
-                let requests = row.get::<_, i64>(2)?.max(0) as u64;
-                let succeeded = row.get::<_, i64>(3)?.max(0) as u64;
-                Ok(UsageRow {
-                    key: row.get(0)?,
-                    bucket_start: row.get(1)?,
-                    requests,
-                    succeeded,
-                    failed: requests - succeeded,
-                    fallbacks: row.get::<_, i64>(4)?.max(0) as u64,
-                    prompt_tokens: row.get::<_, i64>(5)?.max(0) as u64,
-                    completion_tokens: row.get::<_, i64>(6)?.max(0) as u64,
-                    cached_tokens: row.get::<_, i64>(7)?.max(0) as u64,
-                    reasoning_tokens: row.get::<_, i64>(8)?.max(0) as u64,
-                    cost_usd: row.get(9)?,
-                })
-            },
-        )?;
+        let mut values = vec![
+            crate::db::Value::Integer(query.from.unwrap_or(i64::MIN)),
+            crate::db::Value::Integer(query.to.unwrap_or(i64::MAX)),
+        ];
+        if let Some(owner) = &query.owner {
+            values.push(crate::db::Value::Text(owner.clone()));
+        }
+        let rows = statement.query_map(values, |row| {
+            let requests = row.get::<_, i64>(2)?.max(0) as u64;
+            let succeeded = row.get::<_, i64>(3)?.max(0) as u64;
+            Ok(UsageRow {
+                key: row.get(0)?,
+                bucket_start: row.get(1)?,
+                requests,
+                succeeded,
+                failed: requests - succeeded,
+                fallbacks: row.get::<_, i64>(4)?.max(0) as u64,
+                prompt_tokens: row.get::<_, i64>(5)?.max(0) as u64,
+                completion_tokens: row.get::<_, i64>(6)?.max(0) as u64,
+                cached_tokens: row.get::<_, i64>(7)?.max(0) as u64,
+                reasoning_tokens: row.get::<_, i64>(8)?.max(0) as u64,
+                cost_usd: row.get(9)?,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -424,10 +439,30 @@ impl Store {
 
     /// The most recent `limit` records, newest first (without bodies).
     pub fn recent_requests(&self, limit: u32) -> StoreResult<Vec<RequestRecord>> {
+        self.recent_requests_of(limit, None)
+    }
+
+    /// The most recent `limit` records made with keys `owner` owns (every
+    /// record when `None`), newest first.
+    pub fn recent_requests_of(
+        &self,
+        limit: u32,
+        owner: Option<&str>,
+    ) -> StoreResult<Vec<RequestRecord>> {
+        let (filter, values) = match owner {
+            Some(owner) => (
+                "WHERE api_key_id IN (SELECT id FROM api_keys WHERE owner = ?2)",
+                vec![
+                    crate::db::Value::Integer(limit.into()),
+                    crate::db::Value::Text(owner.into()),
+                ],
+            ),
+            None => ("", vec![crate::db::Value::Integer(limit.into())]),
+        };
         let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM requests ORDER BY id DESC LIMIT ?1"
+            "SELECT {RECORD_COLUMNS} FROM requests {filter} ORDER BY id DESC LIMIT ?1"
         ))?;
-        let rows = statement.query_map([limit], |row| {
+        let rows = statement.query_map(values, |row| {
             Ok(RequestRecord {
                 id: row.get(0)?,
                 started_at: row.get(1)?,

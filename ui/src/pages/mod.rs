@@ -3,6 +3,7 @@
 pub(crate) mod access;
 pub(crate) mod combos;
 pub(crate) mod connect;
+pub(crate) mod keys;
 pub(crate) mod logs;
 pub(crate) mod models;
 pub(crate) mod overview;
