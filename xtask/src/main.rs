@@ -221,6 +221,7 @@ fn bench(root: &Path, plain: bool, bench_args: &[String]) -> Result<()> {
             .arg(gateway)
             .arg("--nginx")
             .arg(nginx)
+            .arg("--replicas")
             .args(bench_args),
     )
 }

@@ -115,7 +115,9 @@ pub(crate) fn ensure(root: &Path, purpose: Purpose) -> Result<Tools> {
     if matches!(purpose, Purpose::Pgo | Purpose::Bench) {
         packages.push("python3-venv");
         if purpose == Purpose::Bench {
+            // nginx is a column; PostgreSQL the replicas row.
             packages.push("nginx");
+            packages.push("postgresql");
         }
         ensure_system_packages(&packages)?;
         // The gateway as released embeds the dashboard.

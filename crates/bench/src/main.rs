@@ -17,6 +17,10 @@
 //! kept-alive connection per target and a warm-up, and the targets take turns
 //! in each of several rounds, whose medians are reported with their spread,
 //! so that a slow moment of this shared machine does not land on one column.
+//!
+//! With `--replicas` it also starts a throwaway PostgreSQL (Debian's
+//! `postgresql`) and two `serve` replicas on it, and compares their
+//! throughput (clients spread over both) with the one replica on SQLite.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -56,14 +60,20 @@ struct Options {
     switchyard: PathBuf,
     nginx: PathBuf,
     rounds: usize,
+    /// Also measure two replicas on a throwaway PostgreSQL.
+    replicas: bool,
 }
 
-const USAGE: &str = "usage: switchyard-bench --switchyard PATH [--nginx PATH] [--rounds N]\n       switchyard-bench --mock-only PORT   (only the mock provider, for profiling by hand)";
+#[path = "../../../tests/support/throwaway_postgres.rs"]
+mod throwaway_postgres;
+
+const USAGE: &str = "usage: switchyard-bench --switchyard PATH [--nginx PATH] [--rounds N] [--replicas]\n       switchyard-bench --mock-only PORT   (only the mock provider, for profiling by hand)";
 
 fn parse_options() -> Result<Options> {
     let mut switchyard = None;
     let mut nginx = PathBuf::from("/usr/sbin/nginx");
     let mut rounds = DEFAULT_ROUNDS;
+    let mut replicas = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -81,6 +91,7 @@ fn parse_options() -> Result<Options> {
                     .filter(|&n| n > 0)
                     .context("--rounds needs a positive number")?
             }
+            "--replicas" => replicas = true,
             other => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
@@ -89,6 +100,7 @@ fn parse_options() -> Result<Options> {
             .with_context(|| format!("--switchyard PATH is required\n{USAGE}"))?,
         nginx,
         rounds,
+        replicas,
     })
 }
 
@@ -282,12 +294,25 @@ async fn start_switchyard(
     data_dir: &std::path::Path,
     mock: SocketAddr,
 ) -> Result<(Running, u16, String)> {
+    start_switchyard_with(binary, data_dir, mock, &[], true).await
+}
+
+/// `serve` on `data_dir` with `env` (a shared database), after adding the
+/// mock's providers and a key when `configure`.
+async fn start_switchyard_with(
+    binary: &PathBuf,
+    data_dir: &std::path::Path,
+    mock: SocketAddr,
+    env: &[(String, String)],
+    configure: bool,
+) -> Result<(Running, u16, String)> {
     let cli = |args: &[&str]| -> Result<String> {
         let output = Command::new(binary)
             .arg("--data-dir")
             .arg(data_dir)
             .args(args)
             .env("SWITCHYARD_PROVIDER_API_KEY", MOCK_KEY)
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .output()
             .context("cannot run switchyard")?;
         if !output.status.success() {
@@ -299,6 +324,22 @@ async fn start_switchyard(
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     };
     let base = format!("http://{mock}/v1");
+    if !configure {
+        let port = free_port()?;
+        let child = Command::new(binary)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["serve", "--port", &port.to_string()])
+            .env("SWITCHYARD_LOG", "warn")
+            .envs(env.iter().map(|(name, value)| (name, value)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start switchyard serve")?;
+        let running = Running(child);
+        wait_for_port(port).await?;
+        return Ok((running, port, String::new()));
+    }
     cli(&[
         "provider",
         "add",
@@ -335,6 +376,7 @@ async fn start_switchyard(
         .arg(data_dir)
         .args(["serve", "--port", &port.to_string()])
         .env("SWITCHYARD_LOG", "warn")
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -555,6 +597,99 @@ async fn throughput(target: Target) -> f64 {
         let _ = worker.await;
     }
     completed.load(Ordering::Relaxed) as f64 / THROUGHPUT_DURATION.as_secs_f64()
+}
+
+/// Requests per second of [`THROUGHPUT_CLIENTS`] clients, each sending
+/// its requests to the targets in turn (replicas without a balancer).
+async fn throughput_spread(targets: Vec<Target>) -> f64 {
+    let completed = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + THROUGHPUT_DURATION;
+    let mut workers = Vec::new();
+    for worker in 0..THROUGHPUT_CLIENTS {
+        let targets = targets.clone();
+        let completed = completed.clone();
+        workers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut turn = worker;
+            while Instant::now() < deadline {
+                let target = &targets[turn % targets.len()];
+                turn += 1;
+                if let Ok(response) = target.request(&client, false).send().await
+                    && response.status().is_success()
+                    && response.bytes().await.is_ok()
+                {
+                    completed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        let _ = worker.await;
+    }
+    completed.load(Ordering::Relaxed) as f64 / THROUGHPUT_DURATION.as_secs_f64()
+}
+
+/// The replicas row: one `serve` on SQLite against two on one throwaway
+/// PostgreSQL, each measured `rounds` times in turn.
+async fn replicas_row(
+    options: &Options,
+    load: &tokio::runtime::Handle,
+    mock: SocketAddr,
+    sqlite: (u16, String),
+) -> Result<()> {
+    let mut server = std::panic::catch_unwind(throwaway_postgres::ThrowawayPostgres::start)
+        .map_err(|_| anyhow::anyhow!("cannot start a throwaway PostgreSQL"))?;
+    let url = server.new_database();
+    let env = vec![
+        ("SWITCHYARD_DATABASE_URL".to_owned(), url),
+        (
+            "SWITCHYARD_SECRET_KEY".to_owned(),
+            "c3dpdGNoeWFyZC1iZW5jaC1zZWFsaW5nLWtleS0zMmI=".to_owned(),
+        ),
+    ];
+    let work = tempfile::tempdir()?;
+    let (_a, port_a, key) = start_switchyard_with(
+        &options.switchyard,
+        &work.path().join("a"),
+        mock,
+        &env,
+        true,
+    )
+    .await?;
+    let (_b, port_b, _) = start_switchyard_with(
+        &options.switchyard,
+        &work.path().join("b"),
+        mock,
+        &env,
+        false,
+    )
+    .await?;
+    let target = |port: u16, key: &str| {
+        Target::new(
+            format!("http://127.0.0.1:{port}/v1/chat/completions"),
+            vec![("authorization", format!("Bearer {key}"))],
+            json!({"model": "oa/m", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 64}),
+            Wire::OpenAi,
+        )
+    };
+    let single = vec![target(sqlite.0, &sqlite.1)];
+    let pair = vec![target(port_a, &key), target(port_b, &key)];
+    let (mut one, mut two) = (Vec::new(), Vec::new());
+    for _ in 0..options.rounds {
+        one.push(load.spawn(throughput_spread(single.clone())).await?);
+        two.push(load.spawn(throughput_spread(pair.clone())).await?);
+    }
+    let (one, two) = (median(&one), median(&two));
+    println!();
+    println!(
+        "replicas: passthrough throughput, {THROUGHPUT_CLIENTS} clients (spread over the replicas), same machine"
+    );
+    println!("  one replica on SQLite            {one:>10.0} req/s");
+    println!(
+        "  two replicas on one PostgreSQL   {two:>10.0} req/s   ({:.2}x)",
+        two / one
+    );
+    Ok(())
 }
 
 struct Streaming {
@@ -802,6 +937,9 @@ async fn run(options: Options, load: tokio::runtime::Handle) -> Result<()> {
     eprint!("          \r");
     for ((name, _), results) in routes.iter().zip(&results) {
         print_route(name, results);
+    }
+    if options.replicas {
+        replicas_row(&options, &load, mock, (switchyard_port, key.clone())).await?;
     }
     Ok(())
 }

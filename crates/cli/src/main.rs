@@ -327,7 +327,25 @@ fn run(cli: Cli) -> Result<()> {
             .context("cannot find a data directory; pass --data-dir")?,
     };
     let output = Output { json: cli.json };
-    switchyard_store::select_database(cli.database.clone());
+    let database = match cli.database.clone() {
+        Some(url) => Some(url),
+        // A container secret holding the address (and its password).
+        None => match std::env::var_os("SWITCHYARD_DATABASE_URL_FILE") {
+            Some(path) => Some(
+                std::fs::read_to_string(&path)
+                    .with_context(|| {
+                        format!(
+                            "SWITCHYARD_DATABASE_URL_FILE: cannot read {}",
+                            std::path::Path::new(&path).display()
+                        )
+                    })?
+                    .trim()
+                    .to_owned(),
+            ),
+            None => None,
+        },
+    };
+    switchyard_store::select_database(database);
     if let Some(url) = &cli.remote {
         let remote = dashboard::Remote::new(url, cli.token.as_deref())?;
         return match cli.command {

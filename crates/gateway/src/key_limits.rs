@@ -8,7 +8,7 @@
 //! flight can overshoot a budget by their own cost, no more.
 //!
 //! Replicas on one PostgreSQL database each count in memory too, and read
-//! the database again at most once per [`RESYNC_MS`] per key in use: the
+//! the database again at most once per [`crate::quota::RESYNC_MS`] per key in use: the
 //! spending of every replica (what they recorded) and the last minute's
 //! requests and tokens, to which each adds its own since. So across `N`
 //! replicas a limit is overshot by at most what the other `N - 1` admit
@@ -27,9 +27,6 @@ use crate::webhooks::WebhookEvent;
 
 /// The span of a per-minute limit.
 const MINUTE_MS: i64 = 60_000;
-
-/// How often replicas on a shared database read a key's recorded use again.
-pub(crate) const RESYNC_MS: i64 = 1_000;
 
 /// Windows kept per key past their end (a few, for requests finishing late).
 const KEEP_WINDOWS_MS: i64 = 40 * 24 * 60 * 60 * 1000;
@@ -89,7 +86,7 @@ impl KeyLimits {
     /// Admits a request with `policy`'s key at `now`, or says which limit
     /// refuses it and when it frees up. `load` reads what the key spent
     /// since a window's start (once per window; on a shared database at
-    /// most once per [`RESYNC_MS`]), `load_minute` the requests and tokens
+    /// most once per [`crate::quota::RESYNC_MS`]), `load_minute` the requests and tokens
     /// recorded since a time (shared databases only).
     pub(crate) fn admit(
         &self,
@@ -134,7 +131,11 @@ impl KeyLimits {
         let mut minutes = self.minute.lock().unwrap_or_else(|p| p.into_inner());
         let used = minutes.entry(policy.id).or_default();
         used.forget_before(now - MINUTE_MS);
-        if self.shared && used.synced.is_none_or(|(at, _, _)| now - at >= RESYNC_MS) {
+        if self.shared
+            && used
+                .synced
+                .is_none_or(|(at, _, _)| now - at >= crate::quota::RESYNC_MS)
+        {
             match load_minute(now - MINUTE_MS) {
                 Ok((requests, tokens)) => used.synced = Some((now, requests, tokens)),
                 Err(error) => {
@@ -201,7 +202,7 @@ impl KeyLimits {
         let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
         let known = spent.get(&(key, since)).copied();
         if let Some(known) = known
-            && (!self.shared || now - known.read_at < RESYNC_MS)
+            && (!self.shared || now - known.read_at < crate::quota::RESYNC_MS)
         {
             return Ok(known.usd);
         }
@@ -480,7 +481,7 @@ mod tests {
         let refused = limits
             .admit(
                 &key,
-                now + RESYNC_MS + 10,
+                now + crate::quota::RESYNC_MS + 10,
                 |_| Ok(1.2),
                 |_| Ok((0, 0)),
                 &|_| {},

@@ -160,7 +160,9 @@ impl RouterState {
         Ok(Self(Arc::new(StateParts {
             providers: Arc::new(providers),
             credential_cache: Arc::default(),
-            window_counts: Arc::default(),
+            window_counts: Arc::new(quota::WindowCounts::new(
+                store.dialect() == switchyard_store::db::Dialect::Postgres,
+            )),
             key_limits: Arc::new(key_limits::KeyLimits::new(
                 store.dialect() == switchyard_store::db::Dialect::Postgres,
             )),

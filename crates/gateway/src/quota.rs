@@ -169,31 +169,59 @@ pub(crate) fn reported_in(headers: &HeaderMap, account_id: i64, now_ms: i64) -> 
 /// the longest window, a calendar month).
 const KEEP_COUNTS_MS: i64 = 40 * 24 * 60 * 60 * 1000;
 
+/// How often replicas on a shared database read recorded use again (an
+/// account's quota windows, a key's budgets and last minute).
+pub(crate) const RESYNC_MS: i64 = 1_000;
+
 /// Each quota-limited account's use of its windows, by window start: read
 /// from the database once per window, then counted in memory as requests
-/// finish, so routing reads no table per limit and request.
+/// finish, so routing reads no table per limit and request. Replicas on a
+/// shared database read it again at most once per
+/// [`RESYNC_MS`], so a window other replicas spent is
+/// respected within about a second.
 #[derive(Debug, Default)]
 pub(crate) struct WindowCounts {
-    counts: Mutex<HashMap<(i64, i64), WindowCount>>,
+    /// Other processes (replicas) record use in the same database.
+    shared: bool,
+    /// Counts by (account, window start), with when they were read.
+    counts: Mutex<HashMap<(i64, i64), (WindowCount, i64)>>,
 }
 
 impl WindowCounts {
-    /// The account's use since `since`, loaded with `load` the first time.
+    /// Counts kept by a process that shares its database (`shared`) or not.
+    pub(crate) fn new(shared: bool) -> Self {
+        Self {
+            shared,
+            counts: Mutex::default(),
+        }
+    }
+
+    /// The account's use since `since`, loaded with `load` the first time
+    /// (and, on a shared database, again once a second).
     pub(crate) fn get_or_load(
         &self,
         account_id: i64,
         since: i64,
         load: impl FnOnce() -> StoreResult<WindowCount>,
     ) -> StoreResult<WindowCount> {
+        let now = switchyard_store::now_millis();
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = counts.get(&(account_id, since)) {
-            return Ok(*count);
+        let known = counts.get(&(account_id, since)).copied();
+        if let Some((count, read_at)) = known
+            && (!self.shared || now - read_at < RESYNC_MS)
+        {
+            return Ok(count);
         }
-        let count = load()?;
+        let count = match (load(), known) {
+            (Ok(count), _) => count,
+            // Without the database, this replica's own count.
+            (Err(error), Some((count, _))) if error.is_unreachable() => count,
+            (Err(error), _) => return Err(error),
+        };
         counts.retain(|(account, start), _| {
             *account != account_id || *start >= since - KEEP_COUNTS_MS
         });
-        counts.insert((account_id, since), count);
+        counts.insert((account_id, since), (count, now));
         Ok(count)
     }
 
@@ -205,7 +233,7 @@ impl WindowCounts {
         };
         let tokens = record.prompt_tokens.unwrap_or(0) + record.completion_tokens.unwrap_or(0);
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        for ((account, since), count) in counts.iter_mut() {
+        for ((account, since), (count, _)) in counts.iter_mut() {
             if *account == account_id && record.started_at >= *since {
                 count.requests += 1;
                 count.tokens += tokens;

@@ -121,10 +121,20 @@ impl SecretBox {
 /// PostgreSQL database: every replica must seal and open with the same key.
 pub const SECRET_KEY_ENV: &str = "SWITCHYARD_SECRET_KEY";
 
-/// The key given in [`SECRET_KEY_ENV`], if any.
+/// The key given in [`SECRET_KEY_ENV`], or in the file
+/// `SWITCHYARD_SECRET_KEY_FILE` names (a container secret), if any.
 pub(crate) fn from_environment() -> StoreResult<Option<SecretBox>> {
-    let Ok(encoded) = std::env::var(SECRET_KEY_ENV) else {
-        return Ok(None);
+    let encoded = match std::env::var(SECRET_KEY_ENV) {
+        Ok(encoded) => encoded,
+        Err(_) => match std::env::var_os(format!("{SECRET_KEY_ENV}_FILE")) {
+            Some(path) => std::fs::read_to_string(&path).map_err(|error| {
+                StoreError::SecretKey(format!(
+                    "{SECRET_KEY_ENV}_FILE: cannot read {}: {error}",
+                    Path::new(&path).display()
+                ))
+            })?,
+            None => return Ok(None),
+        },
     };
     let key: [u8; 32] = STANDARD
         .decode(encoded.trim())
