@@ -728,6 +728,14 @@ fn presets() -> Vec<PresetView> {
         .collect()
 }
 
+/// A refusal of what the caller's role does not allow.
+fn forbidden(message: impl Into<String>) -> CommandError {
+    CommandError {
+        kind: "forbidden".into(),
+        message: message.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -783,13 +791,5 @@ mod tests {
         let mut all = Operation::names().to_vec();
         all.sort_unstable();
         assert_eq!(named, all);
-    }
-}
-
-/// A refusal of what the caller's role does not allow.
-fn forbidden(message: impl Into<String>) -> CommandError {
-    CommandError {
-        kind: "forbidden".into(),
-        message: message.into(),
     }
 }

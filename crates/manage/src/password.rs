@@ -46,6 +46,17 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
         .is_ok()
 }
 
+/// A hash no password matches (of a random one, made once per process):
+/// an unknown user name is checked against it, so it costs the same time
+/// as a known one.
+pub fn unusable_hash() -> String {
+    static HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let random = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        hash_password(&format!("unusable-{}", random.as_str())).unwrap_or_default()
+    });
+    HASH.clone()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,15 +72,4 @@ mod tests {
         assert!(!verify_password("not a hash", "correct horse battery"));
         assert!(hash_password("short").is_err());
     }
-}
-
-/// A hash no password matches (of a random one, made once per process):
-/// an unknown user name is checked against it, so it costs the same time
-/// as a known one.
-pub fn unusable_hash() -> String {
-    static HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let random = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        hash_password(&format!("unusable-{}", random.as_str())).unwrap_or_default()
-    });
-    HASH.clone()
 }

@@ -311,17 +311,18 @@ impl Store {
         if crate::SecretBox::is_sealed(text) {
             return Ok(Value::Text(change(text)?));
         }
-        if text.starts_with('{') && text.contains("enc:v1:") {
-            if let Ok(Json::Object(mut object)) = serde_json::from_str::<Json>(text) {
-                for field in object.values_mut() {
-                    if let Json::String(inner) = field
-                        && crate::SecretBox::is_sealed(inner)
-                    {
-                        *inner = change(inner)?;
-                    }
+        if text.starts_with('{')
+            && text.contains("enc:v1:")
+            && let Ok(Json::Object(mut object)) = serde_json::from_str::<Json>(text)
+        {
+            for field in object.values_mut() {
+                if let Json::String(inner) = field
+                    && crate::SecretBox::is_sealed(inner)
+                {
+                    *inner = change(inner)?;
                 }
-                return Ok(Value::Text(Json::Object(object).to_string()));
             }
+            return Ok(Value::Text(Json::Object(object).to_string()));
         }
         Ok(value.clone())
     }

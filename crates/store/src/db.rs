@@ -377,7 +377,7 @@ struct Postgres {
 
 enum Engine {
     Sqlite(rusqlite::Connection),
-    Postgres(RefCell<Postgres>),
+    Postgres(Box<RefCell<Postgres>>),
 }
 
 /// One open connection.
@@ -436,11 +436,11 @@ impl Conn {
     pub fn postgres(config: postgres::Config) -> DbResult<Self> {
         let client = connect_postgres(&config)?;
         Ok(Self {
-            engine: Engine::Postgres(RefCell::new(Postgres {
+            engine: Engine::Postgres(Box::new(RefCell::new(Postgres {
                 config,
                 client: Some(client),
                 prepared: HashMap::new(),
-            })),
+            }))),
         })
     }
 

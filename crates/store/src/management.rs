@@ -371,15 +371,21 @@ mod tests {
     #[test]
     fn sessions_expire_end_and_end_with_a_new_password() {
         let (_dir, mut store) = store();
-        let (id, csrf) = store.create_dashboard_session("browser 1", 60_000).unwrap();
+        let (id, csrf) = store
+            .create_dashboard_session("browser 1", 60_000, None)
+            .unwrap();
         let session = store.dashboard_session(&id).unwrap().unwrap();
         assert_eq!(session.csrf_token, csrf);
         assert!(store.dashboard_session("forged").unwrap().is_none());
-        let (expired, _) = store.create_dashboard_session("browser 2", -1).unwrap();
+        let (expired, _) = store
+            .create_dashboard_session("browser 2", -1, None)
+            .unwrap();
         assert!(store.dashboard_session(&expired).unwrap().is_none());
         store.end_dashboard_session(&id).unwrap();
         assert!(store.dashboard_session(&id).unwrap().is_none());
-        let (again, _) = store.create_dashboard_session("browser 1", 60_000).unwrap();
+        let (again, _) = store
+            .create_dashboard_session("browser 1", 60_000, None)
+            .unwrap();
         store.set_dashboard_password_hash("$argon2id$x").unwrap();
         assert!(store.dashboard_session(&again).unwrap().is_none());
         assert_eq!(
