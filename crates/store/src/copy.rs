@@ -150,8 +150,9 @@ const TABLES: &[(&str, &[&str])] = &[
     ("dashboard_password", &["id", "argon2_hash", "set_at"]),
     (
         "dashboard_sessions",
-        &["id_hash", "csrf_token", "actor", "created_at", "expires_at"],
+        &["id_hash", "csrf_token", "actor", "created_at", "expires_at", "member"],
     ),
+    ("dashboard_users", &["name", "argon2_hash", "role", "created_at"]),
     ("signin_links", &["token_hash", "expires_at"]),
     (
         "management_tokens",
