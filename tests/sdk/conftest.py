@@ -14,6 +14,37 @@ import pytest
 
 UPSTREAM_KEY = "sk-mock-upstream-secret-42"
 
+# With SWITCHYARD_TEST_POSTGRES (a server's URL, `cargo xtask test` starts
+# one), every gateway of these tests runs on a PostgreSQL database of its own.
+POSTGRES = os.environ.get("SWITCHYARD_TEST_POSTGRES")
+SHARED_KEY = "c3dpdGNoeWFyZC1zZGstdGVzdHMtc2VhbGluZy1rZXk="  # 32 bytes
+_databases = iter(range(1, 1_000_000))
+
+
+def new_database():
+    """A new empty database on the test server; its URL."""
+    name = f"sdk_{os.getpid()}_{next(_databases)}"
+    subprocess.run(["psql", f"{POSTGRES}/postgres", "-v", "ON_ERROR_STOP=1", "-qc",
+                    f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    return f"{POSTGRES}/{name}"
+
+
+def stored_bytes(gateway):
+    """What the gateway stored, to search for secrets: its SQLite file, or
+    every row of every table of its PostgreSQL database as text."""
+    if not POSTGRES:
+        return open(gateway.data_dir + "/switchyard.db", "rb").read()
+    tables = subprocess.run(
+        ["psql", gateway.env["SWITCHYARD_DATABASE_URL"], "-Atc",
+         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"],
+        check=True, capture_output=True, text=True).stdout.split()
+    dump = b""
+    for table in tables:
+        dump += subprocess.run(["psql", gateway.env["SWITCHYARD_DATABASE_URL"], "-Atc",
+                                f"SELECT CAST(t AS TEXT) FROM {table} t"],
+                               check=True, capture_output=True).stdout
+    return dump
+
 
 class MockOpenAI(http.server.BaseHTTPRequestHandler):
     """Speaks OpenAI's Chat Completions wire format: JSON, or SSE chunk by chunk."""
@@ -99,11 +130,15 @@ class Switchyard:
         self.data_dir = str(data_dir)
         self.process = None
         self.port = None
+        self.env = {}
+        if POSTGRES:
+            self.env = {"SWITCHYARD_DATABASE_URL": new_database(), "SWITCHYARD_SECRET_KEY": SHARED_KEY}
 
     def cli(self, *args, stdin=None):
         result = subprocess.run(
             [self.binary, "--data-dir", self.data_dir, *args],
             input=stdin, capture_output=True, text=True, timeout=60,
+            env={**os.environ, **self.env},
         )
         assert result.returncode == 0, result.stderr
         return result.stdout
@@ -116,7 +151,7 @@ class Switchyard:
         self.process = subprocess.Popen(
             [self.binary, "--data-dir", self.data_dir, "serve", "--port", str(self.port)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **self.env, **(env or {})},
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -783,7 +783,8 @@ def new_gateway(data_dir, upstream, settings=(), serve=True, strict=True):
             gateway.cli("config", "set", name, str(value))
             continue
         result = subprocess.run([gateway.binary, "--data-dir", gateway.data_dir, "config", "set", name, str(value)],
-                                capture_output=True, text=True, timeout=60)
+                                capture_output=True, text=True, timeout=60,
+                                env={**__import__("os").environ, **gateway.env})
         if result.returncode != 0:
             gateway.refused[name] = result.stderr.strip()
     if serve:

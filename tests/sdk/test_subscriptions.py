@@ -16,7 +16,7 @@ import openai
 import pytest
 
 import mock_oauth
-from conftest import Switchyard
+from conftest import Switchyard, stored_bytes
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGTERM to stop the gateway")
 
@@ -38,7 +38,7 @@ def connect(gateway, *args, env=None):
     """Starts `switchyard connect`; returns the process and its first output line."""
     process = subprocess.Popen([gateway.binary, "--data-dir", gateway.data_dir, "connect", *args],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, **(env or {})})
+                               env={**os.environ, **gateway.env, **(env or {})})
     return process, process.stdout.readline().strip()
 
 
@@ -62,8 +62,7 @@ def test_browser_login_refreshes_expired_tokens_once_and_marks_revoked_accounts(
     assert 'connected Claude Code account "dev@example.com"' in browser_login(gateway)
     [account] = gateway.cli_json("account", "list")
     assert (account["auth"], account["email"], account["label"]) == ("oauth", mock_oauth.EMAIL, mock_oauth.EMAIL)
-    database = (gateway.data_dir + "/switchyard.db")
-    assert b"at-1" not in open(database, "rb").read(), "tokens are encrypted at rest"
+    assert b"at-1" not in stored_bytes(gateway), "tokens are encrypted at rest"
 
     gateway.key = gateway.cli_json("key", "create")["key"]
     gateway.serve()
@@ -189,7 +188,8 @@ def test_a_pasted_refresh_token_becomes_an_account(oauth):
     token = state.issue()["refresh_token"]
     result = subprocess.run([gateway.binary, "--data-dir", gateway.data_dir, "--json", "connect", "qwen",
                              "--refresh-token-stdin", "--label", "pasted"],
-                            input=token, capture_output=True, text=True, timeout=60)
+                            input=token, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, **gateway.env})
     assert result.returncode == 0, result.stderr
     connected = json.loads(result.stdout)
     assert connected["account"]["label"] == "pasted"
@@ -373,7 +373,7 @@ def test_kiro_builder_id_device_login_and_event_stream_answers(oauth):
     # Registered a client, then pending, slow_down, tokens.
     assert len(state.aws_clients) == 1 and state.device_polls == 3
     [secret] = state.aws_clients.values()
-    assert secret.encode() not in open(gateway.data_dir + "/switchyard.db", "rb").read(), "the client secret is sealed"
+    assert secret.encode() not in stored_bytes(gateway), "the client secret is sealed"
 
     gateway.key = gateway.cli_json("key", "create")["key"]
     gateway.serve()
@@ -464,7 +464,8 @@ def test_a_pasted_google_refresh_token_is_kept_as_google_does_not_rotate_it(oaut
     gateway, state, _ = oauth
     token = state.issue()["refresh_token"]
     result = subprocess.run([gateway.binary, "--data-dir", gateway.data_dir, "--json", "connect", "gemini-cli",
-                             "--refresh-token-stdin"], input=token, capture_output=True, text=True, timeout=60)
+                             "--refresh-token-stdin"], input=token, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, **gateway.env})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["provider"]["prefix"] == "gc"
     gateway.key = gateway.cli_json("key", "create")["key"]
@@ -517,7 +518,8 @@ def test_codex_browser_login_falls_back_to_port_1457_then_suggests_the_device_lo
         second = hold(1457)
         try:
             result = subprocess.run([gateway.binary, "--data-dir", gateway.data_dir, "connect", "codex"],
-                                    stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+                                    stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                                    env={**os.environ, **gateway.env})
         finally:
             if second:
                 second.close()
@@ -575,7 +577,7 @@ def test_iflow_login_fetches_the_api_key_and_requests_are_signed(oauth):
         assert "Signed in" in page.read().decode()
     assert f'connected iFlow account "{mock_oauth.IFLOW_PHONE}"' in finished(process)
     [key] = state.iflow_keys
-    assert key.encode() not in open(gateway.data_dir + "/switchyard.db", "rb").read(), "the API key is sealed"
+    assert key.encode() not in stored_bytes(gateway), "the API key is sealed"
 
     gateway.key = gateway.cli_json("key", "create")["key"]
     gateway.serve()

@@ -62,7 +62,8 @@ def verify(secret, headers, body, window=300):
 
 def cli(switchyard, *args):
     result = subprocess.run([switchyard.binary, "--data-dir", switchyard.data_dir, "--json", *args],
-                            capture_output=True, text=True, timeout=120, env={**__import__("os").environ, **BACKOFF})
+                            capture_output=True, text=True, timeout=120,
+                            env={**__import__("os").environ, **switchyard.env, **BACKOFF})
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -142,5 +143,6 @@ def test_a_paused_key_is_announced_and_bad_addresses_are_refused(hooked):
     assert "was paused" in json.loads(body)["content"]
     for bad in (["webhook", "add", "ftp://example.com/x"], ["webhook", "add", "http://h/x", "--format", "teams"],
                 ["webhook", "add", "http://h/x", "--event", "everything"]):
-        result = subprocess.run([hooked.binary, "--data-dir", hooked.data_dir, *bad], capture_output=True, text=True)
+        result = subprocess.run([hooked.binary, "--data-dir", hooked.data_dir, *bad], capture_output=True, text=True,
+                                env={**__import__("os").environ, **hooked.env})
         assert result.returncode != 0 and "error" in result.stderr, result.stderr

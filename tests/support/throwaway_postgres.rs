@@ -17,6 +17,8 @@ pub(crate) struct ThrowawayPostgres {
     port: u16,
     server: Option<Child>,
     databases: u32,
+    /// More `-c name=value` settings for the server.
+    settings: Vec<String>,
 }
 
 fn bin_dir() -> PathBuf {
@@ -77,6 +79,15 @@ fn free_port() -> u16 {
 impl ThrowawayPostgres {
     /// Initialises and starts a server.
     pub(crate) fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A server that also offers TLS with this certificate and key (PEM).
+    pub(crate) fn start_with_tls(certificate: &str, key: &str) -> Self {
+        Self::start_with(Some((certificate, key)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Self {
         let bin = bin_dir();
         let folder = tempfile::Builder::new()
             .prefix("switchyard-pg-")
@@ -84,6 +95,22 @@ impl ThrowawayPostgres {
             .expect("temporary folder");
         let data = folder.path().join("data");
         std::fs::create_dir(&data).unwrap();
+        let mut settings = Vec::new();
+        if let Some((certificate, key)) = tls {
+            let certificate_file = folder.path().join("server.crt");
+            let key_file = folder.path().join("server.key");
+            std::fs::write(&certificate_file, certificate).unwrap();
+            std::fs::write(&key_file, key).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600))
+                    .unwrap();
+            }
+            settings.push("ssl=on".to_owned());
+            settings.push(format!("ssl_cert_file={}", certificate_file.display()));
+            settings.push(format!("ssl_key_file={}", key_file.display()));
+        }
         if running_as_root() {
             let status = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -118,6 +145,7 @@ impl ThrowawayPostgres {
             port: free_port(),
             server: None,
             databases: 0,
+            settings,
         };
         server.resume();
         server
@@ -144,6 +172,11 @@ impl ThrowawayPostgres {
                 "-c",
                 "max_connections=200",
             ])
+            .args(
+                self.settings
+                    .iter()
+                    .flat_map(|setting| ["-c", setting.as_str()]),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -510,6 +510,31 @@ fn serve(data_dir: &std::path::Path, args: ServeArgs) -> Result<()> {
                     publisher.publish("requests-recorded", count);
                 }
             });
+            // On a shared database, changes made through other replicas or
+            // the CLI reach this replica's browsers too (the change feed's
+            // counter: no query).
+            if switchyard_store::selected_database().is_some() {
+                let publisher = std::sync::Arc::clone(&manager);
+                tokio::spawn(async move {
+                    let version = || {
+                        publisher
+                            .with_store(|store| {
+                                store.data_version().map_err(switchyard_manage::store_error)
+                            })
+                            .ok()
+                    };
+                    let mut seen = version();
+                    let mut every = tokio::time::interval(std::time::Duration::from_millis(500));
+                    loop {
+                        every.tick().await;
+                        let now = version();
+                        if now != seen {
+                            seen = now;
+                            publisher.publish("state-changed", ());
+                        }
+                    }
+                });
+            }
         }
         tokio::select! {
             result = gateway.wait() => {

@@ -240,8 +240,8 @@ async fn browser_journey_through_the_served_dashboard() {
     // Setting a password signs every browser out, this one too.
     type_into(&client, "#new-password", "a browser password").await;
     click(&client, "#set-password").await;
-    wait_for_text(&client, "#signin-form label", |text| {
-        text.contains("password")
+    wait_for_text(&client, "label[for=password]", |text| {
+        text.contains("Password")
     })
     .await;
     // A wrong password, then the right one.
@@ -396,8 +396,41 @@ async fn browser_journey_through_the_served_dashboard() {
     // Logout.
     client.goto(&format!("{base}/dashboard/")).await.unwrap();
     click(&client, "#sign-out").await;
-    wait_for_text(&client, "#signin-form label", |text| {
-        text.contains("password")
+    wait_for_text(&client, "label[for=password]", |text| {
+        text.contains("Password")
+    })
+    .await;
+
+    // A team member sees their keys, usage and logs, and nothing else.
+    cli.ok(&[
+        "call",
+        "set_dashboard_user",
+        r#"{"name": "alice", "password": "alice's long password", "role": "member"}"#,
+    ]);
+    type_into(&client, "#user", "alice").await;
+    type_into(&client, "#password", "alice's long password").await;
+    click(&client, "#sign-in").await;
+    wait_for_text(&client, "#nav-keys", |text| text == "API keys").await;
+    assert!(
+        client.find(Locator::Css("#nav-providers")).await.is_err(),
+        "a member is shown the Providers page"
+    );
+    type_into(&client, "#key-name", "alice laptop").await;
+    click(&client, "#create-key").await;
+    wait_for_text(&client, "#created-key", |text| text.starts_with("sy-")).await;
+    save_screenshot(&client, "member-keys.png").await;
+    let owned = cli.json(&["key", "list"]);
+    assert!(
+        owned
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|key| key["name"] == "alice laptop" && key["owner"] == "alice"),
+        "{owned}"
+    );
+    click(&client, "#sign-out").await;
+    wait_for_text(&client, "label[for=password]", |text| {
+        text.contains("Password")
     })
     .await;
 
@@ -410,8 +443,8 @@ async fn browser_journey_through_the_served_dashboard() {
         .execute("UPDATE dashboard_sessions SET expires_at = 1", [])
         .unwrap();
     client.refresh().await.unwrap();
-    wait_for_text(&client, "#signin-form label", |text| {
-        text.contains("password")
+    wait_for_text(&client, "label[for=password]", |text| {
+        text.contains("Password")
     })
     .await;
     save_screenshot(&client, "signed-out-after-expiry.png").await;

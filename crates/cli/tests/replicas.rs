@@ -783,6 +783,43 @@ fn team_members_see_and_manage_only_their_own_keys_and_usage() {
         )
         .await;
         assert_eq!(usage[0]["requests"], 3, "{usage}");
+        // A change made elsewhere (the CLI here) reaches a signed-in browser's
+        // event stream on this replica.
+        let mut events = http
+            .get(format!("{base}/dashboard/api/events"))
+            .header("cookie", &root.0)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(events.status(), StatusCode::OK);
+        let cli = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .arg("--data-dir")
+            .arg(admin.data_dir.path())
+            .args(["alias", "add", "elsewhere", "first/m"])
+            .envs(env.iter().map(|(n, v)| (n, v)))
+            .output()
+            .unwrap();
+        assert!(
+            cli.status.success(),
+            "{}",
+            String::from_utf8_lossy(&cli.stderr)
+        );
+        let heard = tokio::time::timeout(Duration::from_secs(3), async {
+            let mut seen = String::new();
+            while let Ok(Some(chunk)) = events.chunk().await {
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+                if seen.contains("event: state-changed") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(
+            heard,
+            Ok(true),
+            "no state-changed event for a change made through the CLI"
+        );
         // Removing alice ends her session.
         let (status, _) = call_as(
             &http,
@@ -811,4 +848,43 @@ fn team_members_see_and_manage_only_their_own_keys_and_usage() {
     };
     assert_eq!(requests_of("alice"), Some(json!(2)), "{by_owner}");
     assert_eq!(requests_of("bob"), Some(json!(1)), "{by_owner}");
+}
+
+#[test]
+fn the_database_connection_is_encrypted_and_its_certificate_checked() {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let certificate = certified.cert.pem();
+    let mut pg =
+        ThrowawayPostgres::start_with_tls(&certificate, &certified.signing_key.serialize_pem());
+    let url = format!("{}?sslmode=require", pg.new_database());
+    let env = shared_env(&url);
+    // A certificate nobody vouches for is refused, with the reason.
+    let untrusting = machine(&env);
+    let refused = untrusting.fails(&["db", "status"]);
+    assert!(
+        refused.contains("certificate") || refused.contains("TLS"),
+        "{refused}"
+    );
+    // With its authority named, the connection works, encrypted.
+    let mut trusting = machine(&env);
+    let ca = trusting.write("ca.pem", &certificate);
+    trusting.env.push((
+        "SWITCHYARD_DATABASE_CA_FILE".into(),
+        ca.display().to_string(),
+    ));
+    assert_eq!(trusting.json(&["db", "status"])["engine"], "postgresql");
+    let server = Server::start(&trusting, &[]);
+    let encrypted = pg.psql(
+        &url.replace("?sslmode=require", ""),
+        "SELECT COUNT(*), bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+         WHERE a.application_name = 'switchyard'",
+    );
+    let (connections, all_ssl) = encrypted.split_once('|').unwrap();
+    assert!(connections.parse::<u32>().unwrap() >= 2, "{encrypted}");
+    assert_eq!(
+        all_ssl, "t",
+        "a connection to the database is not encrypted: {encrypted}"
+    );
+    drop(server);
 }

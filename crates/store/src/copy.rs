@@ -150,9 +150,19 @@ const TABLES: &[(&str, &[&str])] = &[
     ("dashboard_password", &["id", "argon2_hash", "set_at"]),
     (
         "dashboard_sessions",
-        &["id_hash", "csrf_token", "actor", "created_at", "expires_at", "member"],
+        &[
+            "id_hash",
+            "csrf_token",
+            "actor",
+            "created_at",
+            "expires_at",
+            "member",
+        ],
     ),
-    ("dashboard_users", &["name", "argon2_hash", "role", "created_at"]),
+    (
+        "dashboard_users",
+        &["name", "argon2_hash", "role", "created_at"],
+    ),
     ("signin_links", &["token_hash", "expires_at"]),
     (
         "management_tokens",

@@ -49,6 +49,9 @@ pub enum DbError {
     /// PostgreSQL reported an error (or the connection failed).
     #[error("{}", postgres_message(.0))]
     Postgres(#[from] postgres::Error),
+    /// TLS to PostgreSQL could not be set up (unreadable CA file).
+    #[error("{0}")]
+    Tls(String),
     /// A query that must return a row returned none.
     #[error("query returned no rows")]
     NoRows,
@@ -418,10 +421,60 @@ pub fn postgres_config(url: &str) -> DbResult<postgres::Config> {
     Ok(config)
 }
 
+/// Environment variable naming a PEM file of certificate authorities that
+/// the PostgreSQL server's certificate may chain to, besides the system's.
+pub const DATABASE_CA_ENV: &str = "SWITCHYARD_DATABASE_CA_FILE";
+
+/// The TLS connector for PostgreSQL: rustls, the server's certificate
+/// verified against the system's roots and [`DATABASE_CA_ENV`]'s (made
+/// once). Used as the URL's `sslmode` says: `disable` never, `prefer` (the
+/// default) when the server offers TLS, `require` always. Unlike libpq, a
+/// certificate that does not verify is refused in every mode.
+pub fn postgres_tls() -> DbResult<tokio_postgres_rustls::MakeRustlsConnect> {
+    static CONFIG: std::sync::OnceLock<Result<std::sync::Arc<rustls::ClientConfig>, String>> =
+        std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        if let Some(path) = std::env::var_os(DATABASE_CA_ENV) {
+            use rustls::pki_types::CertificateDer;
+            use rustls::pki_types::pem::PemObject;
+            let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&path)
+                .and_then(|certificates| certificates.collect())
+                .map_err(|error| {
+                    format!(
+                        "{DATABASE_CA_ENV}: cannot read certificates from {}: {error}",
+                        std::path::Path::new(&path).display()
+                    )
+                })?;
+            for certificate in certificates {
+                roots
+                    .add(certificate)
+                    .map_err(|error| format!("{DATABASE_CA_ENV}: {error}"))?;
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| error.to_string())
+            .map(|builder| {
+                std::sync::Arc::new(builder.with_root_certificates(roots).with_no_client_auth())
+            })
+    });
+    match config {
+        Ok(config) => Ok(tokio_postgres_rustls::MakeRustlsConnect::new(
+            (**config).clone(),
+        )),
+        Err(message) => Err(DbError::Tls(message.clone())),
+    }
+}
+
 /// Opens a connection to PostgreSQL (not used on a tokio runtime's thread).
 pub fn connect_postgres(config: &postgres::Config) -> DbResult<postgres::Client> {
     let config = config.clone();
-    off_runtime(move || config.connect(postgres::NoTls)).map_err(DbError::from)
+    let tls = postgres_tls()?;
+    off_runtime(move || config.connect(tls)).map_err(DbError::from)
 }
 
 impl Conn {

@@ -267,7 +267,9 @@ impl ChangeFeed {
     /// Listens for ever, reconnecting when the connection is lost.
     fn listen(&self, config: &postgres::Config) {
         loop {
-            match config.connect(postgres::NoTls) {
+            let connected =
+                db::postgres_tls().and_then(|tls| config.connect(tls).map_err(DbError::from));
+            match connected {
                 Ok(mut client) => {
                     if client
                         .batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))
