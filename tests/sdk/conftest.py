@@ -21,12 +21,23 @@ SHARED_KEY = "c3dpdGNoeWFyZC1zZGstdGVzdHMtc2VhbGluZy1rZXk="  # 32 bytes
 _databases = iter(range(1, 1_000_000))
 
 
-def new_database():
-    """A new empty database on the test server; its URL."""
+def new_database(template=None):
+    """A new database on the test server (empty, or a copy of `template`'s); its URL."""
     name = f"sdk_{os.getpid()}_{next(_databases)}"
+    copy = f" TEMPLATE {template.rsplit('/', 1)[1]}" if template else ""
     subprocess.run(["psql", f"{POSTGRES}/postgres", "-v", "ON_ERROR_STOP=1", "-qc",
-                    f"CREATE DATABASE {name}"], check=True, capture_output=True)
+                    f"CREATE DATABASE {name}{copy}"], check=True, capture_output=True)
     return f"{POSTGRES}/{name}"
+
+
+def copy_gateway(template, data_dir):
+    """A gateway on a copy of `template`'s data folder (and database)."""
+    if not POSTGRES:
+        __import__("shutil").copytree(template.data_dir, data_dir)
+        return Switchyard(data_dir)
+    gateway = Switchyard(data_dir, database=new_database(template.env["SWITCHYARD_DATABASE_URL"]))
+    os.makedirs(data_dir, exist_ok=True)
+    return gateway
 
 
 def stored_bytes(gateway):
@@ -125,14 +136,15 @@ def free_port():
 class Switchyard:
     """Runs the real `switchyard` binary against one data directory."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, database=None):
         self.binary = os.environ["SWITCHYARD_BIN"]
         self.data_dir = str(data_dir)
         self.process = None
         self.port = None
         self.env = {}
         if POSTGRES:
-            self.env = {"SWITCHYARD_DATABASE_URL": new_database(), "SWITCHYARD_SECRET_KEY": SHARED_KEY}
+            self.env = {"SWITCHYARD_DATABASE_URL": database or new_database(),
+                        "SWITCHYARD_SECRET_KEY": SHARED_KEY}
 
     def cli(self, *args, stdin=None):
         result = subprocess.run(

@@ -13,7 +13,6 @@ the body) is decided by a client library."""
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import Switchyard
+from conftest import Switchyard, copy_gateway
 from fault_upstream import (DIALECTS, GiB, MiB, SECRET, FaultUpstream, NoAnswer, RssMonitor, alive,
                             assert_error, build_request, chat_request, connect, dialect_of_path,
                             error_shape_problem, kill, new_gateway, read_answer, request, require, start,
@@ -98,8 +97,7 @@ def fault_template(tmp_path_factory, fault_upstream):
 @pytest.fixture
 def fault_gateway(fault_template, tmp_path):
     """A fresh gateway on a copy of the template: one test's memory cannot count against the next."""
-    shutil.copytree(fault_template.data_dir, tmp_path / "data")
-    gateway = Switchyard(tmp_path / "data")
+    gateway = copy_gateway(fault_template, tmp_path / "data")
     gateway.key, gateway.refused = fault_template.key, fault_template.refused
     start(gateway)
     yield gateway

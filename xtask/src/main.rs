@@ -291,6 +291,7 @@ fn test(root: &Path) -> Result<()> {
         );
         stage("store-postgres", store_on_postgres());
         stage("sdk-tests", sdk_tests(root, &tools));
+        stage("sdk-postgres", sdk_tests_on_postgres(root, &tools));
         stage("real-clients", real_clients(root, &tools));
         stage("desktop-e2e", desktop_e2e(root, &tools));
         stage("browser-e2e", browser_e2e());
@@ -374,6 +375,19 @@ fn sdk_tests(root: &Path, tools: &setup::Tools) -> Result<()> {
     // The binary the Rust tests built (same features: nothing is rebuilt).
     run_checked(cargo().args(TEST_BUILD))?;
     run_checked(&mut sdk_suite(tools, &binary))
+}
+
+/// The SDK suite again with every gateway on a PostgreSQL database of its
+/// own (a throwaway server; `psql` creates the databases).
+fn sdk_tests_on_postgres(root: &Path, tools: &setup::Tools) -> Result<()> {
+    let binary = root.join("target").join("debug").join(exe("switchyard"));
+    let server = std::panic::catch_unwind(throwaway_postgres::ThrowawayPostgres::start)
+        .map_err(|_| anyhow::anyhow!("cannot start a throwaway PostgreSQL (see above)"))?;
+    run_checked(cargo().args(TEST_BUILD))?;
+    run_checked(sdk_suite(tools, &binary).env(
+        "SWITCHYARD_TEST_POSTGRES",
+        format!("postgres://switchyard@127.0.0.1:{}", server.port()),
+    ))
 }
 
 /// The real coding CLIs from npm (and Aider from PyPI) against the gateway
