@@ -42,6 +42,11 @@ pub fn router(state: RouterState, extra: Option<Router>) -> Router {
         .route("/codex/v1/responses", post(responses))
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/v1/embeddings", post(embeddings))
+        .route("/v1/completions", post(completions))
+        .route("/v1/moderations", post(moderations))
+        .route("/v1/images/generations", post(image_generations))
+        .route("/v1/audio/speech", post(audio_speech))
+        .route("/v1/rerank", post(rerank))
         .route("/v1beta/models", get(list_gemini_models))
         .route(
             "/v1beta/models/{*target}",
@@ -616,15 +621,120 @@ async fn count_tokens(
     }
 }
 
+/// An OpenAI endpoint besides chat that takes a JSON body naming a model:
+/// where clients send it and the path at an OpenAI-compatible provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OpenAiEndpoint {
+    client_path: &'static str,
+    provider_path: &'static str,
+    /// Whether `"stream": true` can be relayed (not yet for any of these).
+    streams: bool,
+}
+
+/// `POST /v1/embeddings`.
+const EMBEDDINGS: OpenAiEndpoint = OpenAiEndpoint {
+    client_path: "/v1/embeddings",
+    provider_path: "/embeddings",
+    streams: false,
+};
+
 /// `POST /v1/embeddings`, passed to OpenAI-compatible providers (with
 /// fallback along the plan, as chat requests).
 async fn embeddings(
+    state: State<RouterState>,
+    caller: Extension<CallerKey>,
+    headers: HeaderMap,
+    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
+) -> Response {
+    openai_endpoint(state, caller, headers, body, EMBEDDINGS).await
+}
+
+/// `POST /v1/completions` (the legacy text completions), not streamed.
+async fn completions(
+    state: State<RouterState>,
+    caller: Extension<CallerKey>,
+    headers: HeaderMap,
+    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
+) -> Response {
+    let endpoint = OpenAiEndpoint {
+        client_path: "/v1/completions",
+        provider_path: "/completions",
+        streams: false,
+    };
+    openai_endpoint(state, caller, headers, body, endpoint).await
+}
+
+/// `POST /v1/moderations`.
+async fn moderations(
+    state: State<RouterState>,
+    caller: Extension<CallerKey>,
+    headers: HeaderMap,
+    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
+) -> Response {
+    let endpoint = OpenAiEndpoint {
+        client_path: "/v1/moderations",
+        provider_path: "/moderations",
+        streams: false,
+    };
+    openai_endpoint(state, caller, headers, body, endpoint).await
+}
+
+/// `POST /v1/images/generations` (JSON in, JSON with URLs or base64 out).
+async fn image_generations(
+    state: State<RouterState>,
+    caller: Extension<CallerKey>,
+    headers: HeaderMap,
+    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
+) -> Response {
+    let endpoint = OpenAiEndpoint {
+        client_path: "/v1/images/generations",
+        provider_path: "/images/generations",
+        streams: false,
+    };
+    openai_endpoint(state, caller, headers, body, endpoint).await
+}
+
+/// `POST /v1/audio/speech` (JSON in, audio bytes out, within the body limit).
+async fn audio_speech(
+    state: State<RouterState>,
+    caller: Extension<CallerKey>,
+    headers: HeaderMap,
+    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
+) -> Response {
+    let endpoint = OpenAiEndpoint {
+        client_path: "/v1/audio/speech",
+        provider_path: "/audio/speech",
+        streams: false,
+    };
+    openai_endpoint(state, caller, headers, body, endpoint).await
+}
+
+/// `POST /v1/rerank` (the Cohere/Jina shape: model, query, documents).
+async fn rerank(
+    state: State<RouterState>,
+    caller: Extension<CallerKey>,
+    headers: HeaderMap,
+    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
+) -> Response {
+    let endpoint = OpenAiEndpoint {
+        client_path: "/v1/rerank",
+        provider_path: "/rerank",
+        streams: false,
+    };
+    openai_endpoint(state, caller, headers, body, endpoint).await
+}
+
+/// Routes a JSON request for `endpoint` along the plan of the model it
+/// names, to OpenAI-compatible providers (with fallback, usage, cost, the
+/// request log and key policies, as chat requests).
+async fn openai_endpoint(
     State(state): State<RouterState>,
     Extension(caller): Extension<CallerKey>,
     headers: HeaderMap,
     body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
+    endpoint: OpenAiEndpoint,
 ) -> Response {
-    let pending = PendingRecord::new(&state, "/v1/embeddings", &caller, Dialect::OpenAiChat);
+    let pending = PendingRecord::new(&state, endpoint.client_path, &caller, Dialect::OpenAiChat);
     let body = match body {
         Ok(JsonBody(body, _)) => body,
         Err(rejection) => return pending.fail(rejection.0),
@@ -633,13 +743,22 @@ async fn embeddings(
         Ok(incoming) => incoming,
         Err(error) => return pending.fail(error),
     };
+    if incoming.stream && !endpoint.streams {
+        return pending.fail(ApiError::bad_request(
+            "unsupported_value",
+            format!(
+                "streaming is not supported on {} here yet; send \"stream\": false",
+                endpoint.client_path
+            ),
+        ));
+    }
     route(
         &state,
         &caller.config,
         pending,
         &headers,
         incoming,
-        Routed::Embeddings,
+        Routed::OpenAi(endpoint.provider_path),
     )
     .await
 }
@@ -832,8 +951,9 @@ async fn route_chat(
 enum Routed {
     /// A chat exchange in any dialect.
     Chat,
-    /// OpenAI's embeddings.
-    Embeddings,
+    /// An OpenAI endpoint besides chat, by its path at the provider
+    /// (`/embeddings`, `/moderations`, ...).
+    OpenAi(&'static str),
 }
 
 /// Walks the routing plan of `incoming`, trying each candidate until one
@@ -906,11 +1026,12 @@ async fn route(
                 ))
                 .await
             }
-            Routed::Embeddings => {
-                Box::pin(upstream::forward_embeddings(
+            Routed::OpenAi(path) => {
+                Box::pin(upstream::forward_openai(
                     state,
                     config,
                     candidate,
+                    path,
                     &incoming,
                     headers,
                     pending,

@@ -208,25 +208,31 @@ fn json_members(body: &[u8]) -> Result<RawMembers, ApiError> {
     })
 }
 
-/// Sends an embeddings request to `candidate` (an OpenAI-compatible
-/// provider) and relays its JSON answer; failures fall back as chat's do.
-pub(crate) async fn forward_embeddings(
+/// Sends a request for an OpenAI endpoint besides chat (`path` at the
+/// provider: `/embeddings`, `/moderations`, `/completions`, ...) to
+/// `candidate` (an OpenAI-compatible provider) and relays its answer within
+/// the body limit; failures fall back as chat's do.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn forward_openai(
     state: &RouterState,
     config: &RoutingConfig,
     candidate: &Candidate,
+    path: &'static str,
     incoming: &IncomingChat,
     client_headers: &HeaderMap,
     pending: PendingRecord,
     has_fallback: bool,
 ) -> Result<Response, FallBack> {
     if Dialect::of_provider(candidate.provider.provider.kind) != Dialect::OpenAiChat {
-        return Ok(pending.fail(ApiError::bad_request(
+        let error = ApiError::bad_request(
             "unsupported_endpoint",
             format!(
-                "provider {:?} is not OpenAI-compatible, so it cannot serve /embeddings",
+                "provider {:?} is not OpenAI-compatible, so it cannot serve {path}",
                 candidate.provider_name()
             ),
-        )));
+        );
+        // Another target of a combo may be.
+        return fail_or_fall_back(pending, error, Failure::ModelUnavailable, has_fallback);
     }
     let mut credentials = match state.credentials(candidate, false).await {
         Ok(credentials) => credentials,
@@ -241,7 +247,7 @@ pub(crate) async fn forward_embeddings(
         model: Some(upstream_model),
     };
     let outgoing = Outgoing {
-        path: "/embeddings".into(),
+        path: path.into(),
         body: &body,
         upstream: Dialect::OpenAiChat,
         client: Dialect::OpenAiChat,
