@@ -9,6 +9,7 @@ The mock validates each request as OpenAI's API reference describes it
 import http.server
 import json
 import threading
+import time
 import urllib.request
 
 import openai
@@ -172,10 +173,16 @@ def test_a_model_is_required_and_errors_are_openai_shaped(client):
 
 def test_each_is_logged_with_its_path_usage_and_cost(gateway, client):
     client.completions.create(model="multi", prompt="Say hi")
-    records = gateway.cli_json("log", "--limit", "50")
-    endpoints = {record["endpoint"] for record in records}
-    assert {"/v1/completions", "/v1/moderations", "/v1/images/generations", "/v1/audio/speech",
-            "/v1/rerank"} <= endpoints, endpoints
+    wanted = {"/v1/completions", "/v1/moderations", "/v1/images/generations", "/v1/audio/speech", "/v1/rerank"}
+    # Records are written off the request path, within about 100 ms.
+    deadline = time.monotonic() + 10
+    while True:
+        records = gateway.cli_json("log", "--limit", "50")
+        endpoints = {record["endpoint"] for record in records}
+        if wanted <= endpoints or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert wanted <= endpoints, endpoints
     completion = next(record for record in records if record["endpoint"] == "/v1/completions" and record["status"] == 200)
     assert completion["combo"] == "multi" and completion["target"] == "up/m"
     assert [attempt["status"] for attempt in completion["attempts"]] == [503, 200]
