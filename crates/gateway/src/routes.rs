@@ -41,12 +41,6 @@ pub fn router(state: RouterState, extra: Option<Router>) -> Router {
         .route("/codex/responses", post(responses))
         .route("/codex/v1/responses", post(responses))
         .route("/v1/messages/count_tokens", post(count_tokens))
-        .route("/v1/embeddings", post(embeddings))
-        .route("/v1/completions", post(completions))
-        .route("/v1/moderations", post(moderations))
-        .route("/v1/images/generations", post(image_generations))
-        .route("/v1/audio/speech", post(audio_speech))
-        .route("/v1/rerank", post(rerank))
         .route("/v1beta/models", get(list_gemini_models))
         .route(
             "/v1beta/models/{*target}",
@@ -62,7 +56,12 @@ pub fn router(state: RouterState, extra: Option<Router>) -> Router {
         .route("/v1/api/chat", post(ollama_chat))
         .route("/api/tags", get(ollama_tags))
         .route("/v1/api/tags", get(ollama_tags))
-        .route("/v1/models", get(list_models))
+        .route("/v1/models", get(list_models));
+    let authenticated = OPENAI_ENDPOINTS
+        .iter()
+        .fold(authenticated, |router, endpoint| {
+            router.route(endpoint.client_path, openai_route(*endpoint))
+        })
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             guard::read_body_in_time,
@@ -631,97 +630,54 @@ struct OpenAiEndpoint {
     streams: bool,
 }
 
-/// `POST /v1/embeddings`.
-const EMBEDDINGS: OpenAiEndpoint = OpenAiEndpoint {
-    client_path: "/v1/embeddings",
-    provider_path: "/embeddings",
-    streams: false,
-};
-
-/// `POST /v1/embeddings`, passed to OpenAI-compatible providers (with
-/// fallback along the plan, as chat requests).
-async fn embeddings(
-    state: State<RouterState>,
-    caller: Extension<CallerKey>,
-    headers: HeaderMap,
-    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
-) -> Response {
-    openai_endpoint(state, caller, headers, body, EMBEDDINGS).await
-}
-
-/// `POST /v1/completions` (the legacy text completions), not streamed.
-async fn completions(
-    state: State<RouterState>,
-    caller: Extension<CallerKey>,
-    headers: HeaderMap,
-    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
-) -> Response {
-    let endpoint = OpenAiEndpoint {
+/// OpenAI's JSON endpoints besides chat, served through [`openai_endpoint`].
+const OPENAI_ENDPOINTS: &[OpenAiEndpoint] = &[
+    OpenAiEndpoint {
+        client_path: "/v1/embeddings",
+        provider_path: "/embeddings",
+        streams: false,
+    },
+    // The legacy text completions, not streamed yet.
+    OpenAiEndpoint {
         client_path: "/v1/completions",
         provider_path: "/completions",
         streams: false,
-    };
-    openai_endpoint(state, caller, headers, body, endpoint).await
-}
-
-/// `POST /v1/moderations`.
-async fn moderations(
-    state: State<RouterState>,
-    caller: Extension<CallerKey>,
-    headers: HeaderMap,
-    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
-) -> Response {
-    let endpoint = OpenAiEndpoint {
+    },
+    OpenAiEndpoint {
         client_path: "/v1/moderations",
         provider_path: "/moderations",
         streams: false,
-    };
-    openai_endpoint(state, caller, headers, body, endpoint).await
-}
-
-/// `POST /v1/images/generations` (JSON in, JSON with URLs or base64 out).
-async fn image_generations(
-    state: State<RouterState>,
-    caller: Extension<CallerKey>,
-    headers: HeaderMap,
-    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
-) -> Response {
-    let endpoint = OpenAiEndpoint {
+    },
+    // JSON in, JSON with URLs or base64 out.
+    OpenAiEndpoint {
         client_path: "/v1/images/generations",
         provider_path: "/images/generations",
         streams: false,
-    };
-    openai_endpoint(state, caller, headers, body, endpoint).await
-}
-
-/// `POST /v1/audio/speech` (JSON in, audio bytes out, within the body limit).
-async fn audio_speech(
-    state: State<RouterState>,
-    caller: Extension<CallerKey>,
-    headers: HeaderMap,
-    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
-) -> Response {
-    let endpoint = OpenAiEndpoint {
+    },
+    // JSON in, audio bytes out (within the body limit).
+    OpenAiEndpoint {
         client_path: "/v1/audio/speech",
         provider_path: "/audio/speech",
         streams: false,
-    };
-    openai_endpoint(state, caller, headers, body, endpoint).await
-}
-
-/// `POST /v1/rerank` (the Cohere/Jina shape: model, query, documents).
-async fn rerank(
-    state: State<RouterState>,
-    caller: Extension<CallerKey>,
-    headers: HeaderMap,
-    body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>,
-) -> Response {
-    let endpoint = OpenAiEndpoint {
+    },
+    // The Cohere/Jina shape: model, query, documents.
+    OpenAiEndpoint {
         client_path: "/v1/rerank",
         provider_path: "/rerank",
         streams: false,
-    };
-    openai_endpoint(state, caller, headers, body, endpoint).await
+    },
+];
+
+/// The `POST` handler of `endpoint`.
+fn openai_route(endpoint: OpenAiEndpoint) -> axum::routing::MethodRouter<RouterState> {
+    post(
+        move |state: State<RouterState>,
+              caller: Extension<CallerKey>,
+              headers: HeaderMap,
+              body: Result<JsonBody<OpenAiChatClient>, BodyRejection<OpenAiChatClient>>| {
+            openai_endpoint(state, caller, headers, body, endpoint)
+        },
+    )
 }
 
 /// Routes a JSON request for `endpoint` along the plan of the model it
