@@ -324,52 +324,11 @@ async fn start_switchyard_with(
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     };
     let base = format!("http://{mock}/v1");
-    if !configure {
-        let port = free_port()?;
-        let child = Command::new(binary)
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["serve", "--port", &port.to_string()])
-            .env("SWITCHYARD_LOG", "warn")
-            .envs(env.iter().map(|(name, value)| (name, value)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start switchyard serve")?;
-        let running = Running(child);
-        wait_for_port(port).await?;
-        return Ok((running, port, String::new()));
-    }
-    cli(&[
-        "provider",
-        "add",
-        "--name",
-        "oa",
-        "--prefix",
-        "oa",
-        "--kind",
-        "openai",
-        "--base-url",
-        &base,
-        "--model",
-        "m",
-    ])?;
-    cli(&[
-        "provider",
-        "add",
-        "--name",
-        "an",
-        "--prefix",
-        "an",
-        "--kind",
-        "anthropic",
-        "--base-url",
-        &base,
-        "--model",
-        "m",
-    ])?;
-    let key: Value = serde_json::from_str(&cli(&["--json", "key", "create"])?)?;
-    let key = key["key"].as_str().context("no key")?.to_owned();
+    let key = if configure {
+        configure_switchyard(&cli, &base)?
+    } else {
+        String::new()
+    };
     let port = free_port()?;
     let child = Command::new(binary)
         .arg("--data-dir")
@@ -384,6 +343,40 @@ async fn start_switchyard_with(
     let running = Running(child);
     wait_for_port(port).await?;
     Ok((running, port, key))
+}
+
+/// Adds the mock's two providers through `cli` and answers a new API key.
+fn configure_switchyard(cli: &dyn Fn(&[&str]) -> Result<String>, base: &str) -> Result<String> {
+    cli(&[
+        "provider",
+        "add",
+        "--name",
+        "oa",
+        "--prefix",
+        "oa",
+        "--kind",
+        "openai",
+        "--base-url",
+        base,
+        "--model",
+        "m",
+    ])?;
+    cli(&[
+        "provider",
+        "add",
+        "--name",
+        "an",
+        "--prefix",
+        "an",
+        "--kind",
+        "anthropic",
+        "--base-url",
+        base,
+        "--model",
+        "m",
+    ])?;
+    let key: Value = serde_json::from_str(&cli(&["--json", "key", "create"])?)?;
+    Ok(key["key"].as_str().context("no key")?.to_owned())
 }
 
 async fn start_nginx(
