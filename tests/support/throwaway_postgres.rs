@@ -210,9 +210,14 @@ impl ThrowawayPostgres {
 
     /// Stops the server (fast shutdown: clients are disconnected).
     pub(crate) fn stop(&mut self) {
+        self.signal("-INT");
+    }
+
+    /// Sends `signal` to the server and waits for it to end.
+    fn signal(&mut self, signal: &str) {
         if let Some(mut child) = self.server.take() {
             let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
+                .args([signal, &child.id().to_string()])
                 .status();
             let _ = child.wait();
         }
@@ -227,28 +232,8 @@ impl ThrowawayPostgres {
     pub(crate) fn new_database(&mut self) -> String {
         self.databases += 1;
         let name = format!("switchyard_{}", self.databases);
-        let out = Command::new(self.bin.join("psql"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "switchyard",
-                "-d",
-                "postgres",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-            ])
-            .arg(format!("CREATE DATABASE {name}"))
-            .output()
-            .expect("psql runs");
-        assert!(
-            out.status.success(),
-            "CREATE DATABASE failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let admin = format!("postgres://switchyard@127.0.0.1:{}/postgres", self.port);
+        self.psql(&admin, &format!("CREATE DATABASE {name}"));
         format!("postgres://switchyard@127.0.0.1:{}/{name}", self.port)
     }
 
@@ -269,11 +254,7 @@ impl ThrowawayPostgres {
 
 impl Drop for ThrowawayPostgres {
     fn drop(&mut self) {
-        if let Some(mut child) = self.server.take() {
-            let _ = Command::new("kill")
-                .args(["-QUIT", &child.id().to_string()])
-                .status();
-            let _ = child.wait();
-        }
+        // Immediate shutdown: the folder goes next.
+        self.signal("-QUIT");
     }
 }
