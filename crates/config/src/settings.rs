@@ -161,6 +161,26 @@ impl SettingKey {
         }
     }
 
+    /// Whether the setting syncs across a user's devices: how routing
+    /// behaves does; where this machine listens, who may reach it, its
+    /// desktop's notifications and what is read only at start do not.
+    pub fn shared(self) -> bool {
+        matches!(
+            self,
+            Self::AccountStrategy
+                | Self::StickyLimit
+                | Self::CooldownCapSecs
+                | Self::BreakerThreshold
+                | Self::BreakerOpenSecs
+                | Self::FirstByteTimeoutSecs
+                | Self::StreamIdleTimeoutSecs
+                | Self::DefaultModel
+                | Self::MaxUpstreamBodyBytes
+                | Self::MaxStreamEventBytes
+                | Self::UpstreamBodyTimeoutSecs
+        )
+    }
+
     /// The setting called `name`, if known.
     pub fn parse(name: &str) -> Result<Self, String> {
         Self::ALL

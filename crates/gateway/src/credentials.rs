@@ -16,6 +16,33 @@ use crate::routing::Candidate;
 use switchyard_providers::oauth::{LoginError, Service, flows};
 use switchyard_providers::{Exchange, ExchangeError, Exchanged};
 
+/// A refresh lease's answer, in time.
+pub type LeaseFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = LeaseAnswer> + Send + 'a>>;
+
+/// Someone besides the database who must agree before an account's tokens
+/// are refreshed: a sync hub, when the same account lives on several
+/// devices (providers that rotate refresh tokens end a login used twice).
+pub trait RefreshCoordinator: Send + Sync + 'static {
+    /// Asks for the turn to refresh `subject` (`prefix/label`).
+    fn take<'a>(&'a self, subject: &'a str) -> LeaseFuture<'a>;
+    /// This process is done with `subject`: `refreshed` says whether new
+    /// tokens were stored (then they travel to the others before the turn
+    /// passes on).
+    fn end<'a>(&'a self, subject: &'a str, refreshed: bool) -> LeaseFuture<'a>;
+}
+
+/// What a [`RefreshCoordinator`] answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseAnswer {
+    /// This process may refresh.
+    Granted,
+    /// Another one refreshes (or newer tokens are on their way): wait.
+    HeldElsewhere,
+    /// It cannot be asked (not set up, or unreachable): refresh alone.
+    Unavailable,
+}
+
 /// What a request authenticates with.
 #[derive(Debug, Clone)]
 pub(crate) struct Credentials {
@@ -101,8 +128,13 @@ impl RouterState {
             });
         };
         let account = if account.auth == AccountAuth::Oauth {
-            self.fresh_account(&subscription.service, account, force)
-                .await?
+            self.fresh_account(
+                &subscription.service,
+                &entry.provider.prefix,
+                account,
+                force,
+            )
+            .await?
         } else {
             account.clone()
         };
@@ -153,6 +185,7 @@ impl RouterState {
     async fn fresh_account(
         &self,
         service: &Service,
+        prefix: &str,
         account: &Account,
         force: bool,
     ) -> Result<Account, CredentialError> {
@@ -179,7 +212,11 @@ impl RouterState {
         // Other processes on the same database (replicas, the desktop and a
         // server) refresh this account too: one at a time, the others wait
         // for the tokens it stores.
-        let current = match self.refresh_lease(account.id, &fresh_enough).await? {
+        let subject = format!("{prefix}/{}", account.label);
+        let current = match self
+            .refresh_lease(account.id, &subject, &fresh_enough)
+            .await?
+        {
             Lease::Held => {
                 let reread = self.with_store(|store| store.account(account.id));
                 reread.map_err(|error| CredentialError {
@@ -193,6 +230,9 @@ impl RouterState {
         if let Err(error) = self.with_store(|store| store.end_refresh_lease(account.id, &holder)) {
             tracing::warn!(%error, "cannot end a refresh lease; it runs out by itself");
         }
+        if let Some(coordinator) = &self.refresh_coordinator {
+            coordinator.end(&subject, outcome.is_ok()).await;
+        }
         outcome
     }
 
@@ -201,6 +241,7 @@ impl RouterState {
     async fn refresh_lease(
         &self,
         account_id: i64,
+        subject: &str,
         fresh_enough: &impl Fn(&Account) -> bool,
     ) -> Result<Lease, CredentialError> {
         let holder = lease_holder();
@@ -215,12 +256,25 @@ impl RouterState {
             let until = now_millis() + REFRESH_LEASE.as_millis() as i64;
             let taken =
                 self.with_store(|store| store.take_refresh_lease(account_id, &holder, until));
-            match taken {
-                Ok(true) => return Ok(Lease::Held),
+            let held = match taken {
+                Ok(true) => true,
                 // Without the database nobody else can refresh either.
-                Err(error) if error.is_unreachable() => return Ok(Lease::Held),
+                Err(error) if error.is_unreachable() => true,
                 Err(error) => return Err(failed(error)),
-                Ok(false) => {}
+                Ok(false) => false,
+            };
+            if held {
+                // Devices synced through a hub hold the same account: the
+                // hub's turn too (a hub that cannot be asked does not stop
+                // this process from keeping its account working).
+                let coordinated = match &self.refresh_coordinator {
+                    None => LeaseAnswer::Unavailable,
+                    Some(coordinator) => coordinator.take(subject).await,
+                };
+                if coordinated != LeaseAnswer::HeldElsewhere {
+                    return Ok(Lease::Held);
+                }
+                let _ = self.with_store(|store| store.end_refresh_lease(account_id, &holder));
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let current = self

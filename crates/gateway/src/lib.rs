@@ -36,6 +36,7 @@ use switchyard_store::{
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use credentials::{LeaseAnswer, LeaseFuture, RefreshCoordinator};
 pub use error::ApiError;
 pub use routes::router;
 pub use switchyard_config::{ListenAddress, Settings};
@@ -132,6 +133,9 @@ pub struct StateParts {
     started: std::time::Instant,
     /// The version `/health` reports.
     version: Arc<str>,
+    /// Who else must agree before an account's tokens are refreshed (a
+    /// sync hub), besides the database's lease.
+    refresh_coordinator: Option<Arc<dyn credentials::RefreshCoordinator>>,
 }
 
 impl std::ops::Deref for RouterState {
@@ -181,7 +185,16 @@ impl RouterState {
             reported: Arc::new(Mutex::new(reported)),
             started: std::time::Instant::now(),
             version: Arc::from(env!("CARGO_PKG_VERSION")),
+            refresh_coordinator: None,
         })))
+    }
+
+    /// The same state asking `coordinator` too before refreshing tokens.
+    fn with_refresh_coordinator(&self, coordinator: Arc<dyn RefreshCoordinator>) -> Self {
+        Self(Arc::new(StateParts {
+            refresh_coordinator: Some(coordinator),
+            ..StateParts::clone(&self.0)
+        }))
     }
 
     /// The same state sending events to the webhooks of `data_dir`.
@@ -626,6 +639,8 @@ pub struct Serving {
     pub version: Option<String>,
     /// Serve HTTPS with this certificate chain and key.
     pub tls: Option<TlsFiles>,
+    /// Asked before an account's tokens are refreshed (sync's hub lease).
+    pub refresh_coordinator: Option<Arc<dyn RefreshCoordinator>>,
 }
 
 /// A PEM certificate chain and its private key.
@@ -701,6 +716,9 @@ pub async fn start_serving(
     let mut state = RouterState::new(store, usage.clone(), providers)?.with_webhooks(data_dir);
     if let Some(version) = serving.version {
         state = state.with_version(version);
+    }
+    if let Some(coordinator) = serving.refresh_coordinator {
+        state = state.with_refresh_coordinator(coordinator);
     }
     let listener = listener
         .into_std()

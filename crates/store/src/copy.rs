@@ -206,6 +206,85 @@ const TABLES: &[(&str, &[&str])] = &[
         ],
     ),
     ("refresh_leases", &["account_id", "holder", "until"]),
+    (
+        "sync_link",
+        &[
+            "id",
+            "hub_url",
+            "space_id",
+            "device_id",
+            "device_name",
+            "token",
+            "e2e_key",
+            "cursor",
+            "linked_at",
+            "last_sync_at",
+            "state",
+            "last_error",
+            "conflicts_seen",
+            "open_conflicts",
+        ],
+    ),
+    ("sync_seen", &["kind", "name", "version", "hash"]),
+    (
+        "sync_devices",
+        &[
+            "id",
+            "name",
+            "token_hash",
+            "created_at",
+            "last_seen_at",
+            "revoked_at",
+        ],
+    ),
+    (
+        "sync_pairing_codes",
+        &["code_hash", "created_at", "expires_at", "used_by"],
+    ),
+    (
+        "sync_space",
+        &["id", "space_id", "version", "e2e_salt", "e2e_check"],
+    ),
+    (
+        "sync_items",
+        &["kind", "name", "version", "body", "device_id", "updated_at"],
+    ),
+    (
+        "sync_conflicts",
+        &[
+            "id",
+            "kind",
+            "name",
+            "winner_version",
+            "winner_device",
+            "loser_device",
+            "loser_body",
+            "at",
+            "resolved_at",
+        ],
+    ),
+    ("sync_leases", &["subject", "device_id", "until"]),
+    ("sync_requests", &["request_id", "at"]),
+    (
+        "sync_usage",
+        &[
+            "device_id",
+            "day",
+            "model",
+            "requests",
+            "prompt_tokens",
+            "completion_tokens",
+            "cost_usd",
+        ],
+    ),
+];
+
+/// Tables whose `id` is given, not generated (no sequence to continue).
+const GIVEN_IDS: &[&str] = &[
+    "dashboard_password",
+    "sync_link",
+    "sync_devices",
+    "sync_space",
 ];
 
 /// Settings each database keeps for itself (where its key is, its check value).
@@ -258,7 +337,7 @@ impl Store {
         if target.conn.dialect() == Dialect::Postgres {
             // New ids continue after the copied ones.
             for (table, columns) in TABLES {
-                if columns.first() == Some(&"id") && *table != "dashboard_password" {
+                if columns.first() == Some(&"id") && !GIVEN_IDS.contains(table) {
                     transaction.query_row(
                         &format!(
                             "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
@@ -286,6 +365,8 @@ impl Store {
             "quota_limits" => "account_id, \"window\", metric",
             "reported_quotas" => "account_id, metric",
             "service_quotas" => "account_id, \"window\"",
+            "sync_seen" | "sync_items" => "kind, name",
+            "sync_usage" => "device_id, day, model",
             _ => columns[0],
         };
         let rows = self.conn.query_rows(

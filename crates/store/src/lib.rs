@@ -18,6 +18,8 @@ mod quotas;
 mod requests;
 mod secrets;
 mod settings;
+mod sync;
+mod sync_hub;
 pub mod transfer;
 mod webhooks;
 
@@ -47,6 +49,10 @@ pub use requests::{
     UsageDimension, UsageQuery, UsageRow,
 };
 pub use secrets::{KEY_FILE, KeyLocation, SECRET_KEY_ENV, SECRET_STORE_ENV, SecretBox};
+pub use sync::{DailyUsage, RecordKey, RecordKind, SyncLink, record_hash};
+pub use sync_hub::{
+    DEVICE_TOKEN_PREFIX, HubItem, PushOutcome, PushedItem, SyncConflict, SyncDevice, SyncSpace,
+};
 pub use transfer::{ConfigDocument, ImportOptions, TransferError, read_9router};
 pub use webhooks::{WEBHOOK_FAILURES_TO_DISABLE, Webhook, WebhookDelivery};
 

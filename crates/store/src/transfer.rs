@@ -745,7 +745,7 @@ impl Store {
 
     /// Adds or updates the provider of `entry`; its id, or `None` when another
     /// provider here has its name (reported).
-    fn upsert_provider(
+    pub(crate) fn upsert_provider(
         &self,
         entry: &ProviderEntry,
         report: &mut TransferReport,
@@ -830,7 +830,7 @@ impl Store {
     /// Adds or updates one account of the provider `provider_id` (matched
     /// among `installed` by label, else by e-mail for a login), and its
     /// quota limits.
-    fn import_account(
+    pub(crate) fn import_account(
         &self,
         entry: &ProviderEntry,
         provider_id: i64,
@@ -1326,6 +1326,53 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_in_dir(dir.path()).unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn sync_records_applied_one_by_one_rebuild_the_same_configuration() {
+        let (_dir, source) = populated();
+        let key = source.create_api_key("laptop").unwrap();
+        let key_id = source.verify_api_key(&key.key).unwrap().unwrap();
+        source
+            .set_api_key_policy(key_id, Some("alice"), None, &["oa/*".into()])
+            .unwrap();
+        let records = source.sync_records().unwrap();
+        let kinds: HashSet<_> = records.keys().map(|record| record.kind).collect();
+        assert_eq!(kinds.len(), crate::RecordKind::ALL.len(), "{kinds:?}");
+        let target_dir = tempfile::tempdir().unwrap();
+        let target = Store::open_in_dir(target_dir.path()).unwrap();
+        for (record, body) in &records {
+            target.apply_sync_record(record, Some(body)).unwrap();
+        }
+        assert_eq!(target.sync_records().unwrap(), records);
+        // The key works on the target (only its hash travelled).
+        assert!(target.verify_api_key(&key.key).unwrap().is_some());
+        // Applying again changes nothing; removing takes each away.
+        for (record, body) in &records {
+            target.apply_sync_record(record, Some(body)).unwrap();
+        }
+        assert_eq!(target.sync_records().unwrap(), records);
+        let combo = crate::RecordKey::new(crate::RecordKind::Combo, "fast");
+        target.apply_sync_record(&combo, None).unwrap();
+        assert!(target.combo_by_name("fast").unwrap().is_none());
+        let account = records
+            .keys()
+            .find(|record| {
+                record.kind == crate::RecordKind::Account && record.name.starts_with("kr/")
+            })
+            .unwrap()
+            .clone();
+        target.apply_sync_record(&account, None).unwrap();
+        assert!(!target.sync_records().unwrap().contains_key(&account));
+        // A record of the wrong shape is refused and changes nothing.
+        let before = target.sync_records().unwrap();
+        let provider = crate::RecordKey::new(crate::RecordKind::Provider, "oa");
+        assert!(
+            target
+                .apply_sync_record(&provider, Some(&serde_json::json!({"name": 3})))
+                .is_err()
+        );
+        assert_eq!(target.sync_records().unwrap(), before);
     }
 
     #[test]
