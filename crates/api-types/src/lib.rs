@@ -992,6 +992,115 @@ pub enum Operation {
     TestWebhook { id: i64 },
     /// Webhook deliveries, newest first.
     WebhookDeliveries { limit: u32 },
+    /// This installation's sync: its link to a hub, and as a hub its
+    /// linked devices.
+    SyncStatus {},
+    /// Links this installation to a hub with the one-time code the hub
+    /// showed; with a passphrase, records are sealed end to end.
+    SyncLink {
+        hub_url: String,
+        code: String,
+        device_name: Option<String>,
+        passphrase: Option<String>,
+        #[serde(default)]
+        allow_http: bool,
+    },
+    /// Ends this installation's link to its hub (the configuration stays).
+    SyncUnlink {},
+    /// Pushes and pulls once now.
+    SyncNow {},
+    /// As a hub: a one-time code for linking a device (valid 10 minutes).
+    SyncPairingCode {},
+    /// As a hub: revokes a linked device (by id or name).
+    SyncRevokeDevice { device: String },
+    /// Concurrent edits the hub recorded, newest first, with the values
+    /// that lost.
+    SyncConflicts {},
+    /// Puts back the value that lost a conflict (it syncs as a new edit).
+    SyncRestore { id: i64 },
+}
+
+/// This installation's link to a sync hub, as the tray and the dashboard show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncDeviceStatus {
+    /// Whether it is linked to a hub.
+    pub linked: bool,
+    /// The hub.
+    pub hub_url: Option<String>,
+    /// Its id at the hub.
+    pub device_id: Option<String>,
+    /// Its name at the hub.
+    pub device_name: Option<String>,
+    /// `synced`, `syncing`, `offline`, `conflict`, `revoked`, `error` or `unlinked`.
+    pub state: String,
+    /// When a round last completed (Unix ms).
+    pub last_sync_at: Option<i64>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// Conflicts the hub holds open.
+    pub open_conflicts: i64,
+    /// Whether records are sealed end to end.
+    pub e2e: bool,
+}
+
+/// A device linked to this hub.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkedDeviceView {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// When it linked (Unix ms).
+    pub created_at: i64,
+    /// Its last push or pull (Unix ms).
+    pub last_seen_at: Option<i64>,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+    /// Requests in its usage summaries (the last two days).
+    pub requests: i64,
+    /// Their cost, USD.
+    pub cost_usd: f64,
+}
+
+/// This installation's sync, both sides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncView {
+    /// Its own link to a hub.
+    pub device: SyncDeviceStatus,
+    /// As a hub: the devices linked to it.
+    pub devices: Vec<LinkedDeviceView>,
+    /// As a hub: whether its records are sealed end to end.
+    pub hub_e2e: bool,
+}
+
+/// A pairing code just made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingCodeView {
+    /// The code (`ABCDE-FGHJK`), for `switchyard sync link URL CODE`.
+    pub code: String,
+    /// When it stops working (Unix ms).
+    pub expires_at: i64,
+}
+
+/// A concurrent edit recorded by the hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncConflictView {
+    /// Its id, for restore.
+    pub id: i64,
+    /// The record's kind (`combo`, `provider`, ...).
+    pub kind: String,
+    /// The record's name.
+    pub name: String,
+    /// The device whose edit stands.
+    pub winner_device: String,
+    /// The device whose edit lost.
+    pub loser_device: String,
+    /// The value that lost (JSON; secrets included, shown to administrators).
+    pub kept: Option<String>,
+    /// When (the hub's clock, Unix ms).
+    pub at: i64,
+    /// When it was restored or dismissed.
+    pub resolved_at: Option<i64>,
 }
 
 /// A webhook as listed.
@@ -1075,6 +1184,8 @@ impl Operation {
                 | Self::ListWebhooks {}
                 | Self::ListDashboardUsers {}
                 | Self::WebhookDeliveries { .. }
+                | Self::SyncStatus {}
+                | Self::SyncConflicts {}
                 | Self::ImportConfig { dry_run: true, .. }
                 | Self::Import9router { dry_run: true, .. }
         )

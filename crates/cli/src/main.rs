@@ -7,6 +7,7 @@ mod dashboard;
 mod database;
 mod routing;
 mod setup;
+mod sync;
 mod transfer;
 mod usage;
 
@@ -105,6 +106,9 @@ enum Command {
     /// Turn `/metrics` (Prometheus text format) on with a new token, or off
     #[command(subcommand)]
     Metrics(MetricsCommand),
+    /// Sync providers, accounts, combos and settings across your devices through a hub you own
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
     /// The database: which one, and copying an installation between
     /// SQLite and PostgreSQL
     #[command(subcommand)]
@@ -386,6 +390,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Health(args) => dashboard::health(&data_dir, args),
         Command::Webhook(command) => dashboard::webhook(&data_dir, None, command, output),
         Command::Db(command) => database::db(&data_dir, command, output),
+        Command::Sync(command) => sync::sync(&data_dir, command, output),
         Command::Metrics(command) => {
             let enabled = matches!(command, MetricsCommand::Enable);
             let answer = dashboard::call_value(
@@ -455,15 +460,28 @@ fn serve(data_dir: &std::path::Path, args: ServeArgs) -> Result<()> {
             )
             .with_version(env!("CARGO_PKG_VERSION")),
         );
+        // Sync: this server is a hub for the devices linked to it, and
+        // itself a device when linked to another hub.
+        let sync = manager
+            .sync_client()
+            .map_err(|error| anyhow::anyhow!(error.message))?;
+        let hub = switchyard_sync::hub::router(data_dir).context("cannot serve the sync hub")?;
+        let extra_routes = if args.no_dashboard {
+            hub
+        } else {
+            switchyard_dashboard::router(
+                std::sync::Arc::clone(&manager),
+                switchyard_dashboard::DashboardOptions { tls: tls.is_some() },
+            )
+            .merge(hub)
+        };
         let serving = switchyard_gateway::Serving {
-            extra_routes: (!args.no_dashboard).then(|| {
-                switchyard_dashboard::router(
-                    std::sync::Arc::clone(&manager),
-                    switchyard_dashboard::DashboardOptions { tls: tls.is_some() },
-                )
-            }),
+            extra_routes: Some(extra_routes),
             version: Some(env!("CARGO_PKG_VERSION").into()),
             tls,
+            refresh_coordinator: Some(std::sync::Arc::new(switchyard_sync::HubLease(
+                std::sync::Arc::clone(&sync),
+            ))),
         };
         let mut gateway = switchyard_gateway::start_serving(
             data_dir,
@@ -472,6 +490,27 @@ fn serve(data_dir: &std::path::Path, args: ServeArgs) -> Result<()> {
             serving,
         )
         .await?;
+        sync.spawn();
+        let mut sync_events = sync.subscribe();
+        let publisher = std::sync::Arc::clone(&manager);
+        tokio::spawn(async move {
+            use switchyard_sync::SyncEvent;
+            loop {
+                match sync_events.recv().await {
+                    Ok(SyncEvent::Conflict { open }) => {
+                        eprintln!("sync: concurrent edits; {open} open conflict(s): `switchyard sync conflicts`");
+                        publisher.publish("sync-conflict", open);
+                    }
+                    Ok(SyncEvent::Revoked) => {
+                        eprintln!("sync: this server was revoked by its hub; link it again to keep syncing");
+                        publisher.publish("sync-revoked", ());
+                    }
+                    Ok(SyncEvent::Changed) => publisher.publish("state-changed", ()),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
         let local = gateway.local_addr();
         let url = endpoint_url(local).replacen("http", scheme, 1);
         println!("Switchyard gateway listening on {url}");

@@ -12,7 +12,7 @@ pub mod views;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -43,6 +43,8 @@ pub struct Manager {
     version: String,
     /// Webhook deliveries under way (a short-lived CLI waits for them).
     deliveries: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// This installation's sync with a hub (opened on first use).
+    sync: std::sync::OnceLock<Arc<switchyard_sync::SyncClient>>,
 }
 
 /// Who asked for an operation: as the record shows it, and the team
@@ -91,7 +93,22 @@ impl Manager {
             started: Instant::now(),
             version: env!("CARGO_PKG_VERSION").into(),
             deliveries: Mutex::new(Vec::new()),
+            sync: std::sync::OnceLock::new(),
         }
+    }
+
+    /// This installation's sync with a hub: one per manager, with its own
+    /// database connection. `serve` and the desktop spawn its background task.
+    pub fn sync_client(&self) -> ManageResult<Arc<switchyard_sync::SyncClient>> {
+        if let Some(client) = self.sync.get() {
+            return Ok(Arc::clone(client));
+        }
+        let client =
+            switchyard_sync::SyncClient::open(&self.data_dir).map_err(|error| CommandError {
+                kind: "storage".into(),
+                message: error.to_string(),
+            })?;
+        Ok(Arc::clone(self.sync.get_or_init(|| client)))
     }
 
     /// Sends `event` to the webhooks in the background.

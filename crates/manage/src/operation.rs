@@ -22,11 +22,40 @@ use crate::{Actor, Manager, connect, password};
 /// login's callback address.
 fn secret_argument(name: &str) -> bool {
     let name = name.to_ascii_lowercase().replace('_', "");
-    ["key", "token", "password", "secret"]
+    ["key", "token", "password", "secret", "passphrase"]
         .iter()
         .any(|part| name.contains(part))
         || name == "json"
+        || name == "code"
         || name == "address"
+}
+
+/// How long a sync pairing code works.
+const PAIRING_CODE_LIFETIME_MS: i64 = 10 * 60 * 1000;
+
+/// A sync failure as the caller sees it.
+fn sync_error(error: switchyard_sync::SyncError) -> CommandError {
+    use switchyard_sync::SyncError;
+    let kind = match &error {
+        SyncError::Offline(_) => "unavailable",
+        SyncError::Revoked => "revoked",
+        SyncError::Refused(_) => "invalid",
+        SyncError::HubReset => "conflict",
+        SyncError::Protocol(_) => "upstream",
+        SyncError::Store(_) => "storage",
+    };
+    failed(kind, error.to_string())
+}
+
+/// This machine's name, as a device's default name at a hub.
+fn default_device_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "device".into())
 }
 
 /// The longest argument summary recorded.
@@ -510,7 +539,93 @@ impl Manager {
             Op::RemoveDashboardUser { name } => answer(
                 self.with_store(|store| store.remove_dashboard_user(&name).map_err(store_error))?,
             ),
+            Op::SyncStatus {} => answer(self.sync_view()?),
+            Op::SyncLink {
+                hub_url,
+                code,
+                device_name,
+                passphrase,
+                allow_http,
+            } => {
+                let device_name = device_name
+                    .filter(|name| !name.trim().is_empty())
+                    .unwrap_or_else(default_device_name);
+                let options = switchyard_sync::LinkOptions {
+                    hub_url,
+                    code,
+                    device_name,
+                    passphrase: passphrase.filter(|passphrase| !passphrase.is_empty()),
+                    allow_http,
+                };
+                answer(
+                    self.sync_client()?
+                        .link(options)
+                        .await
+                        .map_err(sync_error)?,
+                )
+            }
+            Op::SyncUnlink {} => answer(self.sync_client()?.unlink().await.map_err(sync_error)?),
+            Op::SyncNow {} => answer(self.sync_client()?.sync_now().await.map_err(sync_error)?),
+            Op::SyncPairingCode {} => answer(self.with_store(|store| {
+                let code = store
+                    .create_pairing_code(PAIRING_CODE_LIFETIME_MS)
+                    .map_err(store_error)?;
+                Ok(switchyard_api_types::PairingCodeView {
+                    code,
+                    expires_at: now_millis() + PAIRING_CODE_LIFETIME_MS,
+                })
+            })?),
+            Op::SyncRevokeDevice { device } => answer(
+                self.with_store(|store| store.revoke_sync_device(&device).map_err(store_error))?,
+            ),
+            Op::SyncConflicts {} => {
+                let conflicts = self.sync_client()?.conflicts().await.map_err(sync_error)?;
+                answer(
+                    conflicts
+                        .into_iter()
+                        .map(|conflict| switchyard_api_types::SyncConflictView {
+                            id: conflict.id,
+                            kind: conflict.kind,
+                            name: conflict.name,
+                            winner_device: conflict.winner_device,
+                            loser_device: conflict.loser_device,
+                            kept: conflict.loser_body,
+                            at: conflict.at,
+                            resolved_at: conflict.resolved_at,
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            }
+            Op::SyncRestore { id } => {
+                let record = self.sync_client()?.restore(id).await.map_err(sync_error)?;
+                answer(record.to_string())
+            }
         }
+    }
+
+    /// This installation's sync, as a device and as a hub.
+    fn sync_view(&self) -> ManageResult<switchyard_api_types::SyncView> {
+        let device = self.sync_client()?.status().map_err(sync_error)?;
+        self.with_store(|store| {
+            let devices = store.list_sync_devices().map_err(store_error)?;
+            let space = store.sync_space().map_err(store_error)?;
+            Ok(switchyard_api_types::SyncView {
+                device,
+                devices: devices
+                    .into_iter()
+                    .map(|device| switchyard_api_types::LinkedDeviceView {
+                        id: device.id,
+                        name: device.name,
+                        created_at: device.created_at,
+                        last_seen_at: device.last_seen_at,
+                        revoked_at: device.revoked_at,
+                        requests: device.requests,
+                        cost_usd: device.cost_usd,
+                    })
+                    .collect(),
+                hub_e2e: space.e2e_salt.is_some(),
+            })
+        })
     }
 
     /// Adds an API-key provider, after checking the key against the

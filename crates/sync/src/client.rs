@@ -68,55 +68,32 @@ impl std::fmt::Debug for LinkOptions {
 }
 
 /// This device's sync state, as the tray, the dashboard and `sync status` show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SyncStatus {
-    /// Whether this device is linked to a hub.
-    pub linked: bool,
-    /// The hub.
-    pub hub_url: Option<String>,
-    /// This device's id at the hub.
-    pub device_id: Option<String>,
-    /// This device's name at the hub.
-    pub device_name: Option<String>,
-    /// `synced`, `syncing`, `offline`, `conflict`, `revoked`, `error`, or
-    /// `unlinked`.
-    pub state: String,
-    /// When a round last completed (Unix ms).
-    pub last_sync_at: Option<i64>,
-    /// Why the last attempt failed.
-    pub last_error: Option<String>,
-    /// Conflicts the hub holds open.
-    pub open_conflicts: i64,
-    /// Whether records are sealed end to end.
-    pub e2e: bool,
-}
+pub type SyncStatus = switchyard_api_types::SyncDeviceStatus;
 
-impl SyncStatus {
-    fn of(link: Option<&SyncLink>) -> Self {
-        match link {
-            None => Self {
-                linked: false,
-                hub_url: None,
-                device_id: None,
-                device_name: None,
-                state: "unlinked".into(),
-                last_sync_at: None,
-                last_error: None,
-                open_conflicts: 0,
-                e2e: false,
-            },
-            Some(link) => Self {
-                linked: true,
-                hub_url: Some(link.hub_url.clone()),
-                device_id: Some(link.device_id.clone()),
-                device_name: Some(link.device_name.clone()),
-                state: link.state.clone(),
-                last_sync_at: link.last_sync_at,
-                last_error: link.last_error.clone(),
-                open_conflicts: link.open_conflicts,
-                e2e: link.e2e_key.is_some(),
-            },
-        }
+fn status_of(link: Option<&SyncLink>) -> SyncStatus {
+    match link {
+        None => SyncStatus {
+            linked: false,
+            hub_url: None,
+            device_id: None,
+            device_name: None,
+            state: "unlinked".into(),
+            last_sync_at: None,
+            last_error: None,
+            open_conflicts: 0,
+            e2e: false,
+        },
+        Some(link) => SyncStatus {
+            linked: true,
+            hub_url: Some(link.hub_url.clone()),
+            device_id: Some(link.device_id.clone()),
+            device_name: Some(link.device_name.clone()),
+            state: link.state.clone(),
+            last_sync_at: link.last_sync_at,
+            last_error: link.last_error.clone(),
+            open_conflicts: link.open_conflicts,
+            e2e: link.e2e_key.is_some(),
+        },
     }
 }
 
@@ -203,7 +180,7 @@ impl SyncClient {
     /// This device's sync state.
     pub fn status(&self) -> Result<SyncStatus, SyncError> {
         let link = self.read(Store::sync_link)?;
-        Ok(SyncStatus::of(link.as_ref()))
+        Ok(status_of(link.as_ref()))
     }
 
     /// Links this device to a hub with a pairing code (replacing any
@@ -508,22 +485,32 @@ impl SyncClient {
                         continue;
                     }
                 };
+                // An account keeps the newer tokens of the two (a refresh
+                // is never undone by an older edit): that part goes out again.
+                let merged = match (record.kind, &winner, mine) {
+                    (RecordKind::Account, Some(winner), Some(mine)) => {
+                        Some(merge_account(winner, mine))
+                    }
+                    _ => None,
+                };
                 let applied = self.read(|store| {
                     store.apply_sync_record(record, winner.as_ref())?;
                     let after = local_records(store)?;
-                    let hash = record_hash(after.get(record));
-                    store.set_sync_seen(record, result.version, &hash)?;
-                    Ok(hash)
+                    store.set_sync_seen(record, result.version, &record_hash(after.get(record)))?;
+                    if let Some(merged) = &merged {
+                        store.apply_sync_record(record, Some(merged))?;
+                    }
+                    Ok(local_records(store)?.remove(record))
                 });
-                let hash = match applied {
-                    Ok(hash) => hash,
+                let now_here = match applied {
+                    Ok(now_here) => now_here,
                     Err(error) => {
                         tracing::warn!(%error, %record, "sync: cannot take the hub's value");
                         continue;
                     }
                 };
                 report.applied += 1;
-                if hash != record_hash(mine) {
+                if !same_edit(record.kind, now_here.as_ref(), mine) {
                     let conflict = ConflictReport {
                         kind: record.kind.as_str().into(),
                         name: record.name.clone(),
@@ -551,7 +538,10 @@ impl SyncClient {
     }
 
     async fn pull(&self, link: &SyncLink, since: i64, wait: u64) -> Result<PullAnswer, SyncError> {
-        let path = format!("pull?since={since}&wait={wait}");
+        let (conflicts, open) = self
+            .read(Store::sync_link)?
+            .map_or((0, 0), |link| (link.conflicts_seen, link.open_conflicts));
+        let path = format!("pull?since={since}&wait={wait}&conflicts={conflicts}&open={open}");
         let answer: PullAnswer = self
             .device_request(link, reqwest::Method::GET, &path, None::<&()>, wait + 15)
             .await?;
@@ -887,6 +877,48 @@ fn pending(
         })
         .cloned()
         .collect()
+}
+
+/// The hub's value of an account with the newer tokens of the two (by
+/// expiry) and the facts either side learned (the hub's first).
+fn merge_account(winner: &Value, mine: &Value) -> Value {
+    let mut merged = winner.clone();
+    let expiry = |value: &Value| {
+        value
+            .pointer("/secrets/expires_at")
+            .and_then(Value::as_i64)
+            .unwrap_or(i64::MIN)
+    };
+    if expiry(mine) > expiry(winner)
+        && let Some(secrets) = mine.get("secrets")
+    {
+        merged["secrets"] = secrets.clone();
+    }
+    if let (Some(learned), Some(Value::Object(facts))) = (
+        mine.get("meta").and_then(Value::as_object),
+        merged.get_mut("meta"),
+    ) {
+        for (name, value) in learned {
+            facts.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    merged
+}
+
+/// Whether this device's edit survived in `now_here` (for an account,
+/// tokens aside: the newer ones win by rule, no one's edit is lost).
+fn same_edit(kind: RecordKind, now_here: Option<&Value>, mine: Option<&Value>) -> bool {
+    let without_tokens = |value: Option<&Value>| {
+        value.cloned().map(|mut value| {
+            if kind == RecordKind::Account
+                && let Some(object) = value.as_object_mut()
+            {
+                object.remove("secrets");
+            }
+            value
+        })
+    };
+    record_hash(without_tokens(now_here).as_ref()) == record_hash(without_tokens(mine).as_ref())
 }
 
 /// A record's body as sent: JSON text, sealed in end-to-end mode.

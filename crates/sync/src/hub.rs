@@ -289,6 +289,10 @@ struct PullQuery {
     since: i64,
     #[serde(default)]
     wait: u64,
+    /// The newest conflict and the open count the device knows: other
+    /// values answer at once.
+    conflicts: Option<i64>,
+    open: Option<i64>,
 }
 
 async fn pull(
@@ -303,6 +307,8 @@ async fn pull(
         let notified = hub.changed.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        // A device revoked while it waited gets nothing more.
+        hub.device(&headers)?;
         let (items, space, conflicts) = hub.with_store(|store| {
             Ok((
                 store.pull_sync_items(query.since, MAX_ITEMS as i64 + 1)?,
@@ -311,7 +317,9 @@ async fn pull(
             ))
         })?;
         let now = Instant::now();
-        if !items.is_empty() || now >= deadline || space.version < query.since {
+        let news = query.conflicts.is_some_and(|known| known != conflicts.0)
+            || query.open.is_some_and(|known| known != conflicts.1);
+        if !items.is_empty() || news || now >= deadline || space.version < query.since {
             let more = items.len() > MAX_ITEMS;
             let items: Vec<PullItem> = items
                 .into_iter()

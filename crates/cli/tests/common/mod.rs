@@ -109,6 +109,12 @@ impl Cli {
     }
 }
 
+/// A loopback port free right now.
+pub(crate) fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port()
+}
+
 /// `switchyard serve` running on a free loopback port, stopped when dropped.
 pub(crate) struct Server {
     child: std::process::Child,
@@ -122,11 +128,13 @@ impl Server {
     /// Starts `serve` on `cli`'s data directory with `extra` arguments and
     /// waits until it printed its dashboard address.
     pub(crate) fn start(cli: &Cli, extra: &[&str]) -> Self {
+        Self::start_on(cli, free_port(), extra)
+    }
+
+    /// [`Self::start`] on `port` (a server started again where clients
+    /// already point).
+    pub(crate) fn start_on(cli: &Cli, port: u16, extra: &[&str]) -> Self {
         use std::io::BufRead;
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .arg("--data-dir")
             .arg(cli.data_dir.path())
