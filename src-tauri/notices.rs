@@ -1,6 +1,7 @@
 //! Native notifications: an account ran out and requests moved to others,
 //! an account needs a new login, a quota window is almost spent, a link was
-//! refused. Each kind can be turned off in the settings.
+//! refused, a sync conflict or a revoked device. Each kind can be turned
+//! off in the settings.
 
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_notification::NotificationExt;
@@ -20,6 +21,25 @@ pub(crate) fn notify<R: Runtime>(app: &AppHandle<R>, kind: Notice, title: &str, 
 
 /// Raises the notifications a change of state calls for.
 pub(crate) fn on_change<R: Runtime>(app: &AppHandle<R>, before: &TraySnapshot, now: &TraySnapshot) {
+    if let Some(sync) = &now.sync {
+        let was = before.sync.as_ref();
+        if sync.open_conflicts > was.map_or(0, |was| was.open_conflicts) {
+            notify(
+                app,
+                Notice::Sync,
+                "Switchyard: sync conflict",
+                "Two devices changed the same thing; one value stands on all of them and the other can be restored in Settings → Sync.",
+            );
+        }
+        if sync.state == "revoked" && was.is_none_or(|was| was.state != "revoked") {
+            notify(
+                app,
+                Notice::Sync,
+                "Switchyard: sync stopped",
+                "Your sync hub revoked this device; it keeps routing with what it has. Link it again in Settings → Sync.",
+            );
+        }
+    }
     for account in &now.accounts {
         let Some(was) = before.accounts.iter().find(|a| a.id == account.id) else {
             continue;

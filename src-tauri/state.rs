@@ -102,9 +102,24 @@ impl DesktopState {
         if !matches!(self.gateway_state(), GatewayState::Starting) {
             return;
         }
-        match switchyard_gateway::start(self.manager.data_dir(), self.manager.listen_address())
-            .await
-        {
+        // A device linked to a hub asks it before refreshing an account's
+        // tokens (the same account may live on the user's other devices).
+        let coordinator = self.manager.sync_client().ok().map(|sync| {
+            sync.spawn();
+            std::sync::Arc::new(switchyard_sync::HubLease(sync))
+                as std::sync::Arc<dyn switchyard_gateway::RefreshCoordinator>
+        });
+        let started = switchyard_gateway::start_serving(
+            self.manager.data_dir(),
+            self.manager.listen_address(),
+            switchyard_providers::ProviderTable::for_data_dir(self.manager.data_dir()),
+            switchyard_gateway::Serving {
+                refresh_coordinator: coordinator,
+                ..switchyard_gateway::Serving::default()
+            },
+        )
+        .await;
+        match started {
             Ok(gateway) => {
                 tracing::info!(address = %gateway.local_addr(), "gateway started");
                 *lock(&self.running) = Some(gateway);
@@ -232,7 +247,19 @@ impl DesktopState {
             launch_at_login,
             update_available: None,
             update_note: None,
+            sync: None,
         };
+        snapshot.sync = self
+            .manager
+            .sync_client()
+            .ok()
+            .and_then(|sync| sync.status().ok())
+            .filter(|status| status.linked)
+            .map(|status| crate::tray_model::TraySync {
+                state: status.state,
+                last_sync: status.last_sync_at.map(clock_time),
+                open_conflicts: status.open_conflicts,
+            });
         let filled =
             self.with_store(|store| fill_snapshot(store, &mut snapshot).map_err(store_error));
         if let Err(error) = filled {
@@ -376,6 +403,8 @@ pub(crate) enum Notice {
     RefusedLink,
     /// An update is available.
     Update,
+    /// Sync: a conflict, or this device revoked by its hub.
+    Sync,
 }
 
 impl Notice {
@@ -387,6 +416,7 @@ impl Notice {
             Self::Quota => "notify_quota",
             Self::RefusedLink => "notify_refused_link",
             Self::Update => "notify_update",
+            Self::Sync => "notify_sync",
         }
     }
 }

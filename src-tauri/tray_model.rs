@@ -27,6 +27,46 @@ pub struct TraySnapshot {
     pub update_available: Option<String>,
     /// A line on an update under way, such as `Downloading update 0.2.0: 42%`.
     pub update_note: Option<String>,
+    /// Sync with a hub, when this installation is linked to one.
+    pub sync: Option<TraySync>,
+}
+
+/// Sync as the tray shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraySync {
+    /// `synced`, `syncing`, `offline`, `conflict`, `revoked` or `error`.
+    pub state: String,
+    /// When a round last completed, as local time (`14:03`).
+    pub last_sync: Option<String>,
+    /// Conflicts the hub holds open.
+    pub open_conflicts: i64,
+}
+
+/// The tray's sync line, such as `Sync: synced 14:03`.
+pub fn sync_line(sync: &TraySync) -> String {
+    let at = sync
+        .last_sync
+        .as_deref()
+        .map(|at| format!(" (last {at})"))
+        .unwrap_or_default();
+    match sync.state.as_str() {
+        "synced" => format!(
+            "Sync: synced{}",
+            sync.last_sync
+                .as_deref()
+                .map(|at| format!(" {at}"))
+                .unwrap_or_default()
+        ),
+        "conflict" => format!(
+            "Sync: {} conflict{} to review",
+            sync.open_conflicts,
+            if sync.open_conflicts == 1 { "" } else { "s" }
+        ),
+        "revoked" => "Sync: this device was revoked by the hub".into(),
+        "offline" => format!("Sync: hub offline{at}"),
+        "syncing" => "Sync: syncing…".into(),
+        other => format!("Sync: {other}{at}"),
+    }
 }
 
 /// The look of the tray icon.
@@ -229,8 +269,11 @@ pub fn tray_entries(snapshot: &TraySnapshot) -> Vec<TrayEntry> {
             "Today: {} requests · ${:.2}",
             snapshot.requests_today, snapshot.cost_today_usd
         )),
-        TrayEntry::Separator,
     ];
+    if let Some(sync) = &snapshot.sync {
+        entries.push(TrayEntry::Label(sync_line(sync)));
+    }
+    entries.push(TrayEntry::Separator);
     if snapshot.accounts.is_empty() {
         entries.push(TrayEntry::Label("No accounts yet".into()));
     }
@@ -398,6 +441,7 @@ mod tests {
             launch_at_login: Some(true),
             update_available: None,
             update_note: None,
+            sync: None,
         }
     }
 
@@ -587,5 +631,32 @@ mod tests {
         assert_eq!(time_until(5 * 60_000, 0), "in 5m");
         assert_eq!(time_until((2 * 60 + 13) * 60_000, 0), "in 2h 13m");
         assert_eq!(time_until(72 * 3_600_000, 0), "in 3d");
+    }
+
+    #[test]
+    fn the_sync_line_says_the_state_and_when() {
+        let mut with_sync = snapshot();
+        assert!(
+            !tray_entries(&with_sync)
+                .iter()
+                .any(|entry| matches!(entry, TrayEntry::Label(text) if text.starts_with("Sync")))
+        );
+        with_sync.sync = Some(TraySync {
+            state: "synced".into(),
+            last_sync: Some("14:03".into()),
+            open_conflicts: 0,
+        });
+        assert!(tray_entries(&with_sync).contains(&TrayEntry::Label("Sync: synced 14:03".into())));
+        let conflict = TraySync {
+            state: "conflict".into(),
+            last_sync: Some("14:05".into()),
+            open_conflicts: 2,
+        };
+        assert_eq!(sync_line(&conflict), "Sync: 2 conflicts to review");
+        let offline = TraySync {
+            state: "offline".into(),
+            ..conflict
+        };
+        assert_eq!(sync_line(&offline), "Sync: hub offline (last 14:05)");
     }
 }

@@ -884,6 +884,58 @@ pub async fn webhook_deliveries(
     call(Operation::WebhookDeliveries { limit }).await
 }
 
+/// This installation's sync: its link to a hub, and as a hub its devices.
+pub async fn sync_status() -> Result<switchyard_api_types::SyncView, CommandError> {
+    call(Operation::SyncStatus {}).await
+}
+
+/// Links this installation to a hub with a pairing code.
+pub async fn sync_link(
+    hub_url: String,
+    code: String,
+    device_name: Option<String>,
+    passphrase: Option<String>,
+) -> Result<switchyard_api_types::SyncDeviceStatus, CommandError> {
+    call(Operation::SyncLink {
+        hub_url,
+        code,
+        device_name,
+        passphrase,
+        allow_http: false,
+    })
+    .await
+}
+
+/// Ends this installation's link to its hub.
+pub async fn sync_unlink() -> Result<bool, CommandError> {
+    call(Operation::SyncUnlink {}).await
+}
+
+/// Pushes and pulls once now.
+pub async fn sync_now() -> Result<serde_json::Value, CommandError> {
+    call(Operation::SyncNow {}).await
+}
+
+/// As a hub: a one-time pairing code.
+pub async fn sync_pairing_code() -> Result<switchyard_api_types::PairingCodeView, CommandError> {
+    call(Operation::SyncPairingCode {}).await
+}
+
+/// As a hub: revokes a linked device.
+pub async fn sync_revoke_device(device: String) -> Result<String, CommandError> {
+    call(Operation::SyncRevokeDevice { device }).await
+}
+
+/// Concurrent edits the hub recorded.
+pub async fn sync_conflicts() -> Result<Vec<switchyard_api_types::SyncConflictView>, CommandError> {
+    call(Operation::SyncConflicts {}).await
+}
+
+/// Puts back the value that lost a conflict.
+pub async fn sync_restore(id: i64) -> Result<String, CommandError> {
+    call(Operation::SyncRestore { id }).await
+}
+
 /// People who sign in to a served dashboard by name.
 pub async fn list_dashboard_users()
 -> Result<Vec<switchyard_api_types::DashboardUserView>, CommandError> {

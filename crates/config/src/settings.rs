@@ -59,6 +59,8 @@ pub enum SettingKey {
     NotifyRefusedLink,
     /// Desktop: notify when an update is available.
     NotifyUpdate,
+    /// Desktop: notify on sync conflicts and when the hub revokes this device.
+    NotifySync,
     /// Desktop: look for updates at start and every few hours.
     CheckUpdates,
     /// Desktop: keep the dashboard loaded while its window is closed
@@ -92,7 +94,7 @@ pub enum SettingKey {
 
 impl SettingKey {
     /// Every known setting.
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 31] = [
         Self::Host,
         Self::Port,
         Self::AllowUnauthenticatedLoopback,
@@ -111,6 +113,7 @@ impl SettingKey {
         Self::NotifyQuota,
         Self::NotifyRefusedLink,
         Self::NotifyUpdate,
+        Self::NotifySync,
         Self::CheckUpdates,
         Self::KeepWindowLoaded,
         Self::MaxUpstreamBodyBytes,
@@ -146,6 +149,7 @@ impl SettingKey {
             Self::NotifyQuota => "notify_quota",
             Self::NotifyRefusedLink => "notify_refused_link",
             Self::NotifyUpdate => "notify_update",
+            Self::NotifySync => "notify_sync",
             Self::CheckUpdates => "check_updates",
             Self::KeepWindowLoaded => "keep_window_loaded",
             Self::MaxUpstreamBodyBytes => "max_upstream_body_bytes",
@@ -208,6 +212,7 @@ impl SettingKey {
             | Self::NotifyQuota
             | Self::NotifyRefusedLink
             | Self::NotifyUpdate
+            | Self::NotifySync
             | Self::CheckUpdates
             | Self::KeepWindowLoaded => parse_bool(value).map(|flag| flag.to_string()),
             Self::AccountStrategy => {
@@ -427,6 +432,7 @@ impl Settings {
                 | SettingKey::NotifyQuota
                 | SettingKey::NotifyRefusedLink
                 | SettingKey::NotifyUpdate
+                | SettingKey::NotifySync
                 | SettingKey::CheckUpdates
                 | SettingKey::KeepWindowLoaded => {}
             }

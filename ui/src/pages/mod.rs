@@ -11,6 +11,7 @@ pub(crate) mod prices;
 pub(crate) mod providers;
 pub(crate) mod quota;
 pub(crate) mod settings;
+pub(crate) mod sync;
 pub(crate) mod tools;
 pub(crate) mod transfer;
 pub(crate) mod usage;

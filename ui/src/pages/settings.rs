@@ -59,6 +59,7 @@ pub(crate) fn SettingsPage() -> impl IntoView {
         <super::transfer::TransferPanel/>
         <super::access::AccessPanel/>
         <super::webhooks::WebhooksPanel/>
+        <super::sync::SyncPanel/>
         <section class="panel" id="startup" style:display=move || if at_login.get().is_none() { "none" } else { "" }>
             <h2>"Startup"</h2>
             <label>
