@@ -7,7 +7,8 @@
 //! revoked device can no longer pull; replays and malformed pushes are
 //! refused; the end-to-end mode leaves no plaintext secret in the hub's
 //! database files; an OAuth account on both devices whose token is due is
-//! refreshed exactly once (the mock token server counts).
+//! refreshed exactly once, the hub linked to itself serving it too (the
+//! mock token server counts).
 
 mod common;
 
@@ -516,17 +517,20 @@ fn an_oauth_account_on_two_devices_is_refreshed_once() {
     let rt = runtime();
     let (upstream_url, upstream) = rt.block_on(start_upstream());
     let hub = Cli::new();
-    let hub_server = Server::start(&hub, &[]);
     let (a, b) = (Cli::new(), Cli::new());
-    for device in [&a, &b] {
+    for device in [&a, &b, &hub] {
         std::fs::write(
             device.data_dir.path().join("endpoints.json"),
             json!({"qwen": {"token_url": format!("{upstream_url}/oauth/token"), "api_base": format!("{upstream_url}/v1")}}).to_string(),
         )
         .unwrap();
     }
+    let hub_server = Server::start(&hub, &[]);
     link(&a, &hub, &hub_server.base, "laptop", None);
     link(&b, &hub, &hub_server.base, "desktop", None);
+    // The hub holds the secrets in this mode, and serves the accounts
+    // itself when it is linked to itself: a third device in the race.
+    link(&hub, &hub, &hub_server.base, "hub", None);
     let server_a = Server::start(&a, &[]);
     let server_b = Server::start(&b, &[]);
     let out = run_with_stdin(
@@ -556,19 +560,24 @@ fn an_oauth_account_on_two_devices_is_refreshed_once() {
         .as_str()
         .unwrap()
         .to_owned();
-    wait_for(
-        Duration::from_secs(5),
-        "the account and key reaching B",
-        || {
-            b.json(&["provider", "list"]).to_string().contains("\"qw\"")
-                && b.json(&["key", "list"]).to_string().contains("both")
-        },
-    );
+    for device in [&b, &hub] {
+        wait_for(
+            Duration::from_secs(5),
+            "the account and key reaching the others",
+            || {
+                device
+                    .json(&["provider", "list"])
+                    .to_string()
+                    .contains("\"qw\"")
+                    && device.json(&["key", "list"]).to_string().contains("both")
+            },
+        );
+    }
     rt.block_on(async {
         let http = reqwest::Client::new();
         let mut calls = Vec::new();
-        for _ in 0..4 {
-            for base in [&server_a.base, &server_b.base] {
+        for _ in 0..3 {
+            for base in [&server_a.base, &server_b.base, &hub_server.base] {
                 let (http, base, key) = (http.clone(), base.clone(), key.clone());
                 calls.push(tokio::spawn(async move {
                     ask(&http, &base, &key, "qw/coder-model").await
@@ -583,7 +592,7 @@ fn an_oauth_account_on_two_devices_is_refreshed_once() {
     assert_eq!(
         upstream.refreshes.load(Ordering::SeqCst),
         2,
-        "the token was refreshed exactly once across the two devices"
+        "the token was refreshed exactly once across the three devices"
     );
     assert_eq!(
         upstream.reused.load(Ordering::SeqCst),
@@ -596,7 +605,7 @@ fn an_oauth_account_on_two_devices_is_refreshed_once() {
         "{authorizations:?}"
     );
     println!(
-        "8 requests through two devices, one refresh: {} refreshes in all (login included), {} reused",
+        "9 requests through three devices (the hub linked to itself among them), one refresh: {} refreshes in all (login included), {} reused",
         upstream.refreshes.load(Ordering::SeqCst),
         upstream.reused.load(Ordering::SeqCst)
     );

@@ -225,13 +225,22 @@ impl RouterState {
             }
             Lease::RefreshedElsewhere(account) => return Ok(account),
         };
-        let outcome = self.refresh_now(service, &current).await;
+        // The turn came with newer tokens than this request started with
+        // (another process's, arrived meanwhile): those, not a refresh.
+        let outcome = if current.api_key != account.api_key && fresh_enough(&current) {
+            Ok(current.clone())
+        } else {
+            self.refresh_now(service, &current).await
+        };
+        let refreshed = outcome
+            .as_ref()
+            .is_ok_and(|fresh| fresh.api_key != current.api_key);
         let holder = lease_holder();
         if let Err(error) = self.with_store(|store| store.end_refresh_lease(account.id, &holder)) {
             tracing::warn!(%error, "cannot end a refresh lease; it runs out by itself");
         }
         if let Some(coordinator) = &self.refresh_coordinator {
-            coordinator.end(&subject, outcome.is_ok()).await;
+            coordinator.end(&subject, refreshed).await;
         }
         outcome
     }

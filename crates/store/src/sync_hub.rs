@@ -587,3 +587,142 @@ fn normalize_code(code: &str) -> String {
         .map(|c| c.to_ascii_uppercase())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(name: &str, base: i64, body: Option<&str>) -> PushedItem {
+        PushedItem {
+            kind: "combo".into(),
+            name: name.into(),
+            base,
+            body: body.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn pairing_pushes_conflicts_leases_and_revocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in_dir(dir.path()).unwrap();
+        let space = store.sync_space().unwrap();
+        assert_eq!((space.version, space.items), (0, 0));
+
+        // A code links once; wrong and used codes link nothing.
+        let code = store.create_pairing_code(60_000).unwrap();
+        assert!(
+            store
+                .redeem_pairing_code("WRONG-CODE0", "x", None)
+                .unwrap()
+                .is_none()
+        );
+        let (laptop, token) = store
+            .redeem_pairing_code(&code.to_lowercase(), "laptop", None)
+            .unwrap()
+            .unwrap();
+        assert!(
+            store
+                .redeem_pairing_code(&code, "again", None)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            store.sync_device_by_token(&token).unwrap(),
+            Some(laptop.clone())
+        );
+        let code = store.create_pairing_code(60_000).unwrap();
+        let (desktop, desktop_token) = store
+            .redeem_pairing_code(&code, "desktop", None)
+            .unwrap()
+            .unwrap();
+
+        // Compare-and-swap on versions; a replayed push changes nothing.
+        let first = store
+            .push_sync_items(
+                &laptop,
+                "request-0000000001",
+                &[item("team", 0, Some("{\"v\":1}"))],
+            )
+            .unwrap();
+        assert_eq!(first, vec![PushOutcome::Accepted(1)]);
+        assert!(matches!(
+            store.push_sync_items(
+                &laptop,
+                "request-0000000001",
+                &[item("team", 1, Some("{}"))]
+            ),
+            Err(StoreError::Conflict(_))
+        ));
+        let stale = store
+            .push_sync_items(
+                &desktop,
+                "request-0000000002",
+                &[item("team", 0, Some("{\"v\":2}"))],
+            )
+            .unwrap();
+        let PushOutcome::Conflict(current) = &stale[0] else {
+            panic!("{stale:?}")
+        };
+        assert_eq!(
+            (current.version, current.body.as_deref()),
+            (1, Some("{\"v\":1}"))
+        );
+        assert_eq!(current.device, laptop);
+        let id = store
+            .record_sync_conflict(&desktop, "combo", "team", 1, Some("{\"v\":2}"))
+            .unwrap();
+        assert_eq!(store.sync_conflict_summary().unwrap(), (id, 1));
+        let conflicts = store.list_sync_conflicts(true).unwrap();
+        assert_eq!(conflicts[0].winner_device, laptop);
+        assert_eq!(conflicts[0].loser_body.as_deref(), Some("{\"v\":2}"));
+        store.resolve_sync_conflict(id).unwrap();
+        assert_eq!(store.sync_conflict_summary().unwrap(), (id, 0));
+        let deleted = store
+            .push_sync_items(&desktop, "request-0000000003", &[item("team", 1, None)])
+            .unwrap();
+        assert_eq!(deleted, vec![PushOutcome::Accepted(2)]);
+        let pulled = store.pull_sync_items(0, 10).unwrap();
+        assert_eq!(pulled.len(), 1);
+        assert_eq!((pulled[0].version, pulled[0].body.is_none()), (2, true));
+        assert!(store.pull_sync_items(2, 10).unwrap().is_empty());
+        assert_eq!(store.sync_item_version("combo", "team").unwrap(), 2);
+
+        // One lease holder at a time per account.
+        assert!(store.take_sync_lease("qw/shared", &laptop, 45_000).unwrap());
+        assert!(
+            !store
+                .take_sync_lease("qw/shared", &desktop, 45_000)
+                .unwrap()
+        );
+        store.end_sync_lease("qw/shared", &laptop).unwrap();
+        assert!(
+            store
+                .take_sync_lease("qw/shared", &desktop, 45_000)
+                .unwrap()
+        );
+
+        // Usage summaries add up per device; a revoked device is refused.
+        store
+            .set_sync_usage(
+                &desktop,
+                &[DailyUsage {
+                    day: 20_000,
+                    model: "m".into(),
+                    requests: 3,
+                    prompt_tokens: 30,
+                    completion_tokens: 3,
+                    cost_usd: 0.25,
+                }],
+            )
+            .unwrap();
+        assert_eq!(store.revoke_sync_device("desktop").unwrap(), desktop);
+        assert!(matches!(
+            store.sync_device_by_token(&desktop_token),
+            Err(StoreError::NotFound(_))
+        ));
+        let devices = store.list_sync_devices().unwrap();
+        let listed = devices.iter().find(|d| d.id == desktop).unwrap();
+        assert_eq!((listed.requests, listed.revoked_at.is_some()), (3, true));
+        assert!(store.sync_device_by_token("syd-unknown").unwrap().is_none());
+    }
+}
