@@ -3,6 +3,7 @@
 //! `cargo xtask setup` installs): first-run sign-in with the printed link,
 //! a password set, a wrong then a right password, every page working (a
 //! provider added, a combo built, a request seen live in Logs), logout,
+//! a device linked for sync with a pairing code made in the page,
 //! session expiry, a cross-site form post refused and a rebinding `Host`
 //! refused. Screenshots of each page go to `target/browser/`. Run by
 //! `cargo xtask test` (its browser-e2e stage); plain `cargo test` skips it.
@@ -374,6 +375,22 @@ async fn browser_journey_through_the_served_dashboard() {
         text.contains("add_provider") && text.contains("save_combo")
     })
     .await;
+
+    // Sync: a pairing code made in the browser links a device, which the
+    // hub's Settings then lists.
+    click(&client, "#sync-pair").await;
+    let shown = wait_for_text(&client, "#sync-pairing-code", |text| {
+        text.contains("valid until")
+    })
+    .await;
+    let code = shown.split_whitespace().next().unwrap().to_owned();
+    let device = Cli::new();
+    device.ok(&["sync", "link", &base, &code, "--name", "browser-linked"]);
+    wait_for_text(&client, "#sync-devices", |text| {
+        text.contains("browser-linked")
+    })
+    .await;
+    save_screenshot(&client, "settings-sync.png").await;
 
     // A cross-site form post: refused, nothing changed.
     let attacker = start_attacker_page(base.clone()).await;
