@@ -27,6 +27,7 @@ use crate::routing::{Candidate, Plan, PlanStep, RoutingConfig};
 use crate::upstream::{self, IncomingChat};
 use crate::{ApiError, RouterState};
 use switchyard_protocol::Dialect;
+use switchyard_protocol::embeddings::EmbeddingShape;
 
 /// The router with every route and layer except path normalisation;
 /// `extra` routes (the dashboard) are served beside the gateway's own,
@@ -54,6 +55,13 @@ pub fn router(state: RouterState, extra: Option<Router>) -> Router {
         )
         .route("/api/chat", post(ollama_chat))
         .route("/v1/api/chat", post(ollama_chat))
+        .route("/v1/embeddings", embeddings_route(EmbeddingShape::OpenAi))
+        .route("/api/embed", embeddings_route(EmbeddingShape::Ollama))
+        .route("/v1/api/embed", embeddings_route(EmbeddingShape::Ollama))
+        .route(
+            "/api/embeddings",
+            embeddings_route(EmbeddingShape::OllamaLegacy),
+        )
         .route("/api/tags", get(ollama_tags))
         .route("/v1/api/tags", get(ollama_tags))
         .route("/v1/models", get(list_models));
@@ -344,6 +352,27 @@ async fn gemini_generate(
             let model = model.strip_prefix("models/").unwrap_or(model);
             return gemini_count_tokens(&state, &caller, model, body, pending).await;
         }
+        "embedContent" | "batchEmbedContents" => {
+            let shape = EmbeddingShape::of_client(Dialect::Gemini, action == "batchEmbedContents");
+            let model = model.strip_prefix("models/").unwrap_or(model).to_owned();
+            let body = match body {
+                Ok(JsonBody(body, _)) => body,
+                Err(rejection) => return pending.fail(rejection.0),
+            };
+            let incoming = match IncomingChat::parse_with_model(&body, model, false) {
+                Ok(incoming) => incoming,
+                Err(error) => return pending.fail(error),
+            };
+            return route(
+                &state,
+                &caller.config,
+                pending,
+                &headers,
+                incoming,
+                Routed::Embeddings(shape),
+            )
+            .await;
+        }
         _ => {
             return pending.fail(ApiError::unknown_route(
                 StatusCode::NOT_FOUND,
@@ -632,11 +661,6 @@ struct OpenAiEndpoint {
 
 /// OpenAI's JSON endpoints besides chat, served through [`openai_endpoint`].
 const OPENAI_ENDPOINTS: &[OpenAiEndpoint] = &[
-    OpenAiEndpoint {
-        client_path: "/v1/embeddings",
-        provider_path: "/embeddings",
-        streams: false,
-    },
     // The legacy text completions, not streamed yet.
     OpenAiEndpoint {
         client_path: "/v1/completions",
@@ -678,6 +702,53 @@ fn openai_route(endpoint: OpenAiEndpoint) -> axum::routing::MethodRouter<RouterS
             openai_endpoint(state, caller, headers, body, endpoint)
         },
     )
+}
+
+/// The `POST` handler of embeddings in a client's `shape`.
+fn embeddings_route(shape: EmbeddingShape) -> axum::routing::MethodRouter<RouterState> {
+    post(
+        move |state: State<RouterState>,
+              caller: Extension<CallerKey>,
+              headers: HeaderMap,
+              body: Bytes| { embeddings_endpoint(state, caller, headers, body, shape) },
+    )
+}
+
+/// Routes an embeddings request (OpenAI's or Ollama's, model in the body)
+/// along the plan of its model: passed through or translated per target,
+/// with fallback, usage, cost, the request log and key policies.
+async fn embeddings_endpoint(
+    State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
+    headers: HeaderMap,
+    body: Bytes,
+    shape: EmbeddingShape,
+) -> Response {
+    let (path, dialect) = match shape {
+        EmbeddingShape::Ollama => ("/api/embed", Dialect::Ollama),
+        EmbeddingShape::OllamaLegacy => ("/api/embeddings", Dialect::Ollama),
+        _ => ("/v1/embeddings", Dialect::OpenAiChat),
+    };
+    let pending = PendingRecord::new(&state, path, &caller, dialect);
+    let incoming = match IncomingChat::parse(&body) {
+        Ok(incoming) => incoming,
+        Err(error) => return pending.fail(error),
+    };
+    if incoming.stream {
+        return pending.fail(ApiError::bad_request(
+            "unsupported_value",
+            "embeddings are not streamed; send \"stream\": false",
+        ));
+    }
+    route(
+        &state,
+        &caller.config,
+        pending,
+        &headers,
+        incoming,
+        Routed::Embeddings(shape),
+    )
+    .await
 }
 
 /// Routes a JSON request for `endpoint` along the plan of the model it
@@ -908,8 +979,10 @@ enum Routed {
     /// A chat exchange in any dialect.
     Chat,
     /// An OpenAI endpoint besides chat, by its path at the provider
-    /// (`/embeddings`, `/moderations`, ...).
+    /// (`/moderations`, `/images/generations`, ...).
     OpenAi(&'static str),
+    /// Embeddings, asked in a client's shape.
+    Embeddings(EmbeddingShape),
 }
 
 /// Walks the routing plan of `incoming`, trying each candidate until one
@@ -975,6 +1048,19 @@ async fn route(
                     state,
                     config,
                     candidate,
+                    &incoming,
+                    headers,
+                    pending,
+                    has_fallback,
+                ))
+                .await
+            }
+            Routed::Embeddings(shape) => {
+                Box::pin(upstream::forward_embeddings(
+                    state,
+                    config,
+                    candidate,
+                    shape,
                     &incoming,
                     headers,
                     pending,

@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use switchyard_protocol::{
-    BlockKind, ChatResponse, Delta, Part, ResponseCollector, StreamEvent, Usage,
+    BlockKind, ChatResponse, DecodeError, Delta, Part, ResponseCollector, StreamEvent, Usage,
 };
 
 use crate::credentials::Credentials;
@@ -29,6 +29,7 @@ use crate::routing::{Candidate, RoutingConfig};
 use crate::transport::{self, BodyError, BodyLimits, ChatRequest, UpstreamResponse};
 use crate::{ApiError, RouterState};
 use switchyard_protocol::dialect::{Dialect, StreamDecoder, StreamEncoder};
+use switchyard_protocol::embeddings::{self, EmbeddingAnswer, EmbeddingShape};
 use switchyard_providers::{Shaping, UpstreamCall, unwrap_response};
 
 /// The members of a request object, their values as received (unparsed).
@@ -278,6 +279,152 @@ pub(crate) async fn forward_openai(
     }
     state.learn_success(config, candidate);
     Ok(relay_json(candidate, response, shape, pending).await)
+}
+
+/// Sends an embeddings request in the client's `shape` to `candidate`:
+/// passed through between OpenAI shapes, otherwise translated both ways
+/// (OpenAI-compatible `/embeddings` or Gemini's `:batchEmbedContents`).
+/// A provider without embeddings here hands the request to the next target.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn forward_embeddings(
+    state: &RouterState,
+    config: &RoutingConfig,
+    candidate: &Candidate,
+    shape: EmbeddingShape,
+    incoming: &IncomingChat,
+    client_headers: &HeaderMap,
+    mut pending: PendingRecord,
+    has_fallback: bool,
+) -> Result<Response, FallBack> {
+    let provider = Dialect::of_provider(candidate.provider.provider.kind);
+    let subscription = candidate.provider.subscription.is_some();
+    if shape == EmbeddingShape::OpenAi && provider == Dialect::OpenAiChat && !subscription {
+        return forward_openai(
+            state,
+            config,
+            candidate,
+            "/embeddings",
+            incoming,
+            client_headers,
+            pending,
+            has_fallback,
+        )
+        .await;
+    }
+    let client = pending.dialect;
+    let request = match incoming.tree().and_then(|tree| {
+        shape
+            .decode_request(tree)
+            .map_err(|error| ApiError::bad_request("invalid_request", error.message))
+    }) {
+        Ok(request) => request,
+        Err(error) => return Ok(pending.fail(error)),
+    };
+    let upstream_model = candidate.upstream_model.as_str();
+    let encoded = (!subscription)
+        .then(|| embeddings::encode_for_provider(provider, &request, upstream_model))
+        .flatten();
+    let Some((path, body)) = encoded else {
+        let error = ApiError::bad_request(
+            "unsupported_endpoint",
+            format!(
+                "provider {:?} has no embeddings here (OpenAI-compatible and Gemini API providers do)",
+                candidate.provider_name()
+            ),
+        );
+        return fail_or_fall_back(pending, error, Failure::ModelUnavailable, has_fallback);
+    };
+    let mut credentials = match state.credentials(candidate, false).await {
+        Ok(credentials) => credentials,
+        Err(error) => {
+            let error = ApiError::credentials_refused(error.message);
+            return fail_or_fall_back(pending, error, Failure::Unauthorized, has_fallback);
+        }
+    };
+    let body = UpstreamBody::Owned(body);
+    let outgoing = Outgoing {
+        path,
+        body: &body,
+        upstream: provider,
+        client,
+        client_headers,
+        model: upstream_model,
+    };
+    let response = match send_attempt(state, config, candidate, &mut credentials, &outgoing).await {
+        Ok(response) => response,
+        Err(failed) => {
+            return fail_or_fall_back(pending, failed.error, failed.failure, has_fallback);
+        }
+    };
+    let client_shape = ClientShape {
+        dialect: client,
+        upstream: provider,
+        stream: false,
+        include_usage: false,
+        model: incoming.model.clone(),
+        wrapped: false,
+        limits: BodyLimits::of(&config.settings),
+        redactor: Redactor::new(&[&candidate.account.api_key, &credentials.token]),
+    };
+    if !response.status().is_success() {
+        let attempt = Attempt::new(state, config, candidate, has_fallback);
+        return attempt
+            .answer_error(response, &credentials, &client_shape, pending)
+            .await;
+    }
+    state.learn_success(config, candidate);
+    let limits = client_shape.limits;
+    let answer = match transport::read_body(response, limits.body_bytes, limits.body_timeout).await
+    {
+        Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
+            .map_err(|error| DecodeError::new(error.to_string()))
+            .and_then(|json| {
+                embeddings::decode_provider_answer(provider, &json, request.inputs.len())
+            }),
+        Err(error) => {
+            return Ok(pending.fail(ApiError::upstream_unreachable(format!(
+                "provider {:?} broke off its answer: {error}",
+                candidate.provider_name()
+            ))));
+        }
+    };
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(error) => {
+            return Ok(pending.fail(ApiError::upstream_unreachable(format!(
+                "provider {:?} sent embeddings that cannot be read: {}",
+                candidate.provider_name(),
+                error.message
+            ))));
+        }
+    };
+    // Gemini does not count embedding tokens: about four characters a token.
+    let input_tokens = answer.input_tokens.unwrap_or_else(|| {
+        request
+            .inputs
+            .iter()
+            .map(|text| (text.chars().count() as u64).div_ceil(4))
+            .sum()
+    });
+    record_usage(
+        &mut pending,
+        &Usage {
+            input_tokens,
+            ..Usage::default()
+        },
+    );
+    let answer = EmbeddingAnswer {
+        input_tokens: Some(input_tokens),
+        ..answer
+    };
+    let written = Bytes::from(shape.encode_answer(&answer, &incoming.model).to_string());
+    pending.capture_response(&written);
+    pending.finish(StatusCode::OK);
+    Ok(response_with(
+        StatusCode::OK,
+        "application/json",
+        Body::from(written),
+    ))
 }
 
 /// Answers `POST /v1/messages/count_tokens`: the provider's own count where it

@@ -13,6 +13,7 @@
 pub mod anthropic_messages;
 pub mod canonical;
 pub mod dialect;
+pub mod embeddings;
 pub mod gemini;
 pub mod kiro;
 pub mod ollama;

@@ -263,8 +263,12 @@ impl Store {
 
     fn apply_record(&self, key: &RecordKey, body: Option<&Value>) -> StoreResult<()> {
         fn parse<T: serde::de::DeserializeOwned>(key: &RecordKey, body: &Value) -> StoreResult<T> {
-            serde_json::from_value(body.clone())
-                .map_err(|error| StoreError::Invalid(format!("{key}: {error}")))
+            serde_json::from_value(body.clone()).map_err(|error| {
+                // Never quote the record's values (they may be secrets).
+                let error = error.to_string();
+                let error = error.split('"').next().unwrap_or_default().trim_end();
+                StoreError::Invalid(format!("{key}: the record does not fit ({error})"))
+            })
         }
         let mut report = TransferReport::default();
         match (key.kind, body) {
@@ -316,7 +320,13 @@ impl Store {
                     subscription: provider.subscription.clone(),
                     accounts: Vec::new(),
                 };
-                let mut installed = self.accounts_of(provider.id)?;
+                // By label only: a renamed login is a removal and an
+                // addition, never the update of another row.
+                let mut installed: Vec<_> = self
+                    .accounts_of(provider.id)?
+                    .into_iter()
+                    .filter(|account| account.label == record.account.label)
+                    .collect();
                 let limits = self.list_quota_limits()?;
                 self.import_account(
                     &entry,

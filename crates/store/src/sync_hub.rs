@@ -200,6 +200,20 @@ impl Store {
         Ok(code)
     }
 
+    /// Whether `code` is a pairing code that can still link a device.
+    pub fn pairing_code_is_valid(&self, code: &str) -> StoreResult<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM sync_pairing_codes
+                 WHERE code_hash = ?1 AND used_by IS NULL AND expires_at >= ?2",
+                params![sha256_hex(&normalize_code(code)), now_millis()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// Links a device with a pairing code: its id and credential, or
     /// `None` if the code is unknown, used or expired. With `e2e`, the
     /// space becomes end-to-end if it is not yet and holds nothing.
@@ -348,6 +362,12 @@ impl Store {
                 "this push was already taken (a replay)".into(),
             ));
         }
+        // The space's row lock first: pushes (from every process on the
+        // database) compare and swap one at a time.
+        self.conn.execute(
+            "UPDATE sync_space SET version = version WHERE id = 1",
+            params![],
+        )?;
         let mut outcomes = Vec::with_capacity(items.len());
         for item in items {
             let current = self.hub_item(&item.kind, &item.name)?;

@@ -22,13 +22,16 @@ use tokio::sync::broadcast;
 use crate::crypto::SyncKey;
 use crate::wire::{
     BASE_PATH, ConflictItem, ConflictReport, E2eParameters, ErrorAnswer, LeaseAnswer, LeaseRequest,
-    LinkAnswer, LinkRequest, PullAnswer, PushAnswer, PushItem, PushRequest, SpaceAnswer,
-    UsageReport,
+    LinkAnswer, LinkRequest, MAX_BODY_BYTES, PullAnswer, PushAnswer, PushItem, PushRequest,
+    PushResult, SpaceAnswer, UsageReport,
 };
 use crate::{SyncError, setting_is_shared};
 
 /// Records in one push.
 const PUSH_CHUNK: usize = 200;
+
+/// Bytes of records in one push (the hub takes 16 MiB).
+const PUSH_BYTES: usize = 8 * 1024 * 1024;
 
 /// How long a pull waits at the hub for news.
 const PULL_WAIT_SECS: u64 = 20;
@@ -38,6 +41,13 @@ const LOCAL_LOOK: Duration = Duration::from_millis(250);
 
 /// How often the usage summary goes to the hub.
 const USAGE_EVERY: Duration = Duration::from_secs(60);
+
+/// After a record failed to apply, when everything is pulled again.
+const FULL_PULL_AFTER_FAILURE: Duration = Duration::from_secs(300);
+
+/// Least time between two looks at what changed here (each reads the
+/// whole configuration).
+const PENDING_LOOK: Duration = Duration::from_secs(1);
 
 /// Longest wait between attempts while the hub is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -190,12 +200,17 @@ impl SyncClient {
     pub async fn link(&self, options: LinkOptions) -> Result<SyncStatus, SyncError> {
         let hub_url = hub_url(&options.hub_url, options.allow_http)?;
         let device_name = options.device_name.trim().to_owned();
+        let code = options.code.trim().to_owned();
+        let space_path = format!(
+            "space?code={}",
+            url::form_urlencoded::byte_serialize(code.as_bytes()).collect::<String>()
+        );
         let space: SpaceAnswer = self
             .request(
                 &hub_url,
                 None,
                 reqwest::Method::GET,
-                "space",
+                &space_path,
                 None::<&()>,
                 15,
             )
@@ -230,7 +245,7 @@ impl SyncClient {
             (None, None) => (None, None),
         };
         let request = LinkRequest {
-            code: options.code.trim().to_owned(),
+            code,
             name: device_name.clone(),
             e2e,
         };
@@ -292,6 +307,9 @@ impl SyncClient {
 
     async fn run(&self) {
         let mut backoff = Duration::from_secs(1);
+        // Each start pulls everything once (records that failed to apply
+        // before are tried again; those already here are skipped).
+        *self.full_pull_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         loop {
             let link = match self.read(Store::sync_link) {
                 Ok(Some(link)) if link.state != "revoked" => link,
@@ -406,13 +424,17 @@ impl SyncClient {
     async fn local_change(&self) {
         let version = || self.read(Store::data_version).ok();
         let mut seen = version();
+        let mut looked = Instant::now();
         loop {
             tokio::time::sleep(LOCAL_LOOK).await;
             let now = version();
-            if now == seen {
+            // The usage writer changes the database with every request:
+            // the configuration is read at most once a second for it.
+            if now == seen || looked.elapsed() < PENDING_LOOK {
                 continue;
             }
             seen = now;
+            looked = Instant::now();
             let pending = self.read(|store| {
                 let local = local_records(store)?;
                 let agreed = store.sync_seen()?;
@@ -438,24 +460,42 @@ impl SyncClient {
         let _cycle = self.cycle.lock().await;
         let key = Self::e2e_key(link)?;
         let (local, agreed) = self.read(|store| Ok((local_records(store)?, store.sync_seen()?)))?;
-        let changed = pending(&local, &agreed);
         let mut report = RoundReport::default();
-        if changed.is_empty() {
-            return Ok(report);
+        let mut items = Vec::new();
+        for record in pending(&local, &agreed) {
+            let body = encode(key.as_ref(), &record, local.get(&record));
+            if body
+                .as_ref()
+                .is_some_and(|body| body.len() > MAX_BODY_BYTES)
+            {
+                // Never blocks the others: this one stays here until smaller.
+                tracing::warn!(%record, "sync: a record too large to sync stays on this device");
+                continue;
+            }
+            let item = PushItem {
+                kind: record.kind.as_str().into(),
+                name: record.name.clone(),
+                base: agreed.get(&record).map_or(0, |(version, _)| *version),
+                body,
+            };
+            items.push((record, item));
         }
-        for chunk in changed.chunks(PUSH_CHUNK) {
-            let items: Vec<PushItem> = chunk
+        while !items.is_empty() {
+            // Batches of at most PUSH_CHUNK records and PUSH_BYTES bytes.
+            let mut size = 0;
+            let count = items
                 .iter()
-                .map(|record| PushItem {
-                    kind: record.kind.as_str().into(),
-                    name: record.name.clone(),
-                    base: agreed.get(record).map_or(0, |(version, _)| *version),
-                    body: encode(key.as_ref(), record, local.get(record)),
+                .take(PUSH_CHUNK)
+                .take_while(|(_, item)| {
+                    size += item.body.as_ref().map_or(0, String::len) + item.name.len() + 64;
+                    size <= PUSH_BYTES
                 })
-                .collect();
+                .count()
+                .max(1);
+            let chunk: Vec<_> = items.drain(..count).collect();
             let request = PushRequest {
                 request_id: hex_random(16),
-                items,
+                items: chunk.iter().map(|(_, item)| item.clone()).collect(),
             };
             let answer: PushAnswer = self
                 .device_request(link, reqwest::Method::POST, "push", Some(&request), 30)
@@ -468,7 +508,7 @@ impl SyncClient {
                     "the hub answered a push with another count".into(),
                 ));
             }
-            for (record, result) in chunk.iter().zip(answer.results) {
+            for ((record, _), result) in chunk.iter().zip(answer.results) {
                 let mine = local.get(record);
                 if result.accepted {
                     self.read(|store| {
@@ -477,64 +517,83 @@ impl SyncClient {
                     report.pushed += 1;
                     continue;
                 }
-                // Another device's edit reached the hub first: it stands here too.
-                let winner = match decode(key.as_ref(), record, result.body.as_deref()) {
-                    Ok(winner) => winner,
-                    Err(error) => {
-                        tracing::warn!(%error, %record, "sync: the hub's value does not open");
-                        continue;
-                    }
-                };
-                // An account keeps the newer tokens of the two (a refresh
-                // is never undone by an older edit): that part goes out again.
-                let merged = match (record.kind, &winner, mine) {
-                    (RecordKind::Account, Some(winner), Some(mine)) => {
-                        Some(merge_account(winner, mine))
-                    }
-                    _ => None,
-                };
-                let applied = self.read(|store| {
-                    store.apply_sync_record(record, winner.as_ref())?;
-                    let after = local_records(store)?;
-                    store.set_sync_seen(record, result.version, &record_hash(after.get(record)))?;
-                    if let Some(merged) = &merged {
-                        store.apply_sync_record(record, Some(merged))?;
-                    }
-                    Ok(local_records(store)?.remove(record))
-                });
-                let now_here = match applied {
-                    Ok(now_here) => now_here,
-                    Err(error) => {
-                        tracing::warn!(%error, %record, "sync: cannot take the hub's value");
-                        continue;
-                    }
-                };
-                report.applied += 1;
-                if !same_edit(record.kind, now_here.as_ref(), mine) {
-                    let conflict = ConflictReport {
-                        kind: record.kind.as_str().into(),
-                        name: record.name.clone(),
-                        winner_version: result.version,
-                        loser_body: encode(key.as_ref(), record, mine),
-                    };
-                    let _: Value = self
-                        .device_request(
-                            link,
-                            reqwest::Method::POST,
-                            "conflicts",
-                            Some(&conflict),
-                            15,
-                        )
-                        .await?;
-                    tracing::warn!(%record, winner = ?result.device, "sync: concurrent edit; the hub's value stands, this device's is kept for restore");
+                if self
+                    .take_hub_value(link, key.as_ref(), record, mine, &agreed, &result)
+                    .await?
+                {
                     report.conflicts += 1;
                 }
+                report.applied += 1;
             }
         }
         if report.applied > 0 || report.conflicts > 0 {
             self.emit(SyncEvent::Changed);
         }
         Ok(report)
+    }
+
+    /// Another device's edit of `record` reached the hub first: its value
+    /// stands here too (for an account, with the newer tokens of the two);
+    /// if this device's edit is lost by it, the conflict is reported first,
+    /// with this device's value kept at the hub. Whether it was a conflict.
+    async fn take_hub_value(
+        &self,
+        link: &SyncLink,
+        key: Option<&SyncKey>,
+        record: &RecordKey,
+        mine: Option<&Value>,
+        agreed: &BTreeMap<RecordKey, (i64, String)>,
+        result: &PushResult,
+    ) -> Result<bool, SyncError> {
+        let winner = match decode(key, record, result.body.as_deref()) {
+            Ok(winner) => winner,
+            Err(error) => {
+                tracing::warn!(%error, %record, "sync: the hub's value does not open");
+                return Ok(false);
+            }
+        };
+        // Changed here again while the push was under way: the next round.
+        let now_here = self.read(|store| Ok(local_records(store)?.remove(record)))?;
+        if record_hash(now_here.as_ref()) != record_hash(mine) {
+            return Ok(false);
+        }
+        let merged = match (record.kind, &winner, mine) {
+            (RecordKind::Account, Some(winner), Some(mine)) => Some(merge_account(winner, mine)),
+            _ => None,
+        };
+        let target = merged.as_ref().or(winner.as_ref());
+        let conflict = !same_edit(record.kind, target, mine);
+        if conflict {
+            let report = ConflictReport {
+                kind: record.kind.as_str().into(),
+                name: record.name.clone(),
+                winner_version: result.version,
+                loser_body: encode(key, record, mine),
+            };
+            let _: Value = self
+                .device_request(link, reqwest::Method::POST, "conflicts", Some(&report), 15)
+                .await?;
+            tracing::warn!(%record, winner = ?result.device, "sync: concurrent edit; the hub's value stands, this device's is kept for restore");
+        }
+        let applied = self.read(|store| {
+            store.apply_sync_record(record, winner.as_ref())?;
+            let after = local_records(store)?;
+            store.set_sync_seen(record, result.version, &record_hash(after.get(record)))?;
+            if let Some(merged) = &merged {
+                store.apply_sync_record(record, Some(merged))?;
+            }
+            Ok(())
+        });
+        if let Err(error) = applied {
+            // It cannot stand here (its provider is gone, say): this
+            // device's value goes out again, against the hub's version.
+            tracing::warn!(%error, %record, "sync: cannot take the hub's value; pushing this device's again");
+            let hash = agreed
+                .get(record)
+                .map_or_else(|| "-".to_owned(), |(_, hash)| hash.clone());
+            self.read(|store| store.set_sync_seen(record, result.version, &hash))?;
+        }
+        Ok(conflict)
     }
 
     async fn pull(&self, link: &SyncLink, since: i64, wait: u64) -> Result<PullAnswer, SyncError> {
@@ -570,8 +629,16 @@ impl SyncClient {
                 Some((RecordKey::new(kind, item.name.clone()), item))
             })
             .collect();
-        // Parents first (a provider before its accounts), then in order.
-        items.sort_by_key(|(record, item)| (record.kind, item.version));
+        // Parents first (a provider before its accounts), removals before
+        // additions (a prefix moved frees its name first), then in order.
+        items.sort_by_key(|(record, item)| (record.kind, item.body.is_some(), item.version));
+        let changed_here = |record: &RecordKey| {
+            let mine = record_hash(local.get(record));
+            match agreed.get(record) {
+                Some((_, hash)) => *hash != mine,
+                None => local.contains_key(record),
+            }
+        };
         let mut applied = Vec::new();
         let mut failed = false;
         for (record, item) in items {
@@ -584,13 +651,21 @@ impl SyncClient {
             if record.kind == RecordKind::Setting && !setting_is_shared(&record.name) {
                 continue;
             }
-            let mine = record_hash(local.get(&record));
-            let changed_here = match agreed.get(&record) {
-                Some((_, hash)) => *hash != mine,
-                None => local.contains_key(&record),
-            };
-            if changed_here {
+            if changed_here(&record) {
                 continue;
+            }
+            // A provider removed elsewhere stays while accounts of it
+            // changed here are on their way to the hub.
+            if record.kind == RecordKind::Provider && item.body.is_none() {
+                let prefix = format!("{}/", record.name);
+                let accounts_changed = local.keys().chain(agreed.keys()).any(|other| {
+                    other.kind == RecordKind::Account
+                        && other.name.starts_with(&prefix)
+                        && changed_here(other)
+                });
+                if accounts_changed {
+                    continue;
+                }
             }
             let outcome = decode(key.as_ref(), &record, item.body.as_deref()).and_then(|body| {
                 self.read(|store| store.apply_sync_record(&record, body.as_ref()))
@@ -605,7 +680,7 @@ impl SyncClient {
         }
         if failed {
             *self.full_pull_at.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some(Instant::now() + Duration::from_secs(60));
+                Some(Instant::now() + FULL_PULL_AFTER_FAILURE);
         }
         let newest = answer
             .items
@@ -710,10 +785,20 @@ impl SyncClient {
             SyncError::Protocol(format!("unknown record kind {:?}", conflict.kind))
         })?;
         let record = RecordKey::new(kind, conflict.name.clone());
-        let body = decode(key.as_ref(), &record, conflict.loser_body.as_deref())?;
+        let kept = decode(key.as_ref(), &record, conflict.loser_body.as_deref())?;
         {
             let _cycle = self.cycle.lock().await;
-            self.read(|store| store.apply_sync_record(&record, body.as_ref()))?;
+            self.read(|store| {
+                // An account keeps the newer tokens it has now.
+                let current = local_records(store)?.remove(&record);
+                let body = match (record.kind, &kept, &current) {
+                    (RecordKind::Account, Some(kept), Some(current)) => {
+                        Some(merge_account(kept, current))
+                    }
+                    _ => kept.clone(),
+                };
+                store.apply_sync_record(&record, body.as_ref())
+            })?;
         }
         let _: Value = self
             .device_request(
@@ -748,14 +833,23 @@ impl SyncClient {
             .get(&record)
             .map_or(0, |(version, _)| *version);
         if answer.version > here {
-            // Newer tokens are on their way here: wait for them.
-            self.end_lease(subject).await?;
+            // Newer tokens are on their way here: wait for them (the turn
+            // runs out by itself if it cannot be given back now).
+            if let Err(error) = self.end_lease(subject).await {
+                tracing::debug!(%error, subject, "sync: lease not given back");
+            }
             return Ok(false);
         }
         Ok(true)
     }
 
-    /// Gives the turn back without new tokens.
+    /// Pushes what changed here now (new tokens, before the turn passes on).
+    pub(crate) async fn push_now(&self) -> Result<(), SyncError> {
+        let link = self.linked()?;
+        self.push(&link).await.map(|_| ())
+    }
+
+    /// Gives the turn back.
     pub(crate) async fn end_lease(&self, subject: &str) -> Result<(), SyncError> {
         let link = self.linked()?;
         let request = LeaseRequest {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,8 +31,12 @@ const MAX_WAIT: Duration = Duration::from_secs(25);
 /// new tokens arrive first (then it ends at once).
 const LEASE_MS: i64 = 45_000;
 
-/// Wrong pairing codes allowed per window before linking pauses.
+/// Wrong pairing codes allowed per client address per window before
+/// linking pauses for it.
 const LINK_FAILURES: usize = 10;
+
+/// Wrong pairing codes allowed from all addresses together per window.
+const LINK_FAILURES_IN_ALL: usize = 200;
 
 /// The window of [`LINK_FAILURES`].
 const LINK_FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -45,7 +49,47 @@ const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 pub struct Hub {
     store: Mutex<Store>,
     changed: tokio::sync::Notify,
-    link_failures: Mutex<VecDeque<Instant>>,
+    link_failures: Mutex<LinkFailures>,
+}
+
+/// Wrong pairing codes lately, per client address and in all.
+#[derive(Default)]
+struct LinkFailures {
+    by_address: std::collections::HashMap<std::net::IpAddr, VecDeque<Instant>>,
+    all: VecDeque<Instant>,
+}
+
+impl LinkFailures {
+    fn prune(times: &mut VecDeque<Instant>) {
+        while times
+            .front()
+            .is_some_and(|at| at.elapsed() > LINK_FAILURE_WINDOW)
+        {
+            times.pop_front();
+        }
+    }
+
+    /// Whether `address` may try a code now.
+    fn allows(&mut self, address: std::net::IpAddr) -> bool {
+        Self::prune(&mut self.all);
+        self.by_address.retain(|_, times| {
+            Self::prune(times);
+            !times.is_empty()
+        });
+        self.all.len() < LINK_FAILURES_IN_ALL
+            && self
+                .by_address
+                .get(&address)
+                .is_none_or(|times| times.len() < LINK_FAILURES)
+    }
+
+    fn record(&mut self, address: std::net::IpAddr) {
+        self.all.push_back(Instant::now());
+        self.by_address
+            .entry(address)
+            .or_default()
+            .push_back(Instant::now());
+    }
 }
 
 impl std::fmt::Debug for Hub {
@@ -61,7 +105,7 @@ pub fn router(data_dir: &Path) -> Result<Router, StoreError> {
     let hub = Arc::new(Hub {
         store: Mutex::new(store),
         changed: tokio::sync::Notify::new(),
-        link_failures: Mutex::new(VecDeque::new()),
+        link_failures: Mutex::new(LinkFailures::default()),
     });
     Ok(Router::new()
         .route(&format!("{BASE_PATH}/space"), get(space))
@@ -210,31 +254,68 @@ impl Hub {
     }
 }
 
-async fn space(State(hub): State<Arc<Hub>>) -> HubResult<SpaceAnswer> {
+#[derive(Debug, Deserialize)]
+struct SpaceQuery {
+    code: Option<String>,
+}
+
+/// What a device needs before linking: asked with its pairing code (or
+/// its credential), so the end-to-end check value is not given to anyone.
+async fn space(
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    query: Result<Query<SpaceQuery>, QueryRejection>,
+) -> HubResult<SpaceAnswer> {
+    let Query(query) = query?;
+    if headers.contains_key(header::AUTHORIZATION) {
+        hub.device(&headers)?;
+        return hub.space_answer().map(Json);
+    }
+    hub.admit_code_attempt(peer.ip())?;
+    let code = query.code.unwrap_or_default();
+    if !hub.with_store(|store| store.pairing_code_is_valid(&code))? {
+        return Err(hub.wrong_code(peer.ip()));
+    }
     hub.space_answer().map(Json)
+}
+
+impl Hub {
+    /// Refuses an address that gave too many wrong codes lately.
+    fn admit_code_attempt(&self, address: std::net::IpAddr) -> Result<(), HubError> {
+        let mut failures = self.link_failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.allows(address) {
+            Ok(())
+        } else {
+            Err(HubError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many wrong pairing codes lately; try again in 15 minutes",
+            ))
+        }
+    }
+
+    /// Records a wrong code from `address` and says so.
+    fn wrong_code(&self, address: std::net::IpAddr) -> HubError {
+        self.link_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(address);
+        HubError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_code",
+            "this pairing code is wrong, used or expired; make a new one on the hub",
+        )
+    }
 }
 
 async fn link(
     State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     request: Result<Json<LinkRequest>, JsonRejection>,
 ) -> HubResult<LinkAnswer> {
     let Json(request) = request?;
-    {
-        let mut failures = hub.link_failures.lock().unwrap_or_else(|p| p.into_inner());
-        while failures
-            .front()
-            .is_some_and(|at| at.elapsed() > LINK_FAILURE_WINDOW)
-        {
-            failures.pop_front();
-        }
-        if failures.len() >= LINK_FAILURES {
-            return Err(HubError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                "too many wrong pairing codes lately; try again in 15 minutes",
-            ));
-        }
-    }
+    hub.admit_code_attempt(peer.ip())?;
     let name = request.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(HubError::invalid(
@@ -264,15 +345,7 @@ async fn link(
         other => other?,
     };
     let Some((device_id, token)) = redeemed else {
-        hub.link_failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push_back(Instant::now());
-        return Err(HubError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_code",
-            "this pairing code is wrong, used or expired; make a new one on the hub",
-        ));
+        return Err(hub.wrong_code(peer.ip()));
     };
     tracing::info!(device = %device_id, name, "sync: a device linked");
     let space = hub.space_answer()?;
@@ -382,20 +455,8 @@ async fn push(
             body: item.body.clone(),
         })
         .collect();
-    let outcomes = hub.with_store(|store| {
-        let outcomes = store.push_sync_items(&device, &request.request_id, &items);
-        if let Ok(outcomes) = &outcomes {
-            // A lease holder's new tokens are on the hub: the turn passes on.
-            for (item, outcome) in items.iter().zip(outcomes) {
-                if item.kind == RecordKind::Account.as_str()
-                    && matches!(outcome, PushOutcome::Accepted(_))
-                {
-                    store.end_sync_lease(&item.name, &device)?;
-                }
-            }
-        }
-        outcomes
-    });
+    let outcomes =
+        hub.with_store(|store| store.push_sync_items(&device, &request.request_id, &items));
     let outcomes = match outcomes {
         Err(HubError {
             code: "conflict",

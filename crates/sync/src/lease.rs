@@ -10,9 +10,9 @@ use crate::{SyncClient, SyncError};
 /// Asks the hub for the turn before refreshing an account's tokens.
 ///
 /// The hub grants one device at a time, and only one that already has its
-/// newest tokens for the account; the holder's push of the new tokens ends
-/// the turn, so the next device to ask finds them on their way instead of
-/// spending the old refresh token again. A device that is not linked, or
+/// newest tokens for the account; the holder pushes its new tokens before
+/// giving the turn back, so the next device to ask finds them on their way
+/// instead of spending the old refresh token again. A device that is not linked, or
 /// cannot reach its hub, refreshes alone (its account keeps working).
 #[derive(Debug, Clone)]
 pub struct HubLease(pub Arc<SyncClient>);
@@ -40,13 +40,23 @@ impl RefreshCoordinator for HubLease {
 
     fn end<'a>(&'a self, subject: &'a str, refreshed: bool) -> LeaseFuture<'a> {
         Box::pin(async move {
-            // New tokens end the turn when they reach the hub.
-            if !refreshed
-                && self.0.linked().is_ok()
-                && let Err(error) = self.0.end_lease(subject).await
-            {
-                tracing::debug!(%error, subject, "sync: lease not given back; it runs out");
+            if self.0.linked().is_err() {
+                return LeaseAnswer::Unavailable;
             }
+            // In the background (the request goes on at once): new tokens
+            // reach the hub before the turn passes on; if they cannot, the
+            // turn runs out by itself (45 s by the hub's clock).
+            let client = Arc::clone(&self.0);
+            let subject = subject.to_owned();
+            tokio::spawn(async move {
+                if refreshed && let Err(error) = client.push_now().await {
+                    tracing::warn!(%error, %subject, "sync: new tokens not pushed yet; the turn runs out by itself");
+                    return;
+                }
+                if let Err(error) = client.end_lease(&subject).await {
+                    tracing::debug!(%error, %subject, "sync: lease not given back; it runs out");
+                }
+            });
             LeaseAnswer::Unavailable
         })
     }
