@@ -108,8 +108,8 @@ def gateway(tmp_path_factory, embedder):
     for prefix, kind, base_url, key in providers:
         gateway.cli("provider", "add", "--name", prefix, "--prefix", prefix, "--kind", kind, "--base-url", base_url,
                     "--api-key-stdin", "--model", "embed-1", stdin=key + "\n")
-    gateway.cli("combo", "add", "to-openai", "down/embed-1", "oa/embed-1")
-    gateway.cli("combo", "add", "to-gemini", "down/embed-1", "gm/embed-1")
+    gateway.cli("combo", "add", "via-openai", "down/embed-1", "oa/embed-1")
+    gateway.cli("combo", "add", "via-google", "down/embed-1", "gm/embed-1")
     gateway.cli("price", "set", "gm/embed-1", "--input", "1000", "--output", "0")
     gateway.key = gateway.cli_json("key", "create", "--name", "embeddings")["key"]
     gateway.serve()
@@ -126,18 +126,20 @@ def paths():
     return [path for path, _ in Embedder.seen]
 
 
-@pytest.mark.parametrize("combo", ["to-openai", "to-gemini"])
+@pytest.mark.parametrize("combo", ["via-openai", "via-google"])
 def test_openai_sdk_embeddings(gateway, combo):
     client = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
     answer = client.embeddings.create(model=combo, input=["first text", "second"], encoding_format="float")
     assert [item.embedding for item in answer.data] == [vector("first text"), vector("second")]
     assert answer.usage.prompt_tokens > 0
     assert paths()[0] == "/v1/embeddings"  # the down target, tried first
-    assert paths()[1] == ("/v1/embeddings" if combo == "to-openai" else "/v1beta/models/embed-1:batchEmbedContents")
+    assert paths()[1] == ("/v1/embeddings" if combo == "via-openai" else "/v1beta/models/embed-1:batchEmbedContents")
 
 
-@pytest.mark.parametrize("combo", ["to-openai", "to-gemini"])
+@pytest.mark.parametrize("combo", ["via-openai", "via-google"])
 def test_google_genai_embed_content(gateway, combo):
+    # (google-genai sends the texts of a model named like "gemini…" as the
+    # parts of one content, to be embedded as one: hence these combo names.)
     client = genai.Client(api_key=gateway.key, http_options=types.HttpOptions(base_url=gateway.root_url))
     answer = client.models.embed_content(model=combo, contents=["uno", "dos tres"])
     assert [embedding.values for embedding in answer.embeddings] == [vector("uno"), vector("dos tres")]
@@ -145,7 +147,7 @@ def test_google_genai_embed_content(gateway, combo):
     assert one.embeddings[0].values == vector("solo")
 
 
-@pytest.mark.parametrize("combo", ["to-openai", "to-gemini"])
+@pytest.mark.parametrize("combo", ["via-openai", "via-google"])
 def test_ollama_embed(gateway, combo):
     client = ollama.Client(host=gateway.root_url, headers={"Authorization": f"Bearer {gateway.key}"})
     answer = client.embed(model=combo, input=["alpha", "beta gamma"])
@@ -166,17 +168,20 @@ def test_a_provider_without_embeddings_is_a_clear_error(gateway):
 
 def test_usage_and_cost_are_recorded(gateway):
     client = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
-    client.embeddings.create(model="to-gemini", input=["a" * 40])
+    client.embeddings.create(model="via-google", input=["a" * 40])
     deadline = time.monotonic() + 10
     while True:
+        # Gemini does not count embedding tokens: about four characters a
+        # token, so this request's record is the one with 10.
         records = [r for r in gateway.cli_json("log", "--limit", "50")
-                   if r["endpoint"] == "/v1/embeddings" and r["status"] == 200 and r["target"] == "gm/embed-1"]
+                   if r["endpoint"] == "/v1/embeddings" and r["status"] == 200 and r["target"] == "gm/embed-1"
+                   and r["prompt_tokens"] == 10]
         if records or time.monotonic() > deadline:
             break
         time.sleep(0.1)
+    assert records, "no record of the request with its estimated tokens"
     record = records[0]
-    assert record["combo"] == "to-gemini"
+    assert record["combo"] == "via-google"
     assert [attempt["status"] for attempt in record["attempts"]] == [503, 200]
-    # Gemini does not count embedding tokens: about four characters a token.
-    assert record["prompt_tokens"] == 10
     assert record["cost_usd"] == pytest.approx(10 * 1000 / 1_000_000)
+
