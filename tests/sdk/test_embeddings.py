@@ -185,3 +185,15 @@ def test_usage_and_cost_are_recorded(gateway):
     assert [attempt["status"] for attempt in record["attempts"]] == [503, 200]
     assert record["cost_usd"] == pytest.approx(10 * 1000 / 1_000_000)
 
+
+
+def test_models_say_what_they_do_and_other_requests_are_refused_clearly(gateway):
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+    listed = {model.id: model.model_extra.get("capabilities") for model in client.models.list()}
+    assert listed["oa/embed-1"] == ["embeddings"], listed
+    Embedder.seen.clear()
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="gm/embed-1", messages=[{"role": "user", "content": "hi"}])
+    assert refused.value.code == "model_not_supported"
+    assert "not a model for chat" in str(refused.value)
+    assert Embedder.seen == [], "the provider was not asked"

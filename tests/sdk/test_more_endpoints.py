@@ -56,6 +56,24 @@ class Endpoints(http.server.BaseHTTPRequestHandler):
         if self.path == "/v1/completions":
             if not isinstance(body.get("prompt"), (str, list)):
                 return self._refuse("prompt is required")
+            if body.get("stream"):
+                # Server-sent events, as the API reference shows them.
+                events = [{"id": "cmpl-1", "object": "text_completion", "created": 1700000000, "model": model,
+                           "choices": [{"text": piece, "index": 0, "logprobs": None, "finish_reason": None}]}
+                          for piece in ("Hi", " there")]
+                events[-1]["choices"][0]["finish_reason"] = "stop"
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    events.append({"id": "cmpl-1", "object": "text_completion", "created": 1700000000,
+                                   "model": model, "choices": [],
+                                   "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}})
+                data = b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events)
+                data += b"data: [DONE]\n\n"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return None
             return self._send(200, {
                 "id": "cmpl-1", "object": "text_completion", "created": 1700000000, "model": model,
                 "choices": [{"text": "Hi there", "index": 0, "logprobs": None, "finish_reason": "stop"}],
@@ -102,6 +120,8 @@ def gateway(tmp_path_factory, endpoints_upstream):
         gateway.cli("provider", "add", "--name", prefix, "--prefix", prefix, "--base-url", endpoints_upstream,
                     "--api-key-stdin", "--model", "m", stdin=key + "\n")
     gateway.cli("combo", "add", "multi", "down/m", "up/m")
+    # Every test sees the down provider tried first: its breaker stays shut.
+    gateway.cli("config", "set", "breaker_threshold", "1000")
     gateway.cli("price", "set", "up/m", "--input", "1000", "--output", "1000")
     gateway.key = gateway.cli_json("key", "create", "--name", "endpoints")["key"]
     gateway.serve()
@@ -127,9 +147,13 @@ def test_legacy_completions(client):
     assert answer.choices[0].text == "Hi there"
     assert answer.usage.total_tokens == 7
     fell_back("/v1/completions")
-    with pytest.raises(openai.BadRequestError) as refused:
-        client.completions.create(model="multi", prompt="Say hi", stream=True)
-    assert "stream" in str(refused.value)
+    Endpoints.seen.clear()
+    stream = client.completions.create(model="multi", prompt="Say hi", stream=True,
+                                       stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert "".join(chunk.choices[0].text for chunk in chunks if chunk.choices) == "Hi there"
+    assert chunks[-1].usage.total_tokens == 7
+    fell_back("/v1/completions")
 
 
 def test_moderations(client):

@@ -5,6 +5,7 @@
 //! and cost (`pricing`), and the input checks the CLI, the desktop and
 //! imports share (`validate`).
 
+pub mod capabilities;
 pub mod presets;
 pub mod pricing;
 pub mod settings;

@@ -26,6 +26,7 @@ use crate::request_log::PendingRecord;
 use crate::routing::{Candidate, Plan, PlanStep, RoutingConfig};
 use crate::upstream::{self, IncomingChat};
 use crate::{ApiError, RouterState};
+use switchyard_config::capabilities::{Capability, capabilities};
 use switchyard_protocol::Dialect;
 use switchyard_protocol::embeddings::EmbeddingShape;
 
@@ -286,7 +287,13 @@ async fn list_models(
     let data: Vec<Value> = known_models(&state, &caller)?
         .into_iter()
         .map(|(id, created, owned_by)| {
-            json!({"id": id, "object": "model", "created": created, "owned_by": owned_by})
+            // What the model can do (combos and aliases: what their name says).
+            let can: Vec<&str> = capabilities(&id)
+                .listed
+                .iter()
+                .map(|capability| capability.as_str())
+                .collect();
+            json!({"id": id, "object": "model", "created": created, "owned_by": owned_by, "capabilities": can})
         })
         .collect();
     Ok(Json(json!({ "object": "list", "data": data })))
@@ -661,11 +668,11 @@ struct OpenAiEndpoint {
 
 /// OpenAI's JSON endpoints besides chat, served through [`openai_endpoint`].
 const OPENAI_ENDPOINTS: &[OpenAiEndpoint] = &[
-    // The legacy text completions, not streamed yet.
+    // The legacy text completions, streamed or not.
     OpenAiEndpoint {
         client_path: "/v1/completions",
         provider_path: "/completions",
-        streams: false,
+        streams: true,
     },
     OpenAiEndpoint {
         client_path: "/v1/moderations",
@@ -985,6 +992,20 @@ enum Routed {
     Embeddings(EmbeddingShape),
 }
 
+impl Routed {
+    /// What the model must be able to do.
+    fn needs(self) -> Capability {
+        match self {
+            Self::Chat | Self::OpenAi("/completions") => Capability::Chat,
+            Self::Embeddings(_) => Capability::Embeddings,
+            Self::OpenAi("/moderations") => Capability::Moderation,
+            Self::OpenAi("/images/generations") => Capability::Images,
+            Self::OpenAi("/rerank") => Capability::Rerank,
+            Self::OpenAi(_) => Capability::Audio,
+        }
+    }
+}
+
 /// Walks the routing plan of `incoming`, trying each candidate until one
 /// answers or a failure reached the client.
 async fn route(
@@ -1023,13 +1044,46 @@ async fn route(
         Err(error) => return pending.fail(error),
     };
     pending.record.combo = plan.combo.clone();
-    let count = plan.candidates().count();
+    // A target whose model is made for something else is left out (its
+    // provider would only answer 404).
+    let needs = routed.needs();
+    let able = |candidate: &Candidate| capabilities(&candidate.upstream_model).allows(needs);
+    let count = plan
+        .candidates()
+        .filter(|candidate| able(candidate))
+        .count();
     let mut tried = 0;
     let mut last_error = None;
     for step in &plan.steps {
         let candidate = match step {
             PlanStep::Skip(skipped) => {
                 pending.record.attempts.push(skipped.clone());
+                continue;
+            }
+            PlanStep::Try(candidate) if !able(candidate) => {
+                let why = format!(
+                    "{} is not a model for {}",
+                    candidate.upstream_model,
+                    needs.as_str()
+                );
+                pending.record.attempts.push(switchyard_store::Attempt {
+                    target: candidate.target.clone(),
+                    provider: Some(candidate.provider_name().to_owned()),
+                    account: Some(candidate.account.label.clone()),
+                    status: 400,
+                    latency_ms: 0,
+                    error: Some(why.clone()),
+                    skipped: true,
+                });
+                if tried == 0 {
+                    last_error = Some(ApiError::bad_request(
+                        "model_not_supported",
+                        format!(
+                            "{:?} cannot serve this request: {why} (GET /v1/models lists what each model can do)",
+                            incoming.model
+                        ),
+                    ));
+                }
                 continue;
             }
             PlanStep::Try(candidate) => candidate,

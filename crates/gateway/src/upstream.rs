@@ -264,7 +264,7 @@ pub(crate) async fn forward_openai(
     let shape = ClientShape {
         dialect: Dialect::OpenAiChat,
         upstream: Dialect::OpenAiChat,
-        stream: false,
+        stream: incoming.stream,
         include_usage: false,
         model: upstream_model.to_owned(),
         wrapped: false,
@@ -278,6 +278,18 @@ pub(crate) async fn forward_openai(
             .await;
     }
     state.learn_success(config, candidate);
+    // A streamed endpoint (legacy completions) relays its events as they
+    // come, usage read on the side.
+    let streamed = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(Framing::of_content_type)
+        .is_some();
+    if shape.stream && streamed {
+        let idle = config.settings.stream_idle_timeout;
+        return Ok(relay_event_stream(response, &shape, pending, idle).await);
+    }
     Ok(relay_json(candidate, response, shape, pending).await)
 }
 
