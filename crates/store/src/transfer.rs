@@ -1329,6 +1329,33 @@ mod tests {
     }
 
     #[test]
+    fn a_renamed_login_arrives_as_an_addition_and_a_removal() {
+        let (_dir, store) = populated();
+        let records = store.sync_records().unwrap();
+        let (old, body) = records
+            .iter()
+            .find(|(record, _)| {
+                record.kind == crate::RecordKind::Account && record.name.starts_with("kr/")
+            })
+            .unwrap();
+        let mut renamed = body.clone();
+        renamed["label"] = "renamed".into();
+        let new = crate::RecordKey::new(crate::RecordKind::Account, "kr/renamed");
+        // The same e-mail must not make the new label update the old row.
+        store.apply_sync_record(&new, Some(&renamed)).unwrap();
+        let now = store.sync_records().unwrap();
+        assert!(
+            now.contains_key(old) && now.contains_key(&new),
+            "{:?}",
+            now.keys()
+        );
+        store.apply_sync_record(old, None).unwrap();
+        let now = store.sync_records().unwrap();
+        assert!(!now.contains_key(old) && now.contains_key(&new));
+        assert_eq!(now[&new]["secrets"], body["secrets"]);
+    }
+
+    #[test]
     fn sync_records_applied_one_by_one_rebuild_the_same_configuration() {
         let (_dir, source) = populated();
         let key = source.create_api_key("laptop").unwrap();
