@@ -122,7 +122,7 @@ def gateway(tmp_path_factory, endpoints_upstream):
     gateway.cli("combo", "add", "multi", "down/m", "up/m")
     # Every test sees the down provider tried first: its breaker stays shut.
     gateway.cli("config", "set", "breaker_threshold", "1000")
-    gateway.cli("price", "set", "up/m", "--input", "1000", "--output", "1000")
+    gateway.cli("price", "set", "up/m", "--input", "1000", "--output", "1000", "--per-image", "0.04")
     gateway.key = gateway.cli_json("key", "create", "--name", "endpoints")["key"]
     gateway.serve()
     yield gateway
@@ -212,3 +212,8 @@ def test_each_is_logged_with_its_path_usage_and_cost(gateway, client):
     assert [attempt["status"] for attempt in completion["attempts"]] == [503, 200]
     assert (completion["prompt_tokens"], completion["completion_tokens"]) == (5, 2)
     assert completion["cost_usd"] == pytest.approx(7 * 1000 / 1_000_000)
+    # An image: its tokens, and the price per image made.
+    image = next(record for record in records
+                 if record["endpoint"] == "/v1/images/generations" and record["status"] == 200)
+    assert (image["prompt_tokens"], image["completion_tokens"]) == (4, 10)
+    assert image["cost_usd"] == pytest.approx(14 * 1000 / 1_000_000 + 0.04)

@@ -310,6 +310,9 @@ pub struct PriceView {
     pub cache_read_per_mtok: Option<f64>,
     /// Cache writes.
     pub cache_write_per_mtok: Option<f64>,
+    /// USD per image made, if priced so.
+    #[serde(default)]
+    pub per_image: Option<f64>,
     /// `yours` or `built-in`.
     pub source: String,
 }

@@ -87,14 +87,19 @@ pub(crate) enum PriceCommand {
     Set {
         /// Upstream model id (`gpt-4o-mini`) or `prefix/model`
         model: String,
-        #[arg(long)]
+        /// USD per million input tokens
+        #[arg(long, default_value_t = 0.0)]
         input: f64,
-        #[arg(long)]
+        /// USD per million output tokens
+        #[arg(long, default_value_t = 0.0)]
         output: f64,
         #[arg(long)]
         cache_read: Option<f64>,
         #[arg(long)]
         cache_write: Option<f64>,
+        /// USD per image made (image endpoints)
+        #[arg(long)]
+        per_image: Option<f64>,
     },
     /// List prices you set (with --built-in, the built-in table too)
     List {
@@ -427,6 +432,7 @@ pub(crate) fn price(store: &Store, command: PriceCommand, output: Output) -> Res
             output: output_price,
             cache_read,
             cache_write,
+            per_image,
         } => {
             let price = Price {
                 model,
@@ -434,6 +440,7 @@ pub(crate) fn price(store: &Store, command: PriceCommand, output: Output) -> Res
                 output_per_mtok: output_price,
                 cache_read_per_mtok: cache_read,
                 cache_write_per_mtok: cache_write,
+                per_image,
             };
             store.set_price(&price)?;
             output.print(&price, || {

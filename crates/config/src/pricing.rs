@@ -52,6 +52,7 @@ fn built_in(&(model, input, output, read, write): &BuiltIn) -> Price {
         output_per_mtok: output,
         cache_read_per_mtok: Some(read),
         cache_write_per_mtok: Some(write),
+        per_image: None,
     }
 }
 
@@ -145,6 +146,7 @@ mod tests {
             output_per_mtok: 2.0,
             cache_read_per_mtok: None,
             cache_write_per_mtok: None,
+            per_image: None,
         }]);
         let usage = Usage {
             input_tokens: 1_000_000,
@@ -162,6 +164,7 @@ mod tests {
             output_per_mtok: 0.0,
             cache_read_per_mtok: Some(1.0),
             cache_write_per_mtok: None,
+            per_image: None,
         };
         let usage = Usage {
             input_tokens: 1_000_000,

@@ -724,6 +724,7 @@ impl Mapping<'_> {
                         output_per_mtok: output,
                         cache_read_per_mtok: number("cached"),
                         cache_write_per_mtok: number("cache_creation"),
+                        per_image: None,
                     });
                 }
             }

@@ -36,6 +36,8 @@ pub(crate) struct PendingRecord {
     /// The account key to take out of logged bodies.
     secret: Option<String>,
     finished: bool,
+    /// The answer's `data` are images made, priced per image.
+    pub(crate) counts_images: bool,
 }
 
 /// Status recorded when the client disconnects before the answer is complete.
@@ -68,6 +70,7 @@ impl PendingRecord {
             log_bodies: false,
             secret: None,
             finished: false,
+            counts_images: false,
         }
     }
 
@@ -111,6 +114,19 @@ impl PendingRecord {
             .as_ref()
             .and_then(|(_, price)| price.as_ref())
             .map(|price| switchyard_config::pricing::cost_of(price, usage));
+    }
+
+    /// Adds `images` made at the target's price per image to the cost.
+    pub(crate) fn record_images(&mut self, images: u64) {
+        let per_image = self
+            .attempt
+            .as_ref()
+            .and_then(|(_, price)| price.as_ref())
+            .and_then(|price| price.per_image);
+        if let Some(per_image) = per_image {
+            let cost = self.record.cost_usd.unwrap_or(0.0) + per_image * images as f64;
+            self.record.cost_usd = Some(cost);
+        }
     }
 
     /// Notes that the first bytes of the answer are going out now.

@@ -179,8 +179,8 @@ impl Candidate {
 /// One step of a plan: an account to try, or one left out and why.
 #[derive(Debug)]
 pub(crate) enum PlanStep {
-    /// Try this candidate.
-    Try(Candidate),
+    /// Try this candidate (boxed: a candidate is large beside a skip).
+    Try(Box<Candidate>),
     /// Left out (cooling down, over quota, breaker open, unknown target).
     Skip(Attempt),
 }
@@ -199,7 +199,7 @@ impl Plan {
     /// The candidates to try, in order.
     pub(crate) fn candidates(&self) -> impl Iterator<Item = &Candidate> {
         self.steps.iter().filter_map(|step| match step {
-            PlanStep::Try(candidate) => Some(candidate),
+            PlanStep::Try(candidate) => Some(&**candidate),
             PlanStep::Skip(_) => None,
         })
     }
@@ -438,14 +438,14 @@ impl Planner<'_> {
                 );
                 continue;
             }
-            plan.steps.push(PlanStep::Try(Candidate {
+            plan.steps.push(PlanStep::Try(Box::new(Candidate {
                 target: target.to_owned(),
                 upstream_model: upstream_model.to_owned(),
                 provider: Arc::clone(entry),
                 account: account.clone(),
                 probe,
                 price: price.clone(),
-            }));
+            })));
         }
         Ok(())
     }

@@ -247,6 +247,8 @@ pub(crate) async fn forward_openai(
         members: &incoming.members,
         model: Some(upstream_model),
     };
+    let mut pending = pending;
+    pending.counts_images = path == "/images/generations";
     let outgoing = Outgoing {
         path: path.into(),
         body: &body,
@@ -1080,6 +1082,12 @@ async fn relay_json(
         if let Some(usage) = usage_in(shape.upstream, &body) {
             record_usage(&mut pending, &usage);
         }
+        if pending.counts_images
+            && let Ok(answer) = serde_json::from_slice::<Value>(&body)
+            && let Some(images) = answer.get("data").and_then(Value::as_array)
+        {
+            pending.record_images(images.len() as u64);
+        }
         let body = shape.redactor.bytes(body);
         pending.capture_response(&body);
         pending.finish(status);
@@ -1911,9 +1919,10 @@ fn usage_in(dialect: Dialect, json: &[u8]) -> Option<Usage> {
             .unwrap_or(0)
     };
     Some(match dialect {
+        // Image answers count `input_tokens` and `output_tokens`.
         Dialect::OpenAiChat => Usage {
-            input_tokens: number("prompt_tokens"),
-            output_tokens: number("completion_tokens"),
+            input_tokens: number("prompt_tokens").max(number("input_tokens")),
+            output_tokens: number("completion_tokens").max(number("output_tokens")),
             cache_read_tokens: nested("prompt_tokens_details", "cached_tokens"),
             reasoning_tokens: nested("completion_tokens_details", "reasoning_tokens"),
             ..Usage::default()

@@ -523,6 +523,7 @@ pub fn list_prices(store: &Store) -> ManageResult<Vec<PriceView>> {
         output_per_mtok: price.output_per_mtok,
         cache_read_per_mtok: price.cache_read_per_mtok,
         cache_write_per_mtok: price.cache_write_per_mtok,
+        per_image: price.per_image,
         source: source.into(),
     };
     let mut prices: Vec<PriceView> = store
@@ -551,6 +552,7 @@ pub fn set_price(store: &Store, price: PriceView) -> ManageResult<()> {
             output_per_mtok: price.output_per_mtok,
             cache_read_per_mtok: price.cache_read_per_mtok,
             cache_write_per_mtok: price.cache_write_per_mtok,
+            per_image: price.per_image,
         })
         .map_err(|error| match error {
             StoreError::Conflict(message) => invalid(message),

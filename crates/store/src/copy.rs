@@ -93,6 +93,7 @@ const TABLES: &[(&str, &[&str])] = &[
             "output_per_mtok",
             "cache_read_per_mtok",
             "cache_write_per_mtok",
+            "per_image",
         ],
     ),
     (

@@ -18,6 +18,9 @@ pub struct Price {
     pub cache_read_per_mtok: Option<f64>,
     /// Input tokens written to the cache (input price when unset).
     pub cache_write_per_mtok: Option<f64>,
+    /// USD per image made (image endpoints), if priced so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_image: Option<f64>,
 }
 
 impl Store {
@@ -28,6 +31,7 @@ impl Store {
             || !finite(price.output_per_mtok)
             || !price.cache_read_per_mtok.is_none_or(finite)
             || !price.cache_write_per_mtok.is_none_or(finite)
+            || !price.per_image.is_none_or(finite)
         {
             return Err(StoreError::Conflict(
                 "prices must be non-negative numbers".into(),
@@ -35,18 +39,20 @@ impl Store {
         }
         self.conn.execute(
             "INSERT INTO prices (model, input_per_mtok, output_per_mtok,
-                                 cache_read_per_mtok, cache_write_per_mtok)
-             VALUES (?1, ?2, ?3, ?4, ?5)
+                                 cache_read_per_mtok, cache_write_per_mtok, per_image)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (model) DO UPDATE SET input_per_mtok = excluded.input_per_mtok,
                output_per_mtok = excluded.output_per_mtok,
                cache_read_per_mtok = excluded.cache_read_per_mtok,
-               cache_write_per_mtok = excluded.cache_write_per_mtok",
+               cache_write_per_mtok = excluded.cache_write_per_mtok,
+               per_image = excluded.per_image",
             params![
                 price.model,
                 price.input_per_mtok,
                 price.output_per_mtok,
                 price.cache_read_per_mtok,
-                price.cache_write_per_mtok
+                price.cache_write_per_mtok,
+                price.per_image
             ],
         )?;
         Ok(())
@@ -55,7 +61,8 @@ impl Store {
     /// Every user-set price, by model.
     pub fn list_prices(&self) -> StoreResult<Vec<Price>> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT model, input_per_mtok, output_per_mtok, cache_read_per_mtok, cache_write_per_mtok
+            "SELECT model, input_per_mtok, output_per_mtok, cache_read_per_mtok, cache_write_per_mtok,
+                    per_image
              FROM prices ORDER BY model",
         )?;
         let rows = statement.query_map(params![], |row| {
@@ -65,6 +72,7 @@ impl Store {
                 output_per_mtok: row.get(2)?,
                 cache_read_per_mtok: row.get(3)?,
                 cache_write_per_mtok: row.get(4)?,
+                per_image: row.get(5)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -1315,6 +1315,7 @@ mod tests {
                 output_per_mtok: 6.0,
                 cache_read_per_mtok: Some(0.5),
                 cache_write_per_mtok: None,
+                per_image: None,
             })
             .unwrap();
         store.set_setting("sticky_limit", "7").unwrap();

@@ -43,6 +43,7 @@ pub(crate) fn PricesPanel() -> impl IntoView {
             output_per_mtok,
             cache_read_per_mtok: None,
             cache_write_per_mtok: None,
+            per_image: None,
             source: "yours".into(),
         };
         spawn_local(async move {

@@ -179,6 +179,7 @@ fn price_the_mock(harness: &Harness) {
             output_per_mtok: 100.0,
             cache_read_per_mtok: None,
             cache_write_per_mtok: None,
+            per_image: None,
         })
         .unwrap();
 }

@@ -73,6 +73,7 @@ async fn a_rate_limited_account_falls_back_cools_down_for_retry_after_and_is_pro
             output_per_mtok: 2.0,
             cache_read_per_mtok: None,
             cache_write_per_mtok: None,
+            per_image: None,
         })
         .unwrap();
 
