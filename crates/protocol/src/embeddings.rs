@@ -121,7 +121,7 @@ impl EmbeddingShape {
             return Err(DecodeError::new("the request body must be a JSON object"));
         }
         match self {
-            Self::OpenAi => Ok(EmbeddingRequest {
+            Self::OpenAi | Self::Ollama => Ok(EmbeddingRequest {
                 inputs: texts_of(
                     body.get("input")
                         .ok_or_else(|| DecodeError::new("'input' is required"))?,
@@ -157,14 +157,6 @@ impl EmbeddingShape {
                 )?;
                 Ok(EmbeddingRequest { inputs, dimensions })
             }
-            Self::Ollama => Ok(EmbeddingRequest {
-                inputs: texts_of(
-                    body.get("input")
-                        .ok_or_else(|| DecodeError::new("'input' is required"))?,
-                    "input",
-                )?,
-                dimensions: dimensions_of(body.get("dimensions"), "dimensions")?,
-            }),
             Self::OllamaLegacy => Ok(EmbeddingRequest {
                 inputs: vec![
                     body.get("prompt")

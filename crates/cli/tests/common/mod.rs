@@ -5,6 +5,8 @@
 // Each test file uses a different part of the harness.
 #![allow(dead_code)]
 
+pub(crate) mod upstream;
+
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};
