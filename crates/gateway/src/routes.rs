@@ -18,8 +18,8 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::auth::{CallerKey, require_api_key};
 use crate::extract::{
-    AnthropicClient, BodyRejection, GeminiClient, JsonBody, OllamaClient, OpenAiChatClient,
-    ResponsesClient,
+    AnthropicClient, BodyRejection, ClientDialect, GeminiClient, JsonBody, OllamaClient,
+    OpenAiChatClient, ResponsesClient,
 };
 use crate::guard::{self, MAX_BODY_BYTES};
 use crate::request_log::PendingRecord;
@@ -56,12 +56,21 @@ pub fn router(state: RouterState, extra: Option<Router>) -> Router {
         )
         .route("/api/chat", post(ollama_chat))
         .route("/v1/api/chat", post(ollama_chat))
-        .route("/v1/embeddings", embeddings_route(EmbeddingShape::OpenAi))
-        .route("/api/embed", embeddings_route(EmbeddingShape::Ollama))
-        .route("/v1/api/embed", embeddings_route(EmbeddingShape::Ollama))
+        .route(
+            "/v1/embeddings",
+            embeddings_route::<OpenAiChatClient>(EmbeddingShape::OpenAi),
+        )
+        .route(
+            "/api/embed",
+            embeddings_route::<OllamaClient>(EmbeddingShape::Ollama),
+        )
+        .route(
+            "/v1/api/embed",
+            embeddings_route::<OllamaClient>(EmbeddingShape::Ollama),
+        )
         .route(
             "/api/embeddings",
-            embeddings_route(EmbeddingShape::OllamaLegacy),
+            embeddings_route::<OllamaClient>(EmbeddingShape::OllamaLegacy),
         )
         .route("/api/tags", get(ollama_tags))
         .route("/v1/api/tags", get(ollama_tags))
@@ -711,13 +720,21 @@ fn openai_route(endpoint: OpenAiEndpoint) -> axum::routing::MethodRouter<RouterS
     )
 }
 
-/// The `POST` handler of embeddings in a client's `shape`.
-fn embeddings_route(shape: EmbeddingShape) -> axum::routing::MethodRouter<RouterState> {
+/// The `POST` handler of embeddings in a client's `shape`, its body read
+/// as `D`'s JSON (size, content type, errors in `D`'s shape).
+fn embeddings_route<D: ClientDialect>(
+    shape: EmbeddingShape,
+) -> axum::routing::MethodRouter<RouterState> {
     post(
         move |state: State<RouterState>,
               caller: Extension<CallerKey>,
               headers: HeaderMap,
-              body: Bytes| { embeddings_endpoint(state, caller, headers, body, shape) },
+              body: Result<JsonBody<D>, BodyRejection<D>>| {
+            let body = body
+                .map(|JsonBody(body, _)| body)
+                .map_err(|rejection| rejection.0);
+            embeddings_endpoint(state, caller, headers, body, shape)
+        },
     )
 }
 
@@ -728,7 +745,7 @@ async fn embeddings_endpoint(
     State(state): State<RouterState>,
     Extension(caller): Extension<CallerKey>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, ApiError>,
     shape: EmbeddingShape,
 ) -> Response {
     let (path, dialect) = match shape {
@@ -737,6 +754,10 @@ async fn embeddings_endpoint(
         _ => ("/v1/embeddings", Dialect::OpenAiChat),
     };
     let pending = PendingRecord::new(&state, path, &caller, dialect);
+    let body = match body {
+        Ok(body) => body,
+        Err(error) => return pending.fail(error),
+    };
     let incoming = match IncomingChat::parse(&body) {
         Ok(incoming) => incoming,
         Err(error) => return pending.fail(error),
