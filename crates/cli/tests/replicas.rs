@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::upstream::{runtime, start_upstream};
+use common::upstream::{add_provider, ask, runtime, start_upstream};
 use common::{Cli, Server};
 use serde_json::{Value, json};
 use throwaway_postgres::ThrowawayPostgres;
@@ -39,40 +39,6 @@ fn shared_env(url: &str) -> Vec<(String, String)> {
 fn machine(env: &[(String, String)]) -> Cli {
     let pairs: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     Cli::with_env(&pairs)
-}
-
-fn add_provider(cli: &Cli, prefix: &str, base_url: &str, model: &str) {
-    cli.ok(&[
-        "provider",
-        "add",
-        "--name",
-        prefix,
-        "--prefix",
-        prefix,
-        "--base-url",
-        base_url,
-        "--api-key",
-        "sk-upstream",
-        "--model",
-        model,
-    ]);
-}
-
-async fn ask(http: &reqwest::Client, base: &str, key: &str, model: &str) -> (StatusCode, Value) {
-    match http
-        .post(format!("{base}/v1/chat/completions"))
-        .bearer_auth(key)
-        .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
-        .timeout(Duration::from_secs(20))
-        .send()
-        .await
-    {
-        Ok(response) => {
-            let status = response.status();
-            (status, response.json().await.unwrap_or(Value::Null))
-        }
-        Err(_) => (StatusCode::BAD_GATEWAY, Value::Null),
-    }
 }
 
 async fn health(http: &reqwest::Client, base: &str) -> Value {
@@ -110,8 +76,20 @@ fn three_replicas_share_configuration_cooldowns_and_one_refresh() {
         )
         .unwrap();
     }
-    add_provider(a, "first", &format!("{upstream_url}/v1"), "m");
-    add_provider(a, "lim", &format!("{upstream_url}/v1"), "limited");
+    add_provider(
+        a,
+        "first",
+        &format!("{upstream_url}/v1"),
+        "sk-upstream",
+        "m",
+    );
+    add_provider(
+        a,
+        "lim",
+        &format!("{upstream_url}/v1"),
+        "sk-upstream",
+        "limited",
+    );
     let key = a.json(&["key", "create", "--name", "team"])["key"]
         .as_str()
         .unwrap()
@@ -264,7 +242,13 @@ fn usage_stays_exact_through_a_crash_and_a_database_outage() {
     let rt = runtime();
     let (upstream_url, _upstream) = rt.block_on(start_upstream());
     let machines: Vec<Cli> = (0..3).map(|_| machine(&env)).collect();
-    add_provider(&machines[0], "first", &format!("{upstream_url}/v1"), "m");
+    add_provider(
+        &machines[0],
+        "first",
+        &format!("{upstream_url}/v1"),
+        "sk-upstream",
+        "m",
+    );
     let key = machines[0].json(&["key", "create", "--name", "load"])["key"]
         .as_str()
         .unwrap()
@@ -387,7 +371,13 @@ fn db_copy_moves_an_installation_to_postgresql_and_back() {
     let rt = runtime();
     let (upstream_url, _upstream) = rt.block_on(start_upstream());
     let original = Cli::with_env(&key_only);
-    add_provider(&original, "first", &format!("{upstream_url}/v1"), "m");
+    add_provider(
+        &original,
+        "first",
+        &format!("{upstream_url}/v1"),
+        "sk-upstream",
+        "m",
+    );
     original.ok(&["alias", "add", "quick", "first/m"]);
     let key = original.json(&["key", "create", "--name", "moved"])["key"]
         .as_str()
@@ -451,7 +441,13 @@ fn key_rate_limits_and_budgets_hold_across_replicas() {
     let rt = runtime();
     let (upstream_url, upstream) = rt.block_on(start_upstream());
     let machines: Vec<Cli> = (0..2).map(|_| machine(&env)).collect();
-    add_provider(&machines[0], "first", &format!("{upstream_url}/v1"), "m");
+    add_provider(
+        &machines[0],
+        "first",
+        &format!("{upstream_url}/v1"),
+        "sk-upstream",
+        "m",
+    );
     // $1 per million tokens each way: a request (3 + 1 tokens) costs $0.000004.
     machines[0].ok(&["price", "set", "first/m", "--input", "1", "--output", "1"]);
     let limited = machines[0].json(&["key", "create", "--name", "rpm"]);
@@ -558,7 +554,13 @@ fn team_members_see_and_manage_only_their_own_keys_and_usage() {
     let rt = runtime();
     let (upstream_url, _upstream) = rt.block_on(start_upstream());
     let admin = machine(&env);
-    add_provider(&admin, "first", &format!("{upstream_url}/v1"), "m");
+    add_provider(
+        &admin,
+        "first",
+        &format!("{upstream_url}/v1"),
+        "sk-upstream",
+        "m",
+    );
     admin.ok(&[
         "call",
         "set_dashboard_user",

@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::upstream::{runtime, start_upstream};
+use common::upstream::{add_provider, ask, runtime, start_upstream};
 use common::{Cli, Server, free_port};
 use serde_json::{Value, json};
 
@@ -82,40 +82,6 @@ fn link(device: &Cli, hub: &Cli, base: &str, name: &str, passphrase: Option<&str
     }
 }
 
-fn add_provider(cli: &Cli, prefix: &str, base_url: &str, api_key: &str) {
-    cli.ok(&[
-        "provider",
-        "add",
-        "--name",
-        prefix,
-        "--prefix",
-        prefix,
-        "--base-url",
-        base_url,
-        "--api-key",
-        api_key,
-        "--model",
-        "m",
-    ]);
-}
-
-async fn ask(http: &reqwest::Client, base: &str, key: &str, model: &str) -> (StatusCode, Value) {
-    match http
-        .post(format!("{base}/v1/chat/completions"))
-        .bearer_auth(key)
-        .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-    {
-        Ok(response) => {
-            let status = response.status();
-            (status, response.json().await.unwrap_or(Value::Null))
-        }
-        Err(_) => (StatusCode::BAD_GATEWAY, Value::Null),
-    }
-}
-
 /// Waits until `ready` holds, at most `limit`; how long it took.
 fn wait_for(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
@@ -173,7 +139,7 @@ fn two_devices_converge_through_a_hub() {
     let base_b = server_b.as_ref().unwrap().base.clone();
 
     // A provider and a key made on A serve a request on B within five seconds.
-    add_provider(&a, "first", &format!("{upstream_url}/v1"), "sk-first");
+    add_provider(&a, "first", &format!("{upstream_url}/v1"), "sk-first", "m");
     let key = a.json(&["key", "create", "--name", "laptop"])["key"]
         .as_str()
         .unwrap()
@@ -383,7 +349,7 @@ fn end_to_end_mode_keeps_plaintext_off_the_hub() {
 
     let _server_a = Server::start(&a, &[]);
     let server_b = Server::start(&b, &[]);
-    add_provider(&a, "sealed", &format!("{upstream_url}/v1"), SECRET);
+    add_provider(&a, "sealed", &format!("{upstream_url}/v1"), SECRET, "m");
     let key = a.json(&["key", "create", "--name", "laptop"])["key"]
         .as_str()
         .unwrap()

@@ -55,11 +55,13 @@ impl Capabilities {
 
 /// What the model called `model` can do.
 pub fn capabilities(model: &str) -> Capabilities {
-    let name = model
-        .rsplit('/')
-        .next()
-        .unwrap_or(model)
-        .to_ascii_lowercase();
+    // Asked per request: no allocation for the usual lower-case names.
+    let name = model.rsplit('/').next().unwrap_or(model);
+    let name: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        name.to_ascii_lowercase().into()
+    } else {
+        name.into()
+    };
     let only = |listed: &'static [Capability]| Capabilities { listed, only: true };
     if name.contains("embed") || name.starts_with("bge-") || name.starts_with("e5-") {
         only(&[Capability::Embeddings])

@@ -341,7 +341,8 @@ async fn list_gemini_models(
     Json(json!({ "models": models })).into_response()
 }
 
-/// `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent`.
+/// `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent`,
+/// `:countTokens`, `:embedContent` and `:batchEmbedContents`.
 async fn gemini_generate(
     State(state): State<RouterState>,
     Extension(caller): Extension<CallerKey>,
@@ -361,33 +362,17 @@ async fn gemini_generate(
             &format!("/v1beta/models/{target}"),
         ));
     };
-    let stream = match action {
-        "generateContent" => false,
-        "streamGenerateContent" => true,
+    let (stream, routed) = match action {
+        "generateContent" => (false, Routed::Chat),
+        "streamGenerateContent" => (true, Routed::Chat),
+        "embedContent" | "batchEmbedContents" => {
+            let batch = action == "batchEmbedContents";
+            let shape = EmbeddingShape::of_client(Dialect::Gemini, batch);
+            (false, Routed::Embeddings(shape))
+        }
         "countTokens" => {
             let model = model.strip_prefix("models/").unwrap_or(model);
             return gemini_count_tokens(&state, &caller, model, body, pending).await;
-        }
-        "embedContent" | "batchEmbedContents" => {
-            let shape = EmbeddingShape::of_client(Dialect::Gemini, action == "batchEmbedContents");
-            let model = model.strip_prefix("models/").unwrap_or(model).to_owned();
-            let body = match body {
-                Ok(JsonBody(body, _)) => body,
-                Err(rejection) => return pending.fail(rejection.0),
-            };
-            let incoming = match IncomingChat::parse_with_model(&body, model, false) {
-                Ok(incoming) => incoming,
-                Err(error) => return pending.fail(error),
-            };
-            return route(
-                &state,
-                &caller.config,
-                pending,
-                &headers,
-                incoming,
-                Routed::Embeddings(shape),
-            )
-            .await;
         }
         _ => {
             return pending.fail(ApiError::unknown_route(
@@ -406,7 +391,7 @@ async fn gemini_generate(
         Ok(incoming) => incoming,
         Err(error) => return pending.fail(error),
     };
-    route_chat(&state, &caller.config, pending, &headers, incoming).await
+    route(&state, &caller.config, pending, &headers, incoming, routed).await
 }
 
 /// `POST /v1beta/models/{model}:countTokens` (Gemini).

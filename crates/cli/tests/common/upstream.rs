@@ -1,7 +1,8 @@
 //! A mock provider the multi-process tests share: OpenAI chat completions
 //! (the model `limited` answers 429 with `Retry-After`), recording each
 //! request's model and `Authorization`, and an OAuth token endpoint that
-//! rotates refresh tokens and refuses a token used twice, as Qwen's does.
+//! rotates refresh tokens and refuses a token used twice, as Qwen's does;
+//! and the client side: a provider added pointing at it, a chat request.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -110,4 +111,52 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// Adds the OpenAI-compatible provider `prefix` at `base_url` with one model.
+pub(crate) fn add_provider(
+    cli: &super::Cli,
+    prefix: &str,
+    base_url: &str,
+    api_key: &str,
+    model: &str,
+) {
+    cli.ok(&[
+        "provider",
+        "add",
+        "--name",
+        prefix,
+        "--prefix",
+        prefix,
+        "--base-url",
+        base_url,
+        "--api-key",
+        api_key,
+        "--model",
+        model,
+    ]);
+}
+
+/// A chat request for `model` through the gateway at `base`; its status
+/// and answer (502 when no answer came at all).
+pub(crate) async fn ask(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    model: &str,
+) -> (StatusCode, Value) {
+    match http
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+    {
+        Ok(response) => {
+            let status = response.status();
+            (status, response.json().await.unwrap_or(Value::Null))
+        }
+        Err(_) => (StatusCode::BAD_GATEWAY, Value::Null),
+    }
 }
