@@ -101,7 +101,7 @@ pub enum PushOutcome {
 }
 
 /// A concurrent edit the hub recorded.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SyncConflict {
     /// Its id.
     pub id: i64,

@@ -551,23 +551,8 @@ async fn conflicts(
     headers: HeaderMap,
 ) -> HubResult<Vec<ConflictItem>> {
     hub.device(&headers)?;
-    let conflicts = hub.with_store(|store| store.list_sync_conflicts(false))?;
-    Ok(Json(
-        conflicts
-            .into_iter()
-            .map(|conflict| ConflictItem {
-                id: conflict.id,
-                kind: conflict.kind,
-                name: conflict.name,
-                winner_version: conflict.winner_version,
-                winner_device: conflict.winner_device,
-                loser_device: conflict.loser_device,
-                loser_body: conflict.loser_body,
-                at: conflict.at,
-                resolved_at: conflict.resolved_at,
-            })
-            .collect(),
-    ))
+    hub.with_store(|store| store.list_sync_conflicts(false))
+        .map(Json)
 }
 
 async fn report_conflict(

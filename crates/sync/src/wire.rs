@@ -143,28 +143,9 @@ pub struct ConflictReport {
     pub loser_body: Option<String>,
 }
 
-/// One conflict as the hub lists it (`GET /sync/v1/conflicts`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ConflictItem {
-    /// Its id.
-    pub id: i64,
-    /// The record's kind.
-    pub kind: String,
-    /// The record's name.
-    pub name: String,
-    /// The version that won.
-    pub winner_version: i64,
-    /// The device whose edit won.
-    pub winner_device: String,
-    /// The device whose edit lost.
-    pub loser_device: String,
-    /// The losing value.
-    pub loser_body: Option<String>,
-    /// When (hub's clock, Unix ms).
-    pub at: i64,
-    /// When resolved.
-    pub resolved_at: Option<i64>,
-}
+/// One conflict as the hub lists it (`GET /sync/v1/conflicts`): the
+/// store's record of it, the losing value opened (ciphertext end to end).
+pub type ConflictItem = switchyard_store::SyncConflict;
 
 /// `POST /sync/v1/lease`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
