@@ -521,10 +521,11 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     type_into(&client, "#price-model", "mock/m").await;
     type_into(&client, "#price-input", "3").await;
     type_into(&client, "#price-output", "15").await;
+    type_into(&client, "#price-per-image", "0.04").await;
     click(&client, "#price-save").await;
     type_into(&client, "#price-search", "mock/").await;
     wait_for_text(&client, "#price-list", |text| {
-        text.contains("mock/m") && text.contains("yours")
+        text.contains("mock/m") && text.contains("yours") && text.contains("0.04")
     })
     .await;
 

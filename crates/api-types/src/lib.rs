@@ -313,6 +313,9 @@ pub struct PriceView {
     /// USD per image made, if priced so.
     #[serde(default)]
     pub per_image: Option<f64>,
+    /// USD per second of audio heard, if priced so.
+    #[serde(default)]
+    pub per_audio_second: Option<f64>,
     /// `yours` or `built-in`.
     pub source: String,
 }

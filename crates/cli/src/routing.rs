@@ -100,6 +100,9 @@ pub(crate) enum PriceCommand {
         /// USD per image made (image endpoints)
         #[arg(long)]
         per_image: Option<f64>,
+        /// USD per second of audio heard (transcriptions, translations)
+        #[arg(long)]
+        per_second: Option<f64>,
     },
     /// List prices you set (with --built-in, the built-in table too)
     List {
@@ -433,6 +436,7 @@ pub(crate) fn price(store: &Store, command: PriceCommand, output: Output) -> Res
             cache_read,
             cache_write,
             per_image,
+            per_second,
         } => {
             let price = Price {
                 model,
@@ -441,6 +445,7 @@ pub(crate) fn price(store: &Store, command: PriceCommand, output: Output) -> Res
                 cache_read_per_mtok: cache_read,
                 cache_write_per_mtok: cache_write,
                 per_image,
+                per_audio_second: per_second,
             };
             store.set_price(&price)?;
             output.print(&price, || {

@@ -53,6 +53,7 @@ fn built_in(&(model, input, output, read, write): &BuiltIn) -> Price {
         cache_read_per_mtok: Some(read),
         cache_write_per_mtok: Some(write),
         per_image: None,
+        per_audio_second: None,
     }
 }
 
@@ -147,6 +148,7 @@ mod tests {
             cache_read_per_mtok: None,
             cache_write_per_mtok: None,
             per_image: None,
+            per_audio_second: None,
         }]);
         let usage = Usage {
             input_tokens: 1_000_000,
@@ -165,6 +167,7 @@ mod tests {
             cache_read_per_mtok: Some(1.0),
             cache_write_per_mtok: None,
             per_image: None,
+            per_audio_second: None,
         };
         let usage = Usage {
             input_tokens: 1_000_000,

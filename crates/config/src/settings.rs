@@ -71,6 +71,9 @@ pub enum SettingKey {
     MaxUpstreamBodyBytes,
     /// Most bytes of one event of a provider's stream.
     MaxStreamEventBytes,
+    /// Most bytes of a multipart upload (image edits, audio to transcribe),
+    /// spooled to a temporary file, never held in memory.
+    MaxUploadBytes,
     /// Seconds to read a provider's whole non-streamed answer.
     UpstreamBodyTimeoutSecs,
     /// Seconds a client has to send a request's headers and body (read at start).
@@ -94,7 +97,7 @@ pub enum SettingKey {
 
 impl SettingKey {
     /// Every known setting.
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 32] = [
         Self::Host,
         Self::Port,
         Self::AllowUnauthenticatedLoopback,
@@ -118,6 +121,7 @@ impl SettingKey {
         Self::KeepWindowLoaded,
         Self::MaxUpstreamBodyBytes,
         Self::MaxStreamEventBytes,
+        Self::MaxUploadBytes,
         Self::UpstreamBodyTimeoutSecs,
         Self::RequestReadTimeoutSecs,
         Self::MaxConnections,
@@ -154,6 +158,7 @@ impl SettingKey {
             Self::KeepWindowLoaded => "keep_window_loaded",
             Self::MaxUpstreamBodyBytes => "max_upstream_body_bytes",
             Self::MaxStreamEventBytes => "max_stream_event_bytes",
+            Self::MaxUploadBytes => "max_upload_bytes",
             Self::UpstreamBodyTimeoutSecs => "upstream_body_timeout_secs",
             Self::RequestReadTimeoutSecs => "request_read_timeout_secs",
             Self::MaxConnections => "max_connections",
@@ -181,6 +186,7 @@ impl SettingKey {
                 | Self::DefaultModel
                 | Self::MaxUpstreamBodyBytes
                 | Self::MaxStreamEventBytes
+                | Self::MaxUploadBytes
                 | Self::UpstreamBodyTimeoutSecs
         )
     }
@@ -234,6 +240,7 @@ impl SettingKey {
             | Self::StreamIdleTimeoutSecs
             | Self::MaxUpstreamBodyBytes
             | Self::MaxStreamEventBytes
+            | Self::MaxUploadBytes
             | Self::UpstreamBodyTimeoutSecs
             | Self::RequestReadTimeoutSecs
             | Self::MaxConnections
@@ -279,6 +286,8 @@ pub struct Settings {
     pub max_upstream_body_bytes: usize,
     /// Most bytes of one event of a provider's stream.
     pub max_stream_event_bytes: usize,
+    /// Most bytes of a multipart upload.
+    pub max_upload_bytes: u64,
     /// Deadline for a provider's whole non-streamed answer.
     pub upstream_body_timeout: Duration,
     /// Deadline for a client's request headers and body.
@@ -324,6 +333,7 @@ impl Default for Settings {
             default_model: None,
             max_upstream_body_bytes: 64 * 1024 * 1024,
             max_stream_event_bytes: 16 * 1024 * 1024,
+            max_upload_bytes: 100 * 1024 * 1024,
             upstream_body_timeout: Duration::from_secs(300),
             request_read_timeout: Duration::from_secs(30),
             max_connections: 512,
@@ -391,6 +401,10 @@ impl Settings {
                 SettingKey::MaxStreamEventBytes => {
                     settings.max_stream_event_bytes = parse_positive(&value)
                         .map_or(settings.max_stream_event_bytes, |n| n as usize);
+                }
+                SettingKey::MaxUploadBytes => {
+                    settings.max_upload_bytes =
+                        parse_positive(&value).unwrap_or(settings.max_upload_bytes);
                 }
                 SettingKey::UpstreamBodyTimeoutSecs => {
                     settings.upstream_body_timeout =

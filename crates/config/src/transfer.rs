@@ -725,6 +725,7 @@ impl Mapping<'_> {
                         cache_read_per_mtok: number("cached"),
                         cache_write_per_mtok: number("cache_creation"),
                         per_image: None,
+                        per_audio_second: None,
                     });
                 }
             }

@@ -20,6 +20,7 @@ mod routes;
 pub mod routing;
 mod server;
 mod transport;
+mod upload;
 mod upstream;
 mod usage;
 pub mod webhooks;

@@ -36,8 +36,20 @@ pub(crate) struct PendingRecord {
     /// The account key to take out of logged bodies.
     secret: Option<String>,
     finished: bool,
+    /// What the answer is billed by besides its tokens.
+    pub(crate) metered: Metered,
+}
+
+/// What an answer is billed by besides its tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Metered {
+    /// Tokens only.
+    #[default]
+    Tokens,
     /// The answer's `data` are images made, priced per image.
-    pub(crate) counts_images: bool,
+    Images,
+    /// The answer says how many seconds of audio it heard, priced per second.
+    AudioSeconds,
 }
 
 /// Status recorded when the client disconnects before the answer is complete.
@@ -70,7 +82,7 @@ impl PendingRecord {
             log_bodies: false,
             secret: None,
             finished: false,
-            counts_images: false,
+            metered: Metered::Tokens,
         }
     }
 
@@ -125,6 +137,22 @@ impl PendingRecord {
             .and_then(|price| price.per_image);
         if let Some(per_image) = per_image {
             let cost = self.record.cost_usd.unwrap_or(0.0) + per_image * images as f64;
+            self.record.cost_usd = Some(cost);
+        }
+    }
+
+    /// Adds `seconds` of audio at the target's price per second to the cost.
+    pub(crate) fn record_audio_seconds(&mut self, seconds: f64) {
+        let per_second = self
+            .attempt
+            .as_ref()
+            .and_then(|(_, price)| price.as_ref())
+            .and_then(|price| price.per_audio_second);
+        if let Some(per_second) = per_second
+            && seconds.is_finite()
+            && seconds > 0.0
+        {
+            let cost = self.record.cost_usd.unwrap_or(0.0) + per_second * seconds;
             self.record.cost_usd = Some(cost);
         }
     }

@@ -24,6 +24,7 @@ use crate::extract::{
 use crate::guard::{self, MAX_BODY_BYTES};
 use crate::request_log::PendingRecord;
 use crate::routing::{Candidate, Plan, PlanStep, RoutingConfig};
+use crate::upload::Upload;
 use crate::upstream::{self, IncomingChat};
 use crate::{ApiError, RouterState};
 use switchyard_config::capabilities::{Capability, capabilities};
@@ -88,6 +89,17 @@ pub fn router(state: RouterState, extra: Option<Router>) -> Router {
             state.clone(),
             require_api_key,
         ));
+    // Uploads are read as they arrive (spooled), not whole into memory.
+    let uploads = UPLOAD_ENDPOINTS
+        .iter()
+        .fold(Router::new(), |router, endpoint| {
+            router.route(endpoint.client_path, upload_route(*endpoint))
+        })
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_api_key,
+        ));
+    let authenticated = authenticated.merge(uploads);
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(guard::cors_allows))
         .allow_methods([Method::GET, Method::POST])
@@ -693,6 +705,80 @@ const OPENAI_ENDPOINTS: &[OpenAiEndpoint] = &[
     },
 ];
 
+/// OpenAI's multipart endpoints, served through [`upload_endpoint`]: the
+/// same fields as JSON ones, with files.
+const UPLOAD_ENDPOINTS: &[OpenAiEndpoint] = &[
+    OpenAiEndpoint {
+        client_path: "/v1/images/edits",
+        provider_path: "/images/edits",
+        streams: false,
+    },
+    // Streamed as events when the model can (`stream=true`).
+    OpenAiEndpoint {
+        client_path: "/v1/audio/transcriptions",
+        provider_path: "/audio/transcriptions",
+        streams: true,
+    },
+    OpenAiEndpoint {
+        client_path: "/v1/audio/translations",
+        provider_path: "/audio/translations",
+        streams: false,
+    },
+];
+
+/// The `POST` handler of the multipart `endpoint`.
+fn upload_route(endpoint: OpenAiEndpoint) -> axum::routing::MethodRouter<RouterState> {
+    post(
+        move |state: State<RouterState>, caller: Extension<CallerKey>, request: Request| {
+            upload_endpoint(state, caller, request, endpoint)
+        },
+    )
+}
+
+/// Reads a multipart upload (spooled, within the `max_upload_bytes`
+/// setting, the client idle at most `request_read_timeout_secs`) and routes
+/// it by its `model` field as [`openai_endpoint`] routes JSON.
+async fn upload_endpoint(
+    State(state): State<RouterState>,
+    Extension(caller): Extension<CallerKey>,
+    request: Request,
+    endpoint: OpenAiEndpoint,
+) -> Response {
+    let pending = PendingRecord::new(&state, endpoint.client_path, &caller, Dialect::OpenAiChat);
+    let (parts, body) = request.into_parts();
+    let settings = &caller.config.settings;
+    let read = Upload::read(
+        crate::upload::content_type(&parts.headers),
+        body,
+        settings.max_upload_bytes,
+        settings.request_read_timeout,
+    )
+    .await;
+    let incoming = match read.and_then(IncomingChat::from_upload) {
+        Ok(incoming) => incoming,
+        // What is left unread makes the connection unusable.
+        Err(error) => return guard::closing(pending.fail(error)),
+    };
+    if incoming.stream && !endpoint.streams {
+        return pending.fail(ApiError::bad_request(
+            "unsupported_value",
+            format!(
+                "streaming is not supported on {}; send stream=false",
+                endpoint.client_path
+            ),
+        ));
+    }
+    route(
+        &state,
+        &caller.config,
+        pending,
+        &parts.headers,
+        incoming,
+        Routed::OpenAi(endpoint.provider_path),
+    )
+    .await
+}
+
 /// The `POST` handler of `endpoint`.
 fn openai_route(endpoint: OpenAiEndpoint) -> axum::routing::MethodRouter<RouterState> {
     post(
@@ -1005,7 +1091,7 @@ impl Routed {
             Self::Chat | Self::OpenAi("/completions") => Capability::Chat,
             Self::Embeddings(_) => Capability::Embeddings,
             Self::OpenAi("/moderations") => Capability::Moderation,
-            Self::OpenAi("/images/generations") => Capability::Images,
+            Self::OpenAi("/images/generations" | "/images/edits") => Capability::Images,
             Self::OpenAi("/rerank") => Capability::Rerank,
             Self::OpenAi(_) => Capability::Audio,
         }

@@ -80,7 +80,8 @@ pub(crate) enum SendError {
 pub(crate) struct ChatRequest {
     url: String,
     headers: RequestHeaders,
-    body: Bytes,
+    /// Bytes, or a stream (a spooled upload).
+    body: reqwest::Body,
     /// Why the body could not be written, if it could not: reported when
     /// the request is sent, as reqwest's builder does.
     invalid_body: Option<&'static str>,
@@ -98,15 +99,50 @@ impl ChatRequest {
         Self {
             url,
             headers,
+            body: reqwest::Body::from(body),
+            invalid_body,
+        }
+    }
+
+    /// A POST of `form` (its files streamed as it is sent) to `url`, encoded
+    /// by reqwest's multipart writer (`builder` only builds).
+    pub(crate) fn post_multipart(
+        builder: &reqwest::Client,
+        url: String,
+        form: reqwest::multipart::Form,
+    ) -> Self {
+        let mut headers = RequestHeaders::default();
+        let built = builder.post(url.as_str()).multipart(form).build();
+        let (body, invalid_body) = match built {
+            Ok(mut built) => {
+                for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH] {
+                    if let Some(value) = built.headers().get(&name) {
+                        headers.map.insert(name, value.clone());
+                    }
+                }
+                let body = built.body_mut().take();
+                (
+                    body.unwrap_or_else(|| reqwest::Body::from(Bytes::new())),
+                    None,
+                )
+            }
+            Err(_) => (
+                reqwest::Body::from(Bytes::new()),
+                Some("the provider's URL is not valid"),
+            ),
+        };
+        Self {
+            url,
+            headers,
             body,
             invalid_body,
         }
     }
 
-    /// The body as it will be sent, and the headers to add to: a
-    /// provider's authorization sees the one and writes the other.
+    /// The body as it will be sent (empty for a stream), and the headers to
+    /// add to: a provider's authorization sees the one and writes the other.
     pub(crate) fn body_and_headers(&mut self) -> (&[u8], &mut RequestHeaders) {
-        (&self.body, &mut self.headers)
+        (self.body.as_bytes().unwrap_or_default(), &mut self.headers)
     }
 
     /// The headers so far.
@@ -181,7 +217,7 @@ impl Upstream {
                 .and_then(|url| Uri::try_from(url.as_str()).ok())
                 .ok_or(SendError::Invalid("the provider's URL is not valid"))?,
         };
-        let mut http_request = Request::new(reqwest::Body::from(request.body));
+        let mut http_request = Request::new(request.body);
         *http_request.method_mut() = Method::POST;
         *http_request.uri_mut() = uri;
         *http_request.headers_mut() = request.headers.map;

@@ -17,19 +17,20 @@ use axum::response::Response;
 use eventsource_stream2::{Event, Eventsource};
 use futures_util::StreamExt;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use switchyard_protocol::{
     BlockKind, ChatResponse, DecodeError, Delta, Part, ResponseCollector, StreamEvent, Usage,
 };
 
 use crate::credentials::Credentials;
 use crate::health::{self, Failure};
-use crate::request_log::{PendingRecord, response_with};
+use crate::request_log::{Metered, PendingRecord, response_with};
 use crate::routing::{Candidate, RoutingConfig};
 use crate::transport::{self, BodyError, BodyLimits, ChatRequest, UpstreamResponse};
 use crate::{ApiError, RouterState};
 use switchyard_protocol::dialect::{Dialect, StreamDecoder, StreamEncoder};
 use switchyard_protocol::embeddings::{self, EmbeddingAnswer, EmbeddingShape};
+use switchyard_protocol::images::{ImageAnswer, ImageRequest};
 use switchyard_providers::{Shaping, UpstreamCall, unwrap_response};
 
 /// The members of a request object, their values as received (unparsed).
@@ -59,6 +60,9 @@ pub(crate) struct IncomingChat {
     /// The client called Anthropic's beta endpoint (`?beta=true`), kept when
     /// the request passes through to an Anthropic upstream.
     pub(crate) anthropic_beta: bool,
+    /// A multipart upload's fields and spooled files; its text fields are
+    /// also the members above (as JSON strings).
+    pub(crate) upload: Option<crate::upload::Upload>,
 }
 
 impl IncomingChat {
@@ -75,7 +79,32 @@ impl IncomingChat {
             members: json_members(body)?,
             tree: std::sync::OnceLock::new(),
             anthropic_beta: false,
+            upload: None,
         })
+    }
+
+    /// A multipart upload, routed by its `model` field; what is logged of it
+    /// is its text fields and its files' names and sizes.
+    pub(crate) fn from_upload(upload: crate::upload::Upload) -> Result<Self, ApiError> {
+        let mut summary = Map::new();
+        for (name, value) in upload.text_fields() {
+            let value = match name {
+                // A flag is text in a form.
+                "stream" => Value::Bool(value == "true"),
+                _ => Value::String(value.to_owned()),
+            };
+            summary.insert(name.to_owned(), value);
+        }
+        for (name, file_name, bytes) in upload.files() {
+            summary.insert(
+                name.to_owned(),
+                json!({"file_name": file_name, "bytes": bytes}),
+            );
+        }
+        let raw = Bytes::from(serde_json::to_vec(&summary).unwrap_or_default());
+        let mut incoming = Self::parse(&raw)?;
+        incoming.upload = Some(upload);
+        Ok(incoming)
     }
 
     /// The whole request object as a JSON tree.
@@ -189,6 +218,7 @@ impl IncomingChat {
             members,
             tree: std::sync::OnceLock::new(),
             anthropic_beta: false,
+            upload: None,
         })
     }
 }
@@ -211,8 +241,9 @@ fn json_members(body: &[u8]) -> Result<RawMembers, ApiError> {
 
 /// Sends a request for an OpenAI endpoint besides chat (`path` at the
 /// provider: `/embeddings`, `/moderations`, `/completions`, ...) to
-/// `candidate` (an OpenAI-compatible provider) and relays its answer within
-/// the body limit; failures fall back as chat's do.
+/// `candidate` (an OpenAI-compatible provider; image generation also to
+/// Gemini) and relays its answer: JSON within the body limit, streams event
+/// by event, speech audio byte by byte. Failures fall back as chat's do.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn forward_openai(
     state: &RouterState,
@@ -221,10 +252,24 @@ pub(crate) async fn forward_openai(
     path: &'static str,
     incoming: &IncomingChat,
     client_headers: &HeaderMap,
-    pending: PendingRecord,
+    mut pending: PendingRecord,
     has_fallback: bool,
 ) -> Result<Response, FallBack> {
-    if Dialect::of_provider(candidate.provider.provider.kind) != Dialect::OpenAiChat {
+    let provider = Dialect::of_provider(candidate.provider.provider.kind);
+    let subscription = candidate.provider.subscription.is_some();
+    if path == "/images/generations" && provider == Dialect::Gemini && !subscription {
+        return forward_gemini_images(
+            state,
+            config,
+            candidate,
+            incoming,
+            client_headers,
+            pending,
+            has_fallback,
+        )
+        .await;
+    }
+    if provider != Dialect::OpenAiChat {
         let error = ApiError::bad_request(
             "unsupported_endpoint",
             format!(
@@ -243,12 +288,21 @@ pub(crate) async fn forward_openai(
         }
     };
     let upstream_model = candidate.upstream_model.as_str();
-    let body = UpstreamBody::Passthrough {
-        members: &incoming.members,
-        model: Some(upstream_model),
+    let body = match &incoming.upload {
+        Some(upload) => UpstreamBody::Upload {
+            upload,
+            model: upstream_model,
+        },
+        None => UpstreamBody::Passthrough {
+            members: &incoming.members,
+            model: Some(upstream_model),
+        },
     };
-    let mut pending = pending;
-    pending.counts_images = path == "/images/generations";
+    pending.metered = match path {
+        "/images/generations" | "/images/edits" => Metered::Images,
+        "/audio/transcriptions" | "/audio/translations" => Metered::AudioSeconds,
+        _ => Metered::Tokens,
+    };
     let outgoing = Outgoing {
         path: path.into(),
         body: &body,
@@ -280,8 +334,25 @@ pub(crate) async fn forward_openai(
             .await;
     }
     state.learn_success(config, candidate);
-    // A streamed endpoint (legacy completions) relays its events as they
-    // come, usage read on the side.
+    if path == "/audio/speech" {
+        // Speech is priced by its text: about four characters a token.
+        let input_tokens = incoming
+            .tree()
+            .ok()
+            .and_then(|tree| tree.get("input")?.as_str())
+            .map_or(0, |text| (text.chars().count() as u64).div_ceil(4));
+        record_usage(
+            &mut pending,
+            &Usage {
+                input_tokens,
+                ..Usage::default()
+            },
+        );
+        let idle = config.settings.stream_idle_timeout;
+        return Ok(relay_bytes(response, pending, idle));
+    }
+    // A streamed endpoint (legacy completions, transcriptions) relays its
+    // events as they come, usage read on the side.
     let streamed = response
         .headers()
         .get(CONTENT_TYPE)
@@ -293,6 +364,190 @@ pub(crate) async fn forward_openai(
         return Ok(relay_event_stream(response, &shape, pending, idle).await);
     }
     Ok(relay_json(candidate, response, shape, pending).await)
+}
+
+/// Relays an answer's bytes as they arrive (speech audio), at most `idle`
+/// apart; the record is finished when the last byte went out (a provider
+/// that breaks off or stalls cuts the client's answer off, recorded as 502).
+fn relay_bytes(response: UpstreamResponse, pending: PendingRecord, idle: Duration) -> Response {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let chunks = Box::pin(transport::body_stream(response, None, None));
+    let relayed = futures_util::stream::unfold(
+        (chunks, Some(pending)),
+        move |(mut chunks, mut pending)| async move {
+            let next = tokio::time::timeout(idle, chunks.next()).await;
+            let finished = match next {
+                Ok(Some(Ok(bytes))) => {
+                    if let Some(pending) = &mut pending {
+                        pending.first_byte();
+                    }
+                    return Some((Ok(bytes), (chunks, pending)));
+                }
+                Ok(None) => StatusCode::OK,
+                Ok(Some(Err(_))) | Err(_) => StatusCode::BAD_GATEWAY,
+            };
+            pending.take()?.finish(finished);
+            if finished == StatusCode::OK {
+                return None;
+            }
+            let error = std::io::Error::other("the provider's answer broke off or stalled");
+            Some((Err(error), (chunks, None)))
+        },
+    );
+    response_with(status, &content_type, Body::from_stream(relayed))
+}
+
+/// A translated request's whole successful answer, or the client's answer
+/// already made (an error answer, a body that could not be read).
+enum Exchanged {
+    Answer(Bytes, Box<PendingRecord>),
+    Answered(Response),
+}
+
+/// Sends `body` to `path` at `candidate` (whose wire format is `provider`),
+/// the client speaking `pending`'s dialect, and reads the whole answer
+/// within the body limits; failures fall back as chat's do.
+#[allow(clippy::too_many_arguments)]
+async fn exchange_json(
+    state: &RouterState,
+    config: &RoutingConfig,
+    candidate: &Candidate,
+    provider: Dialect,
+    (path, body): (String, Value),
+    client_headers: &HeaderMap,
+    pending: PendingRecord,
+    has_fallback: bool,
+) -> Result<Exchanged, FallBack> {
+    let mut credentials = match state.credentials(candidate, false).await {
+        Ok(credentials) => credentials,
+        Err(error) => {
+            let error = ApiError::credentials_refused(error.message);
+            return fail_or_fall_back(pending, error, Failure::Unauthorized, has_fallback)
+                .map(Exchanged::Answered);
+        }
+    };
+    let upstream_model = candidate.upstream_model.as_str();
+    let body = UpstreamBody::Owned(body);
+    let outgoing = Outgoing {
+        path,
+        body: &body,
+        upstream: provider,
+        client: pending.dialect,
+        client_headers,
+        model: upstream_model,
+    };
+    let response = match send_attempt(state, config, candidate, &mut credentials, &outgoing).await {
+        Ok(response) => response,
+        Err(failed) => {
+            return fail_or_fall_back(pending, failed.error, failed.failure, has_fallback)
+                .map(Exchanged::Answered);
+        }
+    };
+    let shape = ClientShape {
+        dialect: pending.dialect,
+        upstream: provider,
+        stream: false,
+        include_usage: false,
+        model: upstream_model.to_owned(),
+        wrapped: false,
+        limits: BodyLimits::of(&config.settings),
+        redactor: Redactor::new(&[&candidate.account.api_key, &credentials.token]),
+    };
+    if !response.status().is_success() {
+        let attempt = Attempt::new(state, config, candidate, has_fallback);
+        return attempt
+            .answer_error(response, &credentials, &shape, pending)
+            .await
+            .map(Exchanged::Answered);
+    }
+    state.learn_success(config, candidate);
+    let limits = shape.limits;
+    match transport::read_body(response, limits.body_bytes, limits.body_timeout).await {
+        Ok(bytes) => Ok(Exchanged::Answer(bytes, Box::new(pending))),
+        Err(error) => Ok(Exchanged::Answered(pending.fail(
+            ApiError::upstream_unreachable(format!(
+                "provider {:?} broke off its answer: {error}",
+                candidate.provider_name()
+            )),
+        ))),
+    }
+}
+
+/// Sends OpenAI's image request to a Gemini image model (Imagen through
+/// `:predict`, the others through `:generateContent`) and answers in
+/// OpenAI's shape, images counted for the cost.
+async fn forward_gemini_images(
+    state: &RouterState,
+    config: &RoutingConfig,
+    candidate: &Candidate,
+    incoming: &IncomingChat,
+    client_headers: &HeaderMap,
+    pending: PendingRecord,
+    has_fallback: bool,
+) -> Result<Response, FallBack> {
+    let request = match incoming.tree().and_then(|tree| {
+        ImageRequest::decode_openai(tree)
+            .map_err(|error| ApiError::bad_request("invalid_request", error.message))
+    }) {
+        Ok(request) => request,
+        Err(error) => return Ok(pending.fail(error)),
+    };
+    let sent = request.encode_for_gemini(&candidate.upstream_model);
+    let exchanged = exchange_json(
+        state,
+        config,
+        candidate,
+        Dialect::Gemini,
+        sent,
+        client_headers,
+        pending,
+        has_fallback,
+    )
+    .await?;
+    let (bytes, mut pending) = match exchanged {
+        Exchanged::Answer(bytes, pending) => (bytes, *pending),
+        Exchanged::Answered(response) => return Ok(response),
+    };
+    let answer = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(json) => ImageAnswer::decode_gemini(&json),
+        Err(_) => {
+            return Ok(pending.fail(ApiError::upstream_unreachable(format!(
+                "provider {:?} sent an answer that is not JSON",
+                candidate.provider_name()
+            ))));
+        }
+    };
+    let answer = match answer {
+        Ok(answer) => answer,
+        // Refused by the provider's filters, or no image for another reason.
+        Err(error) => return Ok(pending.fail(ApiError::bad_request("no_image", error.message))),
+    };
+    record_usage(
+        &mut pending,
+        &Usage {
+            input_tokens: answer.input_tokens,
+            output_tokens: answer.output_tokens,
+            ..Usage::default()
+        },
+    );
+    pending.record_images(answer.images.len() as u64);
+    let created = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let written = Bytes::from(answer.encode_openai(created, request.wants_url).to_string());
+    pending.capture_response(&written);
+    pending.finish(StatusCode::OK);
+    Ok(response_with(
+        StatusCode::OK,
+        "application/json",
+        Body::from(written),
+    ))
 }
 
 /// Sends an embeddings request in the client's `shape` to `candidate`:
@@ -307,7 +562,7 @@ pub(crate) async fn forward_embeddings(
     shape: EmbeddingShape,
     incoming: &IncomingChat,
     client_headers: &HeaderMap,
-    mut pending: PendingRecord,
+    pending: PendingRecord,
     has_fallback: bool,
 ) -> Result<Response, FallBack> {
     let provider = Dialect::of_provider(candidate.provider.provider.kind);
@@ -325,7 +580,6 @@ pub(crate) async fn forward_embeddings(
         )
         .await;
     }
-    let client = pending.dialect;
     let request = match incoming.tree().and_then(|tree| {
         shape
             .decode_request(tree)
@@ -338,7 +592,7 @@ pub(crate) async fn forward_embeddings(
     let encoded = (!subscription)
         .then(|| embeddings::encode_for_provider(provider, &request, upstream_model))
         .flatten();
-    let Some((path, body)) = encoded else {
+    let Some(sent) = encoded else {
         let error = ApiError::bad_request(
             "unsupported_endpoint",
             format!(
@@ -348,60 +602,24 @@ pub(crate) async fn forward_embeddings(
         );
         return fail_or_fall_back(pending, error, Failure::ModelUnavailable, has_fallback);
     };
-    let mut credentials = match state.credentials(candidate, false).await {
-        Ok(credentials) => credentials,
-        Err(error) => {
-            let error = ApiError::credentials_refused(error.message);
-            return fail_or_fall_back(pending, error, Failure::Unauthorized, has_fallback);
-        }
-    };
-    let body = UpstreamBody::Owned(body);
-    let outgoing = Outgoing {
-        path,
-        body: &body,
-        upstream: provider,
-        client,
+    let exchanged = exchange_json(
+        state,
+        config,
+        candidate,
+        provider,
+        sent,
         client_headers,
-        model: upstream_model,
+        pending,
+        has_fallback,
+    )
+    .await?;
+    let (bytes, mut pending) = match exchanged {
+        Exchanged::Answer(bytes, pending) => (bytes, *pending),
+        Exchanged::Answered(response) => return Ok(response),
     };
-    let response = match send_attempt(state, config, candidate, &mut credentials, &outgoing).await {
-        Ok(response) => response,
-        Err(failed) => {
-            return fail_or_fall_back(pending, failed.error, failed.failure, has_fallback);
-        }
-    };
-    let client_shape = ClientShape {
-        dialect: client,
-        upstream: provider,
-        stream: false,
-        include_usage: false,
-        model: incoming.model.clone(),
-        wrapped: false,
-        limits: BodyLimits::of(&config.settings),
-        redactor: Redactor::new(&[&candidate.account.api_key, &credentials.token]),
-    };
-    if !response.status().is_success() {
-        let attempt = Attempt::new(state, config, candidate, has_fallback);
-        return attempt
-            .answer_error(response, &credentials, &client_shape, pending)
-            .await;
-    }
-    state.learn_success(config, candidate);
-    let limits = client_shape.limits;
-    let answer = match transport::read_body(response, limits.body_bytes, limits.body_timeout).await
-    {
-        Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
-            .map_err(|error| DecodeError::new(error.to_string()))
-            .and_then(|json| {
-                embeddings::decode_provider_answer(provider, &json, request.inputs.len())
-            }),
-        Err(error) => {
-            return Ok(pending.fail(ApiError::upstream_unreachable(format!(
-                "provider {:?} broke off its answer: {error}",
-                candidate.provider_name()
-            ))));
-        }
-    };
+    let answer = serde_json::from_slice::<Value>(&bytes)
+        .map_err(|error| DecodeError::new(error.to_string()))
+        .and_then(|json| embeddings::decode_provider_answer(provider, &json, request.inputs.len()));
     let answer = match answer {
         Ok(answer) => answer,
         Err(error) => {
@@ -675,6 +893,11 @@ pub(crate) enum UpstreamBody<'a> {
         members: &'a RawMembers,
         model: Option<&'a str>,
     },
+    /// A multipart upload, sent as a form (never serialized as JSON).
+    Upload {
+        upload: &'a crate::upload::Upload,
+        model: &'a str,
+    },
 }
 
 impl serde::Serialize for UpstreamBody<'_> {
@@ -682,6 +905,7 @@ impl serde::Serialize for UpstreamBody<'_> {
         use serde::ser::SerializeMap;
         match self {
             Self::Owned(value) => value.serialize(serializer),
+            Self::Upload { .. } => serializer.serialize_unit(),
             Self::Passthrough { members, model } => {
                 let replaces = model.is_some() && members.contains_key("model");
                 let extra = usize::from(model.is_some() && !replaces);
@@ -949,8 +1173,21 @@ pub(crate) async fn send_attempt(
             .as_deref()
             .unwrap_or(&candidate.provider.provider.base_url)
             .trim_end_matches('/');
-        let mut request =
-            ChatRequest::post_json(format!("{base_url}{}", outgoing.path), outgoing.body);
+        let url = format!("{base_url}{}", outgoing.path);
+        let mut request = match outgoing.body {
+            // Each attempt reads the upload from its spool again.
+            UpstreamBody::Upload { upload, model } => match upload.form(model).await {
+                Ok(form) => ChatRequest::post_multipart(state.upstream.reqwest(), url, form),
+                Err(error) => {
+                    tracing::error!(%error, "cannot read a spooled upload");
+                    return Err(AttemptFailure {
+                        error: ApiError::internal("the gateway cannot read the spooled upload"),
+                        failure: Failure::Unreachable,
+                    });
+                }
+            },
+            body => ChatRequest::post_json(url, body),
+        };
         let (body, headers) = request.body_and_headers();
         api.authorize(
             &UpstreamCall {
@@ -1040,6 +1277,37 @@ fn record_usage(pending: &mut PendingRecord, usage: &Usage) {
     pending.record_usage(usage);
 }
 
+/// Adds to the cost what `answer` (an OpenAI answer) is billed by besides
+/// its tokens: its images, or the seconds of audio it heard (`usage.seconds`
+/// of a duration usage, or verbose JSON's `duration`).
+fn record_metered(pending: &mut PendingRecord, answer: &[u8]) {
+    if pending.metered == Metered::Tokens {
+        return;
+    }
+    let Ok(answer) = serde_json::from_slice::<Value>(answer) else {
+        return;
+    };
+    match pending.metered {
+        Metered::Images => {
+            let images = answer
+                .get("data")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            pending.record_images(images as u64);
+        }
+        Metered::AudioSeconds => {
+            let seconds = answer
+                .pointer("/usage/seconds")
+                .or_else(|| answer.get("duration"))
+                .and_then(Value::as_f64);
+            if let Some(seconds) = seconds {
+                pending.record_audio_seconds(seconds);
+            }
+        }
+        Metered::Tokens => {}
+    }
+}
+
 /// Relays or translates a complete JSON answer and records its usage.
 async fn relay_json(
     candidate: &Candidate,
@@ -1082,12 +1350,7 @@ async fn relay_json(
         if let Some(usage) = usage_in(shape.upstream, &body) {
             record_usage(&mut pending, &usage);
         }
-        if pending.counts_images
-            && let Ok(answer) = serde_json::from_slice::<Value>(&body)
-            && let Some(images) = answer.get("data").and_then(Value::as_array)
-        {
-            pending.record_images(images.len() as u64);
-        }
+        record_metered(&mut pending, &body);
         let body = shape.redactor.bytes(body);
         pending.capture_response(&body);
         pending.finish(status);

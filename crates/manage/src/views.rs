@@ -524,6 +524,7 @@ pub fn list_prices(store: &Store) -> ManageResult<Vec<PriceView>> {
         cache_read_per_mtok: price.cache_read_per_mtok,
         cache_write_per_mtok: price.cache_write_per_mtok,
         per_image: price.per_image,
+        per_audio_second: price.per_audio_second,
         source: source.into(),
     };
     let mut prices: Vec<PriceView> = store
@@ -553,6 +554,7 @@ pub fn set_price(store: &Store, price: PriceView) -> ManageResult<()> {
             cache_read_per_mtok: price.cache_read_per_mtok,
             cache_write_per_mtok: price.cache_write_per_mtok,
             per_image: price.per_image,
+            per_audio_second: price.per_audio_second,
         })
         .map_err(|error| match error {
             StoreError::Conflict(message) => invalid(message),

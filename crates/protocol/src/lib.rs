@@ -15,6 +15,7 @@ pub mod canonical;
 pub mod dialect;
 pub mod embeddings;
 pub mod gemini;
+pub mod images;
 pub mod kiro;
 pub mod ollama;
 pub mod openai_chat;

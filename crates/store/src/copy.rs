@@ -94,6 +94,7 @@ const TABLES: &[(&str, &[&str])] = &[
             "cache_read_per_mtok",
             "cache_write_per_mtok",
             "per_image",
+            "per_audio_second",
         ],
     ),
     (

@@ -21,6 +21,9 @@ pub struct Price {
     /// USD per image made (image endpoints), if priced so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_image: Option<f64>,
+    /// USD per second of audio heard (transcriptions, translations), if priced so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_audio_second: Option<f64>,
 }
 
 impl Store {
@@ -32,6 +35,7 @@ impl Store {
             || !price.cache_read_per_mtok.is_none_or(finite)
             || !price.cache_write_per_mtok.is_none_or(finite)
             || !price.per_image.is_none_or(finite)
+            || !price.per_audio_second.is_none_or(finite)
         {
             return Err(StoreError::Conflict(
                 "prices must be non-negative numbers".into(),
@@ -39,20 +43,23 @@ impl Store {
         }
         self.conn.execute(
             "INSERT INTO prices (model, input_per_mtok, output_per_mtok,
-                                 cache_read_per_mtok, cache_write_per_mtok, per_image)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                                 cache_read_per_mtok, cache_write_per_mtok, per_image,
+                                 per_audio_second)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (model) DO UPDATE SET input_per_mtok = excluded.input_per_mtok,
                output_per_mtok = excluded.output_per_mtok,
                cache_read_per_mtok = excluded.cache_read_per_mtok,
                cache_write_per_mtok = excluded.cache_write_per_mtok,
-               per_image = excluded.per_image",
+               per_image = excluded.per_image,
+               per_audio_second = excluded.per_audio_second",
             params![
                 price.model,
                 price.input_per_mtok,
                 price.output_per_mtok,
                 price.cache_read_per_mtok,
                 price.cache_write_per_mtok,
-                price.per_image
+                price.per_image,
+                price.per_audio_second
             ],
         )?;
         Ok(())
@@ -62,7 +69,7 @@ impl Store {
     pub fn list_prices(&self) -> StoreResult<Vec<Price>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT model, input_per_mtok, output_per_mtok, cache_read_per_mtok, cache_write_per_mtok,
-                    per_image
+                    per_image, per_audio_second
              FROM prices ORDER BY model",
         )?;
         let rows = statement.query_map(params![], |row| {
@@ -73,6 +80,7 @@ impl Store {
                 cache_read_per_mtok: row.get(3)?,
                 cache_write_per_mtok: row.get(4)?,
                 per_image: row.get(5)?,
+                per_audio_second: row.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

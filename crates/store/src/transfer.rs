@@ -1316,6 +1316,7 @@ mod tests {
                 cache_read_per_mtok: Some(0.5),
                 cache_write_per_mtok: None,
                 per_image: None,
+                per_audio_second: None,
             })
             .unwrap();
         store.set_setting("sticky_limit", "7").unwrap();

@@ -180,6 +180,7 @@ fn price_the_mock(harness: &Harness) {
             cache_read_per_mtok: None,
             cache_write_per_mtok: None,
             per_image: None,
+            per_audio_second: None,
         })
         .unwrap();
 }

@@ -74,6 +74,7 @@ async fn a_rate_limited_account_falls_back_cools_down_for_retry_after_and_is_pro
             cache_read_per_mtok: None,
             cache_write_per_mtok: None,
             per_image: None,
+            per_audio_second: None,
         })
         .unwrap();
 
