@@ -150,6 +150,42 @@ impl Upload {
         })
     }
 
+    /// The files sent in the fields called `names`, read whole (for a
+    /// provider that takes them inline), with their media types; `None`
+    /// when together they exceed `limit` bytes.
+    pub(crate) async fn read_files(
+        &self,
+        names: &[&str],
+        limit: u64,
+    ) -> std::io::Result<Option<Vec<(Option<&str>, &str, Vec<u8>)>>> {
+        let mut files = Vec::new();
+        let mut total = 0u64;
+        for part in &self.parts {
+            let PartContent::File {
+                file_name,
+                content_type,
+                offset,
+                len,
+            } = &part.content
+            else {
+                continue;
+            };
+            if !names.contains(&part.name.as_str()) {
+                continue;
+            }
+            total += len;
+            if total > limit {
+                return Ok(None);
+            }
+            let mut file = tokio::fs::File::open(self.spool.path()).await?;
+            file.seek(SeekFrom::Start(*offset)).await?;
+            let mut bytes = Vec::with_capacity(*len as usize);
+            file.take(*len).read_to_end(&mut bytes).await?;
+            files.push((content_type.as_deref(), file_name.as_str(), bytes));
+        }
+        Ok(Some(files))
+    }
+
     /// The upload as a form to send again, `model` set to `model`; each
     /// file is read from the spool as it is sent.
     pub(crate) async fn form(&self, model: &str) -> std::io::Result<reqwest::multipart::Form> {

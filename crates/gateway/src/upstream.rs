@@ -14,6 +14,8 @@ use axum::body::{Body, Bytes};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use eventsource_stream2::{Event, Eventsource};
 use futures_util::StreamExt;
 use serde_json::value::RawValue;
@@ -257,7 +259,8 @@ pub(crate) async fn forward_openai(
 ) -> Result<Response, FallBack> {
     let provider = Dialect::of_provider(candidate.provider.provider.kind);
     let subscription = candidate.provider.subscription.is_some();
-    if path == "/images/generations" && provider == Dialect::Gemini && !subscription {
+    let images = matches!(path, "/images/generations" | "/images/edits");
+    if images && provider == Dialect::Gemini && !subscription {
         return forward_gemini_images(
             state,
             config,
@@ -479,9 +482,13 @@ async fn exchange_json(
     }
 }
 
+/// Most bytes of images sent inline to Gemini to edit (its limit on a
+/// request's inline data).
+const GEMINI_INLINE_BYTES: u64 = 20 * 1000 * 1000;
+
 /// Sends OpenAI's image request to a Gemini image model (Imagen through
-/// `:predict`, the others through `:generateContent`) and answers in
-/// OpenAI's shape, images counted for the cost.
+/// `:predict`, the others through `:generateContent`, an edit's images
+/// inline) and answers in OpenAI's shape, images counted for the cost.
 async fn forward_gemini_images(
     state: &RouterState,
     config: &RoutingConfig,
@@ -491,14 +498,52 @@ async fn forward_gemini_images(
     pending: PendingRecord,
     has_fallback: bool,
 ) -> Result<Response, FallBack> {
-    let request = match incoming.tree().and_then(|tree| {
+    let mut request = match incoming.tree().and_then(|tree| {
         ImageRequest::decode_openai(tree)
             .map_err(|error| ApiError::bad_request("invalid_request", error.message))
     }) {
         Ok(request) => request,
         Err(error) => return Ok(pending.fail(error)),
     };
-    let sent = request.encode_for_gemini(&candidate.upstream_model);
+    if let Some(upload) = &incoming.upload {
+        let files = match upload
+            .read_files(&["image", "image[]"], GEMINI_INLINE_BYTES)
+            .await
+        {
+            Ok(Some(files)) => files,
+            Ok(None) => {
+                let error = ApiError::bad_request(
+                    "image_too_large",
+                    format!(
+                        "provider {:?} takes at most {GEMINI_INLINE_BYTES} bytes of images to edit",
+                        candidate.provider_name()
+                    ),
+                );
+                return fail_or_fall_back(pending, error, Failure::ModelUnavailable, has_fallback);
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot read a spooled upload");
+                let error = ApiError::internal("the gateway cannot read the spooled upload");
+                return Ok(pending.fail(error));
+            }
+        };
+        request.inputs = files
+            .into_iter()
+            .map(|(content_type, file_name, bytes)| {
+                (image_type(content_type, file_name), BASE64.encode(bytes))
+            })
+            .collect();
+    }
+    let Some(sent) = request.encode_for_gemini(&candidate.upstream_model) else {
+        let error = ApiError::bad_request(
+            "unsupported_endpoint",
+            format!(
+                "{} makes images but does not edit them here",
+                candidate.upstream_model
+            ),
+        );
+        return fail_or_fall_back(pending, error, Failure::ModelUnavailable, has_fallback);
+    };
     let exchanged = exchange_json(
         state,
         config,
@@ -548,6 +593,23 @@ async fn forward_gemini_images(
         "application/json",
         Body::from(written),
     ))
+}
+
+/// The media type of an image to edit: as sent when it is an image type,
+/// else from the file name's extension (clients often send
+/// `application/octet-stream`).
+fn image_type(content_type: Option<&str>, file_name: &str) -> String {
+    if let Some(content_type) = content_type.filter(|value| value.starts_with("image/")) {
+        return content_type.to_owned();
+    }
+    let extension = file_name.rsplit('.').next().unwrap_or_default();
+    match extension.to_ascii_lowercase().as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        _ => "image/png",
+    }
+    .to_owned()
 }
 
 /// Sends an embeddings request in the client's `shape` to `candidate`:

@@ -19,6 +19,8 @@ pub struct ImageRequest {
     pub size: Option<String>,
     /// The client asked for `url` rather than `b64_json`.
     pub wants_url: bool,
+    /// Images to edit (an edit request): media type and base64 data.
+    pub inputs: Vec<(String, String)>,
 }
 
 /// The images of an answer and the tokens it reported.
@@ -45,8 +47,10 @@ impl ImageRequest {
             .ok_or_else(|| DecodeError::new("'prompt' is required: a description of the image"))?;
         let count = match body.get("n") {
             None | Some(Value::Null) => 1,
+            // A number, or its text in a multipart form.
             Some(n) => n
                 .as_u64()
+                .or_else(|| n.as_str()?.trim().parse().ok())
                 .filter(|n| (1..=10).contains(n))
                 .ok_or_else(|| DecodeError::new("'n' must be a whole number from 1 to 10"))?
                 as u32,
@@ -58,23 +62,28 @@ impl ImageRequest {
             count,
             size,
             wants_url,
+            inputs: Vec::new(),
         })
     }
 
     /// The path under Gemini's base URL and the body for `model`: Imagen
-    /// models (`imagen-…`) are asked through `:predict`, the others through
-    /// `:generateContent` with image output.
-    pub fn encode_for_gemini(&self, model: &str) -> (String, Value) {
+    /// models (`imagen-…`) are asked through `:predict` (generation only:
+    /// `None` for an edit), the others through `:generateContent` with image
+    /// output, the images to edit before the prompt.
+    pub fn encode_for_gemini(&self, model: &str) -> Option<(String, Value)> {
         let aspect = self.size.as_deref().and_then(aspect_ratio);
         if is_imagen(model) {
+            if !self.inputs.is_empty() {
+                return None;
+            }
             let mut parameters = json!({ "sampleCount": self.count });
             if let Some(aspect) = aspect {
                 parameters["aspectRatio"] = aspect.into();
             }
-            return (
+            return Some((
                 format!("/models/{model}:predict"),
                 json!({ "instances": [{ "prompt": self.prompt }], "parameters": parameters }),
-            );
+            ));
         }
         let mut config = json!({ "responseModalities": ["TEXT", "IMAGE"] });
         if self.count > 1 {
@@ -83,13 +92,19 @@ impl ImageRequest {
         if let Some(aspect) = aspect {
             config["imageConfig"] = json!({ "aspectRatio": aspect });
         }
-        (
+        let mut parts: Vec<Value> = self
+            .inputs
+            .iter()
+            .map(|(mime, data)| json!({ "inlineData": { "mimeType": mime, "data": data } }))
+            .collect();
+        parts.push(json!({ "text": self.prompt }));
+        Some((
             format!("/models/{model}:generateContent"),
             json!({
-                "contents": [{ "role": "user", "parts": [{ "text": self.prompt }] }],
+                "contents": [{ "role": "user", "parts": parts }],
                 "generationConfig": config,
             }),
-        )
+        ))
     }
 }
 
@@ -228,15 +243,29 @@ mod tests {
             &json!({"model": "x", "prompt": "a red train", "n": 2, "size": "1792x1024"}),
         )
         .unwrap();
-        let (path, body) = request.encode_for_gemini("imagen-4.0-generate-001");
+        let (path, body) = request
+            .encode_for_gemini("imagen-4.0-generate-001")
+            .unwrap();
         assert_eq!(path, "/models/imagen-4.0-generate-001:predict");
         assert_eq!(body["instances"][0]["prompt"], "a red train");
         assert_eq!(body["parameters"]["sampleCount"], 2);
         assert_eq!(body["parameters"]["aspectRatio"], "16:9");
-        let (path, body) = request.encode_for_gemini("gemini-2.5-flash-image");
+        let (path, body) = request.encode_for_gemini("gemini-2.5-flash-image").unwrap();
         assert_eq!(path, "/models/gemini-2.5-flash-image:generateContent");
         assert_eq!(body["generationConfig"]["responseModalities"][1], "IMAGE");
         assert_eq!(body["contents"][0]["parts"][0]["text"], "a red train");
+        // An edit: the image first, then what to do with it; Imagen cannot.
+        let edit = ImageRequest {
+            inputs: vec![("image/png".into(), "cG5n".into())],
+            ..request
+        };
+        let (_, body) = edit.encode_for_gemini("gemini-2.5-flash-image").unwrap();
+        assert_eq!(
+            body["contents"][0]["parts"][0]["inlineData"]["data"],
+            "cG5n"
+        );
+        assert_eq!(body["contents"][0]["parts"][1]["text"], "a red train");
+        assert!(edit.encode_for_gemini("imagen-4.0-generate-001").is_none());
     }
 
     #[test]
