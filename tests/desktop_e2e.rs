@@ -155,7 +155,7 @@ async fn overview_shows_the_gateway_and_counts_requests_live() {
     wait_for_text(&client, "#requests-served", |text| text == "0").await;
 
     // The gateway inside the app serves real HTTP; the page counts the request.
-    let http = reqwest::Client::new();
+    let http = switchyard_providers::tls::http_client().build().unwrap();
     let response = http
         .post(format!("http://{address}/v1/chat/completions"))
         .bearer_auth(&key)
@@ -358,7 +358,9 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     save_screenshot(&client, "providers.png").await;
 
     // The gateway in the app routes to the provider added through the window.
-    let response = reqwest::Client::new()
+    let response = switchyard_providers::tls::http_client()
+        .build()
+        .unwrap()
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
         .bearer_auth(&key)
         .json(&json!({"model": "mock/m", "messages": [{"role": "user", "content": "hi"}]}))
@@ -401,7 +403,9 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
     })
     .await;
     save_screenshot(&client, "combos.png").await;
-    let unknown = reqwest::Client::new()
+    let unknown = switchyard_providers::tls::http_client()
+        .build()
+        .unwrap()
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
         .bearer_auth(&key)
         .json(
@@ -572,7 +576,9 @@ async fn a_provider_added_in_the_dashboard_serves_a_request_that_shows_in_the_lo
         text == "off"
     })
     .await;
-    let refused = reqwest::Client::new()
+    let refused = switchyard_providers::tls::http_client()
+        .build()
+        .unwrap()
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
         .bearer_auth(&key)
         .json(&json!({"model": "mock/m", "messages": [{"role": "user", "content": "hi"}]}))
@@ -760,7 +766,9 @@ async fn a_device_code_login_connects_an_account_and_the_tray_follows_its_switch
         .to_owned();
     assert!(token.starts_with("sy-"), "{written}");
     // The key written is a working gateway key.
-    let models = reqwest::Client::new()
+    let models = switchyard_providers::tls::http_client()
+        .build()
+        .unwrap()
         .get(format!("http://127.0.0.1:{port}/v1/models"))
         .bearer_auth(&token)
         .send()

@@ -960,6 +960,8 @@ fn main() -> std::process::ExitCode {
         eprintln!("switchyard-bench: {error:#}");
         return std::process::ExitCode::FAILURE;
     }
+    // reqwest's TLS (never used on loopback) needs a crypto provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let result = parse_options().and_then(|options| {
         // One thread sends the sequential requests, so that a measurement
         // does not include hand-offs between the client's own threads;

@@ -93,7 +93,7 @@ pub(crate) fn connect(
     let subscription = table.subscription(id).map_err(anyhow::Error::msg)?;
     let service = &subscription.service;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let http = reqwest::Client::builder()
+    let http = switchyard_providers::tls::http_client()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
         .build()?;

@@ -304,6 +304,7 @@ pub(crate) fn health(data_dir: &Path, args: HealthArgs) -> Result<()> {
             format!("{scheme}://127.0.0.1:{port}/health/live")
         }
     };
+    switchyard_providers::tls::install_ring_default();
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(4))
         // Its own loopback address: a certificate names the public host.
@@ -346,7 +347,7 @@ impl Remote {
         if !(root.starts_with("http://") || root.starts_with("https://")) {
             bail!("--remote takes the server's URL, such as https://switchyard.example.com");
         }
-        let http = reqwest::Client::builder()
+        let http = switchyard_providers::tls::http_client()
             .connect_timeout(std::time::Duration::from_secs(10))
             .timeout(std::time::Duration::from_secs(120))
             .build()?;

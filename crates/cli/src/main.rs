@@ -747,7 +747,7 @@ fn provider(store: &mut Store, command: ProviderCommand, output: Output) -> Resu
             let provider = store.find_provider(&name)?;
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-            let http = reqwest::Client::builder()
+            let http = switchyard_providers::tls::http_client()
                 .connect_timeout(std::time::Duration::from_secs(10))
                 .timeout(std::time::Duration::from_secs(30))
                 .build()?;

@@ -305,7 +305,9 @@ async fn browser_journey_through_the_served_dashboard() {
     let key = wait_for_text(&client, "#created-key", |text| text.starts_with("sy-")).await;
     click(&client, "#nav-logs").await;
     wait_for_text(&client, "h1", |text| text == "Logs").await;
-    let answered = reqwest::Client::new()
+    let answered = switchyard_providers::tls::http_client()
+        .build()
+        .unwrap()
         .post(format!("{base}/v1/chat/completions"))
         .bearer_auth(key.trim())
         .json(&json!({"model": "coding", "messages": [{"role": "user", "content": "hi"}]}))

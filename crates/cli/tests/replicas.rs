@@ -104,7 +104,7 @@ fn three_replicas_share_configuration_cooldowns_and_one_refresh() {
         .collect();
     let bases: Vec<String> = servers.iter().map(|server| server.base.clone()).collect();
     rt.block_on(async {
-        let http = reqwest::Client::new();
+        let http = switchyard_providers::tls::http_client().build().unwrap();
         // Requests spread across the three.
         for base in &bases {
             let (status, answer) = ask(&http, base, &key, "first/m").await;
@@ -203,7 +203,7 @@ fn three_replicas_share_configuration_cooldowns_and_one_refresh() {
         "the login's own exchange"
     );
     rt.block_on(async {
-        let http = reqwest::Client::new();
+        let http = switchyard_providers::tls::http_client().build().unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut calls = Vec::new();
         for round in 0..3 {
@@ -259,7 +259,7 @@ fn usage_stays_exact_through_a_crash_and_a_database_outage() {
 
     // kill -9 one replica under load: the others keep answering.
     rt.block_on(async {
-        let http = reqwest::Client::new();
+        let http = switchyard_providers::tls::http_client().build().unwrap();
         let (status, _) = ask(&http, &bases[1], &key, "first/m").await;
         assert_eq!(status, StatusCode::OK);
         succeeded.fetch_add(1, Ordering::SeqCst);
@@ -318,7 +318,7 @@ fn usage_stays_exact_through_a_crash_and_a_database_outage() {
     // arrives after it returns.
     pg.stop();
     let during = rt.block_on(async {
-        let http = reqwest::Client::new();
+        let http = switchyard_providers::tls::http_client().build().unwrap();
         let started = Instant::now();
         let mut served = 0u64;
         while started.elapsed() < Duration::from_secs(10) {
@@ -355,7 +355,7 @@ fn usage_stays_exact_through_a_crash_and_a_database_outage() {
     }
     println!("database outage: {during} requests served while it was down, all recorded after");
     rt.block_on(async {
-        let http = reqwest::Client::new();
+        let http = switchyard_providers::tls::http_client().build().unwrap();
         let health = health(&http, &bases[0]).await;
         assert_eq!(health["database"]["reachable"], true, "{health}");
         assert_eq!(health["database"]["usage_waiting"], 0, "{health}");
@@ -386,7 +386,13 @@ fn db_copy_moves_an_installation_to_postgresql_and_back() {
     {
         let server = Server::start(&original, &[]);
         rt.block_on(async {
-            let (status, answer) = ask(&reqwest::Client::new(), &server.base, &key, "quick").await;
+            let (status, answer) = ask(
+                &switchyard_providers::tls::http_client().build().unwrap(),
+                &server.base,
+                &key,
+                "quick",
+            )
+            .await;
             assert_eq!(status, StatusCode::OK, "{answer}");
         });
         // The record is written within the writer's gathering window.
@@ -425,7 +431,13 @@ fn db_copy_moves_an_installation_to_postgresql_and_back() {
     // The copies serve with the original key and the provider's (resealed) key.
     let server = Server::start(&back, &[]);
     rt.block_on(async {
-        let (status, answer) = ask(&reqwest::Client::new(), &server.base, &key, "first/m").await;
+        let (status, answer) = ask(
+            &switchyard_providers::tls::http_client().build().unwrap(),
+            &server.base,
+            &key,
+            "first/m",
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{answer}");
     });
     // A database that holds data is not overwritten.
@@ -460,7 +472,7 @@ fn key_rate_limits_and_budgets_hold_across_replicas() {
     machines[0].ok(&["key", "limits", &budget_id, "--day", "0.00001"]);
     let servers: Vec<Server> = machines.iter().map(|cli| Server::start(cli, &[])).collect();
     rt.block_on(async {
-        let http = reqwest::Client::new();
+        let http = switchyard_providers::tls::http_client().build().unwrap();
         let ok = |status: StatusCode| status == StatusCode::OK;
         // Four requests a minute in all: two through A, then B may make two more.
         for _ in 0..2 {
@@ -585,7 +597,7 @@ fn team_members_see_and_manage_only_their_own_keys_and_usage() {
     let server = Server::start(&admin, &[]);
     let base = server.base.clone();
     rt.block_on(async {
-        let http = reqwest::Client::new();
+        let http = switchyard_providers::tls::http_client().build().unwrap();
         assert!(
             sign_in_as(&http, &base, "alice", "not alice's password")
                 .await

@@ -21,7 +21,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    switchyard_providers::tls::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
@@ -422,6 +422,8 @@ fn tls_serves_the_dashboard_with_secure_cookies() {
     );
     assert!(server.base.starts_with("https://"), "{}", server.base);
     let link = server.signin_link.clone().unwrap();
+    // Its own roots: reqwest's rustls set-up, on ring.
+    switchyard_providers::tls::install_ring_default();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .add_root_certificate(
@@ -452,6 +454,69 @@ fn tls_serves_the_dashboard_with_secure_cookies() {
             .await;
         assert!(plain.is_err() || !plain.unwrap().status().is_success());
     });
+}
+
+/// A provider behind TLS, its certificate from a private CA that the
+/// gateway's machine trusts (`SSL_CERT_FILE`): reached with rustls and the
+/// platform's roots, read on the first handshake. A machine that does not
+/// trust it gets a 502 saying the provider could not be reached.
+#[test]
+fn providers_are_reached_over_tls_with_the_platform_roots() {
+    use common::upstream::{add_provider, ask, start_upstream};
+    let runtime = common::upstream::runtime();
+    let (upstream, seen) = runtime.block_on(start_upstream());
+    // The provider: a Switchyard server on TLS, the chat mock behind it.
+    let provider = Cli::new();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert = provider.write("tls/cert.pem", &certified.cert.pem());
+    let key = provider.write("tls/key.pem", &certified.signing_key.serialize_pem());
+    add_provider(&provider, "mock", &format!("{upstream}/v1"), "sk-up", "m");
+    let provider_key = provider.json(&["key", "create", "--name", "front"])["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tls_server = Server::start(
+        &provider,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let http = client();
+    for trusted in [true, false] {
+        let front = if trusted {
+            Cli::with_env(&[("SSL_CERT_FILE", cert.to_str().unwrap())])
+        } else {
+            Cli::new()
+        };
+        add_provider(
+            &front,
+            "tls",
+            &format!("{}/v1", tls_server.base),
+            &provider_key,
+            "mock/m",
+        );
+        let front_key = front.json(&["key", "create", "--name", "me"])["key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let gateway = Server::start(&front, &[]);
+        let (status, answer) =
+            runtime.block_on(ask(&http, &gateway.base, &front_key, "tls/mock/m"));
+        if trusted {
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            assert_eq!(answer["choices"][0]["message"]["content"], "hi");
+            assert_eq!(seen.chats.lock().unwrap().as_slice(), ["m"]);
+        } else {
+            assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(message.contains("certificate is not trusted"), "{message}");
+            assert_eq!(seen.chats.lock().unwrap().len(), 1, "nothing got through");
+        }
+    }
 }
 
 #[test]

@@ -144,7 +144,7 @@ fn two_devices_converge_through_a_hub() {
         .as_str()
         .unwrap()
         .to_owned();
-    let http = reqwest::Client::new();
+    let http = switchyard_providers::tls::http_client().build().unwrap();
     let took = wait_for(Duration::from_secs(5), "A's provider serving on B", || {
         rt.block_on(ask(&http, &base_b, &key, "first/m")).0 == StatusCode::OK
     });
@@ -354,7 +354,7 @@ fn end_to_end_mode_keeps_plaintext_off_the_hub() {
         .as_str()
         .unwrap()
         .to_owned();
-    let http = reqwest::Client::new();
+    let http = switchyard_providers::tls::http_client().build().unwrap();
     let took = wait_for(
         Duration::from_secs(5),
         "A's sealed provider serving on B",
@@ -453,7 +453,7 @@ fn an_oauth_account_on_two_devices_is_refreshed_once() {
         );
     }
     rt.block_on(async {
-        let http = reqwest::Client::new();
+        let http = switchyard_providers::tls::http_client().build().unwrap();
         let mut calls = Vec::new();
         for _ in 0..3 {
             for base in [&server_a.base, &server_b.base, &hub_server.base] {

@@ -23,7 +23,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Method, Request, Response, Uri};
-use hyper_tls::{HttpsConnector, MaybeHttpsStream};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::proxy::matcher::Matcher;
@@ -155,16 +155,13 @@ impl ChatRequest {
 impl Upstream {
     /// A client with the connect timeout in `settings`.
     pub(crate) fn new(settings: &Settings) -> Result<Self, UpstreamError> {
-        // One TLS set-up (system roots read once) for all three clients.
-        let tls = native_tls::TlsConnector::builder()
-            .request_alpns(&["h2", "http/1.1"])
-            .build()?;
+        // One TLS set-up for all three clients (the platform's roots read
+        // on the first handshake, not here).
         let reqwest_client = || {
-            reqwest::Client::builder()
+            switchyard_providers::tls::http_client()
                 .connect_timeout(settings.connect_timeout)
                 .tcp_nodelay(true)
                 .user_agent(USER_AGENT)
-                .tls_backend_preconfigured(tls.clone())
         };
         // Side calls get an overall deadline (chat requests have their own
         // per phase, and go through `proxied` or the direct client).
@@ -177,8 +174,17 @@ impl Upstream {
         http.set_nodelay(true);
         http.set_connect_timeout(Some(settings.connect_timeout));
         http.set_keepalive(Some(TCP_KEEPALIVE));
+        // hyper-rustls offers its own ALPN protocols (the ones enabled below).
+        let mut tls = switchyard_providers::tls::client_config().as_ref().clone();
+        tls.alpn_protocols.clear();
+        let https = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
         let connector = TimedConnector {
-            inner: HttpsConnector::from((http, tls.into())),
+            inner: https,
             timeout: settings.connect_timeout,
         };
         Ok(Self {
@@ -420,7 +426,7 @@ fn direct_client(connector: TimedConnector) -> Client<TimedConnector, reqwest::B
         .build(connector)
 }
 
-/// hyper-tls's connector with the connect timeout over all of connecting:
+/// hyper-rustls's connector with the connect timeout over all of connecting:
 /// the name lookup, TCP and the TLS handshake (hyper's own covers TCP only).
 #[derive(Clone)]
 struct TimedConnector {
@@ -456,15 +462,12 @@ impl tower::Service<Uri> for TimedConnector {
     }
 }
 
-/// The client could not be set up (TLS back-end missing).
+/// The client could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// reqwest's client could not be built.
     #[error(transparent)]
     Reqwest(#[from] reqwest::Error),
-    /// The TLS connector could not be built.
-    #[error(transparent)]
-    Tls(#[from] native_tls::Error),
 }
 
 impl SendError {
@@ -493,12 +496,40 @@ impl SendError {
     pub(crate) fn describe(&self) -> &'static str {
         match self {
             Self::Invalid(invalid) => invalid,
+            Self::Reqwest(error) if certificate_refused(error) => CERTIFICATE_REFUSED,
             Self::Reqwest(error) => crate::upstream::describe_transport_error(error),
+            Self::Direct(error) if certificate_refused(error) => CERTIFICATE_REFUSED,
             Self::Direct(error) if error.is_connect() => CONNECT_FAILED,
             Self::Direct(_) if self.is_timeout() => "the connection timed out",
             Self::Direct(_) => "the request failed",
         }
     }
+}
+
+/// What a provider whose certificate did not verify is reported as.
+const CERTIFICATE_REFUSED: &str = "its TLS certificate is not trusted here (signed by a private CA? add the CA to the system's roots, or point SSL_CERT_FILE at it)";
+
+/// Whether `error` comes from a server certificate that did not verify.
+fn certificate_refused(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(mut error) = cause {
+        // An I/O error's `source` skips the error it wraps: unwrap by hand
+        // (hyper-rustls wraps rustls's error in two of them).
+        while let Some(inner) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            error = inner;
+        }
+        if matches!(
+            error.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_))
+        ) {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 #[cfg(test)]

@@ -161,7 +161,10 @@ async fn deliver_one(data_dir: &Path, hook: Webhook, secret: String, event: &Web
         .ok()
         .and_then(|ms| ms.parse::<u64>().ok())
         .unwrap_or(1000);
-    let client = match reqwest::Client::builder().timeout(ATTEMPT_TIMEOUT).build() {
+    let client = match switchyard_providers::tls::http_client()
+        .timeout(ATTEMPT_TIMEOUT)
+        .build()
+    {
         Ok(client) => client,
         Err(error) => {
             tracing::warn!(%error, "cannot build the webhook client");

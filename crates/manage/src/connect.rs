@@ -46,7 +46,7 @@ pub(crate) async fn start(
 ) -> Result<ConnectStart, CommandError> {
     let subscription = subscription(manager, service)?;
     let service = subscription.service.clone();
-    let http = reqwest::Client::builder()
+    let http = switchyard_providers::tls::http_client()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
         .build()
@@ -186,7 +186,7 @@ pub(crate) async fn import(manager: &Manager, service: &str) -> Result<(), Comma
 }
 
 fn client() -> Result<reqwest::Client, CommandError> {
-    reqwest::Client::builder()
+    switchyard_providers::tls::http_client()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
         .build()

@@ -800,7 +800,7 @@ fn delivery_view(delivery: switchyard_store::WebhookDelivery) -> WebhookDelivery
 
 /// The client for key checks: bounded connect and answer times.
 fn check_client() -> ManageResult<reqwest::Client> {
-    reqwest::Client::builder()
+    switchyard_providers::tls::http_client()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .build()

@@ -19,6 +19,7 @@ mod login;
 pub mod oauth;
 mod qwen;
 pub mod side_call;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -155,7 +155,7 @@ impl std::fmt::Debug for SyncClient {
 impl SyncClient {
     /// The sync of the installation in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Arc<Self>, SyncError> {
-        let http = reqwest::Client::builder()
+        let http = switchyard_providers::tls::http_client()
             .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("switchyard-sync/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -82,7 +82,7 @@ impl Harness {
             upstream,
             gateway: Some(gateway),
             key,
-            http: reqwest::Client::new(),
+            http: switchyard_providers::tls::http_client().build().unwrap(),
         }
     }
 

@@ -171,7 +171,7 @@ async fn a_service_added_as_one_type_and_one_row_serves_requests() {
             .await
             .unwrap();
     let base = format!("http://{}", gateway.local_addr());
-    let http = reqwest::Client::new();
+    let http = switchyard_providers::tls::http_client().build().unwrap();
 
     let answer: Value = http
         .post(format!("{base}/v1/chat/completions"))

@@ -486,7 +486,7 @@ async fn a_client_that_goes_away_cancels_the_upstream_request() {
     let upstream = ScriptedUpstream::start().await;
     add_multi(&harness, &upstream, &[("default", "k-hang")]);
     upstream.script("k-hang", [Reply::Hang]);
-    let client = reqwest::Client::builder()
+    let client = switchyard_providers::tls::http_client()
         .timeout(Duration::from_millis(500))
         .build()
         .unwrap();
