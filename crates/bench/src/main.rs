@@ -18,6 +18,12 @@
 //! in each of several rounds, whose medians are reported with their spread,
 //! so that a slow moment of this shared machine does not land on one column.
 //!
+//! A footprint table follows: the binary's size stripped, the time from
+//! exec to the first answer and the memory idle (over ten starts each), and
+//! the peak memory while 200 slow streams are open at once, for Switchyard
+//! and nginx. `--soak MINUTES` then sends a steady 100 requests a second
+//! through the gateway and prints its memory each minute.
+//!
 //! With `--replicas` it also starts a throwaway PostgreSQL (Debian's
 //! `postgresql`) and two `serve` replicas on it, and compares their
 //! throughput (clients spread over both) with the one replica on SQLite.
@@ -62,18 +68,23 @@ struct Options {
     rounds: usize,
     /// Also measure two replicas on a throwaway PostgreSQL.
     replicas: bool,
+    /// Minutes of steady load to watch the gateway's memory over.
+    soak: Option<u64>,
 }
+
+mod footprint;
 
 #[path = "../../../tests/support/throwaway_postgres.rs"]
 mod throwaway_postgres;
 
-const USAGE: &str = "usage: switchyard-bench --switchyard PATH [--nginx PATH] [--rounds N] [--replicas]\n       switchyard-bench --mock-only PORT   (only the mock provider, for profiling by hand)";
+const USAGE: &str = "usage: switchyard-bench --switchyard PATH [--nginx PATH] [--rounds N] [--replicas] [--soak MINUTES]\n       switchyard-bench --mock-only PORT   (only the mock provider, for profiling by hand)";
 
 fn parse_options() -> Result<Options> {
     let mut switchyard = None;
     let mut nginx = PathBuf::from("/usr/sbin/nginx");
     let mut rounds = DEFAULT_ROUNDS;
     let mut replicas = false;
+    let mut soak = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -92,6 +103,14 @@ fn parse_options() -> Result<Options> {
                     .context("--rounds needs a positive number")?
             }
             "--replicas" => replicas = true,
+            "--soak" => {
+                soak = Some(
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|&n| n > 0)
+                        .context("--soak needs a positive number of minutes")?,
+                )
+            }
             other => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
@@ -101,12 +120,27 @@ fn parse_options() -> Result<Options> {
         nginx,
         rounds,
         replicas,
+        soak,
     })
 }
 
 // -- the mock provider ----------------------------------------------------------
 
-fn openai_answer(stream: bool) -> Response {
+/// The model name that makes the mock stream slowly (a frame every
+/// [`SLOW_PACE`]), for the memory-under-streams rows.
+const SLOW_MODEL: &str = "slow";
+const SLOW_PACE: Duration = Duration::from_millis(150);
+
+/// The pace between frames for a request's `model`.
+fn pace_for(request: &Value) -> Duration {
+    if request["model"] == SLOW_MODEL {
+        SLOW_PACE
+    } else {
+        Duration::from_millis(1)
+    }
+}
+
+fn openai_answer(stream: bool, pace: Duration) -> Response {
     if !stream {
         let body = json!({
             "id": "chatcmpl-bench", "object": "chat.completion", "created": 1, "model": "m",
@@ -134,10 +168,10 @@ fn openai_answer(stream: bool) -> Response {
     }
     frames.push(chunk(json!({}), json!("stop")));
     frames.push("data: [DONE]\n\n".into());
-    sse_response(frames)
+    sse_response(frames, pace)
 }
 
-fn anthropic_answer(stream: bool) -> Response {
+fn anthropic_answer(stream: bool, pace: Duration) -> Response {
     if !stream {
         return json_response(json!({
             "id": "msg_bench", "type": "message", "role": "assistant", "model": "m",
@@ -169,7 +203,7 @@ fn anthropic_answer(stream: bool) -> Response {
     ));
     frames.push(event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 6}})));
     frames.push(event("message_stop", json!({"type": "message_stop"})));
-    sse_response(frames)
+    sse_response(frames, pace)
 }
 
 fn json_response(body: Value) -> Response {
@@ -179,15 +213,16 @@ fn json_response(body: Value) -> Response {
         .unwrap_or_default()
 }
 
-/// Sends each frame as its own write, a millisecond apart after the first,
-/// so that coalescing anywhere on the way would show in the chunk count.
-fn sse_response(frames: Vec<String>) -> Response {
+/// Sends each frame as its own write, `pace` apart after the first (a
+/// millisecond but for the slow model), so that coalescing anywhere on the
+/// way would show in the chunk count.
+fn sse_response(frames: Vec<String>, pace: Duration) -> Response {
     let stream = futures_util::stream::unfold(
         (frames.into_iter(), true),
-        |(mut frames, first)| async move {
+        move |(mut frames, first)| async move {
             let frame = frames.next()?;
             if !first {
-                tokio::time::sleep(Duration::from_millis(1)).await;
+                tokio::time::sleep(pace).await;
             }
             Some((Ok::<Bytes, Infallible>(Bytes::from(frame)), (frames, false)))
         },
@@ -228,14 +263,14 @@ fn mock_app() -> Router {
             "/v1/chat/completions",
             post(|body: Bytes| async move {
                 let request: Value = serde_json::from_slice(&body).unwrap_or_default();
-                openai_answer(request["stream"] == json!(true))
+                openai_answer(request["stream"] == json!(true), pace_for(&request))
             }),
         )
         .route(
             "/v1/messages",
             post(|body: Bytes| async move {
                 let request: Value = serde_json::from_slice(&body).unwrap_or_default();
-                anthropic_answer(request["stream"] == json!(true))
+                anthropic_answer(request["stream"] == json!(true), pace_for(&request))
             }),
         )
 }
@@ -330,11 +365,7 @@ async fn start_switchyard_with(
         String::new()
     };
     let port = free_port()?;
-    let child = Command::new(binary)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["serve", "--port", &port.to_string()])
-        .env("SWITCHYARD_LOG", "warn")
+    let child = serve_command(binary, data_dir, port)
         .envs(env.iter().map(|(name, value)| (name, value)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -343,6 +374,17 @@ async fn start_switchyard_with(
     let running = Running(child);
     wait_for_port(port).await?;
     Ok((running, port, key))
+}
+
+/// `switchyard serve` on `data_dir` and `port`, logging warnings only.
+fn serve_command(binary: &PathBuf, data_dir: &std::path::Path, port: u16) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--port", &port.to_string()])
+        .env("SWITCHYARD_LOG", "warn");
+    command
 }
 
 /// Adds the mock's two providers through `cli` and answers a new API key.
@@ -385,6 +427,24 @@ async fn start_nginx(
     mock: SocketAddr,
 ) -> Result<(Running, u16)> {
     let port = free_port()?;
+    let child = nginx_command(binary, dir, mock, port)?
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))?;
+    let running = Running(child);
+    wait_for_port(port).await?;
+    Ok((running, port))
+}
+
+/// nginx in the foreground on `port`, proxying to the mock, its files in `dir`.
+fn nginx_command(
+    binary: &PathBuf,
+    dir: &std::path::Path,
+    mock: SocketAddr,
+    port: u16,
+) -> Result<Command> {
+    std::fs::create_dir_all(dir)?;
     let prefix = dir.display();
     let config = format!(
         "worker_processes auto;\ndaemon off;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log warn;\n\
@@ -397,18 +457,9 @@ async fn start_nginx(
     );
     let config_path = dir.join("nginx.conf");
     std::fs::write(&config_path, config)?;
-    let child = Command::new(binary)
-        .arg("-c")
-        .arg(&config_path)
-        .arg("-p")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("cannot start {}", binary.display()))?;
-    let running = Running(child);
-    wait_for_port(port).await?;
-    Ok((running, port))
+    let mut command = Command::new(binary);
+    command.arg("-c").arg(&config_path).arg("-p").arg(dir);
+    Ok(command)
 }
 
 // -- measurements -------------------------------------------------------------------
@@ -815,11 +866,10 @@ fn print_route(name: &str, results: &RouteResults) {
 async fn run(options: Options, load: tokio::runtime::Handle) -> Result<()> {
     let mock = start_mock(0)?;
     let work = tempfile::tempdir()?;
-    let (_switchyard, switchyard_port, key) =
+    let (switchyard, switchyard_port, key) =
         start_switchyard(&options.switchyard, &work.path().join("data"), mock).await?;
     std::fs::create_dir_all(work.path().join("nginx"))?;
-    let (_nginx, nginx_port) =
-        start_nginx(&options.nginx, &work.path().join("nginx"), mock).await?;
+    let (nginx, nginx_port) = start_nginx(&options.nginx, &work.path().join("nginx"), mock).await?;
 
     let openai_body = json!({"model": "m", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 64});
     let anthropic_body = json!({"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "Say hello."}]});
@@ -931,9 +981,114 @@ async fn run(options: Options, load: tokio::runtime::Handle) -> Result<()> {
     for ((name, _), results) in routes.iter().zip(&results) {
         print_route(name, results);
     }
+    let slow = |target: &Target, model: &str| {
+        let mut body = target.body.clone();
+        body["model"] = json!(model);
+        Target::new(
+            target.url.clone(),
+            target.headers.clone(),
+            body,
+            Wire::OpenAi,
+        )
+    };
+    print_footprint(
+        &options,
+        mock,
+        work.path(),
+        &switchyard,
+        &nginx,
+        [
+            slow(&routes[0].1[1], SLOW_MODEL),
+            slow(&routes[0].1[2], "oa/slow"),
+            slow(&routes[1].1[2], "an/slow"),
+        ],
+    )
+    .await?;
+    if let Some(minutes) = options.soak {
+        let targets = [routes[0].1[2].clone(), routes[1].1[2].clone()];
+        footprint::soak(&targets, switchyard.0.id(), minutes, 100).await?;
+    }
     if options.replicas {
         replicas_row(&options, &load, mock, (switchyard_port, key.clone())).await?;
     }
+    Ok(())
+}
+
+/// The footprint table. `slow` holds the slow-stream targets: through
+/// nginx, and through Switchyard passthrough and translating.
+async fn print_footprint(
+    options: &Options,
+    mock: SocketAddr,
+    work: &std::path::Path,
+    switchyard: &Running,
+    nginx: &Running,
+    slow: [Target; 3],
+) -> Result<()> {
+    let (nginx_size, _) = footprint::stripped_size_mb(&options.nginx)?;
+    let (switchyard_size, stripped) = footprint::stripped_size_mb(&options.switchyard)?;
+    let data = work.join("data");
+    let (sy_starts, sy_idle) =
+        footprint::starts(|port| serve_command(&options.switchyard, &data, port)).await?;
+    let mut run = 0;
+    let (nginx_starts, nginx_idle) = footprint::starts(|port| {
+        run += 1;
+        let dir = work.join(format!("nginx-start-{run}"));
+        nginx_command(&options.nginx, &dir, mock, port).unwrap_or_else(|_| Command::new("false"))
+    })
+    .await?;
+    let (nginx_before, nginx_peak) = footprint::rss_under_streams(&slow[0], nginx.0.id()).await?;
+    let (sy_before, sy_peak) = footprint::rss_under_streams(&slow[1], switchyard.0.id()).await?;
+    let (_, sy_translated_peak) = footprint::rss_under_streams(&slow[2], switchyard.0.id()).await?;
+    println!(
+        "
+footprint (nginx: master and {} workers; Switchyard: two providers and a key; {} starts each)",
+        std::thread::available_parallelism().map_or(1, usize::from),
+        footprint::STARTS
+    );
+    println!(
+        "{:<34} {:>11} {:>11} {:>15} {:>10}",
+        "", "nginx", "switchyard", "sy range", "sy / nginx"
+    );
+    println!(
+        "{:<34} {:>8.1} MB {:>8.1} MB {:>15} {:>9.2}x",
+        if stripped {
+            "binary, stripped"
+        } else {
+            "binary (strip not found)"
+        },
+        nginx_size,
+        switchyard_size,
+        "",
+        switchyard_size / nginx_size
+    );
+    let row = |label: &str, nginx: &[f64], switchyard: &[f64], unit: &str| {
+        let (n, _) = footprint::median_and_range(nginx, unit);
+        let (s, range) = footprint::median_and_range(switchyard, unit);
+        println!(
+            "{label:<34} {n:>11} {s:>11} {range:>15} {:>9.2}x",
+            median(switchyard) / median(nginx)
+        );
+    };
+    row("exec to first answer", &nginx_starts, &sy_starts, "ms");
+    row("idle RSS, 1 s after start", &nginx_idle, &sy_idle, "MB");
+    row(
+        "RSS before the streams",
+        &[nginx_before],
+        &[sy_before],
+        "MB",
+    );
+    row(
+        &format!("RSS peak, {} streams", footprint::CONCURRENT_STREAMS),
+        &[nginx_peak],
+        &[sy_peak],
+        "MB",
+    );
+    println!(
+        "{:<34} {:>11} {:>8.1} MB",
+        format!("  the same, translating"),
+        "",
+        sy_translated_peak
+    );
     Ok(())
 }
 

@@ -213,8 +213,8 @@ fn canonical(dir: &Path) -> PathBuf {
 }
 
 /// Runs a keychain call on a thread of its own: the Secret Service backend
-/// drives its own async runtime, which cannot start inside a caller's tokio
-/// runtime (the desktop opens the store from async tasks).
+/// (D-Bus, libdbus compiled in) blocks, and the desktop opens the store
+/// from async tasks, whose worker it would otherwise hold.
 fn off_runtime<T: Send>(call: impl FnOnce() -> Result<T, String> + Send) -> Result<T, String> {
     std::thread::scope(|scope| {
         scope
@@ -299,8 +299,8 @@ mod tests {
 
     #[test]
     fn the_keychain_is_asked_safely_from_inside_an_async_runtime() {
-        // The desktop opens stores from async tasks; the Secret Service
-        // backend runs its own runtime, which used to panic there. Whatever
+        // The desktop opens stores from async tasks; an earlier Secret
+        // Service backend ran its own runtime, which panicked there. Whatever
         // this machine's keychain holds, the answer is a value, not a panic.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
