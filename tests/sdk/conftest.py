@@ -57,6 +57,27 @@ def stored_bytes(gateway):
     return dump
 
 
+class MockProvider(http.server.BaseHTTPRequestHandler):
+    """The base of the mock providers: HTTP/1.1 kept alive, no request log,
+    answers of JSON (or given bytes), and OpenAI's shape of a refusal."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status, body, content_type="application/json"):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _refuse(self, message):
+        return self._send(400, {"error": {"message": message, "type": "invalid_request_error", "code": 400}})
+
+
 class MockOpenAI(http.server.BaseHTTPRequestHandler):
     """Speaks OpenAI's Chat Completions wire format: JSON, or SSE chunk by chunk."""
 

@@ -21,7 +21,7 @@ import pytest
 from google import genai
 from google.genai import types
 
-from conftest import Switchyard
+from conftest import MockProvider, Switchyard
 
 OPENAI_KEY = "sk-embed-openai"
 GEMINI_KEY = "gm-embed-gemini"
@@ -33,23 +33,8 @@ def vector(text):
     return [round(len(text) / 10, 3), float(sum(map(ord, text)) % 7), 0.5, -1.0]
 
 
-class Embedder(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Embedder(MockProvider):
     seen = []
-
-    def log_message(self, *args):
-        pass
-
-    def _send(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _refuse(self, message):
-        return self._send(400, {"error": {"message": message, "type": "invalid_request_error", "code": 400}})
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))

@@ -15,32 +15,17 @@ import urllib.request
 import openai
 import pytest
 
-from conftest import Switchyard
+from conftest import MockProvider, Switchyard
 
 UP_KEY = "sk-endpoints-up"
 DOWN_KEY = "sk-endpoints-down"
 SPEECH = b"ID3\x04\x00fake-mp3-frames" + bytes(range(256)) * 64
 
 
-class Endpoints(http.server.BaseHTTPRequestHandler):
+class Endpoints(MockProvider):
     """An OpenAI-compatible provider for everything but chat."""
 
-    protocol_version = "HTTP/1.1"
     seen = []
-
-    def log_message(self, *args):
-        pass
-
-    def _send(self, status, body, content_type="application/json"):
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _refuse(self, message):
-        return self._send(400, {"error": {"message": message, "type": "invalid_request_error"}})
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))

@@ -25,7 +25,7 @@ import urllib.request
 import openai
 import pytest
 
-from conftest import Switchyard
+from conftest import MockProvider, Switchyard
 
 UP_KEY = "sk-uploads-up"
 DOWN_KEY = "sk-uploads-down"
@@ -56,25 +56,10 @@ def parse_multipart(content_type, body):
     return parts
 
 
-class Media(http.server.BaseHTTPRequestHandler):
+class Media(MockProvider):
     """An OpenAI-compatible provider for uploads and speech, and a Gemini one for images."""
 
-    protocol_version = "HTTP/1.1"
     seen = []
-
-    def log_message(self, *args):
-        pass
-
-    def _send(self, status, body, content_type="application/json"):
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _refuse(self, message):
-        return self._send(400, {"error": {"message": message, "type": "invalid_request_error"}})
 
     def do_POST(self):
         # Read whole before answering, as a real server drains what it refuses.
