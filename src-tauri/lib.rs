@@ -70,13 +70,17 @@ pub fn run() {
         ])
         .setup(|app| {
             app.manage(DesktopState::from_environment());
-            if std::env::args().any(|arg| arg == START_HIDDEN)
-                && let Some(window) = app.get_webview_window("main")
-            {
-                if app.state::<DesktopState>().keep_window_loaded() {
+            // The window is made here, not from the configuration at start:
+            // started at login (hidden), no webview is made at all unless the
+            // user keeps it loaded, so the app sits in the tray without
+            // WebKit's processes and libraries.
+            let hidden = std::env::args().any(|arg| arg == START_HIDDEN);
+            if !hidden {
+                tray::show_dashboard(app.handle());
+            } else if app.state::<DesktopState>().keep_window_loaded() {
+                tray::show_dashboard(app.handle());
+                if let Some(window) = app.get_webview_window("main") {
                     let _ = window.hide();
-                } else {
-                    let _ = window.destroy();
                 }
             }
             // Without a StatusNotifier host (plain X sessions, CI) there is no

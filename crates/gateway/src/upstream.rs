@@ -320,16 +320,13 @@ pub(crate) async fn forward_openai(
             return fail_or_fall_back(pending, failed.error, failed.failure, has_fallback);
         }
     };
-    let shape = ClientShape {
-        dialect: Dialect::OpenAiChat,
-        upstream: Dialect::OpenAiChat,
-        stream: incoming.stream,
-        include_usage: false,
-        model: upstream_model.to_owned(),
-        wrapped: false,
-        limits: BodyLimits::of(&config.settings),
-        redactor: Redactor::new(&[&candidate.account.api_key, &credentials.token]),
-    };
+    let shape = ClientShape::unwrapped(
+        (Dialect::OpenAiChat, Dialect::OpenAiChat),
+        incoming.stream,
+        config,
+        candidate,
+        &credentials,
+    );
     if !response.status().is_success() {
         let attempt = Attempt::new(state, config, candidate, has_fallback);
         return attempt
@@ -452,16 +449,13 @@ async fn exchange_json(
                 .map(Exchanged::Answered);
         }
     };
-    let shape = ClientShape {
-        dialect: pending.dialect,
-        upstream: provider,
-        stream: false,
-        include_usage: false,
-        model: upstream_model.to_owned(),
-        wrapped: false,
-        limits: BodyLimits::of(&config.settings),
-        redactor: Redactor::new(&[&candidate.account.api_key, &credentials.token]),
-    };
+    let shape = ClientShape::unwrapped(
+        (pending.dialect, provider),
+        false,
+        config,
+        candidate,
+        &credentials,
+    );
     if !response.status().is_success() {
         let attempt = Attempt::new(state, config, candidate, has_fallback);
         return attempt
@@ -942,6 +936,28 @@ struct ClientShape {
 }
 
 impl ClientShape {
+    /// The shape of an answer that comes unwrapped from `candidate`'s
+    /// provider (speaking `upstream`), with the account's key and the
+    /// token of `credentials` redacted.
+    fn unwrapped(
+        (dialect, upstream): (Dialect, Dialect),
+        stream: bool,
+        config: &RoutingConfig,
+        candidate: &Candidate,
+        credentials: &Credentials,
+    ) -> Self {
+        Self {
+            dialect,
+            upstream,
+            stream,
+            include_usage: false,
+            model: candidate.upstream_model.clone(),
+            wrapped: false,
+            limits: BodyLimits::of(&config.settings),
+            redactor: Redactor::new(&[&candidate.account.api_key, &credentials.token]),
+        }
+    }
+
     fn translates(&self) -> bool {
         self.dialect != self.upstream
     }
