@@ -835,35 +835,9 @@ async fn every_operation_is_reachable_through_the_manage_command() {
     client.close().await.unwrap();
 }
 
-/// Resident memory in MB of `pid` and its direct children (WebKit's).
-fn resident_mb(pid: u32) -> f64 {
-    let rss_kib = |pid: u32| -> u64 {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|status| {
-                let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
-                line.trim().trim_end_matches("kB").trim().parse().ok()
-            })
-            .unwrap_or(0)
-    };
-    let parent_of = |pid: u32| -> Option<u32> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        stat.rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    let children: u64 = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&child| parent_of(child) == Some(pid))
-        .map(rss_kib)
-        .sum();
-    (rss_kib(pid) + children) as f64 / 1024.0
-}
+#[path = "support/resident_memory.rs"]
+mod resident_memory;
+use resident_memory::resident_mb;
 
 /// The app started as at login (`--hidden`: no webview): its gateway must
 /// answer. Reported, not asserted (measured, not tested): how long that

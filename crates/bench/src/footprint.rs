@@ -21,41 +21,9 @@ pub(crate) const CONCURRENT_STREAMS: usize = 200;
 /// How long after its first answer a server's idle memory is read.
 const SETTLE: Duration = Duration::from_secs(1);
 
-/// Resident memory in MB of `pid` and its direct children (nginx's workers).
-pub(crate) fn rss_mb(pid: u32) -> f64 {
-    let children: u64 = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&child| parent_of(child) == Some(pid))
-        .filter_map(rss_kib)
-        .sum();
-    (rss_kib(pid).unwrap_or(0) + children) as f64 / 1024.0
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // After the command name in parentheses: the state, then the parent.
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
+#[path = "../../../tests/support/resident_memory.rs"]
+mod resident_memory;
+pub(crate) use resident_memory::resident_mb as rss_mb;
 
 /// The size in MB of `binary` with its symbols stripped (`strip` from
 /// binutils), or as it is when `strip` cannot run; and whether it was.
